@@ -1,0 +1,71 @@
+import { test, expect } from '@playwright/test';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { appBytesRead, libraryRow, MIB, openApp, sha256 } from './helpers';
+
+test('a 20 MiB file goes from the browser straight to S3 and comes back identical', async ({ page }, testInfo) => {
+  const size = 20 * MIB;
+  const data = randomBytes(size);
+  const name = 'twenty-mib.bin';
+  const path = testInfo.outputPath(name);
+  writeFileSync(path, data);
+
+  await openApp(page);
+  const readBefore = appBytesRead();
+  const started = Date.now();
+  await page.getByLabel('Choose files').setInputFiles(path);
+
+  const bar = page.getByRole('progressbar', { name: `Upload progress for ${name}` });
+  await expect(bar).toBeVisible();
+  await expect(bar).toHaveAttribute('aria-valuenow', '100', { timeout: 120_000 });
+  const seconds = (Date.now() - started) / 1000;
+  await expect(page.locator('.task', { hasText: name })).toContainText('20.0 MiB / 20.0 MiB');
+
+  const row = libraryRow(page, name);
+  await expect(row.locator('.status')).toHaveText('uploaded');
+  await expect(row).toContainText('20.0 MiB');
+  const readDuring = appBytesRead() - readBefore;
+
+  const href = await row.getByRole('link', { name: 'Download' }).getAttribute('href');
+  expect(href).toBeTruthy();
+  const response = await page.request.get(href!);
+  expect(response.status()).toBe(200);
+  expect(sha256(await response.body())).toBe(sha256(data));
+
+  // The bytes went to S3, not through the app: it read far less than the file.
+  expect(readDuring).toBeLessThan(size / 20);
+  const line = `20 MiB upload: ${seconds.toFixed(2)} s, ${(20 / seconds).toFixed(1)} MiB/s; app server read ${readDuring} bytes meanwhile`;
+  console.log(line);
+  testInfo.annotations.push({ type: 'measurement', description: line });
+});
+
+test('a file of a type the server does not accept is refused next to the file', async ({ page }) => {
+  await openApp(page);
+  await page.getByLabel('Choose files').setInputFiles({
+    name: 'contract.pdf',
+    mimeType: 'application/pdf',
+    buffer: Buffer.from('%PDF-1.7 not really'),
+  });
+  const task = page.locator('.task', { hasText: 'contract.pdf' });
+  await expect(task.locator('.task-status')).toHaveText('failed');
+  await expect(task.getByRole('alert')).toHaveText(/Files of type application\/pdf are not accepted here/);
+  await expect(libraryRow(page, 'contract.pdf')).toHaveCount(0);
+});
+
+test('the library keeps a finished upload across a reload, for this browser only', async ({ page, browser }) => {
+  await openApp(page);
+  const name = 'keep-me.txt';
+  await page.getByLabel('Choose files').setInputFiles({ name, mimeType: 'text/plain', buffer: Buffer.from('hello, hoist\n') });
+  await expect(libraryRow(page, name).locator('.status')).toHaveText('uploaded');
+
+  await page.reload();
+  await expect(libraryRow(page, name).locator('.status')).toHaveText('uploaded');
+
+  // Another browser (another session cookie) sees none of it.
+  const stranger = await browser.newContext();
+  const other = await stranger.newPage();
+  await openApp(other);
+  await expect(other.locator('.library')).toBeVisible();
+  await expect(libraryRow(other, name)).toHaveCount(0);
+  await stranger.close();
+});

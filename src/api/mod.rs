@@ -1,0 +1,101 @@
+//! The API: server functions the browser calls. Each one is thin: find the caller's session,
+//! call the upload service, turn its error into words for people.
+
+use crate::{
+    error::ApiError,
+    model::{SignedPart, StartedUpload, UploadView},
+};
+use leptos::prelude::*;
+
+#[server(endpoint = "start_upload")]
+pub async fn start_upload(
+    name: String,
+    size: u64,
+    content_type: String,
+) -> Result<StartedUpload, ApiError> {
+    let (uploads, owner) = ssr::caller()?;
+    let request = crate::uploads::NewUpload {
+        name,
+        size,
+        content_type,
+    };
+    Ok(uploads.start(&owner, request).await?)
+}
+
+#[server(endpoint = "sign_parts")]
+pub async fn sign_parts(
+    upload_id: String,
+    part_numbers: Vec<u32>,
+) -> Result<Vec<SignedPart>, ApiError> {
+    let (uploads, owner) = ssr::caller()?;
+    Ok(uploads
+        .sign_parts(&owner, &upload_id, &part_numbers)
+        .await?)
+}
+
+#[server(endpoint = "complete_upload")]
+pub async fn complete_upload(upload_id: String) -> Result<UploadView, ApiError> {
+    let (uploads, owner) = ssr::caller()?;
+    Ok(uploads.complete(&owner, &upload_id).await?)
+}
+
+#[server(endpoint = "abort_upload")]
+pub async fn abort_upload(upload_id: String) -> Result<UploadView, ApiError> {
+    let (uploads, owner) = ssr::caller()?;
+    Ok(uploads.abort(&owner, &upload_id).await?)
+}
+
+#[server(endpoint = "list_uploads")]
+pub async fn list_uploads() -> Result<Vec<UploadView>, ApiError> {
+    let (uploads, owner) = ssr::caller()?;
+    Ok(uploads.list(&owner).await?)
+}
+
+#[server(endpoint = "download_url")]
+pub async fn download_url(upload_id: String) -> Result<String, ApiError> {
+    let (uploads, owner) = ssr::caller()?;
+    Ok(uploads.download_url(&owner, &upload_id).await?)
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use super::ApiError;
+    use crate::{
+        server::{session::SessionId, state::AppState, Uploads},
+        storage::StorageError,
+        uploads::UploadError,
+    };
+    use leptos::prelude::*;
+    use std::sync::Arc;
+
+    /// The upload service and the caller's session.
+    pub fn caller() -> Result<(Arc<Uploads>, String), ApiError> {
+        let state = use_context::<AppState>().ok_or(ApiError::Internal)?;
+        let parts = use_context::<http::request::Parts>().ok_or(ApiError::Internal)?;
+        let session = parts
+            .extensions
+            .get::<SessionId>()
+            .ok_or(ApiError::Internal)?;
+        Ok((state.uploads.clone(), session.0.clone()))
+    }
+
+    impl From<UploadError> for ApiError {
+        fn from(e: UploadError) -> Self {
+            match e {
+                UploadError::Invalid(message) => Self::Invalid(message),
+                UploadError::NotFound => Self::NotFound,
+                UploadError::Incomplete(missing) => Self::Incomplete { missing },
+                UploadError::Rejected(reason) => Self::Rejected(reason),
+                UploadError::Closed(status) => Self::Closed(status),
+                UploadError::Storage(StorageError::Unreachable(detail)) => {
+                    tracing::warn!(%detail, "object store unreachable");
+                    Self::StorageUnavailable
+                }
+                other => {
+                    tracing::error!(error = %other, "upload request failed");
+                    Self::Internal
+                }
+            }
+        }
+    }
+}

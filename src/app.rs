@@ -1,0 +1,60 @@
+//! The page: its HTML shell and the single screen, an uploader above the library.
+
+use crate::ui::{library::Library, uploader::Uploader};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    StaticSegment,
+};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/hoist.css"/>
+        <Title text="Hoist"/>
+        <Router>
+            <Routes fallback=|| "Page not found.".into_view()>
+                <Route path=StaticSegment("") view=HomePage/>
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn HomePage() -> impl IntoView {
+    let library_version = RwSignal::new(0u32);
+    // Effects run only in the browser: the attribute tells people's scripts and tests that
+    // the page is interactive.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <main data-hydrated=move || hydrated.get().then_some("true")>
+            <header>
+                <h1>"Hoist"</h1>
+                <p class="tagline">"Files of any size, straight into storage."</p>
+            </header>
+            <Uploader library_version/>
+            <Library version=library_version/>
+        </main>
+    }
+}

@@ -1,0 +1,85 @@
+//! The one error type that crosses the wire. Every layer below (storage, database, upload
+//! service) has its own error enum; the server functions map them into this one, so what
+//! reaches a person is always a sentence they can act on, never a driver message.
+
+use crate::model::UploadStatus;
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ApiError {
+    /// The request itself is unacceptable (name, size, type, part numbers).
+    #[error("{0}")]
+    Invalid(String),
+    /// Unknown id, or an id that belongs to someone else: the two must look the same.
+    #[error("This upload does not exist.")]
+    NotFound,
+    /// `complete_upload` came before every part had arrived.
+    #[error("The upload is not finished yet: {} not arrived.", describe_parts(.missing))]
+    Incomplete { missing: Vec<u32> },
+    /// What arrived is not what was announced; the object has been deleted.
+    #[error("The file was rejected: {0}")]
+    Rejected(String),
+    /// The upload was aborted, rejected or expired and cannot be continued.
+    #[error("This upload is {0} and cannot continue.")]
+    Closed(UploadStatus),
+    #[error("The storage service cannot be reached right now. Please try again in a moment.")]
+    StorageUnavailable,
+    #[error("Something went wrong on the server. Please try again.")]
+    Internal,
+    /// The browser could not talk to Hoist at all.
+    #[error("Hoist could not be reached: {0}")]
+    Transport(String),
+}
+
+fn describe_parts(parts: &[u32]) -> String {
+    const SHOWN: usize = 10;
+    let mut listed: Vec<String> = parts.iter().take(SHOWN).map(u32::to_string).collect();
+    if parts.len() > SHOWN {
+        listed.push(format!("and {} more", parts.len() - SHOWN));
+    }
+    match parts.len() {
+        1 => format!("part {} has", listed[0]),
+        _ => format!("parts {} have", listed.join(", ")),
+    }
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(detail) | ServerFnErrorErr::Response(detail) => {
+                Self::Transport(detail)
+            }
+            other => {
+                #[cfg(feature = "ssr")]
+                tracing::error!(error = %other, "server function failed");
+                let _ = other;
+                Self::Internal
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_parts_are_named() {
+        let one = ApiError::Incomplete { missing: vec![3] };
+        assert_eq!(
+            one.to_string(),
+            "The upload is not finished yet: part 3 has not arrived."
+        );
+        let many = ApiError::Incomplete {
+            missing: (1..=12).collect(),
+        };
+        assert!(many.to_string().contains("parts 1, 2, 3"));
+        assert!(many.to_string().contains("and 2 more"));
+    }
+}

@@ -1,0 +1,32 @@
+//! Hoist: uploads of any size from the browser straight into S3-compatible storage.
+//!
+//! - `app`, `ui`: what people see (Leptos components).
+//! - `engine`: the browser upload engine (slicing, parallel PUTs, progress).
+//! - `api`: server functions, the browser's only way into the server.
+//! - `model`, `error`, `format`: shared by both sides.
+//! - Server only: `server` (settings, routes, session), `uploads` (the protocol), `storage`
+//!   (S3), `db` (SQLite).
+
+pub mod api;
+pub mod app;
+pub mod engine;
+pub mod error;
+pub mod format;
+pub mod model;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod storage;
+#[cfg(feature = "ssr")]
+pub mod uploads;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

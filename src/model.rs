@@ -1,0 +1,160 @@
+//! Data shared by the server and the browser: what crosses the wire, and the rules both sides
+//! must agree on (how a file is cut into parts, which words describe an upload's state).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where an upload stands. The words returned by [`UploadStatus::as_str`] are the ones people
+/// see and the ones stored in the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadStatus {
+    Uploading,
+    Uploaded,
+    Rejected,
+    Aborted,
+    Expired,
+}
+
+impl UploadStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Uploading => "uploading",
+            Self::Uploaded => "uploaded",
+            Self::Rejected => "rejected",
+            Self::Aborted => "aborted",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Self> {
+        [
+            Self::Uploading,
+            Self::Uploaded,
+            Self::Rejected,
+            Self::Aborted,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+    }
+}
+
+impl fmt::Display for UploadStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a file of `size` bytes is cut into parts: every part is `part_size` bytes except the
+/// last, which holds the rest. A single-PUT upload is the plan with one part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartPlan {
+    pub size: u64,
+    pub part_size: u64,
+}
+
+impl PartPlan {
+    pub fn new(size: u64, part_size: u64) -> Self {
+        debug_assert!(part_size > 0);
+        Self { size, part_size }
+    }
+
+    pub fn part_count(&self) -> u32 {
+        let count = self.size.div_ceil(self.part_size).max(1);
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+
+    /// Byte range `[start, end)` of a 1-based part number, as S3 numbers parts.
+    pub fn range(&self, part_number: u32) -> Option<(u64, u64)> {
+        if part_number == 0 || part_number > self.part_count() {
+            return None;
+        }
+        let start = u64::from(part_number - 1) * self.part_size;
+        let end = (start + self.part_size).min(self.size);
+        Some((start, end))
+    }
+
+    pub fn part_len(&self, part_number: u32) -> Option<u64> {
+        self.range(part_number).map(|(s, e)| e - s)
+    }
+}
+
+/// A request the browser must send exactly as given: the URL carries the signature and the
+/// headers were signed with it, so dropping or changing one makes the store refuse it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// A presigned URL for one part of a multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedPart {
+    pub part_number: u32,
+    pub request: SignedRequest,
+}
+
+/// How the browser should send a file, as decided by `start_upload`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Transfer {
+    /// One PUT of the whole file.
+    Single(SignedRequest),
+    /// Parts PUT separately; their URLs come from `sign_parts`.
+    Multipart,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartedUpload {
+    pub upload_id: String,
+    /// The name as stored, after sanitising.
+    pub name: String,
+    pub plan: PartPlan,
+    pub transfer: Transfer,
+}
+
+/// One row of the library, as the browser shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadView {
+    pub id: String,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    pub status: UploadStatus,
+    /// Why an upload was rejected, in words for people.
+    pub reason: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    pub completed_at_ms: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_the_file_exactly_once() {
+        let plan = PartPlan::new(3 * 5 + 2, 5);
+        assert_eq!(plan.part_count(), 4);
+        let ranges: Vec<_> = (1..=4).map(|n| plan.range(n).unwrap()).collect();
+        assert_eq!(ranges, vec![(0, 5), (5, 10), (10, 15), (15, 17)]);
+        assert_eq!(plan.range(0), None);
+        assert_eq!(plan.range(5), None);
+    }
+
+    #[test]
+    fn a_file_that_fits_one_part_has_one_part() {
+        assert_eq!(PartPlan::new(1, 5).part_count(), 1);
+        assert_eq!(PartPlan::new(5, 5).part_count(), 1);
+        assert_eq!(PartPlan::new(5, 5).part_len(1), Some(5));
+    }
+
+    #[test]
+    fn status_words_round_trip() {
+        for word in ["uploading", "uploaded", "rejected", "aborted", "expired"] {
+            assert_eq!(UploadStatus::parse(word).unwrap().as_str(), word);
+        }
+        assert_eq!(UploadStatus::parse("done"), None);
+    }
+}

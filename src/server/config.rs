@@ -1,0 +1,477 @@
+//! Hoist's settings. Each one is read, in order of precedence, from a command-line flag, an
+//! environment variable of the same name, the `[hoist]` table of `Leptos.toml`, or the
+//! built-in default (which `Leptos.toml` documents). A value that does not parse stops
+//! start-up with a message naming the setting.
+
+use clap::Parser;
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not valid: {reason} (got {value:?})")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{name} must be set: {hint}")]
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
+    #[error("cannot read settings file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+/// Command-line flags. Every flag can also come from the environment variable it names.
+#[derive(Parser, Debug, Default)]
+#[command(
+    name = "hoist",
+    version,
+    about = "Hoist: browser uploads straight into S3-compatible storage"
+)]
+pub struct Cli {
+    /// Settings file with a [hoist] table of defaults.
+    #[arg(long, env = "HOIST_CONFIG", default_value = "Leptos.toml")]
+    pub config: PathBuf,
+    #[arg(long, env = "LEPTOS_SITE_ADDR")]
+    pub site_addr: Option<String>,
+    #[arg(long, env = "HOIST_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[arg(long, env = "HOIST_DATA_DIR")]
+    pub data_dir: Option<String>,
+    #[arg(long, env = "HOIST_DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[arg(long, env = "HOIST_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "HOIST_S3_PUBLIC_ENDPOINT")]
+    pub s3_public_endpoint: Option<String>,
+    #[arg(long, env = "HOIST_S3_REGION")]
+    pub s3_region: Option<String>,
+    #[arg(long, env = "HOIST_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    #[arg(long, env = "HOIST_S3_PATH_STYLE")]
+    pub s3_path_style: Option<String>,
+    #[arg(long, env = "HOIST_S3_SET_CORS")]
+    pub s3_set_cors: Option<String>,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    pub access_key_id: Option<String>,
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_access_key: Option<String>,
+    #[arg(long, env = "HOIST_MAX_FILE_SIZE")]
+    pub max_file_size: Option<String>,
+    #[arg(long, env = "HOIST_ALLOWED_TYPES")]
+    pub allowed_types: Option<String>,
+    #[arg(long, env = "HOIST_PART_SIZE")]
+    pub part_size: Option<String>,
+    #[arg(long, env = "HOIST_URL_TTL")]
+    pub url_ttl: Option<String>,
+    #[arg(long, env = "HOIST_UPLOAD_TTL")]
+    pub upload_ttl: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub public_endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub path_style: bool,
+    pub set_cors: bool,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// The rules an upload must follow.
+#[derive(Clone, Debug)]
+pub struct UploadRules {
+    pub max_file_size: u64,
+    pub allowed_types: Vec<String>,
+    pub part_size: u64,
+    pub url_ttl: Duration,
+    pub upload_ttl: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub site_addr: SocketAddr,
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub s3: S3Settings,
+    pub rules: UploadRules,
+}
+
+/// S3 refuses parts smaller than this (except the last one) when the upload is completed.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// S3's largest part.
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Built-in defaults, documented in `Leptos.toml`; a test keeps the two in step.
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("LEPTOS_SITE_ADDR", "127.0.0.1:3000"),
+    ("HOIST_DATA_DIR", "./data"),
+    ("HOIST_S3_ENDPOINT", "http://127.0.0.1:3900"),
+    ("HOIST_S3_REGION", "us-east-1"),
+    ("HOIST_S3_BUCKET", "hoist"),
+    ("HOIST_S3_PATH_STYLE", "true"),
+    ("HOIST_S3_SET_CORS", "true"),
+    ("HOIST_MAX_FILE_SIZE", "50GiB"),
+    ("HOIST_ALLOWED_TYPES", ""),
+    ("HOIST_PART_SIZE", "16MiB"),
+    ("HOIST_URL_TTL", "15m"),
+    ("HOIST_UPLOAD_TTL", "1h"),
+];
+
+struct Sources<'a> {
+    file: BTreeMap<String, String>,
+    cli: &'a Cli,
+}
+
+impl Sources<'_> {
+    fn get(&self, name: &'static str, flag: &Option<String>) -> Option<String> {
+        flag.clone()
+            .or_else(|| self.file.get(name).cloned())
+            .or_else(|| {
+                DEFAULTS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            })
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| v.trim().to_string())
+    }
+
+    fn required(
+        &self,
+        name: &'static str,
+        flag: &Option<String>,
+        hint: &'static str,
+    ) -> Result<String, ConfigError> {
+        self.get(name, flag)
+            .ok_or(ConfigError::Missing { name, hint })
+    }
+
+    fn parsed<T>(
+        &self,
+        name: &'static str,
+        flag: &Option<String>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let value = self.required(name, flag, "it has a built-in default; do not set it empty")?;
+        parse(&value).map_err(|reason| ConfigError::Invalid {
+            name,
+            value,
+            reason,
+        })
+    }
+}
+
+impl Config {
+    pub fn load(cli: &Cli) -> Result<Self, ConfigError> {
+        let src = Sources {
+            file: read_settings_file(&cli.config)?,
+            cli,
+        };
+        let c = src.cli;
+
+        let site_addr = src.parsed("LEPTOS_SITE_ADDR", &c.site_addr, |v| {
+            v.parse::<SocketAddr>().map_err(|e| e.to_string())
+        })?;
+        let public_url = match src.get("HOIST_PUBLIC_URL", &c.public_url) {
+            Some(url) => parse_origin("HOIST_PUBLIC_URL", &url)?,
+            None => format!("http://{site_addr}"),
+        };
+        let data_dir = PathBuf::from(src.required("HOIST_DATA_DIR", &c.data_dir, "a folder")?);
+        let database_url = src
+            .get("HOIST_DATABASE_URL", &c.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("hoist.db").display()));
+
+        let endpoint = src.parsed("HOIST_S3_ENDPOINT", &c.s3_endpoint, parse_url)?;
+        let public_endpoint = match src.get("HOIST_S3_PUBLIC_ENDPOINT", &c.s3_public_endpoint) {
+            Some(v) => parse_url(&v).map_err(|reason| ConfigError::Invalid {
+                name: "HOIST_S3_PUBLIC_ENDPOINT",
+                value: v,
+                reason,
+            })?,
+            None => endpoint.clone(),
+        };
+        let s3 = S3Settings {
+            endpoint,
+            public_endpoint,
+            region: src.required("HOIST_S3_REGION", &c.s3_region, "the bucket's region")?,
+            bucket: src.required("HOIST_S3_BUCKET", &c.s3_bucket, "the bucket's name")?,
+            path_style: src.parsed("HOIST_S3_PATH_STYLE", &c.s3_path_style, parse_bool)?,
+            set_cors: src.parsed("HOIST_S3_SET_CORS", &c.s3_set_cors, parse_bool)?,
+            access_key_id: src.required(
+                "AWS_ACCESS_KEY_ID",
+                &c.access_key_id,
+                "the S3 access key (scripts/dev.sh sets it for the local store)",
+            )?,
+            secret_access_key: src.required(
+                "AWS_SECRET_ACCESS_KEY",
+                &c.secret_access_key,
+                "the S3 secret key (scripts/dev.sh sets it for the local store)",
+            )?,
+        };
+
+        let part_size = src.parsed("HOIST_PART_SIZE", &c.part_size, parse_size)?;
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
+            return Err(ConfigError::Invalid {
+                name: "HOIST_PART_SIZE",
+                value: part_size.to_string(),
+                reason: "S3 accepts parts from 5MiB to 5GiB".into(),
+            });
+        }
+        let rules = UploadRules {
+            max_file_size: src.parsed("HOIST_MAX_FILE_SIZE", &c.max_file_size, parse_size)?,
+            allowed_types: src
+                .get("HOIST_ALLOWED_TYPES", &c.allowed_types)
+                .map(|v| parse_type_list(&v))
+                .transpose()
+                .map_err(|reason| ConfigError::Invalid {
+                    name: "HOIST_ALLOWED_TYPES",
+                    value: c.allowed_types.clone().unwrap_or_default(),
+                    reason,
+                })?
+                .unwrap_or_default(),
+            part_size,
+            url_ttl: src.parsed("HOIST_URL_TTL", &c.url_ttl, parse_duration)?,
+            upload_ttl: src.parsed("HOIST_UPLOAD_TTL", &c.upload_ttl, parse_duration)?,
+        };
+
+        Ok(Self {
+            site_addr,
+            public_url,
+            data_dir,
+            database_url,
+            s3,
+            rules,
+        })
+    }
+}
+
+/// Reads the `[hoist]` table. A missing file is fine (the built-in defaults apply): the binary
+/// may run far from the source tree.
+fn read_settings_file(path: &PathBuf) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => {
+            return Err(ConfigError::File {
+                path: path.clone(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    parse_settings_table(&text).map_err(|reason| ConfigError::File {
+        path: path.clone(),
+        reason,
+    })
+}
+
+pub fn parse_settings_table(text: &str) -> Result<BTreeMap<String, String>, String> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(default)]
+        hoist: BTreeMap<String, toml::Value>,
+    }
+    let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+    file.hoist
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => return Err(format!("{k} must be a string, a number or true/false")),
+            };
+            Ok((k, v))
+        })
+        .collect()
+}
+
+/// `1048576`, `16MiB`, `5 GB`, `50GiB`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| "expected a number of bytes such as 16MiB".to_string())?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "tib" | "t" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?}; use B, KiB, MiB, GiB or TiB"
+            ))
+        }
+    };
+    number
+        .checked_mul(factor)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| "must be more than 0 and less than 16EiB".to_string())
+}
+
+/// `90` (seconds), `90s`, `15m`, `1h`, `2d`, `500ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| "expected a duration such as 90s, 15m or 1h".to_string())?;
+    let duration = match unit.trim() {
+        "ms" => Duration::from_millis(number),
+        "" | "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number * 60),
+        "h" => Duration::from_secs(number * 3600),
+        "d" => Duration::from_secs(number * 86_400),
+        other => return Err(format!("unknown unit {other:?}; use ms, s, m, h or d")),
+    };
+    if duration.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn parse_url(text: &str) -> Result<String, String> {
+    let trimmed = text.trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .ok_or("expected a URL starting with http:// or https://")?;
+    if rest.is_empty() {
+        return Err("the URL has no host".into());
+    }
+    Ok(trimmed.to_string())
+}
+
+/// An origin as browsers send it in the `Origin` header: scheme, host and port, no path.
+fn parse_origin(name: &'static str, text: &str) -> Result<String, ConfigError> {
+    let url = parse_url(text).map_err(|reason| ConfigError::Invalid {
+        name,
+        value: text.into(),
+        reason,
+    })?;
+    let after_scheme = url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    if after_scheme.contains('/') {
+        return Err(ConfigError::Invalid {
+            name,
+            value: text.into(),
+            reason: "expected an origin such as https://uploads.example.com, without a path".into(),
+        });
+    }
+    Ok(url)
+}
+
+/// `image/*, video/mp4, application/pdf`. An empty list allows every type.
+fn parse_type_list(text: &str) -> Result<Vec<String>, String> {
+    text.split(',')
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .map(|t| match t.split_once('/') {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() && a != "*" => Ok(t),
+            _ => Err(format!(
+                "{t:?} is not a media type such as image/png or image/*"
+            )),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("50 GiB"), Ok(50 << 30));
+        assert_eq!(parse_size("5MB"), Ok(5_000_000));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn leptos_toml_documents_the_built_in_defaults() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
+        let table = parse_settings_table(&text).unwrap();
+        for (name, default) in DEFAULTS {
+            assert_eq!(
+                table.get(*name).map(String::as_str),
+                Some(*default),
+                "Leptos.toml entry for {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_setting_is_named_in_the_error() {
+        let cli = Cli {
+            config: PathBuf::from("/nonexistent/Leptos.toml"),
+            access_key_id: Some("k".into()),
+            secret_access_key: Some("s".into()),
+            max_file_size: Some("huge".into()),
+            ..Cli::default()
+        };
+        let err = Config::load(&cli).unwrap_err().to_string();
+        assert!(err.contains("HOIST_MAX_FILE_SIZE"), "{err}");
+    }
+
+    #[test]
+    fn missing_credentials_are_named() {
+        let cli = Cli {
+            config: PathBuf::from("/nonexistent/Leptos.toml"),
+            ..Cli::default()
+        };
+        let err = Config::load(&cli).unwrap_err().to_string();
+        assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
+    }
+
+    #[test]
+    fn allowed_types_accept_wildcards_and_reject_nonsense() {
+        assert_eq!(
+            parse_type_list(" image/*, Video/MP4 ").unwrap(),
+            vec!["image/*", "video/mp4"]
+        );
+        assert!(parse_type_list("png").is_err());
+        assert_eq!(parse_type_list("").unwrap(), Vec::<String>::new());
+    }
+}

@@ -1,0 +1,11 @@
+//! The server process: settings, shared state, the session cookie, routes and start-up.
+
+pub mod config;
+pub mod routes;
+pub mod session;
+pub mod state;
+
+use crate::{storage::s3::S3Store, uploads::UploadService};
+
+/// The upload service as the running server uses it.
+pub type Uploads = UploadService<S3Store>;

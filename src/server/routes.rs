@@ -1,0 +1,60 @@
+//! The whole HTTP surface in one place: pages, server functions, downloads, static files.
+
+use super::{
+    session::{self, SecureCookie, SessionId},
+    state::AppState,
+};
+use crate::{
+    app::{shell, App},
+    uploads::UploadError,
+};
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+    Extension, Router,
+};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let secure = SecureCookie(state.config.public_url.starts_with("https://"));
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/files/{id}/download", get(download))
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(secure, session::attach))
+        .with_state(state)
+}
+
+/// A stable link for the library: it signs a fresh, short-lived URL on every click and sends
+/// the browser to the store. The bytes never pass through us.
+async fn download(
+    State(state): State<AppState>,
+    Extension(session): Extension<SessionId>,
+    Path(id): Path<String>,
+) -> Response {
+    match state.uploads.download_url(&session.0, &id).await {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(UploadError::NotFound) => {
+            (StatusCode::NOT_FOUND, "This file does not exist.").into_response()
+        }
+        Err(UploadError::Closed(status)) => (
+            StatusCode::CONFLICT,
+            format!("This file is {status} and cannot be downloaded."),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(upload = %id, error = %e, "download link failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The file cannot be fetched right now. Please try again.",
+            )
+                .into_response()
+        }
+    }
+}

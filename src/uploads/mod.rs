@@ -1,0 +1,36 @@
+//! The upload service: the protocol between a browser, the database and the object store.
+//! Server functions call it; integration tests drive it directly against a real store.
+
+pub mod naming;
+pub mod policy;
+mod service;
+
+pub use service::{NewUpload, UploadService};
+
+use crate::{db::DbError, model::UploadStatus, storage::StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("upload not found")]
+    NotFound,
+    #[error("parts missing: {0:?}")]
+    Incomplete(Vec<u32>),
+    #[error("rejected: {0}")]
+    Rejected(String),
+    #[error("upload is {0}")]
+    Closed(UploadStatus),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for UploadError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(DbError::from(e))
+    }
+}
+
+pub type UploadResult<T> = Result<T, UploadError>;

@@ -1,0 +1,393 @@
+use super::{naming, policy, UploadError, UploadResult};
+use crate::{
+    db::{self, uploads::UploadRow},
+    format,
+    model::{PartPlan, SignedPart, StartedUpload, Transfer, UploadStatus, UploadView},
+    server::config::UploadRules,
+    storage::{ObjectStore, StorageError, StoredPart},
+};
+use sqlx::SqlitePool;
+use std::time::Duration;
+
+/// At most this many part URLs per `sign_parts` call: URLs are signed shortly before use.
+pub const MAX_SIGN_BATCH: usize = 100;
+/// How long a download link stays valid.
+const DOWNLOAD_TTL: Duration = Duration::from_secs(300);
+/// The library shows this many uploads, newest first.
+const LIBRARY_LIMIT: i64 = 1000;
+
+/// What a browser asks to upload.
+#[derive(Clone, Debug)]
+pub struct NewUpload {
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+}
+
+pub struct UploadService<S> {
+    db: SqlitePool,
+    store: S,
+    rules: UploadRules,
+}
+
+impl<S: ObjectStore> UploadService<S> {
+    pub fn new(db: SqlitePool, store: S, rules: UploadRules) -> Self {
+        Self { db, store, rules }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn db(&self) -> &SqlitePool {
+        &self.db
+    }
+
+    pub fn rules(&self) -> &UploadRules {
+        &self.rules
+    }
+
+    /// Validates the request, records the upload (on death row from its first moment: it
+    /// expires unless completed) and prepares the store to receive it.
+    pub async fn start(&self, owner: &str, request: NewUpload) -> UploadResult<StartedUpload> {
+        let name = naming::sanitize_name(&request.name)
+            .map_err(|e| UploadError::Invalid(e.to_string()))?;
+        if request.size == 0 {
+            return Err(UploadError::Invalid(format!(
+                "{name} is empty; there is nothing to upload."
+            )));
+        }
+        if request.size > self.rules.max_file_size {
+            return Err(UploadError::Invalid(format!(
+                "{name} is {}, larger than the {} allowed.",
+                format::bytes(request.size),
+                format::bytes(self.rules.max_file_size)
+            )));
+        }
+        let content_type =
+            policy::normalize_type(&request.content_type).map_err(UploadError::Invalid)?;
+        if !policy::type_allowed(&content_type, &self.rules.allowed_types) {
+            return Err(UploadError::Invalid(format!(
+                "Files of type {content_type} are not accepted here (allowed: {}).",
+                self.rules.allowed_types.join(", ")
+            )));
+        }
+        let part_size =
+            policy::choose_part_size(request.size, self.rules.part_size).ok_or_else(|| {
+                UploadError::Invalid(format!("{name} is too large for any S3 upload."))
+            })?;
+        let plan = PartPlan::new(request.size, part_size);
+
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = db::now_ms();
+        let row = UploadRow {
+            id: id.clone(),
+            owner: owner.to_string(),
+            name: name.clone(),
+            object_key: naming::object_key(&id, &name),
+            content_type: content_type.clone(),
+            size: to_i64(request.size)?,
+            part_size: to_i64(part_size)?,
+            s3_upload_id: None,
+            status: UploadStatus::Uploading.as_str().to_string(),
+            reason: None,
+            created_at: now,
+            completed_at: None,
+            expires_at: Some(now + ttl_ms(self.rules.upload_ttl)),
+        };
+        // The row comes first: if we die before the store has heard of the upload, the row
+        // still names the key, so nothing the store might hold is unknown to us.
+        db::uploads::insert(&self.db, &row).await?;
+
+        let transfer = if plan.part_count() == 1 {
+            let request = self
+                .store
+                .presign_put(
+                    &row.object_key,
+                    &content_type,
+                    request.size,
+                    self.rules.url_ttl,
+                )
+                .await?;
+            Transfer::Single(request)
+        } else {
+            match self
+                .store
+                .create_multipart(&row.object_key, &content_type)
+                .await
+            {
+                Ok(s3_id) => db::uploads::set_s3_upload_id(&self.db, &id, &s3_id).await?,
+                Err(e) => {
+                    let reason = "The storage service could not start the upload.";
+                    db::uploads::mark_closed(
+                        &self.db,
+                        &id,
+                        UploadStatus::Aborted,
+                        Some(reason),
+                        db::now_ms(),
+                    )
+                    .await?;
+                    return Err(e.into());
+                }
+            }
+            Transfer::Multipart
+        };
+        Ok(StartedUpload {
+            upload_id: id,
+            name,
+            plan,
+            transfer,
+        })
+    }
+
+    /// Presigned URLs for a batch of parts. Signing is activity: it keeps the upload alive.
+    pub async fn sign_parts(
+        &self,
+        owner: &str,
+        id: &str,
+        part_numbers: &[u32],
+    ) -> UploadResult<Vec<SignedPart>> {
+        let row = self.open_upload(owner, id).await?;
+        let s3_id = row.s3_upload_id.as_deref().ok_or_else(|| {
+            UploadError::Invalid(
+                "This upload is sent in one piece; it has no parts to sign.".into(),
+            )
+        })?;
+        if part_numbers.is_empty() || part_numbers.len() > MAX_SIGN_BATCH {
+            return Err(UploadError::Invalid(format!(
+                "Ask for 1 to {MAX_SIGN_BATCH} parts at a time."
+            )));
+        }
+        let plan = plan_of(&row);
+        db::uploads::extend(&self.db, id, db::now_ms() + ttl_ms(self.rules.upload_ttl)).await?;
+
+        let mut signed = Vec::with_capacity(part_numbers.len());
+        for &part_number in part_numbers {
+            let len = plan.part_len(part_number).ok_or_else(|| {
+                UploadError::Invalid(format!(
+                    "Part {part_number} does not exist; this upload has {} parts.",
+                    plan.part_count()
+                ))
+            })?;
+            let request = self
+                .store
+                .presign_part(&row.object_key, s3_id, part_number, len, self.rules.url_ttl)
+                .await?;
+            signed.push(SignedPart {
+                part_number,
+                request,
+            });
+        }
+        Ok(signed)
+    }
+
+    /// Asks the store what arrived, never the browser, and accepts the upload only if it is
+    /// exactly what was announced. Completing twice gives the same answer twice.
+    pub async fn complete(&self, owner: &str, id: &str) -> UploadResult<UploadView> {
+        let row = self.find(owner, id).await?;
+        match row.status()? {
+            UploadStatus::Uploading => {}
+            UploadStatus::Uploaded => return Ok(row.view()?),
+            UploadStatus::Rejected => {
+                return Err(UploadError::Rejected(row.reason.unwrap_or_default()))
+            }
+            closed => return Err(UploadError::Closed(closed)),
+        }
+        let plan = plan_of(&row);
+
+        if plan.part_count() > 1 {
+            let s3_id = row
+                .s3_upload_id
+                .as_deref()
+                .ok_or_else(|| UploadError::Incomplete((1..=plan.part_count()).collect()))?;
+            match self.store.list_parts(&row.object_key, s3_id).await {
+                Ok(stored) => {
+                    let parts = self.check_parts(&row, &plan, stored).await?;
+                    match self
+                        .store
+                        .complete_multipart(&row.object_key, s3_id, &parts)
+                        .await
+                    {
+                        // A concurrent call completed it first; the object below tells the truth.
+                        Ok(()) | Err(StorageError::NoSuchUpload) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                // Completed (or aborted) by a concurrent call: the row or the object tells which.
+                Err(StorageError::NoSuchUpload) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+
+        let Some(object) = self.store.head(&row.object_key).await? else {
+            if let Some(settled) = self.settled_elsewhere(owner, id).await? {
+                return settled;
+            }
+            return Err(UploadError::Incomplete(vec![1]));
+        };
+        if object.size != row.size() {
+            let reason = format!(
+                "{} arrived, but {} was announced.",
+                format::bytes(object.size),
+                format::bytes(row.size())
+            );
+            return Err(self.reject(&row, reason).await);
+        }
+        let stored_type = object.content_type.unwrap_or_default();
+        if stored_type != row.content_type {
+            let reason = format!(
+                "it was stored as {stored_type:?}, but {} was announced.",
+                row.content_type
+            );
+            return Err(self.reject(&row, reason).await);
+        }
+
+        db::uploads::mark_uploaded(&self.db, id, db::now_ms()).await?;
+        // Whether this call or a concurrent one got there first, the row now has the answer.
+        self.find(owner, id).await?.view().map_err(Into::into)
+    }
+
+    /// Stops an upload and removes whatever the store holds of it. Aborting twice is fine.
+    pub async fn abort(&self, owner: &str, id: &str) -> UploadResult<UploadView> {
+        let row = self.find(owner, id).await?;
+        match row.status()? {
+            UploadStatus::Uploading => {}
+            UploadStatus::Aborted => return Ok(row.view()?),
+            closed => return Err(UploadError::Closed(closed)),
+        }
+        match row.s3_upload_id.as_deref() {
+            Some(s3_id) => self.store.abort_multipart(&row.object_key, s3_id).await?,
+            None => self.store.delete(&row.object_key).await?,
+        }
+        db::uploads::mark_closed(&self.db, id, UploadStatus::Aborted, None, db::now_ms()).await?;
+        self.find(owner, id).await?.view().map_err(Into::into)
+    }
+
+    pub async fn list(&self, owner: &str) -> UploadResult<Vec<UploadView>> {
+        db::uploads::list_owned(&self.db, owner, LIBRARY_LIMIT)
+            .await?
+            .iter()
+            .map(|row| row.view().map_err(Into::into))
+            .collect()
+    }
+
+    /// A short-lived link that downloads the file under its name.
+    pub async fn download_url(&self, owner: &str, id: &str) -> UploadResult<String> {
+        let row = self.find(owner, id).await?;
+        match row.status()? {
+            UploadStatus::Uploaded => {}
+            other => return Err(UploadError::Closed(other)),
+        }
+        Ok(self
+            .store
+            .presign_get(&row.object_key, &row.name, DOWNLOAD_TTL)
+            .await?)
+    }
+
+    async fn find(&self, owner: &str, id: &str) -> UploadResult<UploadRow> {
+        db::uploads::find_owned(&self.db, id, owner)
+            .await?
+            .ok_or(UploadError::NotFound)
+    }
+
+    async fn open_upload(&self, owner: &str, id: &str) -> UploadResult<UploadRow> {
+        let row = self.find(owner, id).await?;
+        match row.status()? {
+            UploadStatus::Uploading => Ok(row),
+            closed => Err(UploadError::Closed(closed)),
+        }
+    }
+
+    /// Every announced part must be there with exactly its planned size. Parts beyond the plan
+    /// are left out of the completion (the store then discards them).
+    async fn check_parts(
+        &self,
+        row: &UploadRow,
+        plan: &PartPlan,
+        stored: Vec<StoredPart>,
+    ) -> UploadResult<Vec<StoredPart>> {
+        let wanted = plan.part_count();
+        let parts: Vec<StoredPart> = stored
+            .into_iter()
+            .filter(|p| p.part_number <= wanted)
+            .collect();
+        let missing: Vec<u32> = (1..=wanted)
+            .filter(|n| parts.binary_search_by_key(n, |p| p.part_number).is_err())
+            .collect();
+        if !missing.is_empty() {
+            return Err(UploadError::Incomplete(missing));
+        }
+        if let Some(bad) = parts
+            .iter()
+            .find(|p| Some(p.size) != plan.part_len(p.part_number))
+        {
+            let reason = format!(
+                "part {} holds {}, but {} was expected.",
+                bad.part_number,
+                format::bytes(bad.size),
+                format::bytes(plan.part_len(bad.part_number).unwrap_or(0))
+            );
+            return Err(self.reject(row, reason).await);
+        }
+        Ok(parts)
+    }
+
+    /// Deletes what arrived and records why. Returns the error to hand back.
+    async fn reject(&self, row: &UploadRow, reason: String) -> UploadError {
+        let cleanup = match row.s3_upload_id.as_deref() {
+            Some(s3_id) => self.store.abort_multipart(&row.object_key, s3_id).await,
+            None => Ok(()),
+        };
+        let cleanup = match cleanup {
+            Ok(()) => self.store.delete(&row.object_key).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = cleanup {
+            // The row keeps its expiry, so the cleanup is tried again later.
+            tracing::warn!(upload = %row.id, error = %e, "could not delete a rejected upload");
+            return e.into();
+        }
+        if let Err(e) = db::uploads::mark_closed(
+            &self.db,
+            &row.id,
+            UploadStatus::Rejected,
+            Some(&reason),
+            db::now_ms(),
+        )
+        .await
+        {
+            return e.into();
+        }
+        tracing::info!(upload = %row.id, %reason, "upload rejected");
+        UploadError::Rejected(reason)
+    }
+
+    /// When the object is missing, a concurrent call may have settled the upload meanwhile.
+    async fn settled_elsewhere(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> UploadResult<Option<UploadResult<UploadView>>> {
+        let row = self.find(owner, id).await?;
+        Ok(match row.status()? {
+            UploadStatus::Uploading => None,
+            UploadStatus::Uploaded => Some(Ok(row.view()?)),
+            UploadStatus::Rejected => {
+                Some(Err(UploadError::Rejected(row.reason.unwrap_or_default())))
+            }
+            closed => Some(Err(UploadError::Closed(closed))),
+        })
+    }
+}
+
+fn plan_of(row: &UploadRow) -> PartPlan {
+    PartPlan::new(row.size(), row.part_size())
+}
+
+fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+fn to_i64(n: u64) -> UploadResult<i64> {
+    i64::try_from(n).map_err(|_| UploadError::Invalid("The size is out of range.".into()))
+}

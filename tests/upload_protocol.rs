@@ -1,0 +1,489 @@
+//! The upload protocol against a real S3-compatible store (Garage, over HTTP, SigV4) and a real
+//! SQLite file. The test plays the browser: it PUTs to the presigned URLs the service hands out.
+
+mod common;
+
+use common::{bytes, harness, harness_with, rules, send, Harness, MIB, PART};
+use hoist::{
+    model::{StartedUpload, Transfer, UploadStatus},
+    uploads::{NewUpload, UploadError},
+};
+
+const OWNER: &str = "session-a";
+
+async fn start(h: &Harness, name: &str, size: u64, content_type: &str) -> StartedUpload {
+    h.service
+        .start(
+            OWNER,
+            NewUpload {
+                name: name.into(),
+                size,
+                content_type: content_type.into(),
+            },
+        )
+        .await
+        .expect("start_upload")
+}
+
+/// PUTs the given parts of `data` to freshly signed part URLs.
+async fn put_parts(h: &Harness, started: &StartedUpload, data: &[u8], parts: &[u32]) {
+    let signed = h
+        .service
+        .sign_parts(OWNER, &started.upload_id, parts)
+        .await
+        .expect("sign_parts");
+    for part in signed {
+        let (start, end) = started.plan.range(part.part_number).unwrap();
+        let response = send(
+            &h.http,
+            &part.request,
+            data[start as usize..end as usize].to_vec(),
+        )
+        .await;
+        assert!(
+            response.status().is_success(),
+            "part {} → {}",
+            part.part_number,
+            response.status()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_three_part_upload_arrives_whole() {
+    let h = harness().await;
+    let size = 2 * PART + 123;
+    let data = bytes(size, 1);
+    let started = start(&h, "video.mp4", size, "video/mp4").await;
+    assert_eq!(started.transfer, Transfer::Multipart);
+    assert_eq!(started.plan.part_count(), 3);
+
+    // Out of order, as parallel PUTs finish.
+    put_parts(&h, &started, &data, &[3, 1, 2]).await;
+    let view = h
+        .service
+        .complete(OWNER, &started.upload_id)
+        .await
+        .expect("complete");
+
+    assert_eq!(view.status, UploadStatus::Uploaded);
+    assert_eq!(view.size, size);
+    let row = h.row(OWNER, &started.upload_id).await;
+    assert_eq!(row.expires_at, None, "a verified upload is off death row");
+    assert!(row.completed_at.is_some());
+    assert_eq!(
+        h.object(&row.object_key).await.expect("object exists"),
+        data
+    );
+    let library = h.service.list(OWNER).await.unwrap();
+    assert_eq!(library.len(), 1);
+    assert_eq!(library[0].status, UploadStatus::Uploaded);
+}
+
+#[tokio::test]
+async fn a_small_file_goes_in_one_signed_put() {
+    let h = harness().await;
+    let data = bytes(1000, 2);
+    let started = start(&h, "avatar.png", 1000, "image/png").await;
+    let Transfer::Single(request) = &started.transfer else {
+        panic!("expected a single PUT")
+    };
+    assert!(send(&h.http, request, data.clone())
+        .await
+        .status()
+        .is_success());
+
+    let view = h
+        .service
+        .complete(OWNER, &started.upload_id)
+        .await
+        .expect("complete");
+    assert_eq!(view.status, UploadStatus::Uploaded);
+    assert_eq!(view.content_type, "image/png");
+    let row = h.row(OWNER, &started.upload_id).await;
+    assert_eq!(h.object(&row.object_key).await.unwrap(), data);
+}
+
+#[tokio::test]
+async fn the_store_refuses_tampered_or_mismatched_requests() {
+    let h = harness().await;
+    let data = bytes(1000, 3);
+    let started = start(&h, "photo.png", 1000, "image/png").await;
+    let Transfer::Single(request) = &started.transfer else {
+        panic!("expected a single PUT")
+    };
+
+    let mut tampered = request.clone();
+    let signature_at =
+        tampered.url.find("X-Amz-Signature=").expect("signature") + "X-Amz-Signature=".len();
+    let flipped = if &tampered.url[signature_at..signature_at + 1] == "0" {
+        "1"
+    } else {
+        "0"
+    };
+    tampered
+        .url
+        .replace_range(signature_at..signature_at + 1, flipped);
+    assert_eq!(send(&h.http, &tampered, data.clone()).await.status(), 403);
+
+    let mut other_type = request.clone();
+    for (name, value) in &mut other_type.headers {
+        if name.eq_ignore_ascii_case("content-type") {
+            *value = "application/x-executable".into();
+        }
+    }
+    assert_eq!(send(&h.http, &other_type, data.clone()).await.status(), 403);
+
+    let mut longer = data.clone();
+    longer.push(0);
+    assert!(
+        send(&h.http, request, longer)
+            .await
+            .status()
+            .is_client_error(),
+        "a longer body than signed"
+    );
+
+    // None of it landed, so completing says the file has not arrived; the real PUT still works.
+    assert!(matches!(
+        h.service.complete(OWNER, &started.upload_id).await,
+        Err(UploadError::Incomplete(_))
+    ));
+    assert!(send(&h.http, request, data).await.status().is_success());
+    h.service
+        .complete(OWNER, &started.upload_id)
+        .await
+        .expect("complete after the real PUT");
+}
+
+#[tokio::test]
+async fn a_part_url_is_bound_to_its_length() {
+    let h = harness().await;
+    let size = PART + 10;
+    let data = bytes(size, 4);
+    let started = start(&h, "big.bin", size, "application/octet-stream").await;
+    let signed = h
+        .service
+        .sign_parts(OWNER, &started.upload_id, &[2])
+        .await
+        .unwrap();
+    let mut too_long = data[PART as usize..].to_vec();
+    too_long.extend_from_slice(&[0; 100]);
+    assert_eq!(
+        send(&h.http, &signed[0].request, too_long).await.status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn completing_with_a_missing_part_names_it_and_loses_nothing() {
+    let h = harness().await;
+    let size = 2 * PART + 1;
+    let data = bytes(size, 5);
+    let started = start(&h, "report.pdf", size, "application/pdf").await;
+    put_parts(&h, &started, &data, &[1, 3]).await;
+
+    let err = h
+        .service
+        .complete(OWNER, &started.upload_id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, UploadError::Incomplete(missing) if missing == &vec![2]),
+        "{err:?}"
+    );
+    let api_message = hoist::error::ApiError::from(err).to_string();
+    assert!(
+        api_message.contains("part 2 has not arrived"),
+        "{api_message}"
+    );
+    assert_eq!(h.row(OWNER, &started.upload_id).await.status, "uploading");
+
+    put_parts(&h, &started, &data, &[2]).await;
+    let view = h
+        .service
+        .complete(OWNER, &started.upload_id)
+        .await
+        .expect("complete");
+    assert_eq!(view.status, UploadStatus::Uploaded);
+    let row = h.row(OWNER, &started.upload_id).await;
+    assert_eq!(h.object(&row.object_key).await.unwrap(), data);
+}
+
+#[tokio::test]
+async fn a_single_put_size_lie_is_rejected_and_deleted() {
+    let h = harness().await;
+    let started = start(&h, "small.txt", 1000, "text/plain").await;
+    let row = h.row(OWNER, &started.upload_id).await;
+    // Someone with write access to the bucket writes more than was announced at the key.
+    h.store()
+        .client()
+        .put_object()
+        .bucket(h.store().bucket())
+        .key(&row.object_key)
+        .content_type("text/plain")
+        .body(bytes(2000, 6).into())
+        .send()
+        .await
+        .unwrap();
+
+    let err = h
+        .service
+        .complete(OWNER, &started.upload_id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, UploadError::Rejected(reason) if reason.contains("arrived")),
+        "{err:?}"
+    );
+    assert_eq!(h.row(OWNER, &started.upload_id).await.status, "rejected");
+    assert!(
+        h.object(&row.object_key).await.is_none(),
+        "the rejected object is deleted"
+    );
+    // Asking again gives the same answer.
+    assert!(matches!(
+        h.service.complete(OWNER, &started.upload_id).await,
+        Err(UploadError::Rejected(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_part_of_the_wrong_size_is_rejected_and_nothing_is_left() {
+    let h = harness().await;
+    let size = 2 * PART;
+    let data = bytes(size, 7);
+    let started = start(&h, "clip.mov", size, "video/quicktime").await;
+    let row = h.row(OWNER, &started.upload_id).await;
+    put_parts(&h, &started, &data, &[1]).await;
+    // Part 2 uploaded past the signed URLs, with fewer bytes than planned.
+    h.store()
+        .client()
+        .upload_part()
+        .bucket(h.store().bucket())
+        .key(&row.object_key)
+        .upload_id(row.s3_upload_id.clone().unwrap())
+        .part_number(2)
+        .body(bytes(10, 8).into())
+        .send()
+        .await
+        .unwrap();
+
+    let err = h
+        .service
+        .complete(OWNER, &started.upload_id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, UploadError::Rejected(reason) if reason.contains("part 2")),
+        "{err:?}"
+    );
+    assert_eq!(h.row(OWNER, &started.upload_id).await.status, "rejected");
+    assert_eq!(
+        h.pending_multipart(&row.object_key).await,
+        0,
+        "the multipart upload is aborted"
+    );
+    assert!(h.object(&row.object_key).await.is_none());
+}
+
+#[tokio::test]
+async fn another_sessions_upload_is_not_found() {
+    let h = harness().await;
+    let started = start(&h, "secret.txt", 2 * PART, "text/plain").await;
+    let id = &started.upload_id;
+    let other = "session-b";
+    assert!(matches!(
+        h.service.sign_parts(other, id, &[1]).await,
+        Err(UploadError::NotFound)
+    ));
+    assert!(matches!(
+        h.service.complete(other, id).await,
+        Err(UploadError::NotFound)
+    ));
+    assert!(matches!(
+        h.service.abort(other, id).await,
+        Err(UploadError::NotFound)
+    ));
+    assert!(matches!(
+        h.service.download_url(other, id).await,
+        Err(UploadError::NotFound)
+    ));
+    assert!(h.service.list(other).await.unwrap().is_empty());
+    // And the owner's upload is untouched by the attempts.
+    assert_eq!(h.row(OWNER, id).await.status, "uploading");
+}
+
+#[tokio::test]
+async fn completing_twice_gives_the_same_answer() {
+    let h = harness().await;
+    let size = PART + 1;
+    let data = bytes(size, 9);
+    let started = start(&h, "twice.bin", size, "application/octet-stream").await;
+    put_parts(&h, &started, &data, &[1, 2]).await;
+
+    // Two racing calls (a double click), then a late third one.
+    let (a, b) = tokio::join!(
+        h.service.complete(OWNER, &started.upload_id),
+        h.service.complete(OWNER, &started.upload_id)
+    );
+    let (a, b) = (a.expect("first"), b.expect("second"));
+    assert_eq!(a, b);
+    assert_eq!(
+        h.service.complete(OWNER, &started.upload_id).await.unwrap(),
+        a
+    );
+    let row = h.row(OWNER, &started.upload_id).await;
+    assert_eq!(h.object(&row.object_key).await.unwrap(), data);
+}
+
+#[tokio::test]
+async fn names_are_sanitised_before_they_reach_the_store() {
+    let h = harness().await;
+    let traversal = start(&h, "../../etc/passwd", 10, "text/plain").await;
+    assert_eq!(traversal.name, "passwd");
+    let row = h.row(OWNER, &traversal.upload_id).await;
+    assert_eq!(row.object_key, format!("{}/passwd", traversal.upload_id));
+
+    let long_name = format!("{}.txt", "ü".repeat(150));
+    assert_eq!(long_name.len(), 304);
+    let long = start(&h, &long_name, 10, "text/plain").await;
+    assert!(
+        long.name.len() <= 255 && long.name.ends_with(".txt"),
+        "{}",
+        long.name
+    );
+
+    assert!(matches!(
+        h.service
+            .start(
+                OWNER,
+                NewUpload {
+                    name: "/..".into(),
+                    size: 10,
+                    content_type: "text/plain".into()
+                }
+            )
+            .await,
+        Err(UploadError::Invalid(_))
+    ));
+
+    // A unicode name makes the whole trip: stored, listed, and downloaded under its own name.
+    let name = "Über café 日本語 🎉.txt";
+    let data = bytes(10, 10);
+    let started = start(&h, name, 10, "text/plain").await;
+    let Transfer::Single(request) = &started.transfer else {
+        panic!()
+    };
+    assert!(send(&h.http, request, data.clone())
+        .await
+        .status()
+        .is_success());
+    h.service.complete(OWNER, &started.upload_id).await.unwrap();
+    let url = h
+        .service
+        .download_url(OWNER, &started.upload_id)
+        .await
+        .unwrap();
+    let response = h.http.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let disposition = response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.contains("%C3%9Cber%20caf%C3%A9"),
+        "{disposition}"
+    );
+    assert_eq!(response.bytes().await.unwrap().to_vec(), data);
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors() {
+    let mut limited = rules();
+    limited.max_file_size = 10 * MIB;
+    limited.allowed_types = vec!["image/*".into()];
+    let h = harness_with(limited).await;
+    let request = |name: &str, size: u64, content_type: &str| NewUpload {
+        name: name.into(),
+        size,
+        content_type: content_type.into(),
+    };
+
+    let too_big = h
+        .service
+        .start(OWNER, request("huge.png", 11 * MIB, "image/png"))
+        .await
+        .unwrap_err();
+    assert!(
+        too_big
+            .to_string()
+            .contains("larger than the 10.0 MiB allowed"),
+        "{too_big}"
+    );
+    let wrong_type = h
+        .service
+        .start(OWNER, request("tool.exe", 10, "application/x-msdownload"))
+        .await
+        .unwrap_err();
+    assert!(
+        wrong_type.to_string().contains("not accepted"),
+        "{wrong_type}"
+    );
+    let empty = h
+        .service
+        .start(OWNER, request("empty.png", 0, "image/png"))
+        .await
+        .unwrap_err();
+    assert!(empty.to_string().contains("empty"), "{empty}");
+    assert!(
+        h.service.list(OWNER).await.unwrap().is_empty(),
+        "refused uploads leave no row"
+    );
+
+    let ok = h
+        .service
+        .start(OWNER, request("fine.png", 2 * PART, "image/png"))
+        .await
+        .unwrap();
+    let beyond = h
+        .service
+        .sign_parts(OWNER, &ok.upload_id, &[3])
+        .await
+        .unwrap_err();
+    assert!(
+        beyond.to_string().contains("Part 3 does not exist"),
+        "{beyond}"
+    );
+}
+
+#[tokio::test]
+async fn aborting_leaves_nothing_in_the_bucket() {
+    let h = harness().await;
+    let size = 2 * PART;
+    let data = bytes(size, 11);
+    let started = start(&h, "cancel-me.bin", size, "application/octet-stream").await;
+    put_parts(&h, &started, &data, &[1]).await;
+    let row = h.row(OWNER, &started.upload_id).await;
+    assert_eq!(h.pending_multipart(&row.object_key).await, 1);
+
+    let view = h.service.abort(OWNER, &started.upload_id).await.unwrap();
+    assert_eq!(view.status, UploadStatus::Aborted);
+    assert_eq!(h.pending_multipart(&row.object_key).await, 0);
+    assert!(h.object(&row.object_key).await.is_none());
+    // Aborting again is harmless; continuing is refused with a reason.
+    assert_eq!(
+        h.service
+            .abort(OWNER, &started.upload_id)
+            .await
+            .unwrap()
+            .status,
+        UploadStatus::Aborted
+    );
+    let err = h
+        .service
+        .sign_parts(OWNER, &started.upload_id, &[2])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UploadError::Closed(UploadStatus::Aborted)));
+}
