@@ -37,7 +37,10 @@ scripts/local-s3.sh start "$WORK/s3" "$(free_port)"
 source "$WORK/s3/s3.env"
 
 step "Unit and integration tests (cargo test)"
-cargo test --no-default-features --features ssr || die "cargo test failed"
+# cargo-leptos builds debug servers with this flag; passing it here too lets both builds share
+# their compiled dependencies instead of compiling everything twice.
+RUSTFLAGS="--cfg erase_components" cargo test --no-default-features --features ssr 2>&1 | tee "$WORK/cargo-test.log" ||
+  die "cargo test failed"
 
 step "Building the app (cargo leptos build)"
 cargo leptos build || die "cargo leptos build failed"
@@ -61,5 +64,10 @@ wait_for 60 "the CORS rule" grep -q "bucket CORS rule set" "$WORK/app.log" ||
 say "Hoist is up at $base_url (pid $APP_PID)"
 
 step "End-to-end tests (Playwright, Chromium)"
-(cd end2end && HOIST_BASE_URL="$base_url" HOIST_SERVER_PID="$APP_PID" npx playwright test) ||
-  die "the end-to-end tests failed"
+(cd end2end && HOIST_BASE_URL="$base_url" HOIST_SERVER_PID="$APP_PID" npx playwright test 2>&1) |
+  tee "$WORK/e2e.log" || die "the end-to-end tests failed"
+
+cargo_passed=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$WORK/cargo-test.log" | awk '{ s += $1 } END { print s + 0 }')
+e2e_passed=$(sed -n 's/^ *\([0-9]*\) passed (.*/\1/p' "$WORK/e2e.log" | tail -n1)
+step "All tests passed: $cargo_passed cargo tests, ${e2e_passed:-0} end-to-end tests"
+echo "hoist: $((cargo_passed + ${e2e_passed:-0})) passed, 0 failed"

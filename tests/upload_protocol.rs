@@ -3,8 +3,11 @@
 
 mod common;
 
-use common::{bytes, harness, harness_with, rules, send, Harness, MIB, PART};
+use common::{
+    bytes, harness, harness_on, harness_with, rules, s3_settings, send, Harness, MIB, PART,
+};
 use hoist::{
+    error::ApiError,
     model::{StartedUpload, Transfer, UploadStatus},
     uploads::{NewUpload, UploadError},
 };
@@ -192,7 +195,7 @@ async fn completing_with_a_missing_part_names_it_and_loses_nothing() {
         matches!(&err, UploadError::Incomplete(missing) if missing == &vec![2]),
         "{err:?}"
     );
-    let api_message = hoist::error::ApiError::from(err).to_string();
+    let api_message = ApiError::from(err).to_string();
     assert!(
         api_message.contains("part 2 has not arrived"),
         "{api_message}"
@@ -486,4 +489,34 @@ async fn aborting_leaves_nothing_in_the_bucket() {
         .await
         .unwrap_err();
     assert!(matches!(err, UploadError::Closed(UploadStatus::Aborted)));
+}
+
+#[tokio::test]
+async fn an_unreachable_store_gets_a_clear_message() {
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut settings = s3_settings();
+    settings.endpoint = format!("http://127.0.0.1:{port}");
+    settings.public_endpoint = settings.endpoint.clone();
+    let h = harness_on(settings, rules()).await;
+
+    let request = NewUpload {
+        name: "big.bin".into(),
+        size: 3 * PART,
+        content_type: "application/octet-stream".into(),
+    };
+    let err = h.service.start(OWNER, request).await.unwrap_err();
+    let message = ApiError::from(err).to_string();
+    assert!(
+        message.contains("storage service cannot be reached"),
+        "{message}"
+    );
+    // The attempt is on record, not silently dropped: the library says it was aborted.
+    let library = h.service.list(OWNER).await.unwrap();
+    assert_eq!(library.len(), 1);
+    assert_eq!(library[0].status, UploadStatus::Aborted);
 }

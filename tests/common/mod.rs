@@ -56,10 +56,14 @@ pub async fn harness() -> Harness {
 }
 
 pub async fn harness_with(rules: UploadRules) -> Harness {
+    harness_on(s3_settings(), rules).await
+}
+
+pub async fn harness_on(settings: S3Settings, rules: UploadRules) -> Harness {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("hoist.db").display());
     let pool = db::connect(&url).await.expect("database");
-    let store = S3Store::new(&s3_settings());
+    let store = S3Store::new(&settings);
     Harness {
         service: UploadService::new(pool, store, rules),
         http: reqwest::Client::new(),
