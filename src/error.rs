@@ -20,6 +20,9 @@ pub enum ApiError {
     /// `complete_upload` came before every part had arrived.
     #[error("The upload is not finished yet: {} not arrived.", describe_parts(.missing))]
     Incomplete { missing: Vec<u32> },
+    /// `complete_upload` came before the file (sent in one piece) had arrived.
+    #[error("The upload is not finished yet: the file has not arrived in storage.")]
+    NotArrived,
     /// What arrived is not what was announced; the object has been deleted.
     #[error("The file was rejected: {0}")]
     Rejected(String),

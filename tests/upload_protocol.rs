@@ -150,7 +150,7 @@ async fn the_store_refuses_tampered_or_mismatched_requests() {
     // None of it landed, so completing says the file has not arrived; the real PUT still works.
     assert!(matches!(
         h.service.complete(OWNER, &started.upload_id).await,
-        Err(UploadError::Incomplete(_))
+        Err(UploadError::NotArrived)
     ));
     assert!(send(&h.http, request, data).await.status().is_success());
     h.service

@@ -69,3 +69,31 @@ test('the library keeps a finished upload across a reload, for this browser only
   await expect(libraryRow(other, name)).toHaveCount(0);
   await stranger.close();
 });
+
+test('a file dropped on the drop zone is uploaded', async ({ page }) => {
+  await openApp(page);
+  const dataTransfer = await page.evaluateHandle(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File(['dropped, not picked\n'], 'dropped.txt', { type: 'text/plain' }));
+    return transfer;
+  });
+  await page.locator('.drop-zone').dispatchEvent('drop', { dataTransfer });
+  await expect(libraryRow(page, 'dropped.txt').locator('.status')).toHaveText('uploaded');
+});
+
+test('when the storage cannot be reached, the file says so in words', async ({ page }) => {
+  const s3 = process.env.HOIST_S3_ENDPOINT;
+  if (!s3) throw new Error('HOIST_S3_ENDPOINT is not set: run the tests with scripts/test.sh');
+  await openApp(page);
+  // The server can still reach the store; only this browser's way to it is cut.
+  await page.route((url) => url.href.startsWith(s3), (route) => route.abort('connectionrefused'));
+  await page.getByLabel('Choose files').setInputFiles({
+    name: 'unlucky.txt',
+    mimeType: 'text/plain',
+    buffer: Buffer.from('these bytes never leave the browser\n'),
+  });
+  const task = page.locator('.task', { hasText: 'unlucky.txt' });
+  await expect(task.locator('.task-status')).toHaveText('failed');
+  await expect(task.getByRole('alert')).toHaveText('Upload failed: the storage service could not be reached.');
+  await expect(task.getByRole('progressbar')).not.toHaveAttribute('aria-valuenow', '100');
+});

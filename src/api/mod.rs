@@ -85,6 +85,7 @@ pub mod ssr {
                 UploadError::Invalid(message) => Self::Invalid(message),
                 UploadError::NotFound => Self::NotFound,
                 UploadError::Incomplete(missing) => Self::Incomplete { missing },
+                UploadError::NotArrived => Self::NotArrived,
                 UploadError::Rejected(reason) => Self::Rejected(reason),
                 UploadError::Closed(status) => Self::Closed(status),
                 UploadError::Storage(StorageError::Unreachable(detail)) => {

@@ -15,6 +15,9 @@ pub enum UploadError {
     Invalid(String),
     #[error("upload not found")]
     NotFound,
+    /// A single-PUT upload whose object is not in the store.
+    #[error("the file has not arrived")]
+    NotArrived,
     #[error("parts missing: {0:?}")]
     Incomplete(Vec<u32>),
     #[error("rejected: {0}")]

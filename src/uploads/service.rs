@@ -223,7 +223,7 @@ impl<S: ObjectStore> UploadService<S> {
             if let Some(settled) = self.settled_elsewhere(owner, id).await? {
                 return settled;
             }
-            return Err(UploadError::Incomplete(vec![1]));
+            return Err(UploadError::NotArrived);
         };
         if object.size != row.size() {
             let reason = format!(
