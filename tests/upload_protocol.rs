@@ -28,6 +28,25 @@ async fn start(h: &Harness, name: &str, size: u64, content_type: &str) -> Starte
         .expect("start_upload")
 }
 
+/// Completing is refused with a reason containing `because`, and nothing of the file is kept.
+async fn assert_rejected(h: &Harness, started: &StartedUpload, because: &str) {
+    let err = h
+        .service
+        .complete(OWNER, &started.upload_id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, UploadError::Rejected(reason) if reason.contains(because)),
+        "{err:?}"
+    );
+    let row = h.row(OWNER, &started.upload_id).await;
+    assert_eq!(row.status, "rejected");
+    assert!(
+        h.object(&row.object_key).await.is_none(),
+        "the rejected object is deleted"
+    );
+}
+
 /// PUTs the given parts of `data` to freshly signed part URLs.
 async fn put_parts(h: &Harness, started: &StartedUpload, data: &[u8], parts: &[u32]) {
     let signed = h
@@ -230,20 +249,7 @@ async fn a_single_put_size_lie_is_rejected_and_deleted() {
         .await
         .unwrap();
 
-    let err = h
-        .service
-        .complete(OWNER, &started.upload_id)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, UploadError::Rejected(reason) if reason.contains("arrived")),
-        "{err:?}"
-    );
-    assert_eq!(h.row(OWNER, &started.upload_id).await.status, "rejected");
-    assert!(
-        h.object(&row.object_key).await.is_none(),
-        "the rejected object is deleted"
-    );
+    assert_rejected(&h, &started, "arrived").await;
     // Asking again gives the same answer.
     assert!(matches!(
         h.service.complete(OWNER, &started.upload_id).await,
@@ -272,22 +278,12 @@ async fn a_part_of_the_wrong_size_is_rejected_and_nothing_is_left() {
         .await
         .unwrap();
 
-    let err = h
-        .service
-        .complete(OWNER, &started.upload_id)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, UploadError::Rejected(reason) if reason.contains("part 2")),
-        "{err:?}"
-    );
-    assert_eq!(h.row(OWNER, &started.upload_id).await.status, "rejected");
+    assert_rejected(&h, &started, "part 2").await;
     assert_eq!(
         h.pending_multipart(&row.object_key).await,
         0,
         "the multipart upload is aborted"
     );
-    assert!(h.object(&row.object_key).await.is_none());
 }
 
 #[tokio::test]

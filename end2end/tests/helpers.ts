@@ -28,3 +28,11 @@ export async function openApp(page: Page): Promise<void> {
 export function libraryRow(page: Page, name: string) {
   return page.locator('.library tbody tr').filter({ has: page.locator('td.name', { hasText: name }) });
 }
+
+/** The file's row says `failed`, with `message` next to it. Returns the row. */
+export async function expectFailed(page: Page, name: string, message: string | RegExp) {
+  const task = page.locator('.task', { hasText: name });
+  await expect(task.locator('.task-status')).toHaveText('failed');
+  await expect(task.getByRole('alert')).toHaveText(message);
+  return task;
+}

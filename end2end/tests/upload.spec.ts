@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { appBytesRead, libraryRow, MIB, openApp, sha256 } from './helpers';
+import { appBytesRead, expectFailed, libraryRow, MIB, openApp, sha256 } from './helpers';
 
 test('a 20 MiB file goes from the browser straight to S3 and comes back identical', async ({ page }, testInfo) => {
   const size = 20 * MIB;
@@ -46,9 +46,7 @@ test('a file of a type the server does not accept is refused next to the file', 
     mimeType: 'application/pdf',
     buffer: Buffer.from('%PDF-1.7 not really'),
   });
-  const task = page.locator('.task', { hasText: 'contract.pdf' });
-  await expect(task.locator('.task-status')).toHaveText('failed');
-  await expect(task.getByRole('alert')).toHaveText(/Files of type application\/pdf are not accepted here/);
+  await expectFailed(page, 'contract.pdf', /Files of type application\/pdf are not accepted here/);
   await expect(libraryRow(page, 'contract.pdf')).toHaveCount(0);
 });
 
@@ -92,8 +90,6 @@ test('when the storage cannot be reached, the file says so in words', async ({ p
     mimeType: 'text/plain',
     buffer: Buffer.from('these bytes never leave the browser\n'),
   });
-  const task = page.locator('.task', { hasText: 'unlucky.txt' });
-  await expect(task.locator('.task-status')).toHaveText('failed');
-  await expect(task.getByRole('alert')).toHaveText('Upload failed: the storage service could not be reached.');
+  const task = await expectFailed(page, 'unlucky.txt', 'Upload failed: the storage service could not be reached.');
   await expect(task.getByRole('progressbar')).not.toHaveAttribute('aria-valuenow', '100');
 });

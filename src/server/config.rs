@@ -291,17 +291,21 @@ pub fn parse_settings_table(text: &str) -> Result<BTreeMap<String, String>, Stri
         .collect()
 }
 
-/// `1048576`, `16MiB`, `5 GB`, `50GiB`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
+/// `16 MiB` → (16, "MiB"): leading digits, then an optional unit.
+fn number_and_unit<'a>(text: &'a str, expected: &str) -> Result<(u64, &'a str), String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| "expected a number of bytes such as 16MiB".to_string())?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let number = digits.parse().map_err(|_| expected.to_string())?;
+    Ok((number, unit.trim()))
+}
+
+/// `1048576`, `16MiB`, `5 GB`, `50GiB`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let (number, unit) = number_and_unit(text, "expected a number of bytes such as 16MiB")?;
+    let factor: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kib" | "k" => 1 << 10,
         "mib" | "m" => 1 << 20,
@@ -325,15 +329,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// `90` (seconds), `90s`, `15m`, `1h`, `2d`, `500ms`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| "expected a duration such as 90s, 15m or 1h".to_string())?;
-    let duration = match unit.trim() {
+    let (number, unit) = number_and_unit(text, "expected a duration such as 90s, 15m or 1h")?;
+    let duration = match unit {
         "ms" => Duration::from_millis(number),
         "" | "s" => Duration::from_secs(number),
         "m" => Duration::from_secs(number * 60),
