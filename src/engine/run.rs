@@ -54,13 +54,13 @@ pub async fn upload(file: File, task: UploadTask) -> Result<UploadView, String> 
 async fn run(file: File, task: UploadTask) -> Result<UploadView, Failure> {
     let size = file.size() as u64;
     let started = start_upload(file.name(), size, file.type_()).await?;
-    task.name.set_value(started.name.clone());
     task.phase.set(Phase::Uploading);
 
     let progress = Rc::new(RefCell::new(Progress::new(size)));
     let blob: &Blob = file.unchecked_ref();
     match &started.transfer {
         Transfer::Single(request) => {
+            // The single URL lives for HOIST_URL_TTL; a retry within it reuses the URL.
             send_part(request, blob, 1, &progress, task, || async {
                 Ok(request.clone())
             })

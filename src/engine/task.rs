@@ -2,7 +2,7 @@
 //! components only read them.
 
 use super::progress::Progress;
-use crate::{format, model::UploadView};
+use crate::format;
 use leptos::prelude::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +31,7 @@ impl Phase {
 pub struct UploadTask {
     /// Local, for the list's keys; the server's id is not known until the upload starts.
     pub key: u64,
+    /// The name as picked; the library shows the name as stored (sanitised).
     pub name: StoredValue<String>,
     pub size: u64,
     pub sent: RwSignal<u64>,
@@ -58,8 +59,7 @@ impl UploadTask {
         self.percent.set(progress.percent());
     }
 
-    pub fn succeeded(&self, view: &UploadView) {
-        self.name.set_value(view.name.clone());
+    pub fn succeeded(&self) {
         self.sent.set(self.size);
         self.percent.set(100);
         self.phase.set(Phase::Uploaded);

@@ -118,7 +118,7 @@ mod browser {
             tasks.update(|list| list.push(task));
             spawn_local(async move {
                 match run::upload(file, task).await {
-                    Ok(view) => task.succeeded(&view),
+                    Ok(_) => task.succeeded(),
                     Err(message) => task.failed(message),
                 }
                 version.update(|v| *v += 1);
