@@ -10,7 +10,7 @@ use super::{
 use crate::{
     api::{complete_upload, sign_parts, start_upload},
     error::ApiError,
-    model::{PartPlan, SignedPart, SignedRequest, Transfer, UploadView},
+    model::{PartPlan, SignedPart, SignedRequest, Transfer},
 };
 use futures::{stream, StreamExt, TryStreamExt};
 use leptos::prelude::*;
@@ -46,12 +46,12 @@ impl Failure {
     }
 }
 
-/// Uploads `file`, reporting into `task`. Returns the verified upload.
-pub async fn upload(file: File, task: UploadTask) -> Result<UploadView, String> {
+/// Uploads `file`, reporting into `task`, until the server has verified it.
+pub async fn upload(file: File, task: UploadTask) -> Result<(), String> {
     run(file, task).await.map_err(|e| e.message())
 }
 
-async fn run(file: File, task: UploadTask) -> Result<UploadView, Failure> {
+async fn run(file: File, task: UploadTask) -> Result<(), Failure> {
     let size = file.size() as u64;
     let started = start_upload(file.name(), size, file.type_()).await?;
     task.phase.set(Phase::Uploading);
@@ -72,7 +72,8 @@ async fn run(file: File, task: UploadTask) -> Result<UploadView, Failure> {
     }
 
     task.phase.set(Phase::Verifying);
-    Ok(complete_upload(started.upload_id).await?)
+    complete_upload(started.upload_id).await?;
+    Ok(())
 }
 
 async fn send_parts(

@@ -118,7 +118,7 @@ mod browser {
             tasks.update(|list| list.push(task));
             spawn_local(async move {
                 match run::upload(file, task).await {
-                    Ok(_) => task.succeeded(),
+                    Ok(()) => task.succeeded(),
                     Err(message) => task.failed(message),
                 }
                 version.update(|v| *v += 1);

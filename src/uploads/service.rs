@@ -185,13 +185,8 @@ impl<S: ObjectStore> UploadService<S> {
     /// exactly what was announced. Completing twice gives the same answer twice.
     pub async fn complete(&self, owner: &str, id: &str) -> UploadResult<UploadView> {
         let row = self.find(owner, id).await?;
-        match row.status()? {
-            UploadStatus::Uploading => {}
-            UploadStatus::Uploaded => return Ok(row.view()?),
-            UploadStatus::Rejected => {
-                return Err(UploadError::Rejected(row.reason.unwrap_or_default()))
-            }
-            closed => return Err(UploadError::Closed(closed)),
+        if let Some(answer) = completion_answer(&row)? {
+            return answer;
         }
         let plan = plan_of(&row);
 
@@ -220,8 +215,9 @@ impl<S: ObjectStore> UploadService<S> {
         }
 
         let Some(object) = self.store.head(&row.object_key).await? else {
-            if let Some(settled) = self.settled_elsewhere(owner, id).await? {
-                return settled;
+            // A concurrent call may have settled the upload meanwhile.
+            if let Some(answer) = completion_answer(&self.find(owner, id).await?)? {
+                return answer;
             }
             return Err(UploadError::NotArrived);
         };
@@ -361,23 +357,19 @@ impl<S: ObjectStore> UploadService<S> {
         tracing::info!(upload = %row.id, %reason, "upload rejected");
         UploadError::Rejected(reason)
     }
+}
 
-    /// When the object is missing, a concurrent call may have settled the upload meanwhile.
-    async fn settled_elsewhere(
-        &self,
-        owner: &str,
-        id: &str,
-    ) -> UploadResult<Option<UploadResult<UploadView>>> {
-        let row = self.find(owner, id).await?;
-        Ok(match row.status()? {
-            UploadStatus::Uploading => None,
-            UploadStatus::Uploaded => Some(Ok(row.view()?)),
-            UploadStatus::Rejected => {
-                Some(Err(UploadError::Rejected(row.reason.unwrap_or_default())))
-            }
-            closed => Some(Err(UploadError::Closed(closed))),
-        })
-    }
+/// What `complete` answers for an upload that is already settled; `None` while it is still
+/// uploading. The same answer every time is what makes completing idempotent.
+fn completion_answer(row: &UploadRow) -> UploadResult<Option<UploadResult<UploadView>>> {
+    Ok(match row.status()? {
+        UploadStatus::Uploading => None,
+        UploadStatus::Uploaded => Some(Ok(row.view()?)),
+        UploadStatus::Rejected => Some(Err(UploadError::Rejected(
+            row.reason.clone().unwrap_or_default(),
+        ))),
+        closed => Some(Err(UploadError::Closed(closed))),
+    })
 }
 
 fn plan_of(row: &UploadRow) -> PartPlan {
