@@ -12,17 +12,22 @@ ensure_build_tools
 ensure_browser_tools
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hoist-test.XXXXXX")
-APP_PID=
+APP_PIDS=()
 cleanup() {
   local status=$?
-  if [ -n "$APP_PID" ]; then
-    kill "$APP_PID" 2>/dev/null || true
-    wait "$APP_PID" 2>/dev/null || true
-  fi
+  local pid
+  for pid in "${APP_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   "$ROOT/scripts/local-s3.sh" stop "$WORK/s3" >/dev/null 2>&1 || true
-  if [ "$status" != 0 ] && [ -f "$WORK/app.log" ]; then
-    printf '\n--- last lines of the app log ---\n' >&2
-    tail -n 30 "$WORK/app.log" >&2
+  if [ "$status" != 0 ]; then
+    local log
+    for log in "$WORK"/*.log; do
+      [ -f "$log" ] || continue
+      printf '\n--- last lines of %s ---\n' "$(basename "$log")" >&2
+      tail -n 30 "$log" >&2
+    done
   fi
   rm -rf "$WORK"
 }
@@ -46,25 +51,40 @@ step "Building the app (cargo leptos build)"
 cargo leptos build || die "cargo leptos build failed"
 
 step "Starting the app"
-port=$(free_port)
-base_url="http://127.0.0.1:$port"
-HOIST_DATA_DIR="$WORK/app" \
-  LEPTOS_SITE_ADDR="127.0.0.1:$port" \
-  LEPTOS_SITE_ROOT=target/site \
-  LEPTOS_ENV=PROD \
-  HOIST_MAX_FILE_SIZE=1GiB \
-  HOIST_ALLOWED_TYPES="application/octet-stream, image/*, video/*, text/*" \
-  target/debug/hoist >"$WORK/app.log" 2>&1 &
-APP_PID=$!
-healthy() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$base_url/healthz"; }
-wait_for 60 "the app" healthy || die "the app did not answer on $base_url within 60 s"
-# Browsers can PUT to the bucket only once the app has set its CORS rule.
-wait_for 60 "the CORS rule" grep -q "bucket CORS rule set" "$WORK/app.log" ||
-  die "the app did not set the bucket's CORS rule within 60 s"
-say "Hoist is up at $base_url (pid $APP_PID)"
+# start_app NAME SETTING=VALUE...: runs the built server on a free port with the test settings
+# (plus the given ones), waits until it answers and has set the bucket's CORS rule, and prints
+# its base URL. Its pid goes into APP_PIDS.
+start_app() {
+  local name=$1 port log
+  shift
+  port=$(free_port)
+  log="$WORK/$name.log"
+  env HOIST_DATA_DIR="$WORK/$name" \
+    LEPTOS_SITE_ADDR="127.0.0.1:$port" \
+    LEPTOS_SITE_ROOT=target/site \
+    LEPTOS_ENV=PROD \
+    HOIST_MAX_FILE_SIZE=1GiB \
+    HOIST_ALLOWED_TYPES="application/octet-stream, image/*, video/*, text/*" \
+    "$@" target/debug/hoist >"$log" 2>&1 &
+  APP_PIDS+=($!)
+  local base_url="http://127.0.0.1:$port"
+  healthy() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$base_url/healthz"; }
+  wait_for 60 "$name" healthy || die "$name did not answer on $base_url within 60 s"
+  # Browsers can PUT to the bucket only once the app has set its CORS rule.
+  wait_for 60 "the CORS rule" grep -q "bucket CORS rule set" "$log" ||
+    die "$name did not set the bucket's CORS rule within 60 s"
+  say "$name is up at $base_url (pid ${APP_PIDS[-1]})"
+  STARTED_URL=$base_url
+}
+start_app app
+base_url=$STARTED_URL
+APP_PID=${APP_PIDS[0]}
+# A second instance whose URLs expire after 2 s, for the test of re-signing.
+start_app short-ttl HOIST_URL_TTL=2s HOIST_PART_SIZE=5MiB
+short_ttl_url=$STARTED_URL
 
 step "End-to-end tests (Playwright, Chromium)"
-(cd end2end && HOIST_BASE_URL="$base_url" HOIST_SERVER_PID="$APP_PID" npx playwright test 2>&1) |
+(cd end2end && HOIST_BASE_URL="$base_url" HOIST_SERVER_PID="$APP_PID" HOIST_SHORT_TTL_BASE_URL="$short_ttl_url" npx playwright test 2>&1) |
   tee "$WORK/e2e.log" || die "the end-to-end tests failed"
 
 cargo_passed=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$WORK/cargo-test.log" | awk '{ s += $1 } END { print s + 0 }')

@@ -38,6 +38,13 @@ pub enum ApiError {
     Transport(String),
 }
 
+impl ApiError {
+    /// Worth asking again after a pause: the network or the store was away for a moment.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transport(_) | Self::StorageUnavailable)
+    }
+}
+
 fn describe_parts(parts: &[u32]) -> String {
     const SHOWN: usize = 10;
     let mut listed: Vec<String> = parts.iter().take(SHOWN).map(u32::to_string).collect();

@@ -22,6 +22,28 @@ pub fn bytes(n: u64) -> String {
     format!("{value:.digits$} {}", UNITS[unit])
 }
 
+/// `12.5 MiB/s · 1 min 20 s left`; empty until a speed is known.
+pub fn rate(bytes_per_second: Option<f64>, seconds_left: Option<f64>) -> String {
+    let Some(speed) = bytes_per_second else {
+        return String::new();
+    };
+    let speed = format!("{}/s", bytes(speed.max(0.0) as u64));
+    match seconds_left {
+        Some(left) => format!("{speed} · {} left", duration(left)),
+        None => speed,
+    }
+}
+
+/// `5 s`, `1 min 20 s`, `2 h 05 min`: precise enough for a time left, never falsely exact.
+pub fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).ceil() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+    }
+}
+
 /// Unix milliseconds as `2026-11-23 14:05 UTC`.
 pub fn utc_time(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -51,6 +73,18 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn speeds_and_times_left_read_naturally() {
+        assert_eq!(rate(None, Some(3.0)), "");
+        assert_eq!(rate(Some(1.5 * 1048576.0), None), "1.50 MiB/s");
+        assert_eq!(
+            rate(Some(10.0 * 1048576.0), Some(80.2)),
+            "10.0 MiB/s · 1 min 21 s left"
+        );
+        assert_eq!(duration(7_500.0), "2 h 05 min");
+        assert_eq!(duration(0.2), "1 s");
+    }
 
     #[test]
     fn bytes_are_written_with_binary_units() {

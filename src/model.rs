@@ -87,6 +87,9 @@ pub struct SignedRequest {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
+    /// How long the URL stays valid from the moment it was signed. The browser counts it on
+    /// its own clock, so a skewed clock between browser and server does not matter.
+    pub valid_for_secs: u64,
 }
 
 /// A presigned URL for one part of a multipart upload.
@@ -112,6 +115,30 @@ pub struct StartedUpload {
     pub name: String,
     pub plan: PartPlan,
     pub transfer: Transfer,
+}
+
+/// Where an unfinished upload stands, as the store reports it: what `resume_upload` answers
+/// before the browser sends the rest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeState {
+    pub upload_id: String,
+    pub name: String,
+    pub plan: PartPlan,
+    /// Parts the store already holds, complete and of the planned size, in order.
+    pub done: Vec<u32>,
+}
+
+/// What the browser's upload engine needs to know from the server's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineSettings {
+    /// Part uploads in flight at once, across all files.
+    pub parallel_parts: u32,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self { parallel_parts: 6 }
+    }
 }
 
 /// One row of the library, as the browser shows it.

@@ -4,29 +4,13 @@
 mod common;
 
 use common::{
-    bytes, harness, harness_on, harness_with, rules, s3_settings, send, Harness, MIB, PART,
+    bytes, harness, harness_on, harness_with, rules, s3_settings, send, Harness, MIB, OWNER, PART,
 };
 use hoist::{
     error::ApiError,
     model::{StartedUpload, Transfer, UploadStatus},
     uploads::{NewUpload, UploadError},
 };
-
-const OWNER: &str = "session-a";
-
-async fn start(h: &Harness, name: &str, size: u64, content_type: &str) -> StartedUpload {
-    h.service
-        .start(
-            OWNER,
-            NewUpload {
-                name: name.into(),
-                size,
-                content_type: content_type.into(),
-            },
-        )
-        .await
-        .expect("start_upload")
-}
 
 /// Completing is refused with a reason containing `because`, and nothing of the file is kept.
 async fn assert_rejected(h: &Harness, started: &StartedUpload, because: &str) {
@@ -47,41 +31,17 @@ async fn assert_rejected(h: &Harness, started: &StartedUpload, because: &str) {
     );
 }
 
-/// PUTs the given parts of `data` to freshly signed part URLs.
-async fn put_parts(h: &Harness, started: &StartedUpload, data: &[u8], parts: &[u32]) {
-    let signed = h
-        .service
-        .sign_parts(OWNER, &started.upload_id, parts)
-        .await
-        .expect("sign_parts");
-    for part in signed {
-        let (start, end) = started.plan.range(part.part_number).unwrap();
-        let response = send(
-            &h.http,
-            &part.request,
-            data[start as usize..end as usize].to_vec(),
-        )
-        .await;
-        assert!(
-            response.status().is_success(),
-            "part {} → {}",
-            part.part_number,
-            response.status()
-        );
-    }
-}
-
 #[tokio::test]
 async fn a_three_part_upload_arrives_whole() {
     let h = harness().await;
     let size = 2 * PART + 123;
     let data = bytes(size, 1);
-    let started = start(&h, "video.mp4", size, "video/mp4").await;
+    let started = h.start("video.mp4", size, "video/mp4").await;
     assert_eq!(started.transfer, Transfer::Multipart);
     assert_eq!(started.plan.part_count(), 3);
 
     // Out of order, as parallel PUTs finish.
-    put_parts(&h, &started, &data, &[3, 1, 2]).await;
+    h.put_parts(&started, &data, &[3, 1, 2]).await;
     let view = h
         .service
         .complete(OWNER, &started.upload_id)
@@ -106,7 +66,7 @@ async fn a_three_part_upload_arrives_whole() {
 async fn a_small_file_goes_in_one_signed_put() {
     let h = harness().await;
     let data = bytes(1000, 2);
-    let started = start(&h, "avatar.png", 1000, "image/png").await;
+    let started = h.start("avatar.png", 1000, "image/png").await;
     let Transfer::Single(request) = &started.transfer else {
         panic!("expected a single PUT")
     };
@@ -130,7 +90,7 @@ async fn a_small_file_goes_in_one_signed_put() {
 async fn the_store_refuses_tampered_or_mismatched_requests() {
     let h = harness().await;
     let data = bytes(1000, 3);
-    let started = start(&h, "photo.png", 1000, "image/png").await;
+    let started = h.start("photo.png", 1000, "image/png").await;
     let Transfer::Single(request) = &started.transfer else {
         panic!("expected a single PUT")
     };
@@ -183,7 +143,7 @@ async fn a_part_url_is_bound_to_its_length() {
     let h = harness().await;
     let size = PART + 10;
     let data = bytes(size, 4);
-    let started = start(&h, "big.bin", size, "application/octet-stream").await;
+    let started = h.start("big.bin", size, "application/octet-stream").await;
     let signed = h
         .service
         .sign_parts(OWNER, &started.upload_id, &[2])
@@ -202,8 +162,8 @@ async fn completing_with_a_missing_part_names_it_and_loses_nothing() {
     let h = harness().await;
     let size = 2 * PART + 1;
     let data = bytes(size, 5);
-    let started = start(&h, "report.pdf", size, "application/pdf").await;
-    put_parts(&h, &started, &data, &[1, 3]).await;
+    let started = h.start("report.pdf", size, "application/pdf").await;
+    h.put_parts(&started, &data, &[1, 3]).await;
 
     let err = h
         .service
@@ -221,7 +181,7 @@ async fn completing_with_a_missing_part_names_it_and_loses_nothing() {
     );
     assert_eq!(h.row(OWNER, &started.upload_id).await.status, "uploading");
 
-    put_parts(&h, &started, &data, &[2]).await;
+    h.put_parts(&started, &data, &[2]).await;
     let view = h
         .service
         .complete(OWNER, &started.upload_id)
@@ -235,7 +195,7 @@ async fn completing_with_a_missing_part_names_it_and_loses_nothing() {
 #[tokio::test]
 async fn a_single_put_size_lie_is_rejected_and_deleted() {
     let h = harness().await;
-    let started = start(&h, "small.txt", 1000, "text/plain").await;
+    let started = h.start("small.txt", 1000, "text/plain").await;
     let row = h.row(OWNER, &started.upload_id).await;
     // Someone with write access to the bucket writes more than was announced at the key.
     h.store()
@@ -262,9 +222,9 @@ async fn a_part_of_the_wrong_size_is_rejected_and_nothing_is_left() {
     let h = harness().await;
     let size = 2 * PART;
     let data = bytes(size, 7);
-    let started = start(&h, "clip.mov", size, "video/quicktime").await;
+    let started = h.start("clip.mov", size, "video/quicktime").await;
     let row = h.row(OWNER, &started.upload_id).await;
-    put_parts(&h, &started, &data, &[1]).await;
+    h.put_parts(&started, &data, &[1]).await;
     // Part 2 uploaded past the signed URLs, with fewer bytes than planned.
     h.store()
         .client()
@@ -289,7 +249,7 @@ async fn a_part_of_the_wrong_size_is_rejected_and_nothing_is_left() {
 #[tokio::test]
 async fn another_sessions_upload_is_not_found() {
     let h = harness().await;
-    let started = start(&h, "secret.txt", 2 * PART, "text/plain").await;
+    let started = h.start("secret.txt", 2 * PART, "text/plain").await;
     let id = &started.upload_id;
     let other = "session-b";
     assert!(matches!(
@@ -318,8 +278,8 @@ async fn completing_twice_gives_the_same_answer() {
     let h = harness().await;
     let size = PART + 1;
     let data = bytes(size, 9);
-    let started = start(&h, "twice.bin", size, "application/octet-stream").await;
-    put_parts(&h, &started, &data, &[1, 2]).await;
+    let started = h.start("twice.bin", size, "application/octet-stream").await;
+    h.put_parts(&started, &data, &[1, 2]).await;
 
     // Two racing calls (a double click), then a late third one.
     let (a, b) = tokio::join!(
@@ -339,14 +299,14 @@ async fn completing_twice_gives_the_same_answer() {
 #[tokio::test]
 async fn names_are_sanitised_before_they_reach_the_store() {
     let h = harness().await;
-    let traversal = start(&h, "../../etc/passwd", 10, "text/plain").await;
+    let traversal = h.start("../../etc/passwd", 10, "text/plain").await;
     assert_eq!(traversal.name, "passwd");
     let row = h.row(OWNER, &traversal.upload_id).await;
     assert_eq!(row.object_key, format!("{}/passwd", traversal.upload_id));
 
     let long_name = format!("{}.txt", "ü".repeat(150));
     assert_eq!(long_name.len(), 304);
-    let long = start(&h, &long_name, 10, "text/plain").await;
+    let long = h.start(&long_name, 10, "text/plain").await;
     assert!(
         long.name.len() <= 255 && long.name.ends_with(".txt"),
         "{}",
@@ -370,7 +330,7 @@ async fn names_are_sanitised_before_they_reach_the_store() {
     // A unicode name makes the whole trip: stored, listed, and downloaded under its own name.
     let name = "Über café 日本語 🎉.txt";
     let data = bytes(10, 10);
-    let started = start(&h, name, 10, "text/plain").await;
+    let started = h.start(name, 10, "text/plain").await;
     let Transfer::Single(request) = &started.transfer else {
         panic!()
     };
@@ -461,8 +421,10 @@ async fn aborting_leaves_nothing_in_the_bucket() {
     let h = harness().await;
     let size = 2 * PART;
     let data = bytes(size, 11);
-    let started = start(&h, "cancel-me.bin", size, "application/octet-stream").await;
-    put_parts(&h, &started, &data, &[1]).await;
+    let started = h
+        .start("cancel-me.bin", size, "application/octet-stream")
+        .await;
+    h.put_parts(&started, &data, &[1]).await;
     let row = h.row(OWNER, &started.upload_id).await;
     assert_eq!(h.pending_multipart(&row.object_key).await, 1);
 

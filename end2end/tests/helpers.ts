@@ -1,6 +1,6 @@
-import { expect, Page } from '@playwright/test';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { expect, Page, Request, TestInfo } from '@playwright/test';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 export const MIB = 1024 * 1024;
 
@@ -19,8 +19,8 @@ export function appBytesRead(): number {
 }
 
 /** Opens the app and waits until it is interactive (hydrated). */
-export async function openApp(page: Page): Promise<void> {
-  await page.goto('/');
+export async function openApp(page: Page, base = ''): Promise<void> {
+  await page.goto(base + '/');
   await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
 }
 
@@ -30,9 +30,139 @@ export function libraryRow(page: Page, name: string) {
 }
 
 /** The file's row says `failed`, with `message` next to it. Returns the row. */
-export async function expectFailed(page: Page, name: string, message: string | RegExp) {
+export async function expectFailed(page: Page, name: string, message: string | RegExp, timeout?: number) {
   const task = page.locator('.task', { hasText: name });
-  await expect(task.locator('.task-status')).toHaveText('failed');
+  await expect(task.locator('.task-status')).toHaveText('failed', { timeout });
   await expect(task.getByRole('alert')).toHaveText(message);
   return task;
+}
+
+/** A file of `size` random bytes in the test's output folder. Returns its path and bytes. */
+export function randomFile(testInfo: TestInfo, name: string, size: number): { path: string; data: Buffer } {
+  const data = randomBytes(size);
+  const path = testInfo.outputPath(name);
+  writeFileSync(path, data);
+  return { path, data };
+}
+
+/** The progress bar of one file. */
+export function bar(page: Page, name: string) {
+  return page.getByRole('progressbar', { name: `Upload progress for ${name}` });
+}
+
+/** The bar's value now. */
+export async function percent(page: Page, name: string): Promise<number> {
+  return Number(await bar(page, name).getAttribute('aria-valuenow'));
+}
+
+/** Waits until the file's bar shows at least `atLeast` percent. */
+export async function untilPercent(page: Page, name: string, atLeast: number, timeout = 120_000) {
+  await expect.poll(() => percent(page, name), { timeout, intervals: [50] }).toBeGreaterThanOrEqual(atLeast);
+}
+
+/** Starts sampling every progress bar on the page (every 20 ms), for `barsNeverWentBack`. */
+export async function recordBars(page: Page) {
+  await page.evaluate(() => {
+    const w = window as unknown as { __bars: Record<string, number[]> };
+    w.__bars = {};
+    setInterval(() => {
+      document.querySelectorAll('[role=progressbar]').forEach((b) => {
+        const label = b.getAttribute('aria-label') ?? '';
+        (w.__bars[label] ??= []).push(Number(b.getAttribute('aria-valuenow')));
+      });
+    }, 20);
+  });
+}
+
+/** Every sampled bar only ever went forwards. Returns how many samples were checked. */
+export async function barsNeverWentBack(page: Page): Promise<number> {
+  const bars = await page.evaluate(() => (window as unknown as { __bars: Record<string, number[]> }).__bars);
+  let samples = 0;
+  for (const [label, values] of Object.entries(bars)) {
+    samples += values.length;
+    values.forEach((v, i) => {
+      if (i > 0) expect(v, `${label} went from ${values[i - 1]} back to ${v}`).toBeGreaterThanOrEqual(values[i - 1]);
+    });
+  }
+  return samples;
+}
+
+/** One PUT the page sent to the store. */
+export type StorePut = { key: string; part: number; status?: number; failed?: boolean; afterMark: boolean };
+
+/**
+ * Records every PUT the page sends to the store (through reloads). `mark()` flags the PUTs
+ * sent from then on, to count what was sent after an event.
+ */
+export function watchStorePuts(page: Page) {
+  const store = process.env.HOIST_S3_ENDPOINT ?? '';
+  const puts: StorePut[] = [];
+  const byRequest = new Map<Request, StorePut>();
+  let marked = false;
+  page.on('request', (r) => {
+    if (r.method() !== 'PUT' || !r.url().startsWith(store)) return;
+    const url = new URL(r.url());
+    const put = {
+      key: decodeURIComponent(url.pathname),
+      part: Number(url.searchParams.get('partNumber') ?? 1),
+      afterMark: marked,
+    };
+    puts.push(put);
+    byRequest.set(r, put);
+  });
+  page.on('requestfinished', async (r) => {
+    const put = byRequest.get(r);
+    if (put) put.status = (await r.response())?.status();
+  });
+  page.on('requestfailed', (r) => {
+    const put = byRequest.get(r);
+    if (put) put.failed = true;
+  });
+  return {
+    puts,
+    mark: () => {
+      marked = true;
+    },
+    of: (name: string) => puts.filter((p) => p.key.endsWith('/' + name)),
+  };
+}
+
+/** The part size the server chose for the next file started on this page. */
+export function watchPlans(page: Page) {
+  const plans = new Map<string, { size: number; part_size: number }>();
+  page.on('response', async (r) => {
+    if (!/\/api\/(start|resume)_upload/.test(r.url()) || !r.ok()) return;
+    const body = await r.json().catch(() => null);
+    if (body?.plan) plans.set(body.name, body.plan);
+  });
+  return plans;
+}
+
+/** Bytes of part `n` (1-based) of a file cut as `plan` says. */
+export function partLength(plan: { size: number; part_size: number }, n: number): number {
+  return Math.max(0, Math.min(plan.part_size, plan.size - (n - 1) * plan.part_size));
+}
+
+/** Slows the page's uploads to `bytesPerSecond`, as a slow uplink would (Chromium's throttling). */
+export async function throttleUploads(page: Page, bytesPerSecond: number) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: bytesPerSecond,
+  });
+}
+
+/** The file's download, fetched through the library's link, hashes to `expected`. */
+export async function expectDownloadMatches(page: Page, name: string, expected: Buffer) {
+  const row = libraryRow(page, name);
+  await expect(row.locator('.status')).toHaveText('uploaded');
+  const href = await row.getByRole('link', { name: 'Download' }).getAttribute('href');
+  expect(href).toBeTruthy();
+  // Relative to the page: the app under test is not always the configured base URL.
+  const response = await page.request.get(new URL(href!, page.url()).href);
+  expect(response.status()).toBe(200);
+  expect(sha256(await response.body())).toBe(sha256(expected));
 }

@@ -79,7 +79,7 @@ test('a file dropped on the drop zone is uploaded', async ({ page }) => {
   await expect(libraryRow(page, 'dropped.txt').locator('.status')).toHaveText('uploaded');
 });
 
-test('when the storage cannot be reached, the file says so in words', async ({ page }) => {
+test('when the storage cannot be reached, the file retries, says so, then fails in words', async ({ page }) => {
   const s3 = process.env.HOIST_S3_ENDPOINT;
   if (!s3) throw new Error('HOIST_S3_ENDPOINT is not set: run the tests with scripts/test.sh');
   await openApp(page);
@@ -90,6 +90,10 @@ test('when the storage cannot be reached, the file says so in words', async ({ p
     mimeType: 'text/plain',
     buffer: Buffer.from('these bytes never leave the browser\n'),
   });
-  const task = await expectFailed(page, 'unlucky.txt', 'Upload failed: the storage service could not be reached.');
+  // While it retries (about a minute), the row says what is going on.
+  const row = page.locator('.task', { hasText: 'unlucky.txt' });
+  await expect(row.locator('.task-note')).toContainText('the storage service could not be reached; trying again in');
+  await expect(row.locator('.task-status')).toHaveText('uploading');
+  const task = await expectFailed(page, 'unlucky.txt', 'Upload failed: the storage service could not be reached.', 150_000);
   await expect(task.getByRole('progressbar')).not.toHaveAttribute('aria-valuenow', '100');
 });

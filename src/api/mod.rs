@@ -3,7 +3,7 @@
 
 use crate::{
     error::ApiError,
-    model::{SignedPart, StartedUpload, UploadView},
+    model::{EngineSettings, ResumeState, SignedPart, StartedUpload, UploadView},
 };
 use leptos::prelude::*;
 
@@ -33,6 +33,20 @@ pub async fn sign_parts(
         .await?)
 }
 
+/// Where an unfinished upload stands (which parts the store holds), for a browser that paused,
+/// lost its connection or was reloaded. `size` and `content_type` are the file offered for it.
+#[server(endpoint = "resume_upload")]
+pub async fn resume_upload(
+    upload_id: String,
+    size: u64,
+    content_type: String,
+) -> Result<ResumeState, ApiError> {
+    let (uploads, owner) = ssr::caller()?;
+    Ok(uploads
+        .resume(&owner, &upload_id, size, &content_type)
+        .await?)
+}
+
 #[server(endpoint = "complete_upload")]
 pub async fn complete_upload(upload_id: String) -> Result<UploadView, ApiError> {
     let (uploads, owner) = ssr::caller()?;
@@ -55,6 +69,14 @@ pub async fn list_uploads() -> Result<Vec<UploadView>, ApiError> {
 pub async fn download_url(upload_id: String) -> Result<String, ApiError> {
     let (uploads, owner) = ssr::caller()?;
     Ok(uploads.download_url(&owner, &upload_id).await?)
+}
+
+#[server(endpoint = "engine_settings")]
+pub async fn get_engine_settings() -> Result<EngineSettings, ApiError> {
+    let state = use_context::<crate::server::state::AppState>().ok_or(ApiError::Internal)?;
+    Ok(EngineSettings {
+        parallel_parts: state.config.parallel_parts,
+    })
 }
 
 #[cfg(feature = "ssr")]

@@ -1,10 +1,20 @@
-//! The browser upload engine. Its bookkeeping ([`progress`], [`task`]) is plain Rust that
-//! tests drive natively; only [`xhr`] and [`run`] touch browser APIs.
+//! The browser upload engine. Its decisions — which part goes next ([`scheduler`]), what a
+//! failure means ([`retry`]), how far along a file is ([`progress`], [`rate`]), whether a
+//! file picked again is the one that was uploading ([`resume`]) — are plain Rust that tests
+//! drive natively. Only the modules behind `hydrate` touch browser APIs: [`xhr`] sends one
+//! part, [`browser`] wraps timers, the network state and local storage, and [`driver`] runs
+//! everything on the page.
 
 pub mod progress;
+pub mod rate;
+pub mod resume;
+pub mod retry;
+pub mod scheduler;
 pub mod task;
 
 #[cfg(feature = "hydrate")]
-pub mod run;
+pub mod browser;
+#[cfg(feature = "hydrate")]
+pub mod driver;
 #[cfg(feature = "hydrate")]
 pub mod xhr;

@@ -33,9 +33,21 @@ impl Progress {
         self.refresh();
     }
 
-    /// `part` failed; it will be sent again from its first byte.
+    /// `part` failed or was stopped; it will be sent again from its first byte.
     pub fn failed(&mut self, part: u32) {
         self.in_flight.remove(&part);
+    }
+
+    /// Starts counting again from what the store holds (`stored` bytes, as ListParts says),
+    /// after a pause or a reload. What was shown before is not taken back.
+    pub fn restart(&mut self, stored: u64) {
+        self.in_flight.clear();
+        self.finished = stored.min(self.total);
+        self.refresh();
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
     }
 
     /// Bytes to show as sent: never decreasing, never above the total.
@@ -86,6 +98,38 @@ mod tests {
         p.finished(1, 100);
         p.finished(2, 100);
         assert_eq!(p.sent(), 200);
+    }
+
+    #[test]
+    fn progress_never_decreases_whatever_fails_and_ends_at_the_total() {
+        let part = 100u64;
+        let mut p = Progress::new(10 * part);
+        let mut last = 0;
+        let mut check = |p: &Progress| {
+            assert!(p.sent() >= last, "went back from {last} to {}", p.sent());
+            last = p.sent();
+        };
+        for n in 1..=10u32 {
+            // Every part gets most of the way, fails, and is sent again from zero.
+            for loaded in [30, 60, 90] {
+                p.sending(n, loaded);
+                check(&p);
+            }
+            p.failed(n);
+            check(&p);
+            if n == 5 {
+                // A pause and resume: the store holds parts 1 to 4.
+                p.restart(4 * part);
+                check(&p);
+            }
+            for loaded in [10, 50, 100] {
+                p.sending(n, loaded);
+                check(&p);
+            }
+            p.finished(n, part);
+            check(&p);
+        }
+        assert_eq!(p.sent(), 10 * part);
     }
 
     #[test]

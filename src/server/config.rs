@@ -68,6 +68,8 @@ pub struct Cli {
     pub url_ttl: Option<String>,
     #[arg(long, env = "HOIST_UPLOAD_TTL")]
     pub upload_ttl: Option<String>,
+    #[arg(long, env = "HOIST_PARALLEL_PARTS")]
+    pub parallel_parts: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -100,12 +102,18 @@ pub struct Config {
     pub database_url: String,
     pub s3: S3Settings,
     pub rules: UploadRules,
+    /// Part uploads a browser keeps in flight at once, across all its files.
+    pub parallel_parts: u32,
 }
 
 /// S3 refuses parts smaller than this (except the last one) when the upload is completed.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// S3's largest part.
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Browsers open at most 6 connections per host over HTTP/1.1; more than a few dozen parts in
+/// flight only adds memory and contention.
+pub const MAX_PARALLEL_PARTS: u32 = 32;
 
 /// Built-in defaults, documented in `Leptos.toml`; a test keeps the two in step.
 pub const DEFAULTS: &[(&str, &str)] = &[
@@ -121,6 +129,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("HOIST_PART_SIZE", "16MiB"),
     ("HOIST_URL_TTL", "15m"),
     ("HOIST_UPLOAD_TTL", "1h"),
+    ("HOIST_PARALLEL_PARTS", "6"),
 ];
 
 struct Sources<'a> {
@@ -240,6 +249,13 @@ impl Config {
             upload_ttl: src.parsed("HOIST_UPLOAD_TTL", &c.upload_ttl, parse_duration)?,
         };
 
+        let parallel_parts = src.parsed("HOIST_PARALLEL_PARTS", &c.parallel_parts, |v| {
+            v.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_PARALLEL_PARTS).contains(n))
+                .ok_or_else(|| format!("expected a whole number from 1 to {MAX_PARALLEL_PARTS}"))
+        })?;
+
         Ok(Self {
             site_addr,
             public_url,
@@ -247,6 +263,7 @@ impl Config {
             database_url,
             s3,
             rules,
+            parallel_parts,
         })
     }
 }

@@ -50,8 +50,33 @@ impl S3Store {
 
     /// Browsers PUT and GET straight to the bucket from the site's origin; without this rule
     /// their preflight requests fail. ETag is exposed so a browser can read what it stored.
+    /// Rules already there are kept: several Hoist instances (or other sites) may share a bucket.
     pub async fn allow_browser_origin(&self, origin: &str) -> StorageResult<()> {
-        let rule = CorsRule::builder()
+        let existing = match self
+            .client
+            .get_bucket_cors()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(out) => out.cors_rules.unwrap_or_default(),
+            Err(e) if e.code() == Some("NoSuchCORSConfiguration") || not_found(&e) => Vec::new(),
+            Err(e) => return Err(classify(e)),
+        };
+        let allows_us = |rule: &CorsRule| {
+            rule.allowed_origins()
+                .iter()
+                .any(|o| o == origin || o == "*")
+                && rule.allowed_methods().iter().any(|m| m == "PUT")
+                && rule
+                    .expose_headers()
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case("etag"))
+        };
+        if existing.iter().any(allows_us) {
+            return Ok(());
+        }
+        let ours = CorsRule::builder()
             .allowed_origins(origin)
             .allowed_methods("PUT")
             .allowed_methods("GET")
@@ -62,7 +87,7 @@ impl S3Store {
             .build()
             .map_err(|e| StorageError::Refused(e.to_string()))?;
         let cors = CorsConfiguration::builder()
-            .cors_rules(rule)
+            .set_cors_rules(Some(existing.into_iter().chain([ours]).collect()))
             .build()
             .map_err(|e| StorageError::Refused(e.to_string()))?;
         self.client
@@ -118,8 +143,9 @@ fn presigning(ttl: Duration) -> StorageResult<PresigningConfig> {
     PresigningConfig::expires_in(ttl).map_err(|e| StorageError::Signing(e.to_string()))
 }
 
-fn signed(request: PresignedRequest) -> SignedRequest {
+fn signed(request: PresignedRequest, ttl: Duration) -> SignedRequest {
     SignedRequest {
+        valid_for_secs: ttl.as_secs(),
         method: request.method().to_string(),
         url: request.uri().to_string(),
         headers: request
@@ -182,7 +208,7 @@ impl ObjectStore for S3Store {
             .presigned(presigning(ttl)?)
             .await
             .map_err(|e| StorageError::Signing(format!("{e:?}")))?;
-        Ok(signed(request))
+        Ok(signed(request, ttl))
     }
 
     async fn create_multipart(&self, key: &str, content_type: &str) -> StorageResult<String> {
@@ -221,7 +247,7 @@ impl ObjectStore for S3Store {
             .presigned(presigning(ttl)?)
             .await
             .map_err(|e| StorageError::Signing(format!("{e:?}")))?;
-        Ok(signed(request))
+        Ok(signed(request, ttl))
     }
 
     async fn list_parts(&self, key: &str, upload_id: &str) -> StorageResult<Vec<StoredPart>> {

@@ -2,7 +2,7 @@ use super::{naming, policy, UploadError, UploadResult};
 use crate::{
     db::{self, uploads::UploadRow},
     format,
-    model::{PartPlan, SignedPart, StartedUpload, Transfer, UploadStatus, UploadView},
+    model::{PartPlan, ResumeState, SignedPart, StartedUpload, Transfer, UploadStatus, UploadView},
     server::config::UploadRules,
     storage::{ObjectStore, StorageError, StoredPart},
 };
@@ -141,6 +141,8 @@ impl<S: ObjectStore> UploadService<S> {
     }
 
     /// Presigned URLs for a batch of parts. Signing is activity: it keeps the upload alive.
+    /// A file sent in one PUT has one part, number 1: asking for it again gives a fresh URL
+    /// (the first one may have expired while the browser waited, paused or was offline).
     pub async fn sign_parts(
         &self,
         owner: &str,
@@ -148,17 +150,18 @@ impl<S: ObjectStore> UploadService<S> {
         part_numbers: &[u32],
     ) -> UploadResult<Vec<SignedPart>> {
         let row = self.open_upload(owner, id).await?;
-        let s3_id = row.s3_upload_id.as_deref().ok_or_else(|| {
-            UploadError::Invalid(
-                "This upload is sent in one piece; it has no parts to sign.".into(),
-            )
-        })?;
         if part_numbers.is_empty() || part_numbers.len() > MAX_SIGN_BATCH {
             return Err(UploadError::Invalid(format!(
                 "Ask for 1 to {MAX_SIGN_BATCH} parts at a time."
             )));
         }
         let plan = plan_of(&row);
+        let s3_id = match row.s3_upload_id.as_deref() {
+            Some(s3_id) => Some(s3_id),
+            None if plan.part_count() == 1 => None,
+            // Recorded, but the store never confirmed the multipart upload: nothing to sign for.
+            None => return Err(UploadError::Closed(UploadStatus::Aborted)),
+        };
         db::uploads::extend(&self.db, id, db::now_ms() + ttl_ms(self.rules.upload_ttl)).await?;
 
         let mut signed = Vec::with_capacity(part_numbers.len());
@@ -169,16 +172,71 @@ impl<S: ObjectStore> UploadService<S> {
                     plan.part_count()
                 ))
             })?;
-            let request = self
-                .store
-                .presign_part(&row.object_key, s3_id, part_number, len, self.rules.url_ttl)
-                .await?;
+            let ttl = self.rules.url_ttl;
+            let request = match s3_id {
+                Some(s3_id) => {
+                    self.store
+                        .presign_part(&row.object_key, s3_id, part_number, len, ttl)
+                        .await?
+                }
+                None => {
+                    self.store
+                        .presign_put(&row.object_key, &row.content_type, len, ttl)
+                        .await?
+                }
+            };
             signed.push(SignedPart {
                 part_number,
                 request,
             });
         }
         Ok(signed)
+    }
+
+    /// Where an unfinished upload stands, so a browser can send only what is missing (after a
+    /// pause, a lost connection or a reload). The file offered must be the one announced.
+    pub async fn resume(
+        &self,
+        owner: &str,
+        id: &str,
+        size: u64,
+        content_type: &str,
+    ) -> UploadResult<ResumeState> {
+        let row = self.open_upload(owner, id).await?;
+        let content_type = policy::normalize_type(content_type).map_err(UploadError::Invalid)?;
+        if size != row.size() || content_type != row.content_type {
+            return Err(UploadError::Invalid(format!(
+                "This is not the file being uploaded as {}: that one is {} of type {}, this one {} of type {}.",
+                row.name,
+                format::bytes(row.size()),
+                row.content_type,
+                format::bytes(size),
+                content_type
+            )));
+        }
+        let plan = plan_of(&row);
+        db::uploads::extend(&self.db, id, db::now_ms() + ttl_ms(self.rules.upload_ttl)).await?;
+        let done = match row.s3_upload_id.as_deref() {
+            Some(s3_id) => self
+                .store
+                .list_parts(&row.object_key, s3_id)
+                .await?
+                .into_iter()
+                // A part of the wrong size is sent again; the new one replaces it.
+                .filter(|p| plan.part_len(p.part_number) == Some(p.size))
+                .map(|p| p.part_number)
+                .collect(),
+            None => match self.store.head(&row.object_key).await? {
+                Some(object) if object.size == row.size() => vec![1],
+                _ => Vec::new(),
+            },
+        };
+        Ok(ResumeState {
+            upload_id: row.id.clone(),
+            name: row.name.clone(),
+            plan,
+            done,
+        })
     }
 
     /// Asks the store what arrived, never the browser, and accepts the upload only if it is

@@ -5,15 +5,17 @@
 
 use hoist::{
     db,
-    model::SignedRequest,
+    model::{SignedRequest, StartedUpload},
     server::config::{S3Settings, UploadRules},
     storage::s3::S3Store,
-    uploads::UploadService,
+    uploads::{NewUpload, UploadService},
 };
 use std::time::Duration;
 
 pub const MIB: u64 = 1 << 20;
 pub const PART: u64 = 5 * MIB;
+/// The session most tests upload as.
+pub const OWNER: &str = "session-a";
 
 pub struct Harness {
     pub service: UploadService<S3Store>,
@@ -103,6 +105,44 @@ pub async fn send(
 impl Harness {
     pub fn store(&self) -> &S3Store {
         self.service.store()
+    }
+
+    pub async fn start(&self, name: &str, size: u64, content_type: &str) -> StartedUpload {
+        self.service
+            .start(
+                OWNER,
+                NewUpload {
+                    name: name.into(),
+                    size,
+                    content_type: content_type.into(),
+                },
+            )
+            .await
+            .expect("start_upload")
+    }
+
+    /// PUTs the given parts of `data` to freshly signed part URLs.
+    pub async fn put_parts(&self, started: &StartedUpload, data: &[u8], parts: &[u32]) {
+        let signed = self
+            .service
+            .sign_parts(OWNER, &started.upload_id, parts)
+            .await
+            .expect("sign_parts");
+        for part in signed {
+            let (start, end) = started.plan.range(part.part_number).expect("planned part");
+            let response = send(
+                &self.http,
+                &part.request,
+                data[start as usize..end as usize].to_vec(),
+            )
+            .await;
+            assert!(
+                response.status().is_success(),
+                "part {} → {}",
+                part.part_number,
+                response.status()
+            );
+        }
     }
 
     /// The object's bytes, read back from the store with the server's credentials.

@@ -1,0 +1,148 @@
+//! What to do when a part PUT fails. Plain Rust so the policy is tested without a browser.
+//!
+//! Three answers: an expired URL is signed again and retried at once (not a failure: long
+//! uploads outlive their URLs by design); a network error, timeout, 5xx, 408 or 429 waits with
+//! exponential backoff and jitter, then retries; anything else (a 4xx that a retry cannot fix)
+//! stops the file with a sentence that says why.
+
+use std::time::Duration;
+
+/// Attempts per part for failures that count (offline waiting and re-signing do not): with
+/// the backoff below, about a minute of trying before the file says it failed.
+pub const MAX_ATTEMPTS: u32 = 8;
+/// Expired URLs re-signed in a row before we suspect something else (a clock far off, say).
+pub const MAX_RESIGNS: u32 = 5;
+const BASE: Duration = Duration::from_millis(500);
+const CAP: Duration = Duration::from_secs(30);
+
+/// How one PUT ended badly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutError {
+    /// No answer: offline, connection reset, CORS refusal.
+    Network,
+    /// No answer in time.
+    Timeout,
+    /// We stopped it (pause or cancel).
+    Aborted,
+    /// The store answered with an error status and this body.
+    Status(u16, String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Resign,
+    Retry,
+    Fatal(String),
+}
+
+pub fn judge(error: &PutError) -> Verdict {
+    match error {
+        PutError::Network | PutError::Timeout => Verdict::Retry,
+        PutError::Aborted => Verdict::Fatal("The upload was stopped.".into()),
+        PutError::Status(code, body) if url_expired(*code, body) => Verdict::Resign,
+        PutError::Status(code, _) if *code >= 500 || matches!(code, 408 | 429) => Verdict::Retry,
+        PutError::Status(code, body) => Verdict::Fatal(format!(
+            "Upload failed: the storage service refused a part ({code} {}).",
+            error_code(body).unwrap_or("error")
+        )),
+    }
+}
+
+/// AWS answers 403 "Request has expired"; Garage answers 400 "Date is too old"; others say
+/// "expired" somewhere. Bodies are short XML documents.
+fn url_expired(code: u16, body: &str) -> bool {
+    let body = body.to_ascii_lowercase();
+    matches!(code, 400 | 403)
+        && (body.contains("expired") || body.contains("too old") || body.contains("expiresin"))
+}
+
+/// The `<Code>` of an S3 error document.
+pub fn error_code(body: &str) -> Option<&str> {
+    body.split("<Code>").nth(1)?.split("</Code>").next()
+}
+
+/// The pause before retry number `attempt` (1-based): exponential, capped, with "equal
+/// jitter" — between half and all of the exponential step — so that parts failing together
+/// do not all come back at the same instant. `unit` is a random number in [0, 1).
+pub fn backoff(attempt: u32, unit: f64) -> Duration {
+    let step = BASE
+        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+        .min(CAP);
+    step.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0))
+}
+
+impl std::fmt::Display for PutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Network => f.write_str("the storage service could not be reached"),
+            Self::Timeout => f.write_str("the storage service did not answer in time"),
+            Self::Aborted => f.write_str("the upload was stopped"),
+            Self::Status(code, body) => write!(
+                f,
+                "the storage service answered {code} ({})",
+                error_code(body).unwrap_or("error")
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_urls_are_signed_again_on_aws_and_garage() {
+        let aws = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
+        let garage = "<Error><Code>InvalidRequest</Code><Message>Bad request: Date is too old</Message></Error>";
+        assert_eq!(judge(&PutError::Status(403, aws.into())), Verdict::Resign);
+        assert_eq!(
+            judge(&PutError::Status(400, garage.into())),
+            Verdict::Resign
+        );
+    }
+
+    #[test]
+    fn network_trouble_and_busy_stores_are_retried() {
+        for e in [
+            PutError::Network,
+            PutError::Timeout,
+            PutError::Status(500, String::new()),
+            PutError::Status(503, "<Code>SlowDown</Code>".into()),
+            PutError::Status(429, String::new()),
+            PutError::Status(408, String::new()),
+        ] {
+            assert_eq!(judge(&e), Verdict::Retry, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_that_retrying_cannot_fix_stops_the_file_with_its_reason() {
+        let body = "<Error><Code>SignatureDoesNotMatch</Code></Error>";
+        match judge(&PutError::Status(403, body.into())) {
+            Verdict::Fatal(message) => assert!(message.contains("403 SignatureDoesNotMatch")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            judge(&PutError::Status(404, "<Code>NoSuchUpload</Code>".into())),
+            Verdict::Fatal(_)
+        ));
+    }
+
+    #[test]
+    fn backoff_doubles_within_jitter_bounds_and_is_capped() {
+        for attempt in 1..=12 {
+            let step = (0.5 * 2f64.powi(attempt as i32 - 1)).min(30.0);
+            let low = backoff(attempt, 0.0).as_secs_f64();
+            let high = backoff(attempt, 0.999_999).as_secs_f64();
+            assert!((low - step / 2.0).abs() < 1e-6, "attempt {attempt}: {low}");
+            assert!(
+                high <= step + 1e-6 && high > step * 0.99,
+                "attempt {attempt}: {high}"
+            );
+        }
+        assert_eq!(backoff(1, 0.0), Duration::from_millis(250));
+        assert_eq!(backoff(100, 0.999_999).as_secs(), 29);
+        // Out-of-range randomness cannot push the pause past its bounds.
+        assert_eq!(backoff(2, 7.0), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,230 @@
+//! What the browser engine relies on to never give up, against a real Garage and SQLite: the
+//! store is asked which parts it holds (after a pause or a reload), an expired URL is answered
+//! in a way the engine recognises and a fresh one can always be had, and several app origins
+//! can share a bucket.
+
+mod common;
+
+use common::{bytes, harness, harness_with, rules, send, Harness, OWNER, PART};
+use hoist::{
+    engine::retry::{judge, PutError, Verdict},
+    model::{SignedRequest, Transfer, UploadStatus},
+    uploads::UploadError,
+};
+use std::time::{Duration, Instant};
+
+/// PUTs `body` with `request` until the store refuses it (its URL has expired), and returns
+/// the refusal as the engine sees it. Waits for the condition with a deadline, not a sleep.
+async fn put_until_expired(h: &Harness, request: &SignedRequest, body: &[u8]) -> PutError {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = send(&h.http, request, body.to_vec()).await;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            return PutError::Status(status, response.text().await.unwrap_or_default());
+        }
+        assert!(Instant::now() < deadline, "the URL never expired");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn resuming_reports_exactly_the_parts_the_store_holds() {
+    let h = harness().await;
+    let size = 3 * PART + 10;
+    let data = bytes(size, 11);
+    let started = h.start("film.mkv", size, "video/x-matroska").await;
+    h.put_parts(&started, &data, &[1, 3]).await;
+
+    let state = h
+        .service
+        .resume(OWNER, &started.upload_id, size, "video/x-matroska")
+        .await
+        .expect("resume");
+    assert_eq!(state.done, vec![1, 3]);
+    assert_eq!(state.plan, started.plan);
+    assert_eq!(state.name, "film.mkv");
+
+    // The browser sends only what is missing, and the file arrives whole.
+    h.put_parts(&started, &data, &[2, 4]).await;
+    let view = h
+        .service
+        .complete(OWNER, &started.upload_id)
+        .await
+        .expect("complete");
+    assert_eq!(view.status, UploadStatus::Uploaded);
+    let key = h.row(OWNER, &started.upload_id).await.object_key;
+    assert_eq!(h.object(&key).await.expect("object"), data);
+}
+
+#[tokio::test]
+async fn a_single_put_upload_resumes_as_done_once_its_object_is_there() {
+    let h = harness().await;
+    let data = bytes(2000, 12);
+    let started = h.start("note.txt", 2000, "text/plain").await;
+    let resume = || {
+        h.service
+            .resume(OWNER, &started.upload_id, 2000, "text/plain")
+    };
+    assert_eq!(resume().await.unwrap().done, Vec::<u32>::new());
+    let Transfer::Single(request) = &started.transfer else {
+        panic!("expected a single PUT")
+    };
+    assert!(send(&h.http, request, data).await.status().is_success());
+    assert_eq!(resume().await.unwrap().done, vec![1]);
+}
+
+#[tokio::test]
+async fn another_file_cannot_take_over_an_upload_and_a_closed_one_cannot_resume() {
+    let h = harness().await;
+    let size = 2 * PART;
+    let started = h.start("a.bin", size, "application/octet-stream").await;
+
+    let other_size = h
+        .service
+        .resume(
+            OWNER,
+            &started.upload_id,
+            size + 1,
+            "application/octet-stream",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&other_size, UploadError::Invalid(m) if m.contains("This is not the file being uploaded as a.bin")),
+        "{other_size:?}"
+    );
+    let other_type = h
+        .service
+        .resume(OWNER, &started.upload_id, size, "image/png")
+        .await
+        .unwrap_err();
+    assert!(matches!(other_type, UploadError::Invalid(_)));
+    let stranger = h
+        .service
+        .resume(
+            "session-b",
+            &started.upload_id,
+            size,
+            "application/octet-stream",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(stranger, UploadError::NotFound));
+
+    h.service.abort(OWNER, &started.upload_id).await.unwrap();
+    let closed = h
+        .service
+        .resume(OWNER, &started.upload_id, size, "application/octet-stream")
+        .await
+        .unwrap_err();
+    assert!(matches!(closed, UploadError::Closed(UploadStatus::Aborted)));
+}
+
+#[tokio::test]
+async fn an_expired_part_url_is_recognised_and_a_fresh_one_works() {
+    let h = harness_with(hoist::server::config::UploadRules {
+        url_ttl: Duration::from_secs(1),
+        ..rules()
+    })
+    .await;
+    // The last part is small: the store answers an expired URL before reading the body, and a
+    // small body is already on its way by then (a big one would meet a closed connection).
+    let size = PART + 100;
+    let data = bytes(size, 13);
+    let started = h.start("slow.bin", size, "application/octet-stream").await;
+    let first = h
+        .service
+        .sign_parts(OWNER, &started.upload_id, &[2])
+        .await
+        .unwrap();
+    assert_eq!(first[0].request.valid_for_secs, 1);
+    let refusal = put_until_expired(&h, &first[0].request, &data[PART as usize..]).await;
+    assert_eq!(
+        judge(&refusal),
+        Verdict::Resign,
+        "the engine must re-sign, not fail, on this answer: {refusal:?}"
+    );
+
+    h.put_parts(&started, &data, &[1, 2]).await;
+    let view = h
+        .service
+        .complete(OWNER, &started.upload_id)
+        .await
+        .expect("complete");
+    assert_eq!(view.status, UploadStatus::Uploaded);
+}
+
+#[tokio::test]
+async fn a_single_put_url_can_be_signed_again() {
+    let h = harness_with(hoist::server::config::UploadRules {
+        url_ttl: Duration::from_secs(1),
+        ..rules()
+    })
+    .await;
+    let data = bytes(3000, 14);
+    let started = h.start("late.txt", 3000, "text/plain").await;
+    let Transfer::Single(first) = &started.transfer else {
+        panic!("expected a single PUT")
+    };
+    let refusal = put_until_expired(&h, first, &data).await;
+    assert_eq!(judge(&refusal), Verdict::Resign, "{refusal:?}");
+
+    let fresh = h
+        .service
+        .sign_parts(OWNER, &started.upload_id, &[1])
+        .await
+        .expect("a fresh URL for the one part");
+    assert!(send(&h.http, &fresh[0].request, data.clone())
+        .await
+        .status()
+        .is_success());
+    h.service
+        .complete(OWNER, &started.upload_id)
+        .await
+        .expect("complete");
+    let key = h.row(OWNER, &started.upload_id).await.object_key;
+    assert_eq!(h.object(&key).await.unwrap(), data);
+    let beyond = h.service.sign_parts(OWNER, &started.upload_id, &[2]).await;
+    assert!(beyond.is_err(), "a finished upload signs nothing more");
+}
+
+#[tokio::test]
+async fn two_app_origins_share_a_bucket_without_undoing_each_other() {
+    let h = harness().await;
+    let store = h.store();
+    store
+        .allow_browser_origin("http://one.hoist.test")
+        .await
+        .expect("first origin");
+    store
+        .allow_browser_origin("http://two.hoist.test")
+        .await
+        .expect("second origin");
+    // Setting an origin again changes nothing.
+    store
+        .allow_browser_origin("http://one.hoist.test")
+        .await
+        .expect("again");
+    let rules = store
+        .client()
+        .get_bucket_cors()
+        .bucket(store.bucket())
+        .send()
+        .await
+        .expect("GetBucketCors")
+        .cors_rules
+        .unwrap_or_default();
+    let origins: Vec<&str> = rules
+        .iter()
+        .flat_map(|r| r.allowed_origins())
+        .map(String::as_str)
+        .collect();
+    for origin in ["http://one.hoist.test", "http://two.hoist.test"] {
+        assert_eq!(
+            origins.iter().filter(|o| **o == origin).count(),
+            1,
+            "{origin} once in {origins:?}"
+        );
+    }
+}
