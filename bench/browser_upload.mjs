@@ -29,11 +29,29 @@ function chromiumRss() {
   return total;
 }
 
+/** CPU seconds used so far by every process whose name starts with `prefix` (/proc, 100 Hz). */
+function cpuSeconds(prefix) {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (!comm.startsWith(prefix)) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return ticks / 100;
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
 });
 const seconds = [];
+const cpu = [];
 let memory = null;
 for (let i = 0; i < runs; i++) {
   const context = await browser.newContext();
@@ -53,6 +71,7 @@ for (let i = 0; i < runs; i++) {
         if (heap) heapPeak = Math.max(heapPeak, heap.value);
       }, 250)
     : null;
+  const cpuBefore = { chromium: cpuSeconds('chrom'), garage: cpuSeconds('garage'), hoist: cpuSeconds('hoist') };
   const started = performance.now();
   await page.getByLabel('Choose files').setInputFiles(file);
   const bar = page.getByRole('progressbar', { name: `Upload progress for ${name}` });
@@ -68,8 +87,13 @@ for (let i = 0; i < runs; i++) {
   const error = await page.locator('.task-error').textContent().catch(() => null);
   if (error) throw new Error(`upload failed: ${error}`);
   seconds.push(elapsed);
+  cpu.push({
+    chromium: cpuSeconds('chrom') - cpuBefore.chromium,
+    garage: cpuSeconds('garage') - cpuBefore.garage,
+    hoist: cpuSeconds('hoist') - cpuBefore.hoist,
+  });
   if (memoryFlag) memory = { rssBefore, rssPeak, heapPeak };
   await context.close();
 }
 await browser.close();
-console.log(JSON.stringify({ seconds, memory }));
+console.log(JSON.stringify({ seconds, cpu, memory }));

@@ -9,6 +9,7 @@ AWS_SECRET_ACCESS_KEY from the environment (scripts/local-s3.sh writes them).
 
 import json
 import os
+import resource
 import sys
 import time
 
@@ -17,6 +18,26 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 MIB = 1024 * 1024
+
+
+def cpu_seconds(prefix: str) -> float:
+    """CPU seconds used so far by every process whose name starts with `prefix`."""
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if comm.startswith(prefix):
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -36,14 +57,16 @@ def main() -> None:
     transfer = TransferConfig(
         multipart_threshold=16 * MIB, multipart_chunksize=16 * MIB, max_concurrency=6, use_threads=True
     )
-    seconds = []
+    seconds, cpu = [], []
     for run in range(runs):
         key = f"bench-direct/{run}-{os.path.basename(path)}"
+        before = (own_cpu(), cpu_seconds("garage"))
         started = time.perf_counter()
         client.upload_file(path, bucket, key, Config=transfer)
         seconds.append(time.perf_counter() - started)
+        cpu.append({"boto3": own_cpu() - before[0], "garage": cpu_seconds("garage") - before[1]})
         client.delete_object(Bucket=bucket, Key=key)
-    print(json.dumps({"seconds": seconds}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu}))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@
 #   bench/upload.sh             1 GiB through Hoist (headless Chromium) vs boto3 multipart
 #                               (16 MiB parts, 6 at a time), part sizes 8/16/32/64 MiB, and the
 #                               tab's peak memory during a 4 GiB upload
-# Settings (environment): BENCH_RUNS (3), BENCH_SIZE_MIB (1024), BENCH_PART_SIZES ("8 16 32 64"),
-# BENCH_MEMORY_MIB (4096; 0 skips), BENCH_PROFILE (release | debug).
+# Settings (environment): BENCH_RUNS (3), BENCH_SIZE_MIB (1024), BENCH_PART_SIZES ("8 16 32 64":
+# fixed part sizes tried), BENCH_POOLS ("4 8": pool sizes tried besides 6, with the default
+# part sizes), BENCH_MEMORY_MIB (4096; 0 skips), BENCH_PROFILE (release | debug).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/common.sh"
 cd "$ROOT"
@@ -14,6 +15,7 @@ cd "$ROOT"
 RUNS=${BENCH_RUNS:-3}
 SIZE_MIB=${BENCH_SIZE_MIB:-1024}
 PART_SIZES=${BENCH_PART_SIZES:-8 16 32 64}
+POOLS=${BENCH_POOLS:-4 8}
 MEMORY_MIB=${BENCH_MEMORY_MIB:-4096}
 PROFILE=${BENCH_PROFILE:-release}
 BOTO3_VERSION=1.40.61
@@ -56,18 +58,20 @@ scripts/local-s3.sh start "$WORK/s3" "$(free_port)"
 # shellcheck disable=SC1091
 source "$WORK/s3/s3.env"
 
-# start_app PART_SIZE: Hoist on a free port with that part size.
+# start_app PART POOL: Hoist on a free port with POOL parts in flight, and parts of PART MiB
+# (both part-size settings pinned to it), or the default part sizes if PART is "default".
 start_app() {
   stop_app
-  local port
+  local port name="app-$1-$2" parts=()
+  [ "$1" = default ] || parts=(HOIST_PART_SIZE="${1}MiB" HOIST_MAX_PART_SIZE="${1}MiB")
   port=$(free_port)
-  HOIST_DATA_DIR="$WORK/app-$1" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site \
-    LEPTOS_ENV=PROD HOIST_MAX_FILE_SIZE=64GiB HOIST_PART_SIZE="$1" \
-    "$SERVER" >"$WORK/app-$1.log" 2>&1 &
+  env HOIST_DATA_DIR="$WORK/$name" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site \
+    LEPTOS_ENV=PROD HOIST_MAX_FILE_SIZE=64GiB HOIST_PARALLEL_PARTS="$2" "${parts[@]}" \
+    "$SERVER" >"$WORK/$name.log" 2>&1 &
   APP_PID=$!
   APP_URL="http://127.0.0.1:$port"
-  wait_for 60 "Hoist" grep -q "bucket CORS rule set" "$WORK/app-$1.log" ||
-    die "Hoist did not start; see $WORK/app-$1.log"
+  wait_for 60 "Hoist" grep -q "bucket CORS rule set" "$WORK/$name.log" ||
+    die "Hoist did not start; see $WORK/$name.log"
 }
 
 # A new file of random bytes for every upload: Garage deduplicates blocks it already holds,
@@ -85,25 +89,31 @@ direct_once() { "$VENV/bin/python" bench/direct_upload.py "$(fresh_file "$SIZE_M
 RESULTS="$WORK/results.jsonl"
 record() { printf '{"what": "%s", "result": %s}\n' "$1" "$2" >>"$RESULTS"; }
 
-step "Hoist vs direct at the default part size (16 MiB), $RUNS runs each, interleaved"
-start_app 16MiB
+step "Hoist (default settings) vs direct, $RUNS runs each, interleaved"
+start_app default 6
 for run in $(seq "$RUNS"); do
-  record hoist-16 "$(hoist_once)"
+  record hoist-default-6 "$(hoist_once)"
   record direct "$(direct_once)"
   say "run $run done"
 done
 
-step "Hoist part sizes: $PART_SIZES MiB"
+step "Hoist with fixed part sizes: $PART_SIZES MiB"
 for mib in $PART_SIZES; do
-  [ "$mib" = 16 ] && continue
-  start_app "${mib}MiB"
-  for run in $(seq "$RUNS"); do record "hoist-$mib" "$(hoist_once)"; done
+  start_app "$mib" 6
+  for run in $(seq "$RUNS"); do record "hoist-$mib-6" "$(hoist_once)"; done
   say "$mib MiB done"
+done
+
+step "Hoist pool sizes: $POOLS besides 6 (default part sizes)"
+for pool in $POOLS; do
+  start_app default "$pool"
+  for run in $(seq "$RUNS"); do record "hoist-default-$pool" "$(hoist_once)"; done
+  say "pool of $pool done"
 done
 
 if [ "$MEMORY_MIB" != 0 ]; then
   step "Browser memory during a $MEMORY_MIB MiB upload"
-  start_app 16MiB
+  start_app default 6
   record memory "$(node bench/browser_upload.mjs "$APP_URL" "$(fresh_file "$MEMORY_MIB")" 1 --memory | tail -n1)"
 fi
 stop_app
@@ -114,23 +124,36 @@ python3 - "$RESULTS" "$SIZE_MIB" "$MEMORY_MIB" "$PROFILE" <<'PY'
 import json, statistics, sys
 path, size_mib, memory_mib, profile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 rows = [json.loads(line) for line in open(path)]
-runs = {}
+runs, cpus = {}, {}
 for row in rows:
     if row["what"] != "memory":
         runs.setdefault(row["what"], []).extend(row["result"]["seconds"])
+        cpus.setdefault(row["what"], []).extend(row["result"].get("cpu", []))
 speed = lambda s: size_mib / s
 med = {what: statistics.median(s) for what, s in runs.items()}
 print(f"File: {size_mib} MiB of random bytes, {len(runs['direct'])} runs each, medians; Hoist built {profile}.\n")
-print("| upload | runs (s) | median (s) | MiB/s | ÷ direct |")
-print("|---|---|---|---|---|")
-order = ["direct"] + sorted((w for w in runs if w.startswith("hoist")), key=lambda w: int(w.split("-")[1]))
+print("| upload | runs (s) | median (s) | MiB/s | ÷ direct | CPU s per run: client / Garage |")
+print("|---|---|---|---|---|---|")
+def key(what):
+    _, part, pool = what.split("-")
+    return (part != "default", int(pool) != 6, 0 if part == "default" else int(part), int(pool))
+def label(what):
+    if what == "direct":
+        return "boto3 direct, 16 MiB parts × 6"
+    _, part, pool = what.split("-")
+    parts = "default part sizes" if part == "default" else f"{part} MiB parts"
+    return f"Hoist in Chromium, {parts} × {pool}"
+order = ["direct"] + sorted((w for w in runs if w.startswith("hoist")), key=key)
 for what in order:
-    label = "boto3 direct, 16 MiB × 6" if what == "direct" else f"Hoist in Chromium, {what.split('-')[1]} MiB parts × 6"
     ratio = med["direct"] / med[what]
     times = ", ".join(f"{s:.2f}" for s in runs[what])
-    print(f"| {label} | {times} | {med[what]:.2f} | {speed(med[what]):.0f} | {ratio:.2f} |")
+    client = [c.get("chromium", c.get("boto3", 0)) + c.get("hoist", 0) for c in cpus[what]]
+    garage = [c["garage"] for c in cpus[what]]
+    cpu = f"{statistics.median(client):.1f} / {statistics.median(garage):.1f}" if client else "–"
+    print(f"| {label(what)} | {times} | {med[what]:.2f} | {speed(med[what]):.0f} | {ratio:.2f} | {cpu} |")
 best = max((w for w in runs if w.startswith("hoist")), key=lambda w: speed(med[w]))
-print(f"\nHoist ÷ direct at 16 MiB: **{med['direct'] / med['hoist-16']:.2f}×**; fastest part size: {best.split('-')[1]} MiB ({med['direct'] / med[best]:.2f}×).")
+print(f"\nHoist ÷ direct with the default settings: **{med['direct'] / med['hoist-default-6']:.2f}×**; "
+      f"fastest: {label(best)} ({med['direct'] / med[best]:.2f}×).")
 for row in rows:
     if row["what"] == "memory":
         m = row["result"]["memory"]

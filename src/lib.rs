@@ -7,6 +7,10 @@
 //! - Server only: `server` (settings, routes, session), `uploads` (the protocol), `storage`
 //!   (S3), `db` (SQLite).
 
+// Release builds keep every component's view type (debug builds erase them); the page's
+// nested views go deeper than the compiler's default limit when it lays those types out.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod engine;

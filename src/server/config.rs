@@ -64,6 +64,8 @@ pub struct Cli {
     pub allowed_types: Option<String>,
     #[arg(long, env = "HOIST_PART_SIZE")]
     pub part_size: Option<String>,
+    #[arg(long, env = "HOIST_MAX_PART_SIZE")]
+    pub max_part_size: Option<String>,
     #[arg(long, env = "HOIST_URL_TTL")]
     pub url_ttl: Option<String>,
     #[arg(long, env = "HOIST_UPLOAD_TTL")]
@@ -89,7 +91,10 @@ pub struct S3Settings {
 pub struct UploadRules {
     pub max_file_size: u64,
     pub allowed_types: Vec<String>,
+    /// Files up to this size go in one PUT; larger ones in parts at least this big.
     pub part_size: u64,
+    /// Parts of big files grow up to this size (never below `part_size`).
+    pub max_part_size: u64,
     pub url_ttl: Duration,
     pub upload_ttl: Duration,
 }
@@ -127,6 +132,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("HOIST_MAX_FILE_SIZE", "50GiB"),
     ("HOIST_ALLOWED_TYPES", ""),
     ("HOIST_PART_SIZE", "16MiB"),
+    ("HOIST_MAX_PART_SIZE", "64MiB"),
     ("HOIST_URL_TTL", "15m"),
     ("HOIST_UPLOAD_TTL", "1h"),
     ("HOIST_PARALLEL_PARTS", "6"),
@@ -224,14 +230,8 @@ impl Config {
             )?,
         };
 
-        let part_size = src.parsed("HOIST_PART_SIZE", &c.part_size, parse_size)?;
-        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
-            return Err(ConfigError::Invalid {
-                name: "HOIST_PART_SIZE",
-                value: part_size.to_string(),
-                reason: "S3 accepts parts from 5MiB to 5GiB".into(),
-            });
-        }
+        let part_size = src.parsed("HOIST_PART_SIZE", &c.part_size, parse_part_size)?;
+        let max_part_size = src.parsed("HOIST_MAX_PART_SIZE", &c.max_part_size, parse_part_size)?;
         let rules = UploadRules {
             max_file_size: src.parsed("HOIST_MAX_FILE_SIZE", &c.max_file_size, parse_size)?,
             allowed_types: src
@@ -245,6 +245,7 @@ impl Config {
                 })?
                 .unwrap_or_default(),
             part_size,
+            max_part_size: max_part_size.max(part_size),
             url_ttl: src.parsed("HOIST_URL_TTL", &c.url_ttl, parse_duration)?,
             upload_ttl: src.parsed("HOIST_UPLOAD_TTL", &c.upload_ttl, parse_duration)?,
         };
@@ -342,6 +343,16 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .checked_mul(factor)
         .filter(|n| *n > 0)
         .ok_or_else(|| "must be more than 0 and less than 16EiB".to_string())
+}
+
+fn parse_part_size(text: &str) -> Result<u64, String> {
+    parse_size(text).and_then(|n| {
+        if (MIN_PART_SIZE..=MAX_PART_SIZE).contains(&n) {
+            Ok(n)
+        } else {
+            Err("S3 accepts parts from 5MiB to 5GiB".into())
+        }
+    })
 }
 
 /// `90` (seconds), `90s`, `15m`, `1h`, `2d`, `500ms`.

@@ -73,9 +73,10 @@ impl<S: ObjectStore> UploadService<S> {
             )));
         }
         let part_size =
-            policy::choose_part_size(request.size, self.rules.part_size).ok_or_else(|| {
-                UploadError::Invalid(format!("{name} is too large for any S3 upload."))
-            })?;
+            policy::choose_part_size(request.size, self.rules.part_size, self.rules.max_part_size)
+                .ok_or_else(|| {
+                    UploadError::Invalid(format!("{name} is too large for any S3 upload."))
+                })?;
         let plan = PartPlan::new(request.size, part_size);
 
         let id = uuid::Uuid::new_v4().to_string();

@@ -48,6 +48,7 @@ pub fn rules() -> UploadRules {
         max_file_size: 1 << 30,
         allowed_types: Vec::new(),
         part_size: PART,
+        max_part_size: PART,
         url_ttl: Duration::from_secs(600),
         upload_ttl: Duration::from_secs(3600),
     }
