@@ -16,23 +16,9 @@ import time
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from proc_cpu import cpu_seconds
 
 MIB = 1024 * 1024
-
-
-def cpu_seconds(prefix: str) -> float:
-    """CPU seconds used so far by every process whose name starts with `prefix`."""
-    ticks = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        if comm.startswith(prefix):
-            fields = stat[stat.rindex(")") + 2 :].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu() -> float:

@@ -83,8 +83,26 @@ fresh_file() {
   echo "$path"
 }
 
-hoist_once() { node bench/browser_upload.mjs "$APP_URL" "$(fresh_file "$SIZE_MIB")" 1 | tail -n1; }
-direct_once() { "$VENV/bin/python" bench/direct_upload.py "$(fresh_file "$SIZE_MIB")" 1 | tail -n1; }
+# Waits until the disk has the new file and Garage is idle (under 5 % of a core over half a
+# second): deleting the last upload's object, or writing the file, sets off background work
+# that would otherwise land in the next measurement.
+settle() {
+  sync
+  wait_for 60 "Garage to settle" python3 bench/garage_idle.py
+}
+
+hoist_once() {
+  local file
+  file=$(fresh_file "$SIZE_MIB")
+  settle
+  node bench/browser_upload.mjs "$APP_URL" "$file" 1 | tail -n1
+}
+direct_once() {
+  local file
+  file=$(fresh_file "$SIZE_MIB")
+  settle
+  "$VENV/bin/python" bench/direct_upload.py "$file" 1 | tail -n1
+}
 
 RESULTS="$WORK/results.jsonl"
 record() { printf '{"what": "%s", "result": %s}\n' "$1" "$2" >>"$RESULTS"; }
@@ -114,7 +132,9 @@ done
 if [ "$MEMORY_MIB" != 0 ]; then
   step "Browser memory during a $MEMORY_MIB MiB upload"
   start_app default 6
-  record memory "$(node bench/browser_upload.mjs "$APP_URL" "$(fresh_file "$MEMORY_MIB")" 1 --memory | tail -n1)"
+  memory_file=$(fresh_file "$MEMORY_MIB")
+  settle
+  record memory "$(node bench/browser_upload.mjs "$APP_URL" "$memory_file" 1 --memory | tail -n1)"
 fi
 stop_app
 rm -f "$WORK"/*.bin

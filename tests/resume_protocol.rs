@@ -11,21 +11,25 @@ use hoist::{
     model::{SignedRequest, Transfer, UploadStatus},
     uploads::UploadError,
 };
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// PUTs `body` with `request` until the store refuses it (its URL has expired), and returns
-/// the refusal as the engine sees it. Waits for the condition with a deadline, not a sleep.
+/// the refusal as the engine sees it. Polls the condition, with a deadline.
 async fn put_until_expired(h: &Harness, request: &SignedRequest, body: &[u8]) -> PutError {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let response = send(&h.http, request, body.to_vec()).await;
-        let status = response.status().as_u16();
-        if !response.status().is_success() {
-            return PutError::Status(status, response.text().await.unwrap_or_default());
+    let mut poll = tokio::time::interval(Duration::from_millis(200));
+    let refused = async {
+        loop {
+            poll.tick().await;
+            let response = send(&h.http, request, body.to_vec()).await;
+            let status = response.status().as_u16();
+            if !response.status().is_success() {
+                return PutError::Status(status, response.text().await.unwrap_or_default());
+            }
         }
-        assert!(Instant::now() < deadline, "the URL never expired");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
+    tokio::time::timeout(Duration::from_secs(30), refused)
+        .await
+        .expect("the URL expires within 30 s")
 }
 
 #[tokio::test]

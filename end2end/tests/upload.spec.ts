@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { appBytesRead, expectFailed, libraryRow, MIB, openApp, sha256 } from './helpers';
 
 test('a 20 MiB file goes from the browser straight to S3 and comes back identical', async ({ page }, testInfo) => {
@@ -96,4 +96,17 @@ test('when the storage cannot be reached, the file retries, says so, then fails 
   await expect(row.locator('.task-status')).toHaveText('uploading');
   const task = await expectFailed(page, 'unlucky.txt', 'Upload failed: the storage service could not be reached.', 150_000);
   await expect(task.getByRole('progressbar')).not.toHaveAttribute('aria-valuenow', '100');
+});
+
+test('a picked folder uploads every file in it', async ({ page }, testInfo) => {
+  const folder = testInfo.outputPath('holiday');
+  mkdirSync(`${folder}/day-2`, { recursive: true });
+  writeFileSync(`${folder}/first.txt`, 'first day\n');
+  writeFileSync(`${folder}/day-2/second.txt`, 'second day\n');
+  writeFileSync(`${folder}/day-2/raw.bin`, randomBytes(3000));
+  await openApp(page);
+  await page.getByLabel('Choose a folder').setInputFiles(folder);
+  for (const name of ['first.txt', 'second.txt', 'raw.bin']) {
+    await expect(libraryRow(page, name).locator('.status')).toHaveText('uploaded');
+  }
 });
