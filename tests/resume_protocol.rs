@@ -51,14 +51,7 @@ async fn resuming_reports_exactly_the_parts_the_store_holds() {
 
     // The browser sends only what is missing, and the file arrives whole.
     h.put_parts(&started, &data, &[2, 4]).await;
-    let view = h
-        .service
-        .complete(OWNER, &started.upload_id)
-        .await
-        .expect("complete");
-    assert_eq!(view.status, UploadStatus::Uploaded);
-    let key = h.row(OWNER, &started.upload_id).await.object_key;
-    assert_eq!(h.object(&key).await.expect("object"), data);
+    h.assert_arrives_whole(&started, &data).await;
 }
 
 #[tokio::test]
@@ -151,12 +144,7 @@ async fn an_expired_part_url_is_recognised_and_a_fresh_one_works() {
     );
 
     h.put_parts(&started, &data, &[1, 2]).await;
-    let view = h
-        .service
-        .complete(OWNER, &started.upload_id)
-        .await
-        .expect("complete");
-    assert_eq!(view.status, UploadStatus::Uploaded);
+    h.assert_arrives_whole(&started, &data).await;
 }
 
 #[tokio::test]
@@ -183,12 +171,7 @@ async fn a_single_put_url_can_be_signed_again() {
         .await
         .status()
         .is_success());
-    h.service
-        .complete(OWNER, &started.upload_id)
-        .await
-        .expect("complete");
-    let key = h.row(OWNER, &started.upload_id).await.object_key;
-    assert_eq!(h.object(&key).await.unwrap(), data);
+    h.assert_arrives_whole(&started, &data).await;
     let beyond = h.service.sign_parts(OWNER, &started.upload_id, &[2]).await;
     assert!(beyond.is_err(), "a finished upload signs nothing more");
 }

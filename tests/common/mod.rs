@@ -122,6 +122,18 @@ impl Harness {
             .expect("start_upload")
     }
 
+    /// Completing succeeds, and the store holds exactly `data`.
+    pub async fn assert_arrives_whole(&self, started: &StartedUpload, data: &[u8]) {
+        let view = self
+            .service
+            .complete(OWNER, &started.upload_id)
+            .await
+            .expect("complete");
+        assert_eq!(view.status, hoist::model::UploadStatus::Uploaded);
+        let key = self.row(OWNER, &started.upload_id).await.object_key;
+        assert_eq!(self.object(&key).await.expect("object"), data);
+    }
+
     /// PUTs the given parts of `data` to freshly signed part URLs.
     pub async fn put_parts(&self, started: &StartedUpload, data: &[u8], parts: &[u32]) {
         let signed = self
