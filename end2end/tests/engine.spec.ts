@@ -183,6 +183,10 @@ test('pause stops a file and resume finishes it; cancel leaves nothing in the bu
   await untilPercent(page, 'pause-me.bin', 30);
   await keepRow.getByRole('button', { name: 'Pause' }).click();
   await expect(keepRow.locator('.task-status')).toHaveText('paused');
+  // A part may have arrived in the instant before the pause: wait until every request of the
+  // paused file has ended before taking its figures.
+  const ended = () => store.of('pause-me.bin').every((p) => p.status !== undefined || p.failed);
+  await expect.poll(ended, { timeout: 30_000 }).toBe(true);
   const pausedAt = await percent(page, 'pause-me.bin');
   const arrivedBeforePause = new Set(store.of('pause-me.bin').filter((p) => p.status === 200).map((p) => p.part));
   store.mark();
