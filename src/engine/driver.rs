@@ -737,7 +737,8 @@ impl Engine {
         });
         let mut rate = self.0.total_rate.borrow_mut();
         if uploading {
-            let (sent, size) = view.totals_untracked();
+            // The engine's clock must not subscribe to what it reads.
+            let (sent, size) = untrack(|| view.totals());
             rate.record(now, sent);
             view.total_speed.set(rate.bytes_per_second());
             view.total_seconds_left

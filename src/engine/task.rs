@@ -182,18 +182,6 @@ impl EngineView {
         })
     }
 
-    /// [`Self::totals`] for the engine's clock, which must not subscribe to anything.
-    pub fn totals_untracked(&self) -> (u64, u64) {
-        self.tasks.with_untracked(|tasks| {
-            tasks
-                .iter()
-                .filter(|t| t.phase.get_untracked() != Phase::Aborted)
-                .fold((0, 0), |(sent, size), t| {
-                    (sent + t.sent.get_untracked(), size + t.size)
-                })
-        })
-    }
-
     /// 100 only when every file has been verified.
     pub fn total_percent(&self) -> u8 {
         let (sent, size) = self.totals();
