@@ -3,9 +3,9 @@
 //! - `app`, `ui`: what people see (Leptos components).
 //! - `engine`: the browser upload engine (slicing, parallel PUTs, progress).
 //! - `api`: server functions, the browser's only way into the server.
-//! - `model`, `error`, `format`: shared by both sides.
+//! - `model`, `error`, `format`, `checksum`: shared by both sides.
 //! - Server only: `server` (settings, routes, session), `uploads` (the protocol), `storage`
-//!   (S3), `db` (SQLite).
+//!   (S3), `db` (SQLite), `background` (the reaper and the orphan sweep).
 
 // Release builds keep every component's view type (debug builds erase them); the page's
 // nested views go deeper than the compiler's default limit when it lays those types out.
@@ -13,12 +13,15 @@
 
 pub mod api;
 pub mod app;
+pub mod checksum;
 pub mod engine;
 pub mod error;
 pub mod format;
 pub mod model;
 pub mod ui;
 
+#[cfg(feature = "ssr")]
+pub mod background;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]

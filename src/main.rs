@@ -2,9 +2,10 @@
 
 use clap::Parser;
 use hoist::{
+    background::{reaper::Reaper, sweep::OrphanSweep},
     db,
     server::{
-        config::{Cli, Config},
+        config::{Cli, Command, Config},
         routes,
         state::AppState,
     },
@@ -34,6 +35,48 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|e| format!("HOIST_DATABASE_URL {}: {e}", config.database_url))?;
 
     let store = S3Store::new(&config.s3);
+    let reaper = Reaper::new(
+        pool.clone(),
+        store.clone(),
+        config.rules.upload_ttl,
+        config.reaper.interval,
+    );
+    let sweep = OrphanSweep::new(pool.clone(), store.clone(), config.rules.upload_ttl);
+    if let Some(Command::Reap { once, orphans }) = cli.command {
+        return reap(
+            reaper,
+            orphans.then_some(sweep),
+            once,
+            config.reaper.interval,
+        )
+        .await;
+    }
+
+    tokio::spawn(reaper.run_every(config.reaper.interval));
+    if let Some(every) = config.reaper.orphan_sweep {
+        tokio::spawn(sweep.run_every(every));
+    }
+    if config.reaper.lifecycle_rule {
+        tokio::spawn(with_retries("the bucket's lifecycle rule", {
+            let store = store.clone();
+            move || {
+                let store = store.clone();
+                async move {
+                    match store.ensure_abort_incomplete_rule(1).await? {
+                        true => tracing::info!(
+                            bucket = store.bucket(),
+                            "lifecycle rule set: incomplete multipart uploads are aborted after 1 day"
+                        ),
+                        false => tracing::info!(
+                            bucket = store.bucket(),
+                            "the store has no lifecycle rules; the reaper and the orphan sweep clean up alone"
+                        ),
+                    }
+                    Ok(())
+                }
+            }
+        }));
+    }
     if config.s3.set_cors {
         tokio::spawn(allow_browser_origin(
             store.clone(),
@@ -67,22 +110,61 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// `hoist reap`: death row without the web server.
+async fn reap(
+    reaper: Reaper<S3Store>,
+    sweep: Option<OrphanSweep<S3Store>>,
+    once: bool,
+    interval: Duration,
+) -> Result<(), String> {
+    loop {
+        let report = reaper.run_once().await.map_err(|e| e.to_string())?;
+        println!(
+            "reaped {} expired uploads ({} failed, {} store calls)",
+            report.reaped,
+            report.failed,
+            report.store_calls()
+        );
+        if let Some(sweep) = &sweep {
+            let swept = sweep.run_once().await.map_err(|e| e.to_string())?;
+            println!(
+                "orphan sweep: {} in-progress multipart uploads listed, {} aborted, {} failed",
+                swept.listed, swept.aborted, swept.failed
+            );
+        }
+        if once {
+            return Ok(());
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
 /// Browsers cannot PUT to the bucket until it allows our origin. The store may still be
 /// starting (or briefly away), so keep trying rather than refuse to serve the library.
 async fn allow_browser_origin(store: S3Store, origin: String) {
-    let mut wait = Duration::from_millis(250);
-    loop {
-        match store.allow_browser_origin(&origin).await {
-            Ok(()) => {
-                tracing::info!(bucket = store.bucket(), %origin, "bucket CORS rule set");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(bucket = store.bucket(), error = %e, "cannot set the bucket's CORS rule yet; retrying");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(30));
-            }
+    with_retries("the bucket's CORS rule", move || {
+        let store = store.clone();
+        let origin = origin.clone();
+        async move {
+            store.allow_browser_origin(&origin).await?;
+            tracing::info!(bucket = store.bucket(), %origin, "bucket CORS rule set");
+            Ok(())
         }
+    })
+    .await
+}
+
+/// Start-up chores on the bucket, tried until the store answers (it may still be starting).
+async fn with_retries<F, Fut>(what: &str, mut attempt: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), hoist::storage::StorageError>>,
+{
+    let mut wait = Duration::from_millis(250);
+    while let Err(e) = attempt().await {
+        tracing::warn!(error = %e, "cannot set {what} yet; retrying");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(30));
     }
 }
 

@@ -1,6 +1,7 @@
 //! Data shared by the server and the browser: what crosses the wire, and the rules both sides
 //! must agree on (how a file is cut into parts, which words describe an upload's state).
 
+use crate::checksum::ChecksumAlgorithm;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -99,11 +100,31 @@ pub struct SignedPart {
     pub request: SignedRequest,
 }
 
+/// A part the browser wants a URL for, with its checksum when the upload requires one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartToSign {
+    pub part_number: u32,
+    /// Base64 digest, as the `x-amz-checksum-*` header carries it.
+    pub checksum: Option<String>,
+}
+
+impl PartToSign {
+    pub fn plain(part_number: u32) -> Self {
+        Self {
+            part_number,
+            checksum: None,
+        }
+    }
+}
+
 /// How the browser should send a file, as decided by `start_upload`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Transfer {
     /// One PUT of the whole file.
     Single(SignedRequest),
+    /// One PUT of the whole file, whose URL (part 1) comes from `sign_parts` once the browser
+    /// has computed the file's checksum: the checksum is part of the signature.
+    SingleAfterChecksum,
     /// Parts PUT separately; their URLs come from `sign_parts`.
     Multipart,
 }
@@ -115,6 +136,8 @@ pub struct StartedUpload {
     pub name: String,
     pub plan: PartPlan,
     pub transfer: Transfer,
+    /// The checksum each part's URL must be signed with, if the server requires one.
+    pub checksum: Option<ChecksumAlgorithm>,
 }
 
 /// Where an unfinished upload stands, as the store reports it: what `resume_upload` answers
@@ -126,6 +149,7 @@ pub struct ResumeState {
     pub plan: PartPlan,
     /// Parts the store already holds, complete and of the planned size, in order.
     pub done: Vec<u32>,
+    pub checksum: Option<ChecksumAlgorithm>,
 }
 
 /// What the browser's upload engine needs to know from the server's settings.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bytes, harness, harness_with, rules, send, Harness, OWNER, PART};
+use common::{bytes, harness, harness_with, media, plain, rules, send, Harness, OWNER, PART};
 use hoist::{
     engine::retry::{judge, PutError, Verdict},
     model::{SignedRequest, Transfer, UploadStatus},
@@ -36,7 +36,7 @@ async fn put_until_expired(h: &Harness, request: &SignedRequest, body: &[u8]) ->
 async fn resuming_reports_exactly_the_parts_the_store_holds() {
     let h = harness().await;
     let size = 3 * PART + 10;
-    let data = bytes(size, 11);
+    let data = media("video/x-matroska", size, 11);
     let started = h.start("film.mkv", size, "video/x-matroska").await;
     h.put_parts(&started, &data, &[1, 3]).await;
 
@@ -132,7 +132,7 @@ async fn an_expired_part_url_is_recognised_and_a_fresh_one_works() {
     let started = h.start("slow.bin", size, "application/octet-stream").await;
     let first = h
         .service
-        .sign_parts(OWNER, &started.upload_id, &[2])
+        .sign_parts(OWNER, &started.upload_id, &plain(&[2]))
         .await
         .unwrap();
     assert_eq!(first[0].request.valid_for_secs, 1);
@@ -164,7 +164,7 @@ async fn a_single_put_url_can_be_signed_again() {
 
     let fresh = h
         .service
-        .sign_parts(OWNER, &started.upload_id, &[1])
+        .sign_parts(OWNER, &started.upload_id, &plain(&[1]))
         .await
         .expect("a fresh URL for the one part");
     assert!(send(&h.http, &fresh[0].request, data.clone())
@@ -172,7 +172,10 @@ async fn a_single_put_url_can_be_signed_again() {
         .status()
         .is_success());
     h.assert_arrives_whole(&started, &data).await;
-    let beyond = h.service.sign_parts(OWNER, &started.upload_id, &[2]).await;
+    let beyond = h
+        .service
+        .sign_parts(OWNER, &started.upload_id, &plain(&[2]))
+        .await;
     assert!(beyond.is_err(), "a finished upload signs nothing more");
 }
 

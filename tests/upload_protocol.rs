@@ -4,7 +4,8 @@
 mod common;
 
 use common::{
-    bytes, harness, harness_on, harness_with, rules, s3_settings, send, Harness, MIB, OWNER, PART,
+    bytes, harness, harness_on, harness_with, media, plain, rules, s3_settings, send, Harness, MIB,
+    OWNER, PART,
 };
 use hoist::{
     error::ApiError,
@@ -35,7 +36,7 @@ async fn assert_rejected(h: &Harness, started: &StartedUpload, because: &str) {
 async fn a_three_part_upload_arrives_whole() {
     let h = harness().await;
     let size = 2 * PART + 123;
-    let data = bytes(size, 1);
+    let data = media("video/mp4", size, 1);
     let started = h.start("video.mp4", size, "video/mp4").await;
     assert_eq!(started.transfer, Transfer::Multipart);
     assert_eq!(started.plan.part_count(), 3);
@@ -65,7 +66,7 @@ async fn a_three_part_upload_arrives_whole() {
 #[tokio::test]
 async fn a_small_file_goes_in_one_signed_put() {
     let h = harness().await;
-    let data = bytes(1000, 2);
+    let data = media("image/png", 1000, 2);
     let started = h.start("avatar.png", 1000, "image/png").await;
     let Transfer::Single(request) = &started.transfer else {
         panic!("expected a single PUT")
@@ -89,7 +90,7 @@ async fn a_small_file_goes_in_one_signed_put() {
 #[tokio::test]
 async fn the_store_refuses_tampered_or_mismatched_requests() {
     let h = harness().await;
-    let data = bytes(1000, 3);
+    let data = media("image/png", 1000, 3);
     let started = h.start("photo.png", 1000, "image/png").await;
     let Transfer::Single(request) = &started.transfer else {
         panic!("expected a single PUT")
@@ -146,7 +147,7 @@ async fn a_part_url_is_bound_to_its_length() {
     let started = h.start("big.bin", size, "application/octet-stream").await;
     let signed = h
         .service
-        .sign_parts(OWNER, &started.upload_id, &[2])
+        .sign_parts(OWNER, &started.upload_id, &plain(&[2]))
         .await
         .unwrap();
     let mut too_long = data[PART as usize..].to_vec();
@@ -161,7 +162,7 @@ async fn a_part_url_is_bound_to_its_length() {
 async fn completing_with_a_missing_part_names_it_and_loses_nothing() {
     let h = harness().await;
     let size = 2 * PART + 1;
-    let data = bytes(size, 5);
+    let data = media("application/pdf", size, 5);
     let started = h.start("report.pdf", size, "application/pdf").await;
     h.put_parts(&started, &data, &[1, 3]).await;
 
@@ -253,7 +254,7 @@ async fn another_sessions_upload_is_not_found() {
     let id = &started.upload_id;
     let other = "session-b";
     assert!(matches!(
-        h.service.sign_parts(other, id, &[1]).await,
+        h.service.sign_parts(other, id, &plain(&[1])).await,
         Err(UploadError::NotFound)
     ));
     assert!(matches!(
@@ -407,7 +408,7 @@ async fn bad_requests_get_clear_errors() {
         .unwrap();
     let beyond = h
         .service
-        .sign_parts(OWNER, &ok.upload_id, &[3])
+        .sign_parts(OWNER, &ok.upload_id, &plain(&[3]))
         .await
         .unwrap_err();
     assert!(
@@ -443,7 +444,7 @@ async fn aborting_leaves_nothing_in_the_bucket() {
     );
     let err = h
         .service
-        .sign_parts(OWNER, &started.upload_id, &[2])
+        .sign_parts(OWNER, &started.upload_id, &plain(&[2]))
         .await
         .unwrap_err();
     assert!(matches!(err, UploadError::Closed(UploadStatus::Aborted)));

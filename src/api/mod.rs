@@ -3,7 +3,7 @@
 
 use crate::{
     error::ApiError,
-    model::{EngineSettings, ResumeState, SignedPart, StartedUpload, UploadView},
+    model::{EngineSettings, PartToSign, ResumeState, SignedPart, StartedUpload, UploadView},
 };
 use leptos::prelude::*;
 
@@ -25,12 +25,10 @@ pub async fn start_upload(
 #[server(endpoint = "sign_parts")]
 pub async fn sign_parts(
     upload_id: String,
-    part_numbers: Vec<u32>,
+    parts: Vec<PartToSign>,
 ) -> Result<Vec<SignedPart>, ApiError> {
     let (uploads, owner) = ssr::caller()?;
-    Ok(uploads
-        .sign_parts(&owner, &upload_id, &part_numbers)
-        .await?)
+    Ok(uploads.sign_parts(&owner, &upload_id, &parts).await?)
 }
 
 /// Where an unfinished upload stands (which parts the store holds), for a browser that paused,

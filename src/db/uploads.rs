@@ -19,6 +19,8 @@ pub struct UploadRow {
     pub created_at: i64,
     pub completed_at: Option<i64>,
     pub expires_at: Option<i64>,
+    /// The checksum algorithm every part carries, if any (see [`crate::model::PartChecksum`]).
+    pub checksum: Option<String>,
 }
 
 impl UploadRow {
@@ -54,7 +56,7 @@ impl UploadRow {
 macro_rules! columns {
     () => {
         "id, owner, name, object_key, content_type, size, part_size, s3_upload_id, \
-         status, reason, created_at, completed_at, expires_at"
+         status, reason, created_at, completed_at, expires_at, checksum"
     };
 }
 
@@ -62,7 +64,7 @@ pub async fn insert(pool: &SqlitePool, row: &UploadRow) -> DbResult<()> {
     sqlx::query(concat!(
         "INSERT INTO uploads (",
         columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(&row.id)
     .bind(&row.owner)
@@ -77,6 +79,7 @@ pub async fn insert(pool: &SqlitePool, row: &UploadRow) -> DbResult<()> {
     .bind(row.created_at)
     .bind(row.completed_at)
     .bind(row.expires_at)
+    .bind(&row.checksum)
     .execute(pool)
     .await?;
     Ok(())
@@ -119,13 +122,17 @@ pub async fn set_s3_upload_id(pool: &SqlitePool, id: &str, s3_upload_id: &str) -
     Ok(())
 }
 
-/// Pushes the expiry of a living upload forward. Returns false if it is no longer uploading.
-pub async fn extend(pool: &SqlitePool, id: &str, expires_at: i64) -> DbResult<bool> {
+/// Pushes the expiry of a living upload forward. Returns false if it is no longer uploading,
+/// or has already expired (an expired upload is dead even before the reaper gets to it:
+/// reviving it could race the reaper's abort), or the reaper holds it.
+pub async fn extend(pool: &SqlitePool, id: &str, now: i64, expires_at: i64) -> DbResult<bool> {
     let done = sqlx::query(
-        "UPDATE uploads SET expires_at = MAX(expires_at, ?) WHERE id = ? AND status = 'uploading'",
+        "UPDATE uploads SET expires_at = MAX(expires_at, ?) \
+         WHERE id = ? AND status = 'uploading' AND reap_claim IS NULL AND expires_at > ?",
     )
     .bind(expires_at)
     .bind(id)
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -136,7 +143,7 @@ pub async fn extend(pool: &SqlitePool, id: &str, expires_at: i64) -> DbResult<bo
 pub async fn mark_uploaded(pool: &SqlitePool, id: &str, now: i64) -> DbResult<bool> {
     let done = sqlx::query(
         "UPDATE uploads SET status = 'uploaded', completed_at = ?, expires_at = NULL, reason = NULL \
-         WHERE id = ? AND status = 'uploading'",
+         WHERE id = ? AND status = 'uploading' AND reap_claim IS NULL",
     )
     .bind(now)
     .bind(id)
@@ -164,4 +171,108 @@ pub async fn mark_closed(
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// An expired upload the reaper has claimed: what it needs to clean up the store.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Doomed {
+    pub id: String,
+    pub object_key: String,
+    pub s3_upload_id: Option<String>,
+    pub size: i64,
+    pub part_size: i64,
+    pub reap_attempts: i64,
+}
+
+impl Doomed {
+    /// Sent in parts: the store may hold a multipart upload, not (yet) an object.
+    pub fn multipart(&self) -> bool {
+        self.size > self.part_size
+    }
+}
+
+/// Claims up to `limit` expired uploads, oldest expiry first, through the expiry index. One
+/// statement, so two reapers on one database never claim the same row: the second sees the
+/// pushed-forward expiry. The claim lasts until `lease_until`; after that an unfinished claim
+/// (its reaper died) is expired again and claimable.
+pub async fn claim_expired(
+    pool: &SqlitePool,
+    token: &str,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> DbResult<Vec<Doomed>> {
+    Ok(sqlx::query_as(
+        "UPDATE uploads SET reap_claim = ?, expires_at = ? \
+         WHERE id IN (SELECT id FROM uploads WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) \
+         RETURNING id, object_key, s3_upload_id, size, part_size, reap_attempts",
+    )
+    .bind(token)
+    .bind(lease_until)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Marks claimed uploads `expired`, in one transaction. Returns how many were still held by
+/// this claim (an upload aborted meanwhile by its owner stays `aborted`).
+pub async fn mark_reaped(
+    pool: &SqlitePool,
+    token: &str,
+    ids: &[String],
+    reason: &str,
+    now: i64,
+) -> DbResult<u64> {
+    let mut tx = pool.begin().await?;
+    let mut marked = 0;
+    for id in ids {
+        marked += sqlx::query(
+            "UPDATE uploads SET status = 'expired', reason = ?, completed_at = ?, \
+             expires_at = NULL, reap_claim = NULL, reap_error = NULL \
+             WHERE id = ? AND reap_claim = ? AND status = 'uploading'",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .bind(token)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    tx.commit().await?;
+    Ok(marked)
+}
+
+/// Gives a claimed upload back after its cleanup failed: tried again at `retry_at`, with the
+/// store's answer kept where an operator can see it.
+pub async fn reap_failed(
+    pool: &SqlitePool,
+    token: &str,
+    id: &str,
+    error: &str,
+    retry_at: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE uploads SET reap_claim = NULL, reap_attempts = reap_attempts + 1, \
+         reap_error = ?, expires_at = ? WHERE id = ? AND reap_claim = ?",
+    )
+    .bind(error)
+    .bind(retry_at)
+    .bind(id)
+    .bind(token)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The store's upload id a living upload under `key` has recorded: `Some(None)` while it is
+/// still being created, `None` if no living upload owns the key.
+pub async fn living_upload_at(pool: &SqlitePool, key: &str) -> DbResult<Option<Option<String>>> {
+    Ok(sqlx::query_scalar(
+        "SELECT s3_upload_id FROM uploads WHERE object_key = ? AND status = 'uploading'",
+    )
+    .bind(key)
+    .fetch_optional(pool)
+    .await?)
 }

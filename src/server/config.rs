@@ -3,7 +3,8 @@
 //! built-in default (which `Leptos.toml` documents). A value that does not parse stops
 //! start-up with a message naming the setting.
 
-use clap::Parser;
+use crate::checksum::ChecksumAlgorithm;
+use clap::{Parser, Subcommand};
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,31 @@ pub struct Cli {
     pub upload_ttl: Option<String>,
     #[arg(long, env = "HOIST_PARALLEL_PARTS")]
     pub parallel_parts: Option<String>,
+    #[arg(long, env = "HOIST_PART_CHECKSUM")]
+    pub part_checksum: Option<String>,
+    #[arg(long, env = "HOIST_REAPER_INTERVAL")]
+    pub reaper_interval: Option<String>,
+    #[arg(long, env = "HOIST_ORPHAN_SWEEP_INTERVAL")]
+    pub orphan_sweep_interval: Option<String>,
+    #[arg(long, env = "HOIST_S3_LIFECYCLE_RULE")]
+    pub s3_lifecycle_rule: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to run instead of the web server.
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Delete expired uploads (abort their multipart uploads, delete their objects), then
+    /// keep doing so every HOIST_REAPER_INTERVAL, without serving the site.
+    Reap {
+        /// One pass over everything expired now, then exit (for cron or a deploy hook).
+        #[arg(long)]
+        once: bool,
+        /// Also sweep the bucket's in-progress multipart uploads for orphans no upload knows.
+        #[arg(long)]
+        orphans: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -97,6 +123,20 @@ pub struct UploadRules {
     pub max_part_size: u64,
     pub url_ttl: Duration,
     pub upload_ttl: Duration,
+    /// The checksum every part must carry, signed into its URL; `None` to send parts without.
+    pub part_checksum: Option<ChecksumAlgorithm>,
+}
+
+/// Death row's schedule.
+#[derive(Clone, Debug)]
+pub struct ReaperSettings {
+    /// How often expired uploads are looked for.
+    pub interval: Duration,
+    /// How often the bucket's in-progress multipart uploads are checked for orphans; `None`:
+    /// never.
+    pub orphan_sweep: Option<Duration>,
+    /// Put an AbortIncompleteMultipartUpload lifecycle rule on the bucket at start-up.
+    pub lifecycle_rule: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -109,6 +149,7 @@ pub struct Config {
     pub rules: UploadRules,
     /// Part uploads a browser keeps in flight at once, across all its files.
     pub parallel_parts: u32,
+    pub reaper: ReaperSettings,
 }
 
 /// S3 refuses parts smaller than this (except the last one) when the upload is completed.
@@ -136,6 +177,10 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("HOIST_URL_TTL", "15m"),
     ("HOIST_UPLOAD_TTL", "1h"),
     ("HOIST_PARALLEL_PARTS", "6"),
+    ("HOIST_PART_CHECKSUM", "crc32c"),
+    ("HOIST_REAPER_INTERVAL", "60s"),
+    ("HOIST_ORPHAN_SWEEP_INTERVAL", "1h"),
+    ("HOIST_S3_LIFECYCLE_RULE", "true"),
 ];
 
 struct Sources<'a> {
@@ -248,6 +293,30 @@ impl Config {
             max_part_size: max_part_size.max(part_size),
             url_ttl: src.parsed("HOIST_URL_TTL", &c.url_ttl, parse_duration)?,
             upload_ttl: src.parsed("HOIST_UPLOAD_TTL", &c.upload_ttl, parse_duration)?,
+            part_checksum: src.parsed("HOIST_PART_CHECKSUM", &c.part_checksum, |v| {
+                match v.to_ascii_lowercase().as_str() {
+                    "off" | "none" | "false" => Ok(None),
+                    other => ChecksumAlgorithm::parse(other)
+                        .map(Some)
+                        .ok_or_else(|| "expected crc32c, sha256 or off".to_string()),
+                }
+            })?,
+        };
+        let reaper = ReaperSettings {
+            interval: src.parsed("HOIST_REAPER_INTERVAL", &c.reaper_interval, parse_duration)?,
+            orphan_sweep: src.parsed(
+                "HOIST_ORPHAN_SWEEP_INTERVAL",
+                &c.orphan_sweep_interval,
+                |v| match v.to_ascii_lowercase().as_str() {
+                    "off" | "never" | "false" => Ok(None),
+                    _ => parse_duration(v).map(Some),
+                },
+            )?,
+            lifecycle_rule: src.parsed(
+                "HOIST_S3_LIFECYCLE_RULE",
+                &c.s3_lifecycle_rule,
+                parse_bool,
+            )?,
         };
 
         let parallel_parts = src.parsed("HOIST_PARALLEL_PARTS", &c.parallel_parts, |v| {
@@ -265,6 +334,7 @@ impl Config {
             s3,
             rules,
             parallel_parts,
+            reaper,
         })
     }
 }

@@ -6,7 +6,7 @@
 
 pub mod s3;
 
-use crate::model::SignedRequest;
+use crate::{checksum::ChecksumAlgorithm, model::SignedRequest};
 use std::{future::Future, time::Duration};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +28,25 @@ pub struct StoredPart {
     pub part_number: u32,
     pub size: u64,
     pub etag: String,
+    /// The checksum the store verified on arrival, for uploads that require one.
+    pub checksum: Option<Checksum>,
+}
+
+/// A checksum and its algorithm, as signed into a URL or reported by the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checksum {
+    pub algorithm: ChecksumAlgorithm,
+    /// Base64, as the `x-amz-checksum-*` header carries it.
+    pub value: String,
+}
+
+/// A multipart upload in progress, as ListMultipartUploads reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingUpload {
+    pub key: String,
+    pub upload_id: String,
+    /// Unix milliseconds; `None` if the store did not say.
+    pub initiated_ms: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,29 +58,34 @@ pub struct ObjectInfo {
 pub type StorageResult<T> = Result<T, StorageError>;
 
 pub trait ObjectStore: Send + Sync + 'static {
-    /// A PUT of the whole object; its Content-Type and Content-Length are signed, so the
-    /// browser can neither send more bytes nor another type than announced.
+    /// A PUT of the whole object; its Content-Type, Content-Length and checksum (if given)
+    /// are signed, so the browser can send neither more bytes, nor another type, nor other
+    /// bytes than announced.
     fn presign_put(
         &self,
         key: &str,
         content_type: &str,
         len: u64,
+        checksum: Option<&Checksum>,
         ttl: Duration,
     ) -> impl Future<Output = StorageResult<SignedRequest>> + Send;
 
+    /// Starts a multipart upload whose parts must each carry a `checksum` if one is given.
     fn create_multipart(
         &self,
         key: &str,
         content_type: &str,
+        checksum: Option<ChecksumAlgorithm>,
     ) -> impl Future<Output = StorageResult<String>> + Send;
 
-    /// An UploadPart URL with the part's Content-Length signed.
+    /// An UploadPart URL with the part's Content-Length, and its checksum if given, signed.
     fn presign_part(
         &self,
         key: &str,
         upload_id: &str,
         part_number: u32,
         len: u64,
+        checksum: Option<&Checksum>,
         ttl: Duration,
     ) -> impl Future<Output = StorageResult<SignedRequest>> + Send;
 
@@ -79,14 +103,30 @@ pub trait ObjectStore: Send + Sync + 'static {
         parts: &[StoredPart],
     ) -> impl Future<Output = StorageResult<()>> + Send;
 
-    /// Succeeds when the upload is already gone: aborting is how cleanup ends, whoever came first.
+    /// Succeeds when the upload is already gone: aborting is how cleanup ends, whoever came
+    /// first. `true` if the upload was still there.
     fn abort_multipart(
         &self,
         key: &str,
         upload_id: &str,
-    ) -> impl Future<Output = StorageResult<()>> + Send;
+    ) -> impl Future<Output = StorageResult<bool>> + Send;
 
     fn head(&self, key: &str) -> impl Future<Output = StorageResult<Option<ObjectInfo>>> + Send;
+
+    /// At most the first `len` bytes of the object (a ranged GET): enough to tell its type
+    /// from its content without ever holding the file.
+    fn read_start(
+        &self,
+        key: &str,
+        len: u64,
+    ) -> impl Future<Output = StorageResult<Vec<u8>>> + Send;
+
+    /// Multipart uploads in progress under `prefix` (all pages). This lists uploads, not
+    /// objects: the reaper asks it for one key only, the orphan sweep for the whole bucket.
+    fn pending_uploads(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = StorageResult<Vec<PendingUpload>>> + Send;
 
     /// Succeeds when the object is already gone.
     fn delete(&self, key: &str) -> impl Future<Output = StorageResult<()>> + Send;

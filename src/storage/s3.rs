@@ -1,7 +1,9 @@
 //! [`ObjectStore`] over any S3-compatible service, with aws-sdk-s3.
 
-use super::{ObjectInfo, ObjectStore, StorageError, StorageResult, StoredPart};
-use crate::{model::SignedRequest, server::config::S3Settings};
+use super::{
+    Checksum, ObjectInfo, ObjectStore, PendingUpload, StorageError, StorageResult, StoredPart,
+};
+use crate::{checksum::ChecksumAlgorithm, model::SignedRequest, server::config::S3Settings};
 use aws_sdk_s3::{
     config::{
         timeout::TimeoutConfig, BehaviorVersion, Credentials, Region, RequestChecksumCalculation,
@@ -9,7 +11,11 @@ use aws_sdk_s3::{
     },
     error::{ProvideErrorMetadata, SdkError},
     presigning::{PresignedRequest, PresigningConfig},
-    types::{CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule},
+    types::{
+        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ChecksumAlgorithm as S3Algo,
+        CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule, ExpirationStatus,
+        LifecycleRule, LifecycleRuleFilter,
+    },
     Client,
 };
 use std::time::Duration;
@@ -100,6 +106,57 @@ impl S3Store {
         Ok(())
     }
 
+    /// The backstop behind the reaper: the store itself aborts multipart uploads left
+    /// incomplete for `days`, should Hoist be gone for good. Other lifecycle rules are kept.
+    /// `Ok(false)` when the store does not do lifecycle rules.
+    pub async fn ensure_abort_incomplete_rule(&self, days: i32) -> StorageResult<bool> {
+        const RULE_ID: &str = "hoist-abort-incomplete-uploads";
+        let existing = match self
+            .client
+            .get_bucket_lifecycle_configuration()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(out) => out.rules.unwrap_or_default(),
+            Err(e) if e.code() == Some("NoSuchLifecycleConfiguration") || not_found(&e) => {
+                Vec::new()
+            }
+            Err(e) if unsupported(&e) => return Ok(false),
+            Err(e) => return Err(classify(e)),
+        };
+        if existing.iter().any(|r| r.id() == Some(RULE_ID)) {
+            return Ok(true);
+        }
+        let ours = LifecycleRule::builder()
+            .id(RULE_ID)
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix("").build())
+            .abort_incomplete_multipart_upload(
+                AbortIncompleteMultipartUpload::builder()
+                    .days_after_initiation(days)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| StorageError::Refused(e.to_string()))?;
+        let lifecycle = BucketLifecycleConfiguration::builder()
+            .set_rules(Some(existing.into_iter().chain([ours]).collect()))
+            .build()
+            .map_err(|e| StorageError::Refused(e.to_string()))?;
+        match self
+            .client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&self.bucket)
+            .lifecycle_configuration(lifecycle)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if unsupported(&e) => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     /// Checks that the bucket exists and the credentials open it.
     pub async fn check_bucket(&self) -> StorageResult<()> {
         self.client
@@ -179,6 +236,21 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
     }
 }
 
+/// The store does not implement the operation (lifecycle rules on some S3-compatibles).
+fn unsupported<E: ProvideErrorMetadata>(
+    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
+    matches!(err, SdkError::ServiceError(s) if s.raw().status().as_u16() == 501
+        || s.err().code() == Some("NotImplemented"))
+}
+
+fn s3_algorithm(algorithm: ChecksumAlgorithm) -> S3Algo {
+    match algorithm {
+        ChecksumAlgorithm::Crc32c => S3Algo::Crc32C,
+        ChecksumAlgorithm::Sha256 => S3Algo::Sha256,
+    }
+}
+
 fn not_found<E: ProvideErrorMetadata>(
     err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> bool {
@@ -196,8 +268,14 @@ impl ObjectStore for S3Store {
         key: &str,
         content_type: &str,
         len: u64,
+        checksum: Option<&Checksum>,
         ttl: Duration,
     ) -> StorageResult<SignedRequest> {
+        let value = |a| {
+            checksum
+                .filter(|c| c.algorithm == a)
+                .map(|c| c.value.clone())
+        };
         let request = self
             .signer
             .put_object()
@@ -205,19 +283,27 @@ impl ObjectStore for S3Store {
             .key(key)
             .content_type(content_type)
             .content_length(to_i64(len)?)
+            .set_checksum_crc32_c(value(ChecksumAlgorithm::Crc32c))
+            .set_checksum_sha256(value(ChecksumAlgorithm::Sha256))
             .presigned(presigning(ttl)?)
             .await
             .map_err(|e| StorageError::Signing(format!("{e:?}")))?;
         Ok(signed(request, ttl))
     }
 
-    async fn create_multipart(&self, key: &str, content_type: &str) -> StorageResult<String> {
+    async fn create_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        checksum: Option<ChecksumAlgorithm>,
+    ) -> StorageResult<String> {
         let out = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .set_checksum_algorithm(checksum.map(s3_algorithm))
             .send()
             .await
             .map_err(classify)?;
@@ -232,10 +318,16 @@ impl ObjectStore for S3Store {
         upload_id: &str,
         part_number: u32,
         len: u64,
+        checksum: Option<&Checksum>,
         ttl: Duration,
     ) -> StorageResult<SignedRequest> {
         let part_number = i32::try_from(part_number)
             .map_err(|_| StorageError::Signing("part number too large".into()))?;
+        let value = |a| {
+            checksum
+                .filter(|c| c.algorithm == a)
+                .map(|c| c.value.clone())
+        };
         let request = self
             .signer
             .upload_part()
@@ -244,6 +336,8 @@ impl ObjectStore for S3Store {
             .upload_id(upload_id)
             .part_number(part_number)
             .content_length(to_i64(len)?)
+            .set_checksum_crc32_c(value(ChecksumAlgorithm::Crc32c))
+            .set_checksum_sha256(value(ChecksumAlgorithm::Sha256))
             .presigned(presigning(ttl)?)
             .await
             .map_err(|e| StorageError::Signing(format!("{e:?}")))?;
@@ -274,10 +368,22 @@ impl ObjectStore for S3Store {
                 else {
                     continue;
                 };
+                let checksum = [
+                    (ChecksumAlgorithm::Crc32c, part.checksum_crc32_c()),
+                    (ChecksumAlgorithm::Sha256, part.checksum_sha256()),
+                ]
+                .into_iter()
+                .find_map(|(algorithm, value)| {
+                    value.map(|v| Checksum {
+                        algorithm,
+                        value: v.to_string(),
+                    })
+                });
                 parts.push(StoredPart {
                     part_number,
                     size,
                     etag: etag.to_string(),
+                    checksum,
                 });
             }
             match (page.is_truncated(), page.next_part_number_marker()) {
@@ -299,9 +405,17 @@ impl ObjectStore for S3Store {
         let completed = parts
             .iter()
             .map(|p| {
+                let value = |a| {
+                    p.checksum
+                        .as_ref()
+                        .filter(|c| c.algorithm == a)
+                        .map(|c| c.value.clone())
+                };
                 CompletedPart::builder()
                     .part_number(i32::try_from(p.part_number).unwrap_or(i32::MAX))
                     .e_tag(&p.etag)
+                    .set_checksum_crc32_c(value(ChecksumAlgorithm::Crc32c))
+                    .set_checksum_sha256(value(ChecksumAlgorithm::Sha256))
                     .build()
             })
             .collect();
@@ -321,7 +435,7 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    async fn abort_multipart(&self, key: &str, upload_id: &str) -> StorageResult<()> {
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> StorageResult<bool> {
         match self
             .client
             .abort_multipart_upload()
@@ -332,7 +446,8 @@ impl ObjectStore for S3Store {
             .await
             .map_err(classify)
         {
-            Ok(_) | Err(StorageError::NoSuchUpload) => Ok(()),
+            Ok(_) => Ok(true),
+            Err(StorageError::NoSuchUpload) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -356,6 +471,63 @@ impl ObjectStore for S3Store {
             Err(e) if not_found(&e) => Ok(None),
             Err(e) => Err(classify(e)),
         }
+    }
+
+    async fn read_start(&self, key: &str, len: u64) -> StorageResult<Vec<u8>> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes=0-{}", len.saturating_sub(1)))
+            .send()
+            .await
+            .map_err(classify)?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::Unreachable(e.to_string()))?
+            .into_bytes();
+        // A store that ignores Range sends everything; keep only what was asked for.
+        let keep = bytes.len().min(usize::try_from(len).unwrap_or(usize::MAX));
+        Ok(bytes[..keep].to_vec())
+    }
+
+    async fn pending_uploads(&self, prefix: &str) -> StorageResult<Vec<PendingUpload>> {
+        let mut found = Vec::new();
+        let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for upload in page.uploads() {
+                let (Some(key), Some(upload_id)) = (upload.key(), upload.upload_id()) else {
+                    continue;
+                };
+                found.push(PendingUpload {
+                    key: key.to_string(),
+                    upload_id: upload_id.to_string(),
+                    initiated_ms: upload.initiated().and_then(|t| t.to_millis().ok()),
+                });
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            id_marker = page.next_upload_id_marker().map(str::to_string);
+            if key_marker.is_none() {
+                break;
+            }
+        }
+        Ok(found)
     }
 
     async fn delete(&self, key: &str) -> StorageResult<()> {

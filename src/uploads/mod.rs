@@ -4,6 +4,7 @@
 pub mod naming;
 pub mod policy;
 mod service;
+pub mod sniff;
 
 pub use service::{NewUpload, UploadService};
 

@@ -28,6 +28,12 @@ pub fn object_key(upload_id: &str, safe_name: &str) -> String {
     format!("{upload_id}/{safe_name}")
 }
 
+/// Was `key` made by [`object_key`]? (A bucket may hold other applications' objects.)
+pub fn is_object_key(key: &str) -> bool {
+    key.split_once('/')
+        .is_some_and(|(id, name)| !name.is_empty() && uuid::Uuid::parse_str(id).is_ok())
+}
+
 fn is_hidden_control(c: char) -> bool {
     // Bidi overrides can make `exe.png` display as `png.exe`.
     c.is_control()

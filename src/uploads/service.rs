@@ -1,10 +1,14 @@
-use super::{naming, policy, UploadError, UploadResult};
+use super::{naming, policy, sniff, UploadError, UploadResult};
 use crate::{
+    checksum::ChecksumAlgorithm,
     db::{self, uploads::UploadRow},
     format,
-    model::{PartPlan, ResumeState, SignedPart, StartedUpload, Transfer, UploadStatus, UploadView},
+    model::{
+        PartPlan, PartToSign, ResumeState, SignedPart, StartedUpload, Transfer, UploadStatus,
+        UploadView,
+    },
     server::config::UploadRules,
-    storage::{ObjectStore, StorageError, StoredPart},
+    storage::{Checksum, ObjectStore, StorageError, StoredPart},
 };
 use sqlx::SqlitePool;
 use std::time::Duration;
@@ -95,26 +99,17 @@ impl<S: ObjectStore> UploadService<S> {
             created_at: now,
             completed_at: None,
             expires_at: Some(now + ttl_ms(self.rules.upload_ttl)),
+            checksum: self.rules.part_checksum.map(|a| a.as_str().to_string()),
         };
         // The row comes first: if we die before the store has heard of the upload, the row
         // still names the key, so nothing the store might hold is unknown to us.
         db::uploads::insert(&self.db, &row).await?;
 
-        let transfer = if plan.part_count() == 1 {
-            let request = self
-                .store
-                .presign_put(
-                    &row.object_key,
-                    &content_type,
-                    request.size,
-                    self.rules.url_ttl,
-                )
-                .await?;
-            Transfer::Single(request)
-        } else {
+        let checksum = self.rules.part_checksum;
+        let transfer = if plan.part_count() > 1 {
             match self
                 .store
-                .create_multipart(&row.object_key, &content_type)
+                .create_multipart(&row.object_key, &content_type, checksum)
                 .await
             {
                 Ok(s3_id) => db::uploads::set_s3_upload_id(&self.db, &id, &s3_id).await?,
@@ -132,26 +127,43 @@ impl<S: ObjectStore> UploadService<S> {
                 }
             }
             Transfer::Multipart
+        } else if checksum.is_some() {
+            Transfer::SingleAfterChecksum
+        } else {
+            let request = self
+                .store
+                .presign_put(
+                    &row.object_key,
+                    &content_type,
+                    request.size,
+                    None,
+                    self.rules.url_ttl,
+                )
+                .await?;
+            Transfer::Single(request)
         };
         Ok(StartedUpload {
             upload_id: id,
             name,
             plan,
             transfer,
+            checksum,
         })
     }
 
     /// Presigned URLs for a batch of parts. Signing is activity: it keeps the upload alive.
     /// A file sent in one PUT has one part, number 1: asking for it again gives a fresh URL
     /// (the first one may have expired while the browser waited, paused or was offline).
+    /// When the upload requires checksums, each part must bring its own: it is signed into
+    /// the URL, so the store takes only those exact bytes.
     pub async fn sign_parts(
         &self,
         owner: &str,
         id: &str,
-        part_numbers: &[u32],
+        parts: &[PartToSign],
     ) -> UploadResult<Vec<SignedPart>> {
         let row = self.open_upload(owner, id).await?;
-        if part_numbers.is_empty() || part_numbers.len() > MAX_SIGN_BATCH {
+        if parts.is_empty() || parts.len() > MAX_SIGN_BATCH {
             return Err(UploadError::Invalid(format!(
                 "Ask for 1 to {MAX_SIGN_BATCH} parts at a time."
             )));
@@ -163,26 +175,53 @@ impl<S: ObjectStore> UploadService<S> {
             // Recorded, but the store never confirmed the multipart upload: nothing to sign for.
             None => return Err(UploadError::Closed(UploadStatus::Aborted)),
         };
-        db::uploads::extend(&self.db, id, db::now_ms() + ttl_ms(self.rules.upload_ttl)).await?;
+        let required = checksum_of(&row)?;
+        self.keep_alive(&row).await?;
 
-        let mut signed = Vec::with_capacity(part_numbers.len());
-        for &part_number in part_numbers {
+        let mut signed = Vec::with_capacity(parts.len());
+        for part in parts {
+            let part_number = part.part_number;
             let len = plan.part_len(part_number).ok_or_else(|| {
                 UploadError::Invalid(format!(
                     "Part {part_number} does not exist; this upload has {} parts.",
                     plan.part_count()
                 ))
             })?;
+            let checksum = match (required, &part.checksum) {
+                (None, _) => None,
+                (Some(algorithm), Some(value)) if algorithm.accepts(value) => Some(Checksum {
+                    algorithm,
+                    value: value.clone(),
+                }),
+                (Some(algorithm), _) => {
+                    return Err(UploadError::Invalid(format!(
+                        "Part {part_number} needs its {algorithm} checksum (base64) to be signed."
+                    )))
+                }
+            };
             let ttl = self.rules.url_ttl;
             let request = match s3_id {
                 Some(s3_id) => {
                     self.store
-                        .presign_part(&row.object_key, s3_id, part_number, len, ttl)
+                        .presign_part(
+                            &row.object_key,
+                            s3_id,
+                            part_number,
+                            len,
+                            checksum.as_ref(),
+                            ttl,
+                        )
                         .await?
                 }
                 None => {
                     self.store
-                        .presign_put(&row.object_key, &row.content_type, len, ttl)
+                        .presign_put(
+                            &row.object_key,
+                            &row.content_type,
+                            len,
+                            checksum.as_ref(),
+                            ttl,
+                        )
                         .await?
                 }
             };
@@ -216,7 +255,7 @@ impl<S: ObjectStore> UploadService<S> {
             )));
         }
         let plan = plan_of(&row);
-        db::uploads::extend(&self.db, id, db::now_ms() + ttl_ms(self.rules.upload_ttl)).await?;
+        self.keep_alive(&row).await?;
         let done = match row.s3_upload_id.as_deref() {
             Some(s3_id) => self
                 .store
@@ -237,6 +276,7 @@ impl<S: ObjectStore> UploadService<S> {
             name: row.name.clone(),
             plan,
             done,
+            checksum: checksum_of(&row)?,
         })
     }
 
@@ -246,6 +286,13 @@ impl<S: ObjectStore> UploadService<S> {
         let row = self.find(owner, id).await?;
         if let Some(answer) = completion_answer(&row)? {
             return answer;
+        }
+        // Completing is activity too: the reaper must not take the upload from under us.
+        if let Err(e) = self.keep_alive(&row).await {
+            return match completion_answer(&self.find(owner, id).await?)? {
+                Some(answer) => answer,
+                None => Err(e),
+            };
         }
         let plan = plan_of(&row);
 
@@ -296,6 +343,14 @@ impl<S: ObjectStore> UploadService<S> {
             );
             return Err(self.reject(&row, reason).await);
         }
+        // The declared type was checked against the rules; now the bytes must agree with it.
+        let head = self
+            .store
+            .read_start(&row.object_key, sniff::HEAD_LEN)
+            .await?;
+        if let Err(reason) = sniff::check(&row.content_type, &head) {
+            return Err(self.reject(&row, reason).await);
+        }
 
         db::uploads::mark_uploaded(&self.db, id, db::now_ms()).await?;
         // Whether this call or a concurrent one got there first, the row now has the answer.
@@ -311,7 +366,9 @@ impl<S: ObjectStore> UploadService<S> {
             closed => return Err(UploadError::Closed(closed)),
         }
         match row.s3_upload_id.as_deref() {
-            Some(s3_id) => self.store.abort_multipart(&row.object_key, s3_id).await?,
+            Some(s3_id) => {
+                self.store.abort_multipart(&row.object_key, s3_id).await?;
+            }
             None => self.store.delete(&row.object_key).await?,
         }
         db::uploads::mark_closed(&self.db, id, UploadStatus::Aborted, None, db::now_ms()).await?;
@@ -343,6 +400,18 @@ impl<S: ObjectStore> UploadService<S> {
         db::uploads::find_owned(&self.db, id, owner)
             .await?
             .ok_or(UploadError::NotFound)
+    }
+
+    /// Pushes a living upload's expiry forward. An upload whose time ran out is expired even
+    /// if the reaper has not come by yet: continuing it would race the reaper's abort.
+    async fn keep_alive(&self, row: &UploadRow) -> UploadResult<()> {
+        let now = db::now_ms();
+        let until = now + ttl_ms(self.rules.upload_ttl);
+        if db::uploads::extend(&self.db, &row.id, now, until).await? {
+            Ok(())
+        } else {
+            Err(UploadError::Closed(UploadStatus::Expired))
+        }
     }
 
     async fn open_upload(&self, owner: &str, id: &str) -> UploadResult<UploadRow> {
@@ -390,7 +459,11 @@ impl<S: ObjectStore> UploadService<S> {
     /// Deletes what arrived and records why. Returns the error to hand back.
     async fn reject(&self, row: &UploadRow, reason: String) -> UploadError {
         let cleanup = match row.s3_upload_id.as_deref() {
-            Some(s3_id) => self.store.abort_multipart(&row.object_key, s3_id).await,
+            Some(s3_id) => self
+                .store
+                .abort_multipart(&row.object_key, s3_id)
+                .await
+                .map(|_| ()),
             None => Ok(()),
         };
         let cleanup = match cleanup {
@@ -429,6 +502,17 @@ fn completion_answer(row: &UploadRow) -> UploadResult<Option<UploadResult<Upload
         ))),
         closed => Some(Err(UploadError::Closed(closed))),
     })
+}
+
+/// The checksum the upload's parts must carry, as recorded when it started.
+fn checksum_of(row: &UploadRow) -> UploadResult<Option<ChecksumAlgorithm>> {
+    row.checksum
+        .as_deref()
+        .map(|word| {
+            ChecksumAlgorithm::parse(word)
+                .ok_or_else(|| db::DbError::Corrupt(format!("checksum {word:?}")).into())
+        })
+        .transpose()
 }
 
 fn plan_of(row: &UploadRow) -> PartPlan {

@@ -4,8 +4,8 @@
 #![allow(dead_code)]
 
 use hoist::{
-    db,
-    model::{SignedRequest, StartedUpload},
+    checksum, db,
+    model::{PartToSign, SignedRequest, StartedUpload},
     server::config::{S3Settings, UploadRules},
     storage::s3::S3Store,
     uploads::{NewUpload, UploadService},
@@ -51,7 +51,13 @@ pub fn rules() -> UploadRules {
         max_part_size: PART,
         url_ttl: Duration::from_secs(600),
         upload_ttl: Duration::from_secs(3600),
+        part_checksum: None,
     }
+}
+
+/// Parts to sign without checksums.
+pub fn plain(parts: &[u32]) -> Vec<PartToSign> {
+    parts.iter().copied().map(PartToSign::plain).collect()
 }
 
 pub async fn harness() -> Harness {
@@ -87,6 +93,23 @@ pub fn bytes(len: u64, seed: u64) -> Vec<u8> {
             (state >> 33) as u8
         })
         .collect()
+}
+
+/// Test bytes that really are a file of `content_type`: its magic number, then [`bytes`].
+/// (The server reads the start of every upload and rejects content that is not what was
+/// announced.)
+pub fn media(content_type: &str, len: u64, seed: u64) -> Vec<u8> {
+    let signature: &[u8] = match content_type {
+        "image/png" => b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+        "video/mp4" => b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2",
+        "video/x-matroska" => b"\x1a\x45\xdf\xa3\x93\x42\x82\x88matroska",
+        "video/quicktime" => b"\0\0\0\x14ftypqt  \0\0\0\0qt  ",
+        "application/pdf" => b"%PDF-1.7\n",
+        other => panic!("no signature for {other} in the tests"),
+    };
+    let mut data = bytes(len, seed);
+    data[..signature.len()].copy_from_slice(signature);
+    data
 }
 
 /// Sends a presigned request the way a browser would: the signed headers, the body, nothing else.
@@ -134,11 +157,23 @@ impl Harness {
         assert_eq!(self.object(&key).await.expect("object"), data);
     }
 
-    /// PUTs the given parts of `data` to freshly signed part URLs.
+    /// PUTs the given parts of `data` to freshly signed part URLs, with their checksums when
+    /// the upload requires them (computed as the browser does).
     pub async fn put_parts(&self, started: &StartedUpload, data: &[u8], parts: &[u32]) {
+        let bytes_of = |n: u32| {
+            let (start, end) = started.plan.range(n).expect("planned part");
+            &data[start as usize..end as usize]
+        };
+        let to_sign: Vec<PartToSign> = parts
+            .iter()
+            .map(|&n| PartToSign {
+                part_number: n,
+                checksum: started.checksum.map(|a| checksum::of(a, bytes_of(n))),
+            })
+            .collect();
         let signed = self
             .service
-            .sign_parts(OWNER, &started.upload_id, parts)
+            .sign_parts(OWNER, &started.upload_id, &to_sign)
             .await
             .expect("sign_parts");
         for part in signed {
@@ -199,4 +234,171 @@ impl Harness {
             .expect("ListMultipartUploads");
         out.uploads().len()
     }
+}
+
+/// The real store, with every call it is asked to make written down: which operation, on
+/// which key (or prefix). Nothing is faked; it only counts.
+#[derive(Clone)]
+pub struct CountingStore<S> {
+    pub inner: S,
+    pub calls: std::sync::Arc<std::sync::Mutex<Vec<(&'static str, String)>>>,
+}
+
+impl<S> CountingStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            calls: Default::default(),
+        }
+    }
+
+    fn record(&self, op: &'static str, key: &str) {
+        self.calls
+            .lock()
+            .expect("calls")
+            .push((op, key.to_string()));
+    }
+
+    pub fn calls(&self) -> Vec<(&'static str, String)> {
+        self.calls.lock().expect("calls").clone()
+    }
+
+    pub fn count(&self, op: &str) -> usize {
+        self.calls().iter().filter(|(o, _)| *o == op).count()
+    }
+
+    /// ListMultipartUploads over the whole bucket (an empty prefix).
+    pub fn bucket_listings(&self) -> usize {
+        self.calls()
+            .iter()
+            .filter(|(o, k)| *o == "pending_uploads" && k.is_empty())
+            .count()
+    }
+}
+
+impl<S: hoist::storage::ObjectStore> hoist::storage::ObjectStore for CountingStore<S> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        len: u64,
+        checksum: Option<&hoist::storage::Checksum>,
+        ttl: Duration,
+    ) -> hoist::storage::StorageResult<SignedRequest> {
+        self.record("presign_put", key);
+        self.inner
+            .presign_put(key, content_type, len, checksum, ttl)
+            .await
+    }
+
+    async fn create_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        checksum: Option<hoist::checksum::ChecksumAlgorithm>,
+    ) -> hoist::storage::StorageResult<String> {
+        self.record("create_multipart", key);
+        self.inner
+            .create_multipart(key, content_type, checksum)
+            .await
+    }
+
+    async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        len: u64,
+        checksum: Option<&hoist::storage::Checksum>,
+        ttl: Duration,
+    ) -> hoist::storage::StorageResult<SignedRequest> {
+        self.record("presign_part", key);
+        self.inner
+            .presign_part(key, upload_id, part_number, len, checksum, ttl)
+            .await
+    }
+
+    async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> hoist::storage::StorageResult<Vec<hoist::storage::StoredPart>> {
+        self.record("list_parts", key);
+        self.inner.list_parts(key, upload_id).await
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[hoist::storage::StoredPart],
+    ) -> hoist::storage::StorageResult<()> {
+        self.record("complete_multipart", key);
+        self.inner.complete_multipart(key, upload_id, parts).await
+    }
+
+    async fn abort_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> hoist::storage::StorageResult<bool> {
+        self.record("abort_multipart", key);
+        self.inner.abort_multipart(key, upload_id).await
+    }
+
+    async fn head(
+        &self,
+        key: &str,
+    ) -> hoist::storage::StorageResult<Option<hoist::storage::ObjectInfo>> {
+        self.record("head", key);
+        self.inner.head(key).await
+    }
+
+    async fn read_start(&self, key: &str, len: u64) -> hoist::storage::StorageResult<Vec<u8>> {
+        self.record("read_start", key);
+        self.inner.read_start(key, len).await
+    }
+
+    async fn pending_uploads(
+        &self,
+        prefix: &str,
+    ) -> hoist::storage::StorageResult<Vec<hoist::storage::PendingUpload>> {
+        self.record("pending_uploads", prefix);
+        self.inner.pending_uploads(prefix).await
+    }
+
+    async fn delete(&self, key: &str) -> hoist::storage::StorageResult<()> {
+        self.record("delete", key);
+        self.inner.delete(key).await
+    }
+
+    async fn presign_get(
+        &self,
+        key: &str,
+        download_name: &str,
+        ttl: Duration,
+    ) -> hoist::storage::StorageResult<String> {
+        self.record("presign_get", key);
+        self.inner.presign_get(key, download_name, ttl).await
+    }
+}
+
+/// Polls `check` every 100 ms until it holds, failing the test after `deadline`.
+pub async fn eventually<F, Fut>(deadline: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let polling = async {
+        let mut ticks = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            ticks.tick().await;
+            if check().await {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(deadline, polling)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not within {deadline:?}"));
 }

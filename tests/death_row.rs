@@ -1,0 +1,301 @@
+//! Death row against a real Garage and real SQLite files: every upload expires unless it
+//! completes, the reaper cleans up what expired (through the expiry index, never by listing
+//! the bucket), activity keeps a slow upload alive, and two reapers never handle one upload
+//! twice.
+
+mod common;
+
+use common::{
+    bytes, eventually, harness_with, plain, rules, send, CountingStore, Harness, OWNER, PART,
+};
+use hoist::{
+    background::reaper::Reaper,
+    db,
+    model::{Transfer, UploadStatus},
+    server::config::UploadRules,
+    storage::s3::S3Store,
+    uploads::UploadError,
+};
+use std::{collections::BTreeSet, time::Duration};
+
+const TTL: Duration = Duration::from_secs(2);
+
+async fn short_lived() -> Harness {
+    harness_with(UploadRules {
+        upload_ttl: TTL,
+        ..rules()
+    })
+    .await
+}
+
+fn reaper(h: &Harness) -> Reaper<CountingStore<S3Store>> {
+    Reaper::new(
+        h.service.db().clone(),
+        CountingStore::new(h.store().clone()),
+        TTL,
+        Duration::from_secs(1),
+    )
+}
+
+async fn status(h: &Harness, id: &str) -> String {
+    h.row(OWNER, id).await.status
+}
+
+/// Moves every living upload's expiry into the past, as if its TTL had run out.
+async fn expire_all(h: &Harness) {
+    sqlx::query("UPDATE uploads SET expires_at = ? WHERE expires_at IS NOT NULL")
+        .bind(db::now_ms() - 1)
+        .execute(h.service.db())
+        .await
+        .expect("expire");
+}
+
+#[tokio::test]
+async fn an_abandoned_upload_is_reaped_and_the_bucket_keeps_nothing_of_it() {
+    let h = short_lived().await;
+    let size = 2 * PART + 7;
+    let data = bytes(size, 21);
+    let multipart = h
+        .start("abandoned.bin", size, "application/octet-stream")
+        .await;
+    h.put_parts(&multipart, &data, &[1]).await;
+    // A single PUT that arrived but was never completed: the object exists.
+    let single = h
+        .start("left-behind.bin", 1000, "application/octet-stream")
+        .await;
+    let Transfer::Single(request) = &single.transfer else {
+        panic!("expected a single PUT")
+    };
+    assert!(send(&h.http, request, bytes(1000, 22))
+        .await
+        .status()
+        .is_success());
+    let keys = [
+        h.row(OWNER, &multipart.upload_id).await.object_key,
+        h.row(OWNER, &single.upload_id).await.object_key,
+    ];
+    assert_eq!(h.pending_multipart(&keys[0]).await, 1);
+    assert!(h.object(&keys[1]).await.is_some());
+
+    let reaper = reaper(&h);
+    let report = reaper.run_once().await.expect("reap");
+    assert_eq!(report.claimed, 0, "nothing has expired yet");
+
+    let (reaper, hr) = (&reaper, &h);
+    let ids = [multipart.upload_id.clone(), single.upload_id.clone()];
+    let ids = &ids;
+    eventually(
+        TTL * 5,
+        "both uploads expired and reaped",
+        move || async move {
+            reaper.run_once().await.expect("reap");
+            status(hr, &ids[0]).await == "expired" && status(hr, &ids[1]).await == "expired"
+        },
+    )
+    .await;
+
+    assert_eq!(
+        h.pending_multipart(&keys[0]).await,
+        0,
+        "multipart upload aborted"
+    );
+    assert!(h.object(&keys[0]).await.is_none());
+    assert!(h.object(&keys[1]).await.is_none(), "object deleted");
+    let row = h.row(OWNER, &multipart.upload_id).await;
+    assert!(row.expires_at.is_none());
+    assert!(row.reason.unwrap_or_default().contains("expired"));
+    assert_eq!(reaper.store().bucket_listings(), 0);
+
+    // The browser coming back finds it closed, with the word for why.
+    let late = h
+        .service
+        .sign_parts(OWNER, &multipart.upload_id, &plain(&[2]))
+        .await;
+    assert!(
+        matches!(late, Err(UploadError::Closed(UploadStatus::Expired))),
+        "{late:?}"
+    );
+    // A second pass finds nothing to do: reaping is idempotent.
+    assert_eq!(reaper.run_once().await.expect("reap").claimed, 0);
+}
+
+#[tokio::test]
+async fn an_expired_upload_cannot_be_continued_even_before_the_reaper_comes() {
+    let h = short_lived().await;
+    let size = 2 * PART + 1;
+    let data = bytes(size, 23);
+    let started = h
+        .start("too-late.bin", size, "application/octet-stream")
+        .await;
+    h.put_parts(&started, &data, &[1, 2, 3]).await;
+    expire_all(&h).await;
+    let complete = h.service.complete(OWNER, &started.upload_id).await;
+    assert!(
+        matches!(complete, Err(UploadError::Closed(UploadStatus::Expired))),
+        "{complete:?}"
+    );
+    let report = reaper(&h).run_once().await.expect("reap");
+    assert_eq!((report.claimed, report.reaped), (1, 1));
+    assert_eq!(status(&h, &started.upload_id).await, "expired");
+}
+
+#[tokio::test]
+async fn a_slow_upload_that_keeps_signing_parts_is_not_reaped() {
+    let h = short_lived().await;
+    let size = 3 * PART;
+    let data = bytes(size, 24);
+    let started = h.start("slow.bin", size, "application/octet-stream").await;
+    let reaper = reaper(&h);
+    // Two and a half TTLs of a crawling upload: a part every half second.
+    let mut ticks = tokio::time::interval(Duration::from_millis(500));
+    for round in 0..10u32 {
+        ticks.tick().await;
+        h.put_parts(&started, &data, &[round % 3 + 1]).await;
+        let report = reaper.run_once().await.expect("reap");
+        assert_eq!(
+            report.claimed, 0,
+            "round {round}: a living upload was claimed"
+        );
+    }
+    h.assert_arrives_whole(&started, &data).await;
+}
+
+#[tokio::test]
+async fn two_reapers_on_one_database_handle_every_upload_exactly_once() {
+    let h = short_lived().await;
+    let mut real = Vec::new();
+    for n in 0..12u64 {
+        let size = if n % 3 == 0 { 500 } else { 2 * PART + n };
+        let started = h
+            .start(&format!("twin-{n}.bin"), size, "application/octet-stream")
+            .await;
+        if n % 2 == 0 && size > PART {
+            h.put_parts(&started, &bytes(size, n), &[1]).await;
+        }
+        real.push(h.row(OWNER, &started.upload_id).await.object_key);
+    }
+    let fake = plant_expired(&h, 3_000).await;
+    expire_all(&h).await;
+
+    let (a, b) = (reaper(&h), reaper(&h));
+    let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
+    let (ra, rb) = (ra.expect("reaper a"), rb.expect("reaper b"));
+    let total = (real.len() + fake) as u64;
+    assert_eq!(ra.reaped + rb.reaped, total, "a: {ra:?}, b: {rb:?}");
+    assert_eq!(
+        ra.claimed + rb.claimed,
+        total,
+        "claimed twice: a {ra:?}, b {rb:?}"
+    );
+
+    let touched = |r: &Reaper<CountingStore<S3Store>>| -> BTreeSet<String> {
+        r.store().calls().into_iter().map(|(_, key)| key).collect()
+    };
+    let (ka, kb) = (touched(&a), touched(&b));
+    assert!(
+        ka.is_disjoint(&kb),
+        "{} keys cleaned by both reapers",
+        ka.intersection(&kb).count()
+    );
+    assert_eq!(ka.len() + kb.len(), real.len() + fake);
+    for key in &real {
+        assert_eq!(h.pending_multipart(key).await, 0, "{key}");
+        assert!(h.object(key).await.is_none(), "{key}");
+    }
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE status != 'expired'")
+        .fetch_one(h.service.db())
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+    assert_eq!(a.store().bucket_listings() + b.store().bucket_listings(), 0);
+    println!(
+        "two reapers: {} and {} of {total} expired uploads, no upload handled twice",
+        ra.reaped, rb.reaped
+    );
+}
+
+#[tokio::test]
+async fn a_claim_whose_reaper_died_is_taken_over_after_its_lease() {
+    let h = short_lived().await;
+    let started = h
+        .start("orphaned-claim.bin", 2 * PART, "application/octet-stream")
+        .await;
+    expire_all(&h).await;
+    // A reaper claims it and dies: its lease (here already over) is all that holds the row.
+    let now = db::now_ms();
+    let claimed = db::uploads::claim_expired(h.service.db(), "dead-reaper", now, now - 1, 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let report = reaper(&h).run_once().await.expect("reap");
+    assert_eq!(report.reaped, 1);
+    let row = h.row(OWNER, &started.upload_id).await;
+    assert_eq!(row.status, "expired");
+    assert_eq!(h.pending_multipart(&row.object_key).await, 0);
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_expired_uploads_cost_one_or_two_store_calls_each_and_no_listing() {
+    const ROWS: usize = 100_000;
+    let h = short_lived().await;
+    let planted = plant_expired(&h, ROWS).await;
+    assert_eq!(planted, ROWS);
+
+    // The claim reads the expiry index, not the table.
+    let detail: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT id FROM uploads WHERE expires_at <= ? ORDER BY expires_at LIMIT 256",
+    )
+    .bind(db::now_ms())
+    .fetch_all(h.service.db())
+    .await
+    .expect("query plan");
+    let uses_index = detail
+        .iter()
+        .any(|(_, _, _, d)| d.contains("uploads_by_expiry"));
+    assert!(uses_index, "claim plan: {detail:?}");
+
+    let reaper = reaper(&h);
+    let started = std::time::Instant::now();
+    let report = reaper.run_once().await.expect("reap");
+    let seconds = started.elapsed().as_secs_f64();
+
+    assert_eq!(report.reaped, ROWS as u64, "{report:?}");
+    assert_eq!(report.failed, 0);
+    let store = reaper.store();
+    let calls = store.calls().len();
+    assert!(calls <= 2 * ROWS, "{calls} store calls for {ROWS} uploads");
+    assert_eq!(store.bucket_listings(), 0);
+    assert_eq!(store.count("pending_uploads"), 0);
+    println!(
+        "reaper: {ROWS} expired uploads in {seconds:.1} s ({:.0} uploads/s); store calls: {calls} \
+         ({} aborts, {} deletes, {} key lookups), bucket listings: {}",
+        ROWS as f64 / seconds,
+        store.count("abort_multipart"),
+        store.count("delete"),
+        store.count("pending_uploads"),
+        store.bucket_listings(),
+    );
+}
+
+/// Writes `n` expired uploads straight into the database (keys no store has heard of; half of
+/// them multipart with made-up upload ids), as a long outage would leave them.
+async fn plant_expired(h: &Harness, n: usize) -> usize {
+    let result = sqlx::query(
+        "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?) \
+         INSERT INTO uploads (id, owner, name, object_key, content_type, size, part_size, \
+                              s3_upload_id, status, created_at, expires_at) \
+         SELECT printf('planted-%d-%s', i, hex(randomblob(8))), 'planted', 'fake.bin', \
+                printf('%s/fake-%d.bin', lower(hex(randomblob(16))), i), \
+                'application/octet-stream', \
+                CASE i % 2 WHEN 0 THEN 20971520 ELSE 1000 END, 5242880, \
+                CASE i % 2 WHEN 0 THEN lower(hex(randomblob(32))) END, \
+                'uploading', ?, ? - (i % 1000) FROM seq",
+    )
+    .bind(n as i64)
+    .bind(db::now_ms())
+    .bind(db::now_ms() - 1)
+    .execute(h.service.db())
+    .await
+    .expect("plant rows");
+    result.rows_affected() as usize
+}
