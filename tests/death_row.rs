@@ -299,3 +299,35 @@ async fn plant_expired(h: &Harness, n: usize) -> usize {
     .expect("plant rows");
     result.rows_affected() as usize
 }
+
+#[tokio::test]
+async fn the_bucket_gets_one_abort_incomplete_uploads_rule_beside_its_own() {
+    let h = short_lived().await;
+    let store = h.store();
+    assert!(store
+        .ensure_abort_incomplete_rule(1)
+        .await
+        .expect("lifecycle"));
+    assert!(store
+        .ensure_abort_incomplete_rule(1)
+        .await
+        .expect("lifecycle again"));
+    let rules = store
+        .client()
+        .get_bucket_lifecycle_configuration()
+        .bucket(store.bucket())
+        .send()
+        .await
+        .expect("GetBucketLifecycleConfiguration")
+        .rules
+        .unwrap_or_default();
+    let ours: Vec<_> = rules
+        .iter()
+        .filter(|r| r.id() == Some("hoist-abort-incomplete-uploads"))
+        .collect();
+    assert_eq!(ours.len(), 1, "{rules:?}");
+    let days = ours[0]
+        .abort_incomplete_multipart_upload()
+        .and_then(|a| a.days_after_initiation());
+    assert_eq!(days, Some(1));
+}

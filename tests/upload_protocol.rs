@@ -219,6 +219,44 @@ async fn a_single_put_size_lie_is_rejected_and_deleted() {
 }
 
 #[tokio::test]
+async fn content_that_is_not_its_declared_type_is_rejected_and_deleted() {
+    let h = harness().await;
+    // An executable renamed holiday.png: the browser says image/png, from the name.
+    let mut elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0\x01".to_vec();
+    elf.resize(64, 0);
+    elf.extend(bytes(2 * PART, 7));
+    let size = elf.len() as u64;
+    let started = h.start("holiday.png", size, "image/png").await;
+    h.put_parts(&started, &elf, &[1, 2, 3]).await;
+    assert_rejected(
+        &h,
+        &started,
+        "its content is application/x-executable (.elf), not image/png",
+    )
+    .await;
+    assert_eq!(
+        h.row(OWNER, &started.upload_id).await.reason.as_deref(),
+        Some("its content is application/x-executable (.elf), not image/png as announced.")
+    );
+
+    // A ZIP posing as a PNG, sent in one PUT.
+    let mut zip = b"PK\x03\x04\x14\0\0\0\x08\0".to_vec();
+    zip.extend(bytes(3000, 8));
+    let started = h.start("photo.png", zip.len() as u64, "image/png").await;
+    let Transfer::Single(request) = &started.transfer else {
+        panic!("expected a single PUT")
+    };
+    assert!(send(&h.http, request, zip).await.status().is_success());
+    assert_rejected(&h, &started, "application/zip").await;
+
+    // The real thing passes.
+    let png = media("image/png", 3000, 9);
+    let started = h.start("real.png", 3000, "image/png").await;
+    h.put_parts(&started, &png, &[1]).await;
+    h.assert_arrives_whole(&started, &png).await;
+}
+
+#[tokio::test]
 async fn a_part_of_the_wrong_size_is_rejected_and_nothing_is_left() {
     let h = harness().await;
     let size = 2 * PART;

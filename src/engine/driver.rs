@@ -7,7 +7,7 @@
 //! parts' callbacks in between.
 
 use super::{
-    browser,
+    browser, digest,
     progress::Progress,
     rate::Rate,
     resume::{Fingerprint, Ledger, Unfinished},
@@ -21,8 +21,9 @@ use crate::{
         abort_upload, complete_upload, get_engine_settings, list_uploads, resume_upload,
         sign_parts, start_upload,
     },
+    checksum::ChecksumAlgorithm,
     error::ApiError,
-    model::{EngineSettings, PartPlan, SignedRequest, Transfer, UploadStatus},
+    model::{EngineSettings, PartPlan, PartToSign, SignedRequest, Transfer, UploadStatus},
 };
 use futures::{channel::mpsc, lock::Mutex, StreamExt};
 use leptos::{prelude::*, task::spawn_local};
@@ -124,6 +125,11 @@ struct Job {
     plan: Option<PartPlan>,
     progress: Progress,
     rate: Rate,
+    /// The checksum the server wants with every part, if any.
+    checksum: Option<ChecksumAlgorithm>,
+    /// Each part's checksum as first read from the file: signed into its URL, and what a
+    /// second reading must match (otherwise the file changed under the upload).
+    checksums: HashMap<u32, String>,
     /// Signed URLs not used yet, with the time (ms, browser clock) they stop being fresh.
     urls: HashMap<u32, (SignedRequest, f64)>,
     in_flight: HashMap<u32, XmlHttpRequest>,
@@ -137,6 +143,7 @@ struct Begun {
     plan: PartPlan,
     done: Vec<u32>,
     single: Option<SignedRequest>,
+    checksum: Option<ChecksumAlgorithm>,
 }
 
 impl Engine {
@@ -280,6 +287,8 @@ impl Engine {
                 fingerprint,
                 upload_id: resume,
                 plan: None,
+                checksum: None,
+                checksums: HashMap::new(),
                 rate: Rate::default(),
                 urls: HashMap::new(),
                 in_flight: HashMap::new(),
@@ -341,8 +350,9 @@ impl Engine {
             done: Vec::new(),
             single: match started.transfer {
                 Transfer::Single(request) => Some(request),
-                Transfer::Multipart => None,
+                Transfer::SingleAfterChecksum | Transfer::Multipart => None,
             },
+            checksum: started.checksum,
         })
     }
 
@@ -355,6 +365,7 @@ impl Engine {
             plan: state.plan,
             done: state.done,
             single: None,
+            checksum: state.checksum,
         })
     }
 
@@ -364,11 +375,13 @@ impl Engine {
             plan,
             done,
             single,
+            checksum,
         } = begun;
         let stored: u64 = done.iter().filter_map(|&n| plan.part_len(n)).sum();
         let Some((task, fingerprint)) = self.with_job_mut(id, |job| {
             job.upload_id = Some(upload_id.clone());
             job.plan = Some(plan);
+            job.checksum = checksum;
             if let Some(request) = single {
                 let fresh_until = fresh_until(&request);
                 job.urls.insert(1, (request, fresh_until));
@@ -418,6 +431,9 @@ impl Engine {
             if self.phase(id) != Some(Phase::Uploading) {
                 return self.release(id, part);
             }
+            if let Err(message) = self.read_checksum(id, part).await {
+                return self.fail(id, message);
+            }
             let request = match self.url_for(id, part).await {
                 Ok(request) => request,
                 Err(e) if e.is_transient() => {
@@ -463,8 +479,31 @@ impl Engine {
                         return self.fail(id, format!("Upload failed: {error}."));
                     }
                 }
+                // The store refused bytes that differ from the checksum: damaged on the way
+                // (send them again), or the file itself changed (stop: the upload would mix
+                // two versions of it).
+                Verdict::Reread => {
+                    failures += 1;
+                    if let Err(message) = self.recheck(id, part).await {
+                        return self.fail(id, message);
+                    }
+                    if failures >= retry::MAX_ATTEMPTS {
+                        return self.fail(id, format!("Upload failed: {error}."));
+                    }
+                    self.note(
+                        id,
+                        Some(format!(
+                            "Part {part} arrived damaged; sending it again (attempt {} of {}).",
+                            failures + 1,
+                            retry::MAX_ATTEMPTS
+                        )),
+                    );
+                }
                 // Offline: not a failure; the loop waits for the network.
                 Verdict::Retry if !browser::online() => {}
+                Verdict::Retry if !self.readable(id, part).await => {
+                    return self.fail(id, self.unreadable(id));
+                }
                 Verdict::Retry => {
                     failures += 1;
                     if failures >= retry::MAX_ATTEMPTS {
@@ -485,6 +524,74 @@ impl Engine {
                 Verdict::Fatal(message) => return self.fail(id, message),
             }
         }
+    }
+
+    /// Computes the part's checksum from the file, once, when the upload wants one.
+    async fn read_checksum(&self, id: FileId, part: u32) -> Result<(), String> {
+        let needed = self
+            .with_job(id, |j| {
+                j.checksum.filter(|_| !j.checksums.contains_key(&part))
+            })
+            .flatten();
+        let Some(algorithm) = needed else {
+            return Ok(());
+        };
+        let value = self.digest(id, part, algorithm).await?;
+        self.with_job_mut(id, |j| {
+            j.checksums.entry(part).or_insert(value);
+        });
+        Ok(())
+    }
+
+    /// Reads the part again after the store refused its bytes: the same checksum means they
+    /// were damaged on the way; another means the file changed since the upload began.
+    async fn recheck(&self, id: FileId, part: u32) -> Result<(), String> {
+        let Some((Some(algorithm), first, name)) = self.with_job(id, |j| {
+            (
+                j.checksum,
+                j.checksums.get(&part).cloned(),
+                j.fingerprint.name.clone(),
+            )
+        }) else {
+            return Ok(());
+        };
+        let now = self.digest(id, part, algorithm).await?;
+        if first.is_some_and(|first| first != now) {
+            return Err(format!(
+                "{name} changed while it was being uploaded, so the parts sent no longer fit \
+                 together. Pick it again to upload it as it is now."
+            ));
+        }
+        Ok(())
+    }
+
+    async fn digest(
+        &self,
+        id: FileId,
+        part: u32,
+        algorithm: ChecksumAlgorithm,
+    ) -> Result<String, String> {
+        let (blob, _) = self.slice(id, part).ok_or_else(|| self.unreadable(id))?;
+        digest::of(&blob, algorithm)
+            .await
+            .map_err(|digest::Unreadable| self.unreadable(id))
+    }
+
+    async fn readable(&self, id: FileId, part: u32) -> bool {
+        match self.slice(id, part) {
+            Some((blob, _)) => digest::readable(&blob).await,
+            None => false,
+        }
+    }
+
+    fn unreadable(&self, id: FileId) -> String {
+        let name = self
+            .with_job(id, |j| j.fingerprint.name.clone())
+            .unwrap_or_default();
+        format!(
+            "{name} can no longer be read: it was changed, moved or deleted after it was \
+             picked. Pick it again to continue."
+        )
     }
 
     /// A fresh URL for `part`, signing it (and the parts due next) if none is at hand.
@@ -518,17 +625,29 @@ impl Engine {
             c.extend(s.upcoming(id, 0, batch_len));
             c
         };
-        let needs_url = |n: &u32| {
+        // A part can be signed once its checksum is known (if the upload wants one).
+        let to_sign = |n: u32| {
             self.with_job(id, |j| {
-                !j.urls.get(n).is_some_and(|(_, until)| *until > now)
+                let fresh = j.urls.get(&n).is_some_and(|(_, until)| *until > now);
+                let checksum = j.checksums.get(&n).cloned();
+                (!fresh && (j.checksum.is_none() || checksum.is_some())).then_some(PartToSign {
+                    part_number: n,
+                    checksum,
+                })
             })
-            .unwrap_or(false)
+            .flatten()
         };
-        let mut batch = vec![part];
+        let mut batch = vec![PartToSign {
+            part_number: part,
+            checksum: self
+                .with_job(id, |j| j.checksums.get(&part).cloned())
+                .flatten(),
+        }];
         batch.extend(
             candidates
                 .into_iter()
-                .filter(|n| *n != part && needs_url(n))
+                .filter(|n| *n != part)
+                .filter_map(to_sign)
                 .take(batch_len - 1),
         );
         let signed = sign_parts(upload_id, batch).await?;

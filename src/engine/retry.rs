@@ -1,9 +1,11 @@
 //! What to do when a part PUT fails. Plain Rust so the policy is tested without a browser.
 //!
-//! Three answers: an expired URL is signed again and retried at once (not a failure: long
-//! uploads outlive their URLs by design); a network error, timeout, 5xx, 408 or 429 waits with
-//! exponential backoff and jitter, then retries; anything else (a 4xx that a retry cannot fix)
-//! stops the file with a sentence that says why.
+//! Four answers: an expired URL is signed again and retried at once (not a failure: long
+//! uploads outlive their URLs by design); bytes the store found different from their signed
+//! checksum are read again from the file (corrupted on the way, or the file changed); a
+//! network error, timeout, 5xx, 408 or 429 waits with exponential backoff and jitter, then
+//! retries; anything else (a 4xx that a retry cannot fix) stops the file with a sentence that
+//! says why.
 
 use std::time::Duration;
 
@@ -31,6 +33,8 @@ pub enum PutError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Resign,
+    /// The store refused the bytes: they do not match the checksum signed into the URL.
+    Reread,
     Retry,
     Fatal(String),
 }
@@ -40,6 +44,7 @@ pub fn judge(error: &PutError) -> Verdict {
         PutError::Network | PutError::Timeout => Verdict::Retry,
         PutError::Aborted => Verdict::Fatal("The upload was stopped.".into()),
         PutError::Status(code, body) if url_expired(*code, body) => Verdict::Resign,
+        PutError::Status(400, body) if digest_mismatch(body) => Verdict::Reread,
         PutError::Status(code, _) if *code >= 500 || matches!(code, 408 | 429) => Verdict::Retry,
         PutError::Status(code, body) => Verdict::Fatal(format!(
             "Upload failed: the storage service refused a part ({code} {}).",
@@ -54,6 +59,14 @@ fn url_expired(code: u16, body: &str) -> bool {
     let body = body.to_ascii_lowercase();
     matches!(code, 400 | 403)
         && (body.contains("expired") || body.contains("too old") || body.contains("expiresin"))
+}
+
+/// AWS says BadDigest (or XAmzContentChecksumMismatch), Garage InvalidDigest.
+fn digest_mismatch(body: &str) -> bool {
+    matches!(
+        error_code(body),
+        Some("BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch")
+    )
 }
 
 /// The `<Code>` of an S3 error document.
@@ -99,6 +112,18 @@ mod tests {
             judge(&PutError::Status(400, garage.into())),
             Verdict::Resign
         );
+    }
+
+    #[test]
+    fn bytes_that_fail_their_checksum_are_read_again() {
+        // Garage's answer, as seen in tests/checksums.rs; AWS says BadDigest.
+        let garage = "<Error><Code>InvalidDigest</Code><Message>Invalid digest: Failed to validate checksum</Message></Error>";
+        let aws = "<Error><Code>BadDigest</Code><Message>The CRC32C you specified did not match the calculated checksum.</Message></Error>";
+        assert_eq!(
+            judge(&PutError::Status(400, garage.into())),
+            Verdict::Reread
+        );
+        assert_eq!(judge(&PutError::Status(400, aws.into())), Verdict::Reread);
     }
 
     #[test]

@@ -1,0 +1,284 @@
+//! The server killed at the worst moments, then started again: the reaper and the orphan sweep
+//! still leave nothing behind in the bucket. Runs the real `hoist` binary (SIGKILL, no
+//! goodbye) against a real Garage and its own SQLite file.
+
+mod common;
+
+use common::{bytes, eventually, s3_settings, MIB};
+use hoist::{
+    db::{self, uploads::UploadRow},
+    model::StartedUpload,
+    storage::{s3::S3Store, ObjectStore},
+};
+use std::{
+    net::TcpListener,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+const PART: u64 = 5 * MIB;
+
+/// `hoist` with a 2 s upload TTL, a reaper every second and an orphan sweep every second.
+fn hoist(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
+    command
+        .env("HOIST_DATA_DIR", data_dir)
+        .env("HOIST_UPLOAD_TTL", "2s")
+        .env("HOIST_REAPER_INTERVAL", "1s")
+        .env("HOIST_ORPHAN_SWEEP_INTERVAL", "1s")
+        .env("HOIST_S3_SET_CORS", "false")
+        .env("HOIST_S3_LIFECYCLE_RULE", "false")
+        .env("HOIST_PART_SIZE", "5MiB")
+        .env("HOIST_PART_CHECKSUM", "off");
+    command
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(data_dir: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let log = std::fs::File::create(data_dir.join(format!("server-{port}.log"))).expect("log");
+        let child = hoist(data_dir)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("hoist starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let health = format!("{base}/healthz");
+        let (http, health) = (&http, &health);
+        eventually(
+            Duration::from_secs(30),
+            "hoist answers",
+            move || async move {
+                http.get(health.as_str())
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            },
+        )
+        .await;
+        Self { child, base }
+    }
+
+    async fn start_upload(&self, name: &str, size: u64) -> StartedUpload {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/start_upload", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "name={name}&size={size}&content_type=application%2Foctet-stream"
+            ))
+            .send()
+            .await
+            .expect("start_upload answers");
+        assert!(response.status().is_success(), "{}", response.status());
+        serde_json::from_slice(&response.bytes().await.expect("body")).expect("StartedUpload")
+    }
+
+    /// SIGKILL: no shutdown, no cleanup, exactly as a crash or an OOM kill.
+    fn kill(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn pending(store: &S3Store, key: &str) -> usize {
+    store
+        .pending_uploads(key)
+        .await
+        .expect("ListMultipartUploads")
+        .iter()
+        .filter(|p| p.key == key)
+        .count()
+}
+
+async fn row(pool: &sqlx::SqlitePool, id: &str) -> UploadRow {
+    sqlx::query_as("SELECT * FROM uploads WHERE id = ?")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("row")
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_upload_leaves_nothing_behind_once_restarted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = S3Store::new(&s3_settings());
+    let server = Server::start(dir.path()).await;
+
+    // Started, nothing sent yet.
+    let idle = server.start_upload("crash-idle.bin", 2 * PART + 1).await;
+    // Started, one part in the store.
+    let half = server.start_upload("crash-half.bin", 2 * PART + 1).await;
+    let pool = db::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("hoist.db").display()
+    ))
+    .await
+    .expect("the server's database");
+    let half_row = row(&pool, &half.upload_id).await;
+    let half_s3 = half_row.s3_upload_id.clone().expect("multipart created");
+    store
+        .client()
+        .upload_part()
+        .bucket(store.bucket())
+        .key(&half_row.object_key)
+        .upload_id(&half_s3)
+        .part_number(1)
+        .body(bytes(PART, 31).into())
+        .send()
+        .await
+        .expect("part 1 stored");
+    server.kill();
+
+    // Died between recording an upload and hearing the store's answer to
+    // CreateMultipartUpload: the row has no upload id, the store has an upload.
+    let unconfirmed_id = uuid::Uuid::new_v4().to_string();
+    let unconfirmed_key = format!("{unconfirmed_id}/crash-unconfirmed.bin");
+    let now = db::now_ms();
+    db::uploads::insert(
+        &pool,
+        &UploadRow {
+            id: unconfirmed_id.clone(),
+            owner: "crashed-session".into(),
+            name: "crash-unconfirmed.bin".into(),
+            object_key: unconfirmed_key.clone(),
+            content_type: "application/octet-stream".into(),
+            size: (2 * PART + 1) as i64,
+            part_size: PART as i64,
+            s3_upload_id: None,
+            status: "uploading".into(),
+            reason: None,
+            created_at: now,
+            completed_at: None,
+            expires_at: Some(now + 2_000),
+            checksum: None,
+        },
+    )
+    .await
+    .expect("row");
+    store
+        .create_multipart(&unconfirmed_key, "application/octet-stream", None)
+        .await
+        .expect("the store created it");
+    // A multipart upload no row knows at all (a database restored from an older backup).
+    let orphan_key = format!("{}/crash-orphan.bin", uuid::Uuid::new_v4());
+    store
+        .create_multipart(&orphan_key, "application/octet-stream", None)
+        .await
+        .expect("orphan");
+
+    let keys = [
+        row(&pool, &idle.upload_id).await.object_key,
+        half_row.object_key.clone(),
+        unconfirmed_key.clone(),
+        orphan_key.clone(),
+    ];
+    for key in &keys {
+        assert_eq!(
+            pending(&store, key).await,
+            1,
+            "{key} is in the store before the restart"
+        );
+    }
+
+    let _server = Server::start(dir.path()).await;
+    let ids = [
+        idle.upload_id.clone(),
+        half.upload_id.clone(),
+        unconfirmed_id,
+    ];
+    let (pool, store, ids, keys) = (&pool, &store, &ids, &keys);
+    eventually(
+        Duration::from_secs(30),
+        "everything cleaned up after the restart",
+        move || async move {
+            for id in ids {
+                if row(pool, id).await.status != "expired" {
+                    return false;
+                }
+            }
+            for key in keys {
+                if pending(store, key).await != 0 || store.head(key).await.ok().flatten().is_some()
+                {
+                    return false;
+                }
+            }
+            true
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn hoist_reap_once_cleans_up_and_says_how_much() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = S3Store::new(&s3_settings());
+    let pool = db::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("hoist.db").display()
+    ))
+    .await
+    .expect("database");
+    let id = uuid::Uuid::new_v4().to_string();
+    let key = format!("{id}/expired-long-ago.bin");
+    let s3_id = store
+        .create_multipart(&key, "application/octet-stream", None)
+        .await
+        .expect("multipart");
+    let now = db::now_ms();
+    db::uploads::insert(
+        &pool,
+        &UploadRow {
+            id: id.clone(),
+            owner: "someone".into(),
+            name: "expired-long-ago.bin".into(),
+            object_key: key.clone(),
+            content_type: "application/octet-stream".into(),
+            size: (2 * PART) as i64,
+            part_size: PART as i64,
+            s3_upload_id: Some(s3_id),
+            status: "uploading".into(),
+            reason: None,
+            created_at: now - 7_200_000,
+            completed_at: None,
+            expires_at: Some(now - 3_600_000),
+            checksum: None,
+        },
+    )
+    .await
+    .expect("row");
+
+    let out = hoist(dir.path())
+        .args(["reap", "--once"])
+        .output()
+        .expect("hoist reap --once runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("reaped 1 expired uploads (0 failed"),
+        "{stdout}"
+    );
+    assert_eq!(row(&pool, &id).await.status, "expired");
+    assert_eq!(pending(&store, &key).await, 0);
+}
