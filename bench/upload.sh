@@ -9,8 +9,6 @@
 # fixed part sizes tried), BENCH_POOLS ("4 8": pool sizes tried besides 6, with the default
 # part sizes), BENCH_MEMORY_MIB (4096; 0 skips), BENCH_PROFILE (release | debug).
 set -euo pipefail
-source "$(dirname "$0")/../scripts/lib/common.sh"
-cd "$ROOT"
 
 RUNS=${BENCH_RUNS:-3}
 SIZE_MIB=${BENCH_SIZE_MIB:-1024}
@@ -18,85 +16,16 @@ PART_SIZES=${BENCH_PART_SIZES:-8 16 32 64}
 POOLS=${BENCH_POOLS:-4 8}
 MEMORY_MIB=${BENCH_MEMORY_MIB:-4096}
 PROFILE=${BENCH_PROFILE:-release}
-BOTO3_VERSION=1.40.61
+source "$(dirname "$0")/lib.sh"
 
-ensure_build_tools
-ensure_browser_tools
-VENV="$TOOLS_DIR/bench-venv"
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import boto3" 2>/dev/null; then
-  step "Installing boto3 $BOTO3_VERSION for the direct-upload baseline"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet "boto3==$BOTO3_VERSION" || die "pip could not install boto3"
-fi
-
-step "Building Hoist ($PROFILE)"
-if [ "$PROFILE" = release ]; then
-  cargo leptos build --release || die "cargo leptos build failed"
-else
-  cargo leptos build || die "cargo leptos build failed"
-fi
-SERVER="target/$PROFILE/hoist"
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/hoist-bench.XXXXXX")
-APP_PID=
-stop_app() {
-  if [ -n "$APP_PID" ]; then
-    kill "$APP_PID" 2>/dev/null || true
-    wait "$APP_PID" 2>/dev/null || true
-    APP_PID=
-  fi
-}
-cleanup() {
-  stop_app
-  "$ROOT/scripts/local-s3.sh" stop "$WORK/s3" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-step "Starting Garage"
-scripts/local-s3.sh start "$WORK/s3" "$(free_port)"
-# shellcheck disable=SC1091
-source "$WORK/s3/s3.env"
-
-# start_app PART POOL: Hoist on a free port with POOL parts in flight, and parts of PART MiB
-# (both part-size settings pinned to it), or the default part sizes if PART is "default".
-start_app() {
-  stop_app
-  local port name="app-$1-$2" parts=()
+# start_hoist PART POOL: Hoist with POOL parts in flight, and parts of PART MiB (both
+# part-size settings pinned to it), or the default part sizes if PART is "default".
+start_hoist() {
+  local parts=()
   [ "$1" = default ] || parts=(HOIST_PART_SIZE="${1}MiB" HOIST_MAX_PART_SIZE="${1}MiB")
-  port=$(free_port)
-  env HOIST_DATA_DIR="$WORK/$name" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site \
-    LEPTOS_ENV=PROD HOIST_MAX_FILE_SIZE=64GiB HOIST_PARALLEL_PARTS="$2" "${parts[@]}" \
-    "$SERVER" >"$WORK/$name.log" 2>&1 &
-  APP_PID=$!
-  APP_URL="http://127.0.0.1:$port"
-  wait_for 60 "Hoist" grep -q "bucket CORS rule set" "$WORK/$name.log" ||
-    die "Hoist did not start; see $WORK/$name.log"
+  start_app "app-$1-$2" HOIST_PARALLEL_PARTS="$2" "${parts[@]}"
 }
 
-# A new file of random bytes for every upload: Garage deduplicates blocks it already holds,
-# which would flatter whichever upload came second.
-fresh_file() {
-  rm -f "$WORK"/*.bin
-  local path="$WORK/bench-$RANDOM.bin"
-  head -c "$(($1 * 1024 * 1024))" /dev/urandom >"$path"
-  echo "$path"
-}
-
-# Waits until the disk has the new file and Garage is idle (under 5 % of a core over half a
-# second): deleting the last upload's object, or writing the file, sets off background work
-# that would otherwise land in the next measurement.
-settle() {
-  sync
-  wait_for 60 "Garage to settle" python3 bench/garage_idle.py
-}
-
-hoist_once() {
-  local file
-  file=$(fresh_file "$SIZE_MIB")
-  settle
-  node bench/browser_upload.mjs "$APP_URL" "$file" 1 | tail -n1
-}
 direct_once() {
   local file
   file=$(fresh_file "$SIZE_MIB")
@@ -104,34 +33,31 @@ direct_once() {
   "$VENV/bin/python" bench/direct_upload.py "$file" 1 | tail -n1
 }
 
-RESULTS="$WORK/results.jsonl"
-record() { printf '{"what": "%s", "result": %s}\n' "$1" "$2" >>"$RESULTS"; }
-
 step "Hoist (default settings) vs direct, $RUNS runs each, interleaved"
-start_app default 6
+start_hoist default 6
 for run in $(seq "$RUNS"); do
-  record hoist-default-6 "$(hoist_once)"
+  record hoist-default-6 "$(hoist_once "$SIZE_MIB")"
   record direct "$(direct_once)"
   say "run $run done"
 done
 
 step "Hoist with fixed part sizes: $PART_SIZES MiB"
 for mib in $PART_SIZES; do
-  start_app "$mib" 6
-  for run in $(seq "$RUNS"); do record "hoist-$mib-6" "$(hoist_once)"; done
+  start_hoist "$mib" 6
+  for run in $(seq "$RUNS"); do record "hoist-$mib-6" "$(hoist_once "$SIZE_MIB")"; done
   say "$mib MiB done"
 done
 
 step "Hoist pool sizes: $POOLS besides 6 (default part sizes)"
 for pool in $POOLS; do
-  start_app default "$pool"
-  for run in $(seq "$RUNS"); do record "hoist-default-$pool" "$(hoist_once)"; done
+  start_hoist default "$pool"
+  for run in $(seq "$RUNS"); do record "hoist-default-$pool" "$(hoist_once "$SIZE_MIB")"; done
   say "pool of $pool done"
 done
 
 if [ "$MEMORY_MIB" != 0 ]; then
   step "Browser memory during a $MEMORY_MIB MiB upload"
-  start_app default 6
+  start_hoist default 6
   memory_file=$(fresh_file "$MEMORY_MIB")
   settle
   record memory "$(node bench/browser_upload.mjs "$APP_URL" "$memory_file" 1 --memory | tail -n1)"

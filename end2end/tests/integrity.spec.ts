@@ -86,6 +86,7 @@ test('an executable posing as a PNG is rejected, with the reason, and nothing is
   await expectFailed(page, name, /The file was rejected: its content is application\/x-executable \(\.elf\), not image\/png/);
   const row = libraryRow(page, name);
   await expect(row.locator('.status')).toHaveText('rejected');
+  await expect(row.locator('.reason')).toHaveText(/not image\/png/);
   const id = await row.getAttribute('data-upload-id');
   expect(id).toBeTruthy();
   expect(await objectsUnder(`${id}/`)).toBe(0);

@@ -56,7 +56,11 @@ fn UploadRow(upload: UploadView) -> impl IntoView {
     });
     view! {
         <tr data-upload-id=upload.id.clone() data-status=upload.status.as_str()>
-            <td class="name">{upload.name.clone()}</td>
+            <td class="name">
+                {upload.name.clone()}
+                // Why it was rejected or expired, where the person looks for their file.
+                {upload.reason.clone().map(|why| view! { <small class="reason">{why}</small> })}
+            </td>
             <td>{format::bytes(upload.size)}</td>
             <td>{upload.content_type.clone()}</td>
             <td class="status" title=upload.reason.clone().unwrap_or_default()>

@@ -1,0 +1,46 @@
+// An upload abandoned half way is gone from the bucket one TTL and one reaper interval later,
+// and the library says what happened. Runs against the instance whose uploads expire after
+// 3 s without activity (scripts/test.sh starts it).
+import { test, expect } from '@playwright/test';
+import { libraryRow, MIB, openApp, randomFile, throttleUploads, untilPercent } from './helpers';
+import { multipartUploadsUnder, objectsUnder } from './s3';
+
+test('a tab closed half way through an upload leaves nothing in the bucket once it expires', async ({ context }, testInfo) => {
+  const base = process.env.HOIST_SHORT_LIFE_BASE_URL;
+  expect(base, 'HOIST_SHORT_LIFE_BASE_URL: run the tests with scripts/test.sh').toBeTruthy();
+  const name = 'abandoned-in-a-tab.bin';
+  const { path } = randomFile(testInfo, name, 30 * MIB);
+
+  const page = await context.newPage();
+  let uploadId = '';
+  page.on('response', async (r) => {
+    if (!r.url().includes('/api/start_upload') || !r.ok()) return;
+    uploadId = (await r.json().catch(() => ({}))).upload_id ?? uploadId;
+  });
+  await openApp(page, base);
+  await throttleUploads(page, 4 * MIB);
+  await page.getByLabel('Choose files').setInputFiles(path);
+  await untilPercent(page, name, 20);
+  expect(uploadId).toBeTruthy();
+  expect(await multipartUploadsUnder(`${uploadId}/`)).toBe(1);
+
+  // The person closes the tab; nobody will complete or abort this upload.
+  const closedAt = Date.now();
+  await page.close();
+
+  await expect
+    .poll(async () => (await multipartUploadsUnder(`${uploadId}/`)) + (await objectsUnder(`${uploadId}/`)), {
+      timeout: 30_000,
+      intervals: [250],
+    })
+    .toBe(0);
+  const seconds = (Date.now() - closedAt) / 1000;
+  console.log(`abandoned upload gone from the bucket ${seconds.toFixed(1)} s after the tab closed (TTL 3 s, reaper every 1 s)`);
+
+  // Coming back, the library says it expired, and why.
+  const again = await context.newPage();
+  await openApp(again, base);
+  const row = libraryRow(again, name);
+  await expect(row.locator('.status')).toHaveText('expired');
+  await expect(row.locator('.reason')).toHaveText(/expired/);
+});

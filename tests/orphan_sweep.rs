@@ -1,0 +1,89 @@
+//! The orphan sweep against a real Garage: a multipart upload no row knows is aborted once it
+//! is older than the TTL; a living upload older than the TTL, and another application's upload
+//! in the same bucket, are left alone. (Its own test binary: the sweep lists the whole bucket,
+//! so no other test may be uploading beside it.)
+
+mod common;
+
+use common::{eventually, harness_with, rules, OWNER, PART};
+use hoist::{
+    background::sweep::OrphanSweep,
+    server::config::UploadRules,
+    storage::{s3::S3Store, ObjectStore},
+};
+use std::time::Duration;
+
+const TTL: Duration = Duration::from_secs(1);
+
+async fn pending(store: &S3Store, key: &str) -> usize {
+    store
+        .pending_uploads(key)
+        .await
+        .expect("ListMultipartUploads")
+        .iter()
+        .filter(|p| p.key == key)
+        .count()
+}
+
+#[tokio::test]
+async fn the_sweep_aborts_only_old_uploads_of_ours_that_no_living_upload_owns() {
+    let h = harness_with(UploadRules {
+        upload_ttl: TTL,
+        ..rules()
+    })
+    .await;
+    let store = h.store().clone();
+    let living = h
+        .start("still-going.bin", 2 * PART + 1, "application/octet-stream")
+        .await;
+    let living_key = h.row(OWNER, &living.upload_id).await.object_key;
+    let orphan_key = format!("{}/nobody-knows-me.bin", uuid::Uuid::new_v4());
+    store
+        .create_multipart(&orphan_key, "application/octet-stream", None)
+        .await
+        .expect("orphan");
+    let foreign_key = format!("other-app/{}.bin", uuid::Uuid::new_v4());
+    let foreign_id = store
+        .create_multipart(&foreign_key, "application/octet-stream", None)
+        .await
+        .expect("another application's upload");
+
+    let sweep = OrphanSweep::new(h.service.db().clone(), store.clone(), TTL);
+    let first = sweep.run_once().await.expect("sweep");
+    assert_eq!(
+        pending(&store, &orphan_key).await,
+        1,
+        "too young to be swept: {first:?}"
+    );
+
+    let (h, sweep, store, living, orphan_key) = (&h, &sweep, &store, &living, &orphan_key);
+    eventually(
+        Duration::from_secs(20),
+        "the orphan is aborted",
+        move || async move {
+            // The living upload keeps signing parts all along, so it never expires.
+            h.service
+                .sign_parts(OWNER, &living.upload_id, &common::plain(&[1]))
+                .await
+                .expect("still alive");
+            sweep.run_once().await.expect("sweep");
+            pending(store, orphan_key).await == 0
+        },
+    )
+    .await;
+
+    assert_eq!(
+        pending(store, &living_key).await,
+        1,
+        "a living upload is never swept"
+    );
+    assert_eq!(
+        pending(store, &foreign_key).await,
+        1,
+        "another application's upload is left alone"
+    );
+    store
+        .abort_multipart(&foreign_key, &foreign_id)
+        .await
+        .expect("clean up");
+}
