@@ -43,8 +43,9 @@ source "$WORK/s3/s3.env"
 
 step "Unit and integration tests (cargo test)"
 # cargo-leptos builds debug servers with this flag; passing it here too lets both builds share
-# their compiled dependencies instead of compiling everything twice.
-RUSTFLAGS="--cfg erase_components" cargo test --no-default-features --features ssr 2>&1 | tee "$WORK/cargo-test.log" ||
+# their compiled dependencies instead of compiling everything twice. --show-output prints what
+# passing tests measured (the reaper's figures, say).
+RUSTFLAGS="--cfg erase_components" cargo test --no-default-features --features ssr -- --show-output 2>&1 | tee "$WORK/cargo-test.log" ||
   die "cargo test failed"
 
 step "Building the app (cargo leptos build)"

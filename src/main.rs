@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use hoist::{
-    background::{reaper::Reaper, sweep::OrphanSweep},
+    background::{self, reaper::Reaper, sweep::OrphanSweep},
     db,
     server::{
         config::{Cli, Command, Config},
@@ -52,9 +52,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         .await;
     }
 
-    tokio::spawn(reaper.run_every(config.reaper.interval));
-    if let Some(every) = config.reaper.orphan_sweep {
-        tokio::spawn(sweep.run_every(every));
+    tokio::spawn(background::every(reaper, config.reaper.interval));
+    if let Some(interval) = config.reaper.orphan_sweep {
+        tokio::spawn(background::every(sweep, interval));
     }
     if config.reaper.lifecycle_rule {
         tokio::spawn(with_retries("the bucket's lifecycle rule", {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bytes, eventually, s3_settings, MIB};
+use common::{bytes, eventually, pending_at, s3_settings, MIB};
 use hoist::{
     db::{self, uploads::UploadRow},
     model::StartedUpload,
@@ -98,22 +98,40 @@ impl Drop for Server {
     }
 }
 
-async fn pending(store: &S3Store, key: &str) -> usize {
-    store
-        .pending_uploads(key)
-        .await
-        .expect("ListMultipartUploads")
-        .iter()
-        .filter(|p| p.key == key)
-        .count()
-}
-
 async fn row(pool: &sqlx::SqlitePool, id: &str) -> UploadRow {
     sqlx::query_as("SELECT * FROM uploads WHERE id = ?")
         .bind(id)
         .fetch_one(pool)
         .await
         .expect("row")
+}
+
+/// An uploading row for a two-part upload of `key`, as `start_upload` writes it.
+async fn record(
+    pool: &sqlx::SqlitePool,
+    id: &str,
+    key: &str,
+    s3_upload_id: Option<String>,
+    expires_at: i64,
+) {
+    let now = db::now_ms();
+    let row = UploadRow {
+        id: id.to_string(),
+        owner: "crashed-session".into(),
+        name: key.rsplit('/').next().unwrap_or_default().to_string(),
+        object_key: key.to_string(),
+        content_type: "application/octet-stream".into(),
+        size: (2 * PART) as i64,
+        part_size: PART as i64,
+        s3_upload_id,
+        status: "uploading".into(),
+        reason: None,
+        created_at: now,
+        completed_at: None,
+        expires_at: Some(expires_at),
+        checksum: None,
+    };
+    db::uploads::insert(pool, &row).await.expect("row");
 }
 
 #[tokio::test]
@@ -152,27 +170,8 @@ async fn a_server_killed_mid_upload_leaves_nothing_behind_once_restarted() {
     let unconfirmed_id = uuid::Uuid::new_v4().to_string();
     let unconfirmed_key = format!("{unconfirmed_id}/crash-unconfirmed.bin");
     let now = db::now_ms();
-    db::uploads::insert(
-        &pool,
-        &UploadRow {
-            id: unconfirmed_id.clone(),
-            owner: "crashed-session".into(),
-            name: "crash-unconfirmed.bin".into(),
-            object_key: unconfirmed_key.clone(),
-            content_type: "application/octet-stream".into(),
-            size: (2 * PART + 1) as i64,
-            part_size: PART as i64,
-            s3_upload_id: None,
-            status: "uploading".into(),
-            reason: None,
-            created_at: now,
-            completed_at: None,
-            expires_at: Some(now + 2_000),
-            checksum: None,
-        },
-    )
-    .await
-    .expect("row");
+    // Recorded as start_upload records it, before the store's answer.
+    record(&pool, &unconfirmed_id, &unconfirmed_key, None, now + 2_000).await;
     store
         .create_multipart(&unconfirmed_key, "application/octet-stream", None)
         .await
@@ -192,7 +191,7 @@ async fn a_server_killed_mid_upload_leaves_nothing_behind_once_restarted() {
     ];
     for key in &keys {
         assert_eq!(
-            pending(&store, key).await,
+            pending_at(&store, key).await,
             1,
             "{key} is in the store before the restart"
         );
@@ -215,7 +214,8 @@ async fn a_server_killed_mid_upload_leaves_nothing_behind_once_restarted() {
                 }
             }
             for key in keys {
-                if pending(store, key).await != 0 || store.head(key).await.ok().flatten().is_some()
+                if pending_at(store, key).await != 0
+                    || store.head(key).await.ok().flatten().is_some()
                 {
                     return false;
                 }
@@ -242,28 +242,7 @@ async fn hoist_reap_once_cleans_up_and_says_how_much() {
         .create_multipart(&key, "application/octet-stream", None)
         .await
         .expect("multipart");
-    let now = db::now_ms();
-    db::uploads::insert(
-        &pool,
-        &UploadRow {
-            id: id.clone(),
-            owner: "someone".into(),
-            name: "expired-long-ago.bin".into(),
-            object_key: key.clone(),
-            content_type: "application/octet-stream".into(),
-            size: (2 * PART) as i64,
-            part_size: PART as i64,
-            s3_upload_id: Some(s3_id),
-            status: "uploading".into(),
-            reason: None,
-            created_at: now - 7_200_000,
-            completed_at: None,
-            expires_at: Some(now - 3_600_000),
-            checksum: None,
-        },
-    )
-    .await
-    .expect("row");
+    record(&pool, &id, &key, Some(s3_id), db::now_ms() - 3_600_000).await;
 
     let out = hoist(dir.path())
         .args(["reap", "--once"])
@@ -280,5 +259,5 @@ async fn hoist_reap_once_cleans_up_and_says_how_much() {
         "{stdout}"
     );
     assert_eq!(row(&pool, &id).await.status, "expired");
-    assert_eq!(pending(&store, &key).await, 0);
+    assert_eq!(pending_at(&store, &key).await, 0);
 }

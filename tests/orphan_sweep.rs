@@ -5,25 +5,11 @@
 
 mod common;
 
-use common::{eventually, harness_with, rules, OWNER, PART};
-use hoist::{
-    background::sweep::OrphanSweep,
-    server::config::UploadRules,
-    storage::{s3::S3Store, ObjectStore},
-};
+use common::{eventually, harness_with, pending_at, rules, OWNER, PART};
+use hoist::{background::sweep::OrphanSweep, server::config::UploadRules, storage::ObjectStore};
 use std::time::Duration;
 
 const TTL: Duration = Duration::from_secs(1);
-
-async fn pending(store: &S3Store, key: &str) -> usize {
-    store
-        .pending_uploads(key)
-        .await
-        .expect("ListMultipartUploads")
-        .iter()
-        .filter(|p| p.key == key)
-        .count()
-}
 
 #[tokio::test]
 async fn the_sweep_aborts_only_old_uploads_of_ours_that_no_living_upload_owns() {
@@ -51,7 +37,7 @@ async fn the_sweep_aborts_only_old_uploads_of_ours_that_no_living_upload_owns() 
     let sweep = OrphanSweep::new(h.service.db().clone(), store.clone(), TTL);
     let first = sweep.run_once().await.expect("sweep");
     assert_eq!(
-        pending(&store, &orphan_key).await,
+        pending_at(&store, &orphan_key).await,
         1,
         "too young to be swept: {first:?}"
     );
@@ -67,18 +53,18 @@ async fn the_sweep_aborts_only_old_uploads_of_ours_that_no_living_upload_owns() 
                 .await
                 .expect("still alive");
             sweep.run_once().await.expect("sweep");
-            pending(store, orphan_key).await == 0
+            pending_at(store, orphan_key).await == 0
         },
     )
     .await;
 
     assert_eq!(
-        pending(store, &living_key).await,
+        pending_at(store, &living_key).await,
         1,
         "a living upload is never swept"
     );
     assert_eq!(
-        pending(store, &foreign_key).await,
+        pending_at(store, &foreign_key).await,
         1,
         "another application's upload is left alone"
     );

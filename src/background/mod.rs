@@ -4,15 +4,28 @@
 pub mod reaper;
 pub mod sweep;
 
-use std::time::Duration;
-use tokio::time::{Interval, MissedTickBehavior};
+use std::{future::Future, time::Duration};
+use tokio::time::MissedTickBehavior;
 
-/// Ticks now and then every `every`. A slow pass delays the next one rather than stacking
-/// them up.
-fn ticks(every: Duration) -> Interval {
-    let mut ticks = tokio::time::interval(every);
+/// One pass of background work.
+pub trait Pass: Send + Sync + 'static {
+    /// How the log names it.
+    const NAME: &'static str;
+    fn pass(&self) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// Runs `job` now and every `interval`, for as long as the server lives. A failed pass is
+/// logged, not fatal: the next one tries again. A slow pass delays the next rather than
+/// stacking them up.
+pub async fn every<P: Pass>(job: P, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    ticks
+    loop {
+        ticks.tick().await;
+        if let Err(error) = job.pass().await {
+            tracing::warn!(%error, "{}: pass failed", P::NAME);
+        }
+    }
 }
 
 fn millis(duration: Duration) -> i64 {

@@ -108,18 +108,6 @@ impl<S: ObjectStore> Reaper<S> {
         Ok(report)
     }
 
-    /// Reaps now and every `interval`, for as long as the server lives. A database error
-    /// is logged, not fatal: the next pass tries again.
-    pub async fn run_every(self, interval: Duration) {
-        let mut ticks = super::ticks(interval);
-        loop {
-            ticks.tick().await;
-            if let Err(e) = self.run_once().await {
-                tracing::error!(error = %e, "reaper: pass failed");
-            }
-        }
-    }
-
     async fn reap(&self, batch: Vec<Doomed>) -> DbResult<ReapReport> {
         let mut report = ReapReport {
             claimed: batch.len() as u64,
@@ -211,6 +199,14 @@ impl<S: ObjectStore> Reaper<S> {
             self.store.delete(key).await?;
         }
         Ok(())
+    }
+}
+
+impl<S: ObjectStore> super::Pass for Reaper<S> {
+    const NAME: &'static str = "reaper";
+
+    async fn pass(&self) -> Result<(), String> {
+        self.run_once().await.map(|_| ()).map_err(|e| e.to_string())
     }
 }
 

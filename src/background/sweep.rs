@@ -87,15 +87,12 @@ impl<S: ObjectStore> OrphanSweep<S> {
         }
         Ok(report)
     }
+}
 
-    /// Sweeps now and every `interval`.
-    pub async fn run_every(self, interval: Duration) {
-        let mut ticks = super::ticks(interval);
-        loop {
-            ticks.tick().await;
-            if let Err(e) = self.run_once().await {
-                tracing::warn!(error = %e, "orphan sweep: pass failed");
-            }
-        }
+impl<S: ObjectStore> super::Pass for OrphanSweep<S> {
+    const NAME: &'static str = "orphan sweep";
+
+    async fn pass(&self) -> Result<(), String> {
+        self.run_once().await.map(|_| ()).map_err(|e| e.to_string())
     }
 }

@@ -221,19 +221,22 @@ impl Harness {
             .expect("row exists")
     }
 
-    /// Multipart uploads the store still holds under `key`.
+    /// Multipart uploads the store still holds at `key`.
     pub async fn pending_multipart(&self, key: &str) -> usize {
-        let out = self
-            .store()
-            .client()
-            .list_multipart_uploads()
-            .bucket(self.store().bucket())
-            .prefix(key)
-            .send()
-            .await
-            .expect("ListMultipartUploads");
-        out.uploads().len()
+        pending_at(self.store(), key).await
     }
+}
+
+/// Multipart uploads in progress at exactly `key`, as ListMultipartUploads reports them.
+pub async fn pending_at(store: &S3Store, key: &str) -> usize {
+    use hoist::storage::ObjectStore;
+    store
+        .pending_uploads(key)
+        .await
+        .expect("ListMultipartUploads")
+        .iter()
+        .filter(|p| p.key == key)
+        .count()
 }
 
 /// The real store, with every call it is asked to make written down: which operation, on
