@@ -16,7 +16,13 @@ use std::{process::ExitCode, sync::Arc, time::Duration};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_target(false).init();
+    // Logs go to stderr, so stdout carries only what a command answers (`hoist reap --once`).
+    let stderr = std::io::stderr();
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&stderr))
+        .with_writer(std::io::stderr)
+        .init();
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

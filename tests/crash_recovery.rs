@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bytes, eventually, pending_at, s3_settings, MIB};
+use common::{bytes, eventually, pending_at, plant_expired, s3_settings, MIB};
 use hoist::{
     db::{self, uploads::UploadRow},
     model::StartedUpload,
@@ -260,4 +260,49 @@ async fn hoist_reap_once_cleans_up_and_says_how_much() {
     );
     assert_eq!(row(&pool, &id).await.status, "expired");
     assert_eq!(pending_at(&store, &key).await, 0);
+}
+
+#[tokio::test]
+async fn two_reaper_processes_on_one_database_reap_every_upload_exactly_once() {
+    const ROWS: usize = 4_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pool = db::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("hoist.db").display()
+    ))
+    .await
+    .expect("database");
+    assert_eq!(plant_expired(&pool, ROWS).await, ROWS);
+
+    let reap = || {
+        hoist(dir.path())
+            .args(["reap", "--once"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("hoist reap --once starts")
+    };
+    let (a, b) = (reap(), reap());
+    let reaped = |child: Child| -> u64 {
+        let out = child.wait_with_output().expect("hoist reap --once ends");
+        assert!(out.status.success());
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        stdout
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {stdout:?}"))
+    };
+    let (ra, rb) = (reaped(a), reaped(b));
+    println!("two reaper processes: {ra} + {rb} of {ROWS} expired uploads");
+    assert_eq!(
+        ra + rb,
+        ROWS as u64,
+        "an upload reaped twice, or not at all"
+    );
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE status != 'expired'")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
 }

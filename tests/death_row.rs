@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    bytes, eventually, harness_with, plain, rules, send, CountingStore, Harness, OWNER, PART,
+    bytes, eventually, harness_with, plain, plant_expired, rules, send, CountingStore, Harness,
+    OWNER, PART,
 };
 use hoist::{
     background::reaper::Reaper,
@@ -174,7 +175,7 @@ async fn two_reapers_on_one_database_handle_every_upload_exactly_once() {
         }
         real.push(h.row(OWNER, &started.upload_id).await.object_key);
     }
-    let fake = plant_expired(&h, 3_000).await;
+    let fake = plant_expired(h.service.db(), 3_000).await;
     expire_all(&h).await;
 
     let (a, b) = (reaper(&h), reaper(&h));
@@ -238,7 +239,7 @@ async fn a_claim_whose_reaper_died_is_taken_over_after_its_lease() {
 async fn a_hundred_thousand_expired_uploads_cost_one_or_two_store_calls_each_and_no_listing() {
     const ROWS: usize = 100_000;
     let h = short_lived().await;
-    let planted = plant_expired(&h, ROWS).await;
+    let planted = plant_expired(h.service.db(), ROWS).await;
     assert_eq!(planted, ROWS);
 
     // The claim reads the expiry index, not the table.
@@ -275,29 +276,6 @@ async fn a_hundred_thousand_expired_uploads_cost_one_or_two_store_calls_each_and
         store.count("pending_uploads"),
         store.bucket_listings(),
     );
-}
-
-/// Writes `n` expired uploads straight into the database (keys no store has heard of; half of
-/// them multipart with made-up upload ids), as a long outage would leave them.
-async fn plant_expired(h: &Harness, n: usize) -> usize {
-    let result = sqlx::query(
-        "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?) \
-         INSERT INTO uploads (id, owner, name, object_key, content_type, size, part_size, \
-                              s3_upload_id, status, created_at, expires_at) \
-         SELECT printf('planted-%d-%s', i, hex(randomblob(8))), 'planted', 'fake.bin', \
-                printf('%s/fake-%d.bin', lower(hex(randomblob(16))), i), \
-                'application/octet-stream', \
-                CASE i % 2 WHEN 0 THEN 20971520 ELSE 1000 END, 5242880, \
-                CASE i % 2 WHEN 0 THEN lower(hex(randomblob(32))) END, \
-                'uploading', ?, ? - (i % 1000) FROM seq",
-    )
-    .bind(n as i64)
-    .bind(db::now_ms())
-    .bind(db::now_ms() - 1)
-    .execute(h.service.db())
-    .await
-    .expect("plant rows");
-    result.rows_affected() as usize
 }
 
 #[tokio::test]

@@ -405,3 +405,26 @@ where
         .await
         .unwrap_or_else(|_| panic!("{what}: not within {deadline:?}"));
 }
+
+/// Writes `n` expired uploads straight into the database (keys no store has heard of; half of
+/// them multipart with made-up upload ids), as a long outage would leave them.
+pub async fn plant_expired(pool: &sqlx::SqlitePool, n: usize) -> usize {
+    let result = sqlx::query(
+        "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?) \
+         INSERT INTO uploads (id, owner, name, object_key, content_type, size, part_size, \
+                              s3_upload_id, status, created_at, expires_at) \
+         SELECT printf('planted-%d-%s', i, hex(randomblob(8))), 'planted', 'fake.bin', \
+                printf('%s/fake-%d.bin', lower(hex(randomblob(16))), i), \
+                'application/octet-stream', \
+                CASE i % 2 WHEN 0 THEN 20971520 ELSE 1000 END, 5242880, \
+                CASE i % 2 WHEN 0 THEN lower(hex(randomblob(32))) END, \
+                'uploading', ?, ? - (i % 1000) FROM seq",
+    )
+    .bind(n as i64)
+    .bind(db::now_ms())
+    .bind(db::now_ms() - 1)
+    .execute(pool)
+    .await
+    .expect("plant rows");
+    result.rows_affected() as usize
+}
