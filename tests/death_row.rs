@@ -309,3 +309,52 @@ async fn the_bucket_gets_one_abort_incomplete_uploads_rule_beside_its_own() {
         .and_then(|a| a.days_after_initiation());
     assert_eq!(days, Some(1));
 }
+
+#[tokio::test]
+async fn a_cleanup_the_store_refuses_is_kept_visible_and_tried_again() {
+    let h = short_lived().await;
+    let started = h
+        .start("unlucky.bin", 2 * PART + 1, "application/octet-stream")
+        .await;
+    let key = h.row(OWNER, &started.upload_id).await.object_key;
+    expire_all(&h).await;
+
+    // The store is away (nothing listens on the discard port).
+    let mut away = common::s3_settings();
+    away.endpoint = "http://127.0.0.1:9".into();
+    let offline = Reaper::new(
+        h.service.db().clone(),
+        S3Store::new(&away),
+        TTL,
+        Duration::from_secs(1),
+    );
+    let report = offline.run_once().await.expect("reap");
+    assert_eq!((report.claimed, report.reaped, report.failed), (1, 0, 1));
+    let (attempts, error, expires_at): (i64, Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT reap_attempts, reap_error, expires_at FROM uploads WHERE id = ?")
+            .bind(&started.upload_id)
+            .fetch_one(h.service.db())
+            .await
+            .expect("row");
+    assert_eq!(attempts, 1);
+    assert!(
+        error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("cannot be reached"),
+        "{error:?}"
+    );
+    assert!(
+        expires_at.unwrap_or(0) > db::now_ms(),
+        "retried later, not at once"
+    );
+    assert_eq!(status(&h, &started.upload_id).await, "uploading");
+    assert_eq!(h.pending_multipart(&key).await, 1);
+
+    // Once it is due again and the store is back, it goes.
+    expire_all(&h).await;
+    let report = reaper(&h).run_once().await.expect("reap");
+    assert_eq!((report.reaped, report.failed), (1, 0));
+    assert_eq!(status(&h, &started.upload_id).await, "expired");
+    assert_eq!(h.pending_multipart(&key).await, 0);
+}

@@ -2,6 +2,7 @@
 // refuses bytes that differ, and the server reads the start of every upload to check its type.
 import { test, expect } from '@playwright/test';
 import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   expectDownloadMatches,
@@ -74,6 +75,35 @@ test('a file changed on disk during its upload stops with a clear message', asyn
   );
   console.log(`shown: ${await task.getByRole('alert').textContent()}`);
   // Nothing of it became a file in the library.
+  await expect(libraryRow(page, name).filter({ hasText: 'uploaded' })).toHaveCount(0);
+});
+
+test('a file rewritten in place, even with its old timestamp, stops with a clear message', async ({ page }, testInfo) => {
+  // With its modification time put back, the browser may not notice the change; the checksum
+  // signed into each part's URL does: the store refuses a part whose bytes changed after they
+  // were hashed, and reading the part again gives another checksum. Either way the file stops.
+  const name = 'sneaky-rewrite.bin';
+  const { path } = randomFile(testInfo, name, 48 * MIB);
+  // A copy keeps the original timestamps, to the nanosecond.
+  const stamp = testInfo.outputPath('timestamp');
+  execFileSync('cp', ['--preserve=timestamps', path, stamp]);
+  await openApp(page);
+  const store = watchStorePuts(page);
+  await throttleUploads(page, 8 * MIB);
+  await page.getByLabel('Choose files').setInputFiles(path);
+  await untilPercent(page, name, 5);
+
+  writeFileSync(path, randomBytes(48 * MIB));
+  execFileSync('touch', ['-r', stamp, path]);
+
+  const task = await expectFailed(
+    page,
+    name,
+    /sneaky-rewrite\.bin (changed while it was being uploaded|can no longer be read)/,
+    60_000,
+  );
+  const refused = store.of(name).filter((p) => p.status === 400).length;
+  console.log(`rewritten file: "${await task.getByRole('alert').textContent()}"; ${refused} part PUTs refused for their checksum`);
   await expect(libraryRow(page, name).filter({ hasText: 'uploaded' })).toHaveCount(0);
 });
 
