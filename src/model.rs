@@ -157,11 +157,17 @@ pub struct ResumeState {
 pub struct EngineSettings {
     /// Part uploads in flight at once, across all files.
     pub parallel_parts: u32,
+    /// An upload expires this long after the server last heard of it; the engine keeps one
+    /// whose parts are still on their way alive well within it.
+    pub upload_ttl_secs: u64,
 }
 
 impl Default for EngineSettings {
     fn default() -> Self {
-        Self { parallel_parts: 6 }
+        Self {
+            parallel_parts: 6,
+            upload_ttl_secs: 3600,
+        }
     }
 }
 

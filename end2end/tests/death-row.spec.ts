@@ -2,7 +2,7 @@
 // and the library says what happened. Runs against the instance whose uploads expire after
 // 3 s without activity (scripts/test.sh starts it).
 import { test, expect } from '@playwright/test';
-import { libraryRow, MIB, openApp, randomFile, throttleUploads, untilPercent } from './helpers';
+import { expectDownloadMatches, libraryRow, MIB, openApp, randomFile, throttleUploads, untilPercent } from './helpers';
 import { multipartUploadsUnder, objectsUnder } from './s3';
 
 test('a tab closed half way through an upload leaves nothing in the bucket once it expires', async ({ context }, testInfo) => {
@@ -43,4 +43,26 @@ test('a tab closed half way through an upload leaves nothing in the bucket once 
   const row = libraryRow(again, name);
   await expect(row.locator('.status')).toHaveText('expired');
   await expect(row.locator('.reason')).toHaveText(/expired/);
+});
+
+test('a slow upload whose parts each take longer than the TTL is kept alive and completes', async ({ page }, testInfo) => {
+  const base = process.env.HOIST_SHORT_LIFE_BASE_URL;
+  expect(base, 'HOIST_SHORT_LIFE_BASE_URL: run the tests with scripts/test.sh').toBeTruthy();
+  const name = 'slow-but-alive.bin';
+  // 6 parts of 5 MiB sent together at 3 MiB/s: each takes about 10 s, the TTL is 3 s, and no
+  // part starts (so none is signed) while they are on their way.
+  const { path, data } = randomFile(testInfo, name, 30 * MIB);
+  let keepAlives = 0;
+  page.on('request', (r) => {
+    if (r.url().includes('/api/keep_upload_alive')) keepAlives += 1;
+  });
+  await openApp(page, base);
+  await throttleUploads(page, 3 * MIB);
+  const started = Date.now();
+  await page.getByLabel('Choose files').setInputFiles(path);
+  await expectDownloadMatches(page, name, data);
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`slow upload: ${seconds.toFixed(1)} s with a 3 s TTL, ${keepAlives} keep-alive calls`);
+  expect(seconds).toBeGreaterThan(3);
+  expect(keepAlives).toBeGreaterThan(0);
 });

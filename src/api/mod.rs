@@ -45,6 +45,14 @@ pub async fn resume_upload(
         .await?)
 }
 
+/// Activity without a request for URLs: parts sent over a slow link can take longer than the
+/// upload's TTL, and an upload whose parts are on their way must not expire.
+#[server(endpoint = "keep_upload_alive")]
+pub async fn keep_upload_alive(upload_id: String) -> Result<(), ApiError> {
+    let (uploads, owner) = ssr::caller()?;
+    Ok(uploads.keep_alive(&owner, &upload_id).await?)
+}
+
 #[server(endpoint = "complete_upload")]
 pub async fn complete_upload(upload_id: String) -> Result<UploadView, ApiError> {
     let (uploads, owner) = ssr::caller()?;
@@ -74,6 +82,7 @@ pub async fn get_engine_settings() -> Result<EngineSettings, ApiError> {
     let state = use_context::<crate::server::state::AppState>().ok_or(ApiError::Internal)?;
     Ok(EngineSettings {
         parallel_parts: state.config.parallel_parts,
+        upload_ttl_secs: state.config.rules.upload_ttl.as_secs(),
     })
 }
 

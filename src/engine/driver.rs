@@ -18,8 +18,8 @@ use super::{
 };
 use crate::{
     api::{
-        abort_upload, complete_upload, get_engine_settings, list_uploads, resume_upload,
-        sign_parts, start_upload,
+        abort_upload, complete_upload, get_engine_settings, keep_upload_alive, list_uploads,
+        resume_upload, sign_parts, start_upload,
     },
     checksum::ChecksumAlgorithm,
     error::ApiError,
@@ -49,6 +49,9 @@ const STARTING_AT_ONCE: usize = 2;
 /// events arrive far more often (every few ms across six requests); redrawing on each would
 /// spend on the page the CPU the upload needs.
 const TICK: Duration = Duration::from_millis(250);
+/// An upload with parts on their way tells the server it is alive at least this often, as a
+/// share of the upload TTL (a part on a slow link can take longer than the TTL).
+const KEEP_ALIVE_SHARE: f64 = 0.25;
 
 thread_local! {
     static ENGINE: OnceCell<Engine> = const { OnceCell::new() };
@@ -111,6 +114,8 @@ struct Inner {
     starting: Cell<usize>,
     ledger: RefCell<Ledger>,
     total_rate: RefCell<Rate>,
+    /// The server's upload TTL, in ms.
+    upload_ttl_ms: Cell<f64>,
     next_id: Cell<FileId>,
     wake: mpsc::UnboundedSender<()>,
     wake_rx: RefCell<Option<mpsc::UnboundedReceiver<()>>>,
@@ -133,6 +138,8 @@ struct Job {
     /// Signed URLs not used yet, with the time (ms, browser clock) they stop being fresh.
     urls: HashMap<u32, (SignedRequest, f64)>,
     in_flight: HashMap<u32, XmlHttpRequest>,
+    /// When (browser clock) the server last heard of this upload: it expires a TTL later.
+    heard_at: f64,
     /// One `sign_parts` call at a time per file, so parts starting together share a batch.
     signing: Rc<Mutex<()>>,
 }
@@ -159,6 +166,7 @@ impl Engine {
             starting: Cell::new(0),
             ledger: RefCell::new(browser::load_ledger()),
             total_rate: RefCell::new(Rate::default()),
+            upload_ttl_ms: Cell::new(EngineSettings::default().upload_ttl_secs as f64 * 1000.0),
             next_id: Cell::new(1),
             wake,
             wake_rx: RefCell::new(Some(wake_rx)),
@@ -178,6 +186,10 @@ impl Engine {
                     .scheduler
                     .borrow_mut()
                     .set_limit(settings.parallel_parts as usize);
+                engine
+                    .0
+                    .upload_ttl_ms
+                    .set(settings.upload_ttl_secs as f64 * 1000.0);
                 engine.wake();
             }
         });
@@ -292,6 +304,7 @@ impl Engine {
                 rate: Rate::default(),
                 urls: HashMap::new(),
                 in_flight: HashMap::new(),
+                heard_at: 0.0,
                 signing: Rc::new(Mutex::new(())),
             },
         );
@@ -382,6 +395,7 @@ impl Engine {
             job.upload_id = Some(upload_id.clone());
             job.plan = Some(plan);
             job.checksum = checksum;
+            job.heard_at = browser::now_ms();
             if let Some(request) = single {
                 let fresh_until = fresh_until(&request);
                 job.urls.insert(1, (request, fresh_until));
@@ -652,6 +666,7 @@ impl Engine {
         );
         let signed = sign_parts(upload_id, batch).await?;
         self.with_job_mut(id, |j| {
+            j.heard_at = browser::now_ms();
             for p in signed {
                 let until = fresh_until(&p.request);
                 j.urls.insert(p.part_number, (p.request, until));
@@ -834,9 +849,15 @@ impl Engine {
     /// in total.
     fn tick(&self) {
         let now = browser::now_ms();
+        let keep_alive_after = self.0.upload_ttl_ms.get() * KEEP_ALIVE_SHARE;
+        let mut alive = Vec::new();
         for job in self.0.jobs.borrow_mut().values_mut() {
             if job.task.phase.get_untracked() != Phase::Uploading {
                 continue;
+            }
+            if !job.in_flight.is_empty() && now - job.heard_at > keep_alive_after {
+                job.heard_at = now;
+                alive.extend(job.upload_id.clone());
             }
             if job.task.sent.get_untracked() != job.progress.sent() {
                 job.task.show(&job.progress);
@@ -847,6 +868,15 @@ impl Engine {
                 job.rate
                     .seconds_left(job.progress.total() - job.progress.sent()),
             );
+        }
+        for upload_id in alive {
+            spawn_local(async move {
+                // A failure here is not the file's: its parts go on, and a closed upload
+                // shows itself through them.
+                if let Err(e) = keep_upload_alive(upload_id.clone()).await {
+                    leptos::logging::warn!("could not keep upload {upload_id} alive: {e}");
+                }
+            });
         }
         let view = self.0.view;
         let uploading = view.tasks.with_untracked(|tasks| {

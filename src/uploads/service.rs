@@ -176,7 +176,7 @@ impl<S: ObjectStore> UploadService<S> {
             None => return Err(UploadError::Closed(UploadStatus::Aborted)),
         };
         let required = checksum_of(&row)?;
-        self.keep_alive(&row).await?;
+        self.extend(&row).await?;
 
         let mut signed = Vec::with_capacity(parts.len());
         for part in parts {
@@ -255,7 +255,7 @@ impl<S: ObjectStore> UploadService<S> {
             )));
         }
         let plan = plan_of(&row);
-        self.keep_alive(&row).await?;
+        self.extend(&row).await?;
         let done = match row.s3_upload_id.as_deref() {
             Some(s3_id) => self
                 .store
@@ -288,7 +288,7 @@ impl<S: ObjectStore> UploadService<S> {
             return answer;
         }
         // Completing is activity too: the reaper must not take the upload from under us.
-        if let Err(e) = self.keep_alive(&row).await {
+        if let Err(e) = self.extend(&row).await {
             return match completion_answer(&self.find(owner, id).await?)? {
                 Some(answer) => answer,
                 None => Err(e),
@@ -402,9 +402,15 @@ impl<S: ObjectStore> UploadService<S> {
             .ok_or(UploadError::NotFound)
     }
 
+    /// The browser says the upload is alive (parts still on their way): its expiry moves on.
+    pub async fn keep_alive(&self, owner: &str, id: &str) -> UploadResult<()> {
+        let row = self.open_upload(owner, id).await?;
+        self.extend(&row).await
+    }
+
     /// Pushes a living upload's expiry forward. An upload whose time ran out is expired even
     /// if the reaper has not come by yet: continuing it would race the reaper's abort.
-    async fn keep_alive(&self, row: &UploadRow) -> UploadResult<()> {
+    async fn extend(&self, row: &UploadRow) -> UploadResult<()> {
         let now = db::now_ms();
         let until = now + ttl_ms(self.rules.upload_ttl);
         if db::uploads::extend(&self.db, &row.id, now, until).await? {
