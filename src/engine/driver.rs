@@ -651,19 +651,12 @@ impl Engine {
             })
             .flatten()
         };
-        let mut batch = vec![PartToSign {
-            part_number: part,
-            checksum: self
-                .with_job(id, |j| j.checksums.get(&part).cloned())
-                .flatten(),
-        }];
-        batch.extend(
-            candidates
-                .into_iter()
-                .filter(|n| *n != part)
-                .filter_map(to_sign)
-                .take(batch_len - 1),
-        );
+        // This part first: its checksum is known, and its URL is not (or we would not be here).
+        let batch: Vec<PartToSign> = std::iter::once(part)
+            .chain(candidates.into_iter().filter(|n| *n != part))
+            .filter_map(to_sign)
+            .take(batch_len)
+            .collect();
         let signed = sign_parts(upload_id, batch).await?;
         self.with_job_mut(id, |j| {
             j.heard_at = browser::now_ms();

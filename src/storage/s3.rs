@@ -244,6 +244,13 @@ fn unsupported<E: ProvideErrorMetadata>(
         || s.err().code() == Some("NotImplemented"))
 }
 
+/// The checksum's value if it is of `algorithm`: each algorithm has its own SDK setter.
+fn value_for(checksum: Option<&Checksum>, algorithm: ChecksumAlgorithm) -> Option<String> {
+    checksum
+        .filter(|c| c.algorithm == algorithm)
+        .map(|c| c.value.clone())
+}
+
 fn s3_algorithm(algorithm: ChecksumAlgorithm) -> S3Algo {
     match algorithm {
         ChecksumAlgorithm::Crc32c => S3Algo::Crc32C,
@@ -271,11 +278,7 @@ impl ObjectStore for S3Store {
         checksum: Option<&Checksum>,
         ttl: Duration,
     ) -> StorageResult<SignedRequest> {
-        let value = |a| {
-            checksum
-                .filter(|c| c.algorithm == a)
-                .map(|c| c.value.clone())
-        };
+        let value = |a| value_for(checksum, a);
         let request = self
             .signer
             .put_object()
@@ -323,11 +326,7 @@ impl ObjectStore for S3Store {
     ) -> StorageResult<SignedRequest> {
         let part_number = i32::try_from(part_number)
             .map_err(|_| StorageError::Signing("part number too large".into()))?;
-        let value = |a| {
-            checksum
-                .filter(|c| c.algorithm == a)
-                .map(|c| c.value.clone())
-        };
+        let value = |a| value_for(checksum, a);
         let request = self
             .signer
             .upload_part()
@@ -405,12 +404,7 @@ impl ObjectStore for S3Store {
         let completed = parts
             .iter()
             .map(|p| {
-                let value = |a| {
-                    p.checksum
-                        .as_ref()
-                        .filter(|c| c.algorithm == a)
-                        .map(|c| c.value.clone())
-                };
+                let value = |a| value_for(p.checksum.as_ref(), a);
                 CompletedPart::builder()
                     .part_number(i32::try_from(p.part_number).unwrap_or(i32::MAX))
                     .e_tag(&p.etag)
