@@ -1,5 +1,6 @@
 """Writes N expired uploads into a Hoist database, as a long outage would leave them: keys no
-store has heard of, half of them multipart with made-up upload ids. For bench/reaper.sh.
+store has heard of, each with a made-up multipart upload id (every upload is a multipart upload,
+half of them one-part). For bench/reaper.sh.
 
     python bench/plant_expired.py DATABASE N
 """
@@ -17,10 +18,10 @@ db.execute(
     INSERT INTO uploads (id, owner, name, object_key, content_type, size, part_size,
                          s3_upload_id, status, created_at, expires_at)
     SELECT printf('planted-%d-%s', i, hex(randomblob(8))), 'planted', 'fake.bin',
-           printf('%s/fake-%d.bin', lower(hex(randomblob(16))), i),
+           printf('hoist/%s/fake-%d.bin', lower(hex(randomblob(16))), i),
            'application/octet-stream',
            CASE i % 2 WHEN 0 THEN 20971520 ELSE 1000 END, 5242880,
-           CASE i % 2 WHEN 0 THEN lower(hex(randomblob(32))) END,
+           lower(hex(randomblob(32))),
            'uploading', ?, ? - (i % 1000) FROM seq
     """,
     (n, now, now - 1),

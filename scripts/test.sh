@@ -84,12 +84,14 @@ APP_PID=${APP_PIDS[0]}
 start_app short-ttl HOIST_URL_TTL=2s HOIST_PART_SIZE=5MiB
 short_ttl_url=$STARTED_URL
 # A third whose uploads expire after 3 s without activity, reaped every second: death row.
-start_app short-life HOIST_UPLOAD_TTL=3s HOIST_REAPER_INTERVAL=1s HOIST_PART_SIZE=5MiB
+start_app short-life HOIST_UPLOAD_TTL=3s HOIST_URL_TTL=2s HOIST_REAPER_INTERVAL=1s HOIST_PART_SIZE=5MiB
 short_life_url=$STARTED_URL
 
 step "End-to-end tests (Playwright, Chromium)"
+# The fault tests kill and restart the local Garage (HOIST_S3_DIR) and an app of their own.
 (cd end2end && HOIST_BASE_URL="$base_url" HOIST_SERVER_PID="$APP_PID" HOIST_SHORT_TTL_BASE_URL="$short_ttl_url" \
-  HOIST_SHORT_LIFE_BASE_URL="$short_life_url" npx playwright test 2>&1) |
+  HOIST_SHORT_LIFE_BASE_URL="$short_life_url" HOIST_S3_DIR="$WORK/s3" HOIST_APP_BIN="$ROOT/target/debug/hoist" \
+  HOIST_SITE_ROOT="$ROOT/target/site" npx playwright test 2>&1) |
   tee "$WORK/e2e.log" || die "the end-to-end tests failed"
 
 cargo_passed=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$WORK/cargo-test.log" | awk '{ s += $1 } END { print s + 0 }')

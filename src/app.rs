@@ -9,6 +9,9 @@ use leptos_router::{
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The policy names this response's nonce, which Leptos puts on its hydration script.
+    #[cfg(feature = "ssr")]
+    crate::server::guard::content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -20,9 +20,21 @@ pub enum ApiError {
     /// `complete_upload` came before every part had arrived.
     #[error("The upload is not finished yet: {} not arrived.", describe_parts(.missing))]
     Incomplete { missing: Vec<u32> },
-    /// `complete_upload` came before the file (sent in one piece) had arrived.
-    #[error("The upload is not finished yet: the file has not arrived in storage.")]
-    NotArrived,
+    /// The request could not be read: a missing or mistyped argument, a body that is not a
+    /// form. What went wrong is said; the request is not retried.
+    #[error("This request could not be read ({0}).")]
+    Malformed(String),
+    /// A part the store holds already cannot be signed again for other content.
+    #[error("Part {part} has already arrived with other content; it cannot be replaced.")]
+    PartAlreadyStored { part: u32 },
+    /// The request came from a page of another site (cross-site request forgery).
+    #[error("This request came from another site and was refused.")]
+    CrossSite,
+    /// The browser sent two session cookies: one may have been planted by another site.
+    #[error("This browser sent two Hoist session cookies; clear this site's cookies and reload.")]
+    DuplicateSession,
+    #[error("This request is too large.")]
+    TooLarge,
     /// What arrived is not what was announced; the object has been deleted.
     #[error("The file was rejected: {0}")]
     Rejected(String),
@@ -39,9 +51,35 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The HTTP status a server function answers with: 4xx for the client's mistakes, 5xx
+    /// only for ours and the store's.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::Invalid(_) | Self::Malformed(_) | Self::DuplicateSession => 400,
+            Self::CrossSite => 403,
+            Self::NotFound => 404,
+            Self::Incomplete { .. } | Self::Closed(_) | Self::PartAlreadyStored { .. } => 409,
+            Self::TooLarge => 413,
+            Self::Rejected(_) => 422,
+            Self::StorageUnavailable => 503,
+            Self::Internal => 500,
+            Self::Transport(_) => 502,
+        }
+    }
+
     /// Worth asking again after a pause: the network or the store was away for a moment.
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Transport(_) | Self::StorageUnavailable)
+    }
+}
+
+/// A decoder's message is echoed to the caller, but never at length.
+fn shorten(detail: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    let detail = detail.trim().trim_end_matches('.');
+    match detail.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &detail[..cut]),
+        None => detail.to_string(),
     }
 }
 
@@ -64,6 +102,15 @@ impl FromServerFnError for ApiError {
         match value {
             ServerFnErrorErr::Request(detail) | ServerFnErrorErr::Response(detail) => {
                 Self::Transport(detail)
+            }
+            // The arguments did not decode: the caller's mistake (or an attack), not ours.
+            ServerFnErrorErr::Args(detail)
+            | ServerFnErrorErr::MissingArg(detail)
+            | ServerFnErrorErr::Deserialization(detail)
+            | ServerFnErrorErr::UnsupportedRequestMethod(detail) => {
+                #[cfg(feature = "ssr")]
+                tracing::debug!(%detail, "malformed server function request");
+                Self::Malformed(shorten(&detail))
             }
             other => {
                 #[cfg(feature = "ssr")]

@@ -7,6 +7,8 @@ use hoist::{
     server::{
         config::{Cli, Command, Config},
         routes,
+        serve::{self, ConnectionLimits},
+        session::{self, Sessions},
         state::AppState,
     },
     storage::s3::S3Store,
@@ -47,7 +49,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         config.rules.upload_ttl,
         config.reaper.interval,
     );
-    let sweep = OrphanSweep::new(pool.clone(), store.clone(), config.rules.upload_ttl);
+    let sweep = OrphanSweep::new(
+        pool.clone(),
+        store.clone(),
+        &config.rules.key_prefix,
+        config.rules.upload_ttl,
+    );
     if let Some(Command::Reap { once, orphans }) = cli.command {
         return reap(
             reaper,
@@ -63,15 +70,20 @@ async fn run(cli: Cli) -> Result<(), String> {
         tokio::spawn(background::every(sweep, interval));
     }
     if config.reaper.lifecycle_rule {
+        // A day more than the longest upload allowed: the rule never cuts one short.
+        let days = i32::try_from(config.rules.max_upload_duration.as_secs().div_ceil(86_400) + 1)
+            .unwrap_or(i32::MAX);
+        let prefix = config.rules.key_prefix.clone();
         tokio::spawn(with_retries("the bucket's lifecycle rule", {
             let store = store.clone();
             move || {
-                let store = store.clone();
+                let (store, prefix) = (store.clone(), prefix.clone());
                 async move {
-                    match store.ensure_abort_incomplete_rule(1).await? {
+                    match store.ensure_abort_incomplete_rule(&prefix, days).await? {
                         true => tracing::info!(
                             bucket = store.bucket(),
-                            "lifecycle rule set: incomplete multipart uploads are aborted after 1 day"
+                            %prefix,
+                            "lifecycle rule set: incomplete multipart uploads are aborted after {days} days"
                         ),
                         false => tracing::info!(
                             bucket = store.bucket(),
@@ -95,6 +107,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         .leptos_options;
     leptos_options.site_addr = config.site_addr;
 
+    let secret = session::load_secret(config.session_secret.as_deref(), &config.data_dir)
+        .map_err(|e| format!("HOIST_SESSION_SECRET: {e}"))?;
+    let sessions = Sessions::new(&secret, config.public_url.starts_with("https://"));
     let uploads = Arc::new(UploadService::new(pool, store, config.rules.clone()));
     let state = AppState {
         leptos_options,
@@ -110,10 +125,18 @@ async fn run(cli: Cli) -> Result<(), String> {
         config.site_addr,
         config.public_url
     );
-    axum::serve(listener, routes::router(state).into_make_service())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    let limits = ConnectionLimits {
+        header_timeout: config.http.header_timeout,
+        max_connections: config.http.max_connections,
+    };
+    serve::serve(
+        listener,
+        routes::router(state, sessions),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
+    Ok(())
 }
 
 /// `hoist reap`: death row without the web server.

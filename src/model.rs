@@ -117,25 +117,14 @@ impl PartToSign {
     }
 }
 
-/// How the browser should send a file, as decided by `start_upload`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Transfer {
-    /// One PUT of the whole file.
-    Single(SignedRequest),
-    /// One PUT of the whole file, whose URL (part 1) comes from `sign_parts` once the browser
-    /// has computed the file's checksum: the checksum is part of the signature.
-    SingleAfterChecksum,
-    /// Parts PUT separately; their URLs come from `sign_parts`.
-    Multipart,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartedUpload {
     pub upload_id: String,
     /// The name as stored, after sanitising.
     pub name: String,
+    /// Every file is a multipart upload, even a one-part one: its part URLs die when the
+    /// upload is completed or aborted, so nothing signed for it can change it afterwards.
     pub plan: PartPlan,
-    pub transfer: Transfer,
     /// The checksum each part's URL must be signed with, if the server requires one.
     pub checksum: Option<ChecksumAlgorithm>,
 }
@@ -169,6 +158,14 @@ impl Default for EngineSettings {
             upload_ttl_secs: 3600,
         }
     }
+}
+
+/// One page of the library, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibraryPage {
+    pub uploads: Vec<UploadView>,
+    /// Where the next page starts (for `list_uploads`), if there is one.
+    pub next: Option<String>,
 }
 
 /// One row of the library, as the browser shows it.

@@ -8,7 +8,7 @@ use common::{bytes, harness_with, rules, send, Harness, OWNER, PART};
 use hoist::{
     checksum::{self, ChecksumAlgorithm},
     engine::retry::{judge, PutError, Verdict},
-    model::{PartToSign, StartedUpload, Transfer},
+    model::{PartToSign, StartedUpload},
     server::config::UploadRules,
     uploads::UploadError,
 };
@@ -91,13 +91,14 @@ async fn the_store_refuses_a_part_whose_bytes_differ_from_its_signed_checksum() 
 }
 
 #[tokio::test]
-async fn a_single_put_is_signed_once_its_checksum_is_known() {
+async fn a_one_part_file_is_signed_once_its_checksum_is_known() {
     let h = with_checksums(ChecksumAlgorithm::Crc32c).await;
     let data = bytes(4000, 42);
     let started = h
         .start("small-checked.bin", 4000, "application/octet-stream")
         .await;
-    assert_eq!(started.transfer, Transfer::SingleAfterChecksum);
+    assert_eq!(started.plan.part_count(), 1);
+    assert_eq!(started.checksum, Some(ChecksumAlgorithm::Crc32c));
     h.put_parts(&started, &data, &[1]).await;
     h.assert_arrives_whole(&started, &data).await;
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bytes, eventually, pending_at, plant_expired, s3_settings, MIB};
+use common::{bytes, eventually, pending_at, plant_expired, s3_settings, KEY_PREFIX, MIB};
 use hoist::{
     db::{self, uploads::UploadRow},
     model::StartedUpload,
@@ -25,6 +25,7 @@ fn hoist(data_dir: &Path) -> Command {
     command
         .env("HOIST_DATA_DIR", data_dir)
         .env("HOIST_UPLOAD_TTL", "2s")
+        .env("HOIST_URL_TTL", "1s")
         .env("HOIST_REAPER_INTERVAL", "1s")
         .env("HOIST_ORPHAN_SWEEP_INTERVAL", "1s")
         .env("HOIST_S3_SET_CORS", "false")
@@ -130,6 +131,7 @@ async fn record(
         completed_at: None,
         expires_at: Some(expires_at),
         checksum: None,
+        reap_claim: None,
     };
     db::uploads::insert(pool, &row).await.expect("row");
 }
@@ -168,7 +170,7 @@ async fn a_server_killed_mid_upload_leaves_nothing_behind_once_restarted() {
     // Died between recording an upload and hearing the store's answer to
     // CreateMultipartUpload: the row has no upload id, the store has an upload.
     let unconfirmed_id = uuid::Uuid::new_v4().to_string();
-    let unconfirmed_key = format!("{unconfirmed_id}/crash-unconfirmed.bin");
+    let unconfirmed_key = format!("{KEY_PREFIX}{unconfirmed_id}/crash-unconfirmed.bin");
     let now = db::now_ms();
     // Recorded as start_upload records it, before the store's answer.
     record(&pool, &unconfirmed_id, &unconfirmed_key, None, now + 2_000).await;
@@ -177,7 +179,7 @@ async fn a_server_killed_mid_upload_leaves_nothing_behind_once_restarted() {
         .await
         .expect("the store created it");
     // A multipart upload no row knows at all (a database restored from an older backup).
-    let orphan_key = format!("{}/crash-orphan.bin", uuid::Uuid::new_v4());
+    let orphan_key = format!("{KEY_PREFIX}{}/crash-orphan.bin", uuid::Uuid::new_v4());
     store
         .create_multipart(&orphan_key, "application/octet-stream", None)
         .await
@@ -237,7 +239,7 @@ async fn hoist_reap_once_cleans_up_and_says_how_much() {
     .await
     .expect("database");
     let id = uuid::Uuid::new_v4().to_string();
-    let key = format!("{id}/expired-long-ago.bin");
+    let key = format!("{KEY_PREFIX}{id}/expired-long-ago.bin");
     let s3_id = store
         .create_multipart(&key, "application/octet-stream", None)
         .await
@@ -264,7 +266,8 @@ async fn hoist_reap_once_cleans_up_and_says_how_much() {
 
 #[tokio::test]
 async fn two_reaper_processes_on_one_database_reap_every_upload_exactly_once() {
-    const ROWS: usize = 4_000;
+    // Enough that the second process is up before the first has finished: both must take part.
+    const ROWS: usize = 12_000;
     let dir = tempfile::tempdir().expect("temp dir");
     let pool = db::connect(&format!(
         "sqlite://{}",
@@ -299,6 +302,10 @@ async fn two_reaper_processes_on_one_database_reap_every_upload_exactly_once() {
         ra + rb,
         ROWS as u64,
         "an upload reaped twice, or not at all"
+    );
+    assert!(
+        ra > 0 && rb > 0,
+        "only one reaper worked ({ra} + {rb}): this proves nothing about two"
     );
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE status != 'expired'")
         .fetch_one(&pool)

@@ -6,13 +6,13 @@
 mod common;
 
 use common::{
-    bytes, eventually, harness_with, plain, plant_expired, rules, send, CountingStore, Harness,
-    OWNER, PART,
+    bytes, eventually, harness_with, plain, plant_expired, rules, CountingStore, Harness,
+    KEY_PREFIX, OWNER, PART,
 };
 use hoist::{
     background::reaper::Reaper,
     db,
-    model::{Transfer, UploadStatus},
+    model::UploadStatus,
     server::config::UploadRules,
     storage::s3::S3Store,
     uploads::UploadError,
@@ -60,23 +60,17 @@ async fn an_abandoned_upload_is_reaped_and_the_bucket_keeps_nothing_of_it() {
         .start("abandoned.bin", size, "application/octet-stream")
         .await;
     h.put_parts(&multipart, &data, &[1]).await;
-    // A single PUT that arrived but was never completed: the object exists.
+    // A one-part file whose part arrived but that was never completed.
     let single = h
         .start("left-behind.bin", 1000, "application/octet-stream")
         .await;
-    let Transfer::Single(request) = &single.transfer else {
-        panic!("expected a single PUT")
-    };
-    assert!(send(&h.http, request, bytes(1000, 22))
-        .await
-        .status()
-        .is_success());
+    h.put_parts(&single, &bytes(1000, 22), &[1]).await;
     let keys = [
         h.row(OWNER, &multipart.upload_id).await.object_key,
         h.row(OWNER, &single.upload_id).await.object_key,
     ];
     assert_eq!(h.pending_multipart(&keys[0]).await, 1);
-    assert!(h.object(&keys[1]).await.is_some());
+    assert_eq!(h.pending_multipart(&keys[1]).await, 1);
 
     let reaper = reaper(&h);
     let report = reaper.run_once().await.expect("reap");
@@ -101,7 +95,8 @@ async fn an_abandoned_upload_is_reaped_and_the_bucket_keeps_nothing_of_it() {
         "multipart upload aborted"
     );
     assert!(h.object(&keys[0]).await.is_none());
-    assert!(h.object(&keys[1]).await.is_none(), "object deleted");
+    assert_eq!(h.pending_multipart(&keys[1]).await, 0, "one-part upload aborted");
+    assert!(h.object(&keys[1]).await.is_none());
     let row = h.row(OWNER, &multipart.upload_id).await;
     assert!(row.expires_at.is_none());
     assert!(row.reason.unwrap_or_default().contains("expired"));
@@ -161,7 +156,7 @@ async fn a_slow_upload_that_keeps_signing_parts_is_not_reaped() {
     h.assert_arrives_whole(&started, &data).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_reapers_on_one_database_handle_every_upload_exactly_once() {
     let h = short_lived().await;
     let mut real = Vec::new();
@@ -178,9 +173,20 @@ async fn two_reapers_on_one_database_handle_every_upload_exactly_once() {
     let fake = plant_expired(h.service.db(), 3_000).await;
     expire_all(&h).await;
 
-    let (a, b) = (reaper(&h), reaper(&h));
-    let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
+    // Each on its own thread, so they really race for the rows.
+    let (a, b) = (
+        std::sync::Arc::new(reaper(&h)),
+        std::sync::Arc::new(reaper(&h)),
+    );
+    let run = |r: std::sync::Arc<Reaper<CountingStore<S3Store>>>| {
+        tokio::spawn(async move { r.run_once().await.expect("reaper") })
+    };
+    let (ra, rb) = tokio::join!(run(a.clone()), run(b.clone()));
     let (ra, rb) = (ra.expect("reaper a"), rb.expect("reaper b"));
+    assert!(
+        ra.claimed > 0 && rb.claimed > 0,
+        "only one reaper worked (a {ra:?}, b {rb:?}): this proves nothing about two"
+    );
     let total = (real.len() + fake) as u64;
     assert_eq!(ra.reaped + rb.reaped, total, "a: {ra:?}, b: {rb:?}");
     assert_eq!(
@@ -282,12 +288,17 @@ async fn a_hundred_thousand_expired_uploads_cost_one_or_two_store_calls_each_and
 async fn the_bucket_gets_one_abort_incomplete_uploads_rule_beside_its_own() {
     let h = short_lived().await;
     let store = h.store();
+    // An older rule of ours (the whole bucket, one day) is replaced, not kept beside.
     assert!(store
-        .ensure_abort_incomplete_rule(1)
+        .ensure_abort_incomplete_rule("", 1)
+        .await
+        .expect("old lifecycle"));
+    assert!(store
+        .ensure_abort_incomplete_rule(KEY_PREFIX, 8)
         .await
         .expect("lifecycle"));
     assert!(store
-        .ensure_abort_incomplete_rule(1)
+        .ensure_abort_incomplete_rule(KEY_PREFIX, 8)
         .await
         .expect("lifecycle again"));
     let rules = store
@@ -307,7 +318,9 @@ async fn the_bucket_gets_one_abort_incomplete_uploads_rule_beside_its_own() {
     let days = ours[0]
         .abort_incomplete_multipart_upload()
         .and_then(|a| a.days_after_initiation());
-    assert_eq!(days, Some(1));
+    assert_eq!(days, Some(8));
+    let prefix = ours[0].filter().and_then(|f| f.prefix());
+    assert_eq!(prefix, Some(KEY_PREFIX), "only Hoist's keys");
 }
 
 #[tokio::test]
@@ -350,6 +363,23 @@ async fn a_cleanup_the_store_refuses_is_kept_visible_and_tried_again() {
     );
     assert_eq!(status(&h, &started.upload_id).await, "uploading");
     assert_eq!(h.pending_multipart(&key).await, 1);
+    // Its retry time lies in the future, yet it is dead: the browser cannot bring it back.
+    for late in [
+        h.service
+            .sign_parts(OWNER, &started.upload_id, &plain(&[1]))
+            .await
+            .map(|_| ()),
+        h.service.keep_alive(OWNER, &started.upload_id).await,
+        h.service
+            .complete(OWNER, &started.upload_id)
+            .await
+            .map(|_| ()),
+    ] {
+        assert!(
+            matches!(late, Err(UploadError::Closed(UploadStatus::Expired))),
+            "{late:?}"
+        );
+    }
 
     // Once it is due again and the store is back, it goes.
     expire_all(&h).await;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{eventually, harness_with, pending_at, rules, OWNER, PART};
+use common::{eventually, harness_with, pending_at, rules, KEY_PREFIX, OWNER, PART};
 use hoist::{background::sweep::OrphanSweep, server::config::UploadRules, storage::ObjectStore};
 use std::time::Duration;
 
@@ -23,18 +23,19 @@ async fn the_sweep_aborts_only_old_uploads_of_ours_that_no_living_upload_owns() 
         .start("still-going.bin", 2 * PART + 1, "application/octet-stream")
         .await;
     let living_key = h.row(OWNER, &living.upload_id).await.object_key;
-    let orphan_key = format!("{}/nobody-knows-me.bin", uuid::Uuid::new_v4());
+    let orphan_key = format!("{KEY_PREFIX}{}/nobody-knows-me.bin", uuid::Uuid::new_v4());
     store
         .create_multipart(&orphan_key, "application/octet-stream", None)
         .await
         .expect("orphan");
-    let foreign_key = format!("other-app/{}.bin", uuid::Uuid::new_v4());
+    // Shaped like ours, but outside Hoist's prefix: another application's.
+    let foreign_key = format!("{}/other-app.bin", uuid::Uuid::new_v4());
     let foreign_id = store
         .create_multipart(&foreign_key, "application/octet-stream", None)
         .await
         .expect("another application's upload");
 
-    let sweep = OrphanSweep::new(h.service.db().clone(), store.clone(), TTL);
+    let sweep = OrphanSweep::new(h.service.db().clone(), store.clone(), KEY_PREFIX, TTL);
     let first = sweep.run_once().await.expect("sweep");
     assert_eq!(
         pending_at(&store, &orphan_key).await,

@@ -8,7 +8,7 @@ mod common;
 use common::{bytes, harness, harness_with, media, plain, rules, send, Harness, OWNER, PART};
 use hoist::{
     engine::retry::{judge, PutError, Verdict},
-    model::{SignedRequest, Transfer, UploadStatus},
+    model::{SignedRequest, UploadStatus},
     uploads::UploadError,
 };
 use std::time::Duration;
@@ -55,7 +55,7 @@ async fn resuming_reports_exactly_the_parts_the_store_holds() {
 }
 
 #[tokio::test]
-async fn a_single_put_upload_resumes_as_done_once_its_object_is_there() {
+async fn a_one_part_upload_resumes_as_done_once_its_part_is_there() {
     let h = harness().await;
     let data = bytes(2000, 12);
     let started = h.start("note.txt", 2000, "text/plain").await;
@@ -64,9 +64,7 @@ async fn a_single_put_upload_resumes_as_done_once_its_object_is_there() {
             .resume(OWNER, &started.upload_id, 2000, "text/plain")
     };
     assert_eq!(resume().await.unwrap().done, Vec::<u32>::new());
-    let Transfer::Single(request) = &started.transfer else {
-        panic!("expected a single PUT")
-    };
+    let request = &h.sign(&started, &data, 1).await;
     assert!(send(&h.http, request, data).await.status().is_success());
     assert_eq!(resume().await.unwrap().done, vec![1]);
 }
@@ -148,7 +146,7 @@ async fn an_expired_part_url_is_recognised_and_a_fresh_one_works() {
 }
 
 #[tokio::test]
-async fn a_single_put_url_can_be_signed_again() {
+async fn a_one_part_url_can_be_signed_again() {
     let h = harness_with(hoist::server::config::UploadRules {
         url_ttl: Duration::from_secs(1),
         ..rules()
@@ -156,9 +154,7 @@ async fn a_single_put_url_can_be_signed_again() {
     .await;
     let data = bytes(3000, 14);
     let started = h.start("late.txt", 3000, "text/plain").await;
-    let Transfer::Single(first) = &started.transfer else {
-        panic!("expected a single PUT")
-    };
+    let first = &h.sign(&started, &data, 1).await;
     let refusal = put_until_expired(&h, first, &data).await;
     assert_eq!(judge(&refusal), Verdict::Resign, "{refusal:?}");
 
@@ -172,11 +168,15 @@ async fn a_single_put_url_can_be_signed_again() {
         .status()
         .is_success());
     h.assert_arrives_whole(&started, &data).await;
-    let beyond = h
+    // Its one part exists; the upload is finished, so nothing is signed for it any more.
+    let again = h
         .service
-        .sign_parts(OWNER, &started.upload_id, &plain(&[2]))
+        .sign_parts(OWNER, &started.upload_id, &plain(&[1]))
         .await;
-    assert!(beyond.is_err(), "a finished upload signs nothing more");
+    assert!(
+        matches!(again, Err(UploadError::Closed(UploadStatus::Uploaded))),
+        "{again:?}"
+    );
 }
 
 #[tokio::test]

@@ -22,14 +22,14 @@ test('a tab closed half way through an upload leaves nothing in the bucket once 
   await page.getByLabel('Choose files').setInputFiles(path);
   await untilPercent(page, name, 20);
   expect(uploadId).toBeTruthy();
-  expect(await multipartUploadsUnder(`${uploadId}/`)).toBe(1);
+  expect(await multipartUploadsUnder(`hoist/${uploadId}/`)).toBe(1);
 
   // The person closes the tab; nobody will complete or abort this upload.
   const closedAt = Date.now();
   await page.close();
 
   await expect
-    .poll(async () => (await multipartUploadsUnder(`${uploadId}/`)) + (await objectsUnder(`${uploadId}/`)), {
+    .poll(async () => (await multipartUploadsUnder(`hoist/${uploadId}/`)) + (await objectsUnder(`hoist/${uploadId}/`)), {
       timeout: 30_000,
       intervals: [250],
     })

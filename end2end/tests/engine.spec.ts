@@ -70,8 +70,14 @@ test('a 200 MiB file survives failing part requests, a 500 and going offline, an
   await expect(page.getByRole('status').filter({ hasText: 'You are offline' })).toBeVisible();
   const settled = () => store.of(name).every((p) => p.status !== undefined || p.failed);
   await expect.poll(settled, { timeout: 60_000 }).toBe(true);
+  // From here on every PUT is flagged: none may leave while the browser is offline. The window
+  // is longer than the engine's first retry delays, so a retry would be seen in it.
+  store.mark();
+  await page.waitForTimeout(3_000);
   await expect(page.locator('.task', { hasText: name }).locator('.task-status')).toHaveText('uploading');
   expect(await percent(page, name)).toBeLessThan(100);
+  const sentOffline = store.of(name).filter((p) => p.afterMark).length;
+  expect(sentOffline, 'part PUTs sent while offline').toBe(0);
   await page.context().setOffline(false);
 
   await expect(bar(page, name)).toHaveAttribute('aria-valuenow', '100', { timeout: 240_000 });
@@ -202,8 +208,8 @@ test('pause stops a file and resume finishes it; cancel leaves nothing in the bu
   await expect(dropped.locator('.status')).toHaveText('aborted');
   const droppedId = await dropped.getAttribute('data-upload-id');
   expect(droppedId).toBeTruthy();
-  expect(await multipartUploadsUnder(`${droppedId}/`)).toBe(0);
-  expect(await objectsUnder(`${droppedId}/`)).toBe(0);
+  expect(await multipartUploadsUnder(`hoist/${droppedId}/`)).toBe(0);
+  expect(await objectsUnder(`hoist/${droppedId}/`)).toBe(0);
 
   // Nothing of the paused file was sent while it was paused, and its bar stood still.
   expect(store.of('pause-me.bin').filter((p) => p.afterMark)).toHaveLength(0);

@@ -76,7 +76,7 @@ export async function recordBars(page: Page) {
 
 /**
  * Every sampled bar (but those labelled in `except`) only ever went forwards. Returns how many
- * samples were checked.
+ * samples were checked; with none, nothing was proven, so that fails too.
  */
 export async function barsNeverWentBack(page: Page, except: string[] = []): Promise<number> {
   const bars = await page.evaluate(() => (window as unknown as { __bars: Record<string, number[]> }).__bars);
@@ -88,6 +88,7 @@ export async function barsNeverWentBack(page: Page, except: string[] = []): Prom
       if (i > 0) expect(v, `${label} went from ${values[i - 1]} back to ${v}`).toBeGreaterThanOrEqual(values[i - 1]);
     });
   }
+  expect(samples, 'no progress bar was ever sampled').toBeGreaterThan(10);
   return samples;
 }
 

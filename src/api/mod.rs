@@ -3,7 +3,10 @@
 
 use crate::{
     error::ApiError,
-    model::{EngineSettings, PartToSign, ResumeState, SignedPart, StartedUpload, UploadView},
+    model::{
+        EngineSettings, LibraryPage, PartToSign, ResumeState, SignedPart, StartedUpload,
+        UploadView,
+    },
 };
 use leptos::prelude::*;
 
@@ -65,10 +68,11 @@ pub async fn abort_upload(upload_id: String) -> Result<UploadView, ApiError> {
     Ok(uploads.abort(&owner, &upload_id).await?)
 }
 
+/// A page of the caller's library; `cursor` is the `next` of the page before.
 #[server(endpoint = "list_uploads")]
-pub async fn list_uploads() -> Result<Vec<UploadView>, ApiError> {
+pub async fn list_uploads(cursor: Option<String>) -> Result<LibraryPage, ApiError> {
     let (uploads, owner) = ssr::caller()?;
-    Ok(uploads.list(&owner).await?)
+    Ok(uploads.list(&owner, cursor.as_deref()).await?)
 }
 
 #[server(endpoint = "download_url")]
@@ -114,7 +118,7 @@ pub mod ssr {
                 UploadError::Invalid(message) => Self::Invalid(message),
                 UploadError::NotFound => Self::NotFound,
                 UploadError::Incomplete(missing) => Self::Incomplete { missing },
-                UploadError::NotArrived => Self::NotArrived,
+                UploadError::PartAlreadyStored { part } => Self::PartAlreadyStored { part },
                 UploadError::Rejected(reason) => Self::Rejected(reason),
                 UploadError::Closed(status) => Self::Closed(status),
                 UploadError::Storage(StorageError::Unreachable(detail)) => {

@@ -170,11 +170,11 @@ impl<S: ObjectStore> Reaper<S> {
     /// Leaves nothing of the upload in the store.
     async fn clean(&self, doomed: &Doomed, calls: &mut Calls) -> Result<(), StorageError> {
         let key = &doomed.object_key;
-        let upload_ids = match (&doomed.s3_upload_id, doomed.multipart()) {
-            (Some(id), _) => vec![id.clone()],
+        let upload_ids = match &doomed.s3_upload_id {
+            Some(id) => vec![id.clone()],
             // Recorded, then the server stopped before the store's answer was: the store may
             // hold an upload under this key that no row names. Ask about this key only.
-            (None, true) => {
+            None => {
                 calls.key_lookups += 1;
                 self.store
                     .pending_uploads(key)
@@ -184,7 +184,6 @@ impl<S: ObjectStore> Reaper<S> {
                     .map(|p| p.upload_id)
                     .collect()
             }
-            (None, false) => Vec::new(),
         };
         let mut all_aborted = !upload_ids.is_empty();
         for upload_id in &upload_ids {
@@ -192,8 +191,8 @@ impl<S: ObjectStore> Reaper<S> {
             all_aborted &= self.store.abort_multipart(key, upload_id).await?;
         }
         // A multipart upload that was still there was never completed, so no object exists;
-        // otherwise (a single PUT, or an upload completed but not yet recorded as such) the
-        // object may.
+        // otherwise (completed but not yet recorded as such, or a single PUT from an older
+        // version) the object may.
         if !all_aborted {
             calls.deletes += 1;
             self.store.delete(key).await?;

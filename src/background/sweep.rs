@@ -32,16 +32,19 @@ pub enum SweepError {
 pub struct OrphanSweep<S> {
     db: SqlitePool,
     store: S,
+    prefix: String,
     older_than: Duration,
 }
 
 impl<S: ObjectStore> OrphanSweep<S> {
     /// Only uploads started more than `older_than` ago are candidates (the upload TTL: a
-    /// younger one may belong to a start that is still recording it).
-    pub fn new(db: SqlitePool, store: S, older_than: Duration) -> Self {
+    /// younger one may belong to a start that is still recording it). Looks only under
+    /// `prefix`, where Hoist's keys are: other applications may share the bucket.
+    pub fn new(db: SqlitePool, store: S, prefix: &str, older_than: Duration) -> Self {
         Self {
             db,
             store,
+            prefix: prefix.to_string(),
             older_than,
         }
     }
@@ -50,10 +53,10 @@ impl<S: ObjectStore> OrphanSweep<S> {
         let started = Instant::now();
         let cutoff = db::now_ms() - super::millis(self.older_than);
         let mut report = SweepReport::default();
-        for pending in self.store.pending_uploads("").await? {
+        for pending in self.store.pending_uploads(&self.prefix).await? {
             report.listed += 1;
             // Other applications may share the bucket: only keys Hoist makes are ours.
-            if !naming::is_object_key(&pending.key)
+            if !naming::is_object_key(&self.prefix, &pending.key)
                 || pending.initiated_ms.is_none_or(|t| t > cutoff)
             {
                 continue;

@@ -21,7 +21,13 @@ pub struct UploadRow {
     pub expires_at: Option<i64>,
     /// The checksum algorithm every part carries, if any (see [`crate::model::PartChecksum`]).
     pub checksum: Option<String>,
+    /// Who is closing the upload right now: the reaper's token, or [`ABORT_CLAIM`] and a
+    /// request's id. While set, nothing else may complete or extend it.
+    pub reap_claim: Option<String>,
 }
+
+/// Claims taken by `abort_upload` start with this; the reaper's are bare tokens.
+pub const ABORT_CLAIM: &str = "abort:";
 
 impl UploadRow {
     pub fn status(&self) -> DbResult<UploadStatus> {
@@ -56,7 +62,7 @@ impl UploadRow {
 macro_rules! columns {
     () => {
         "id, owner, name, object_key, content_type, size, part_size, s3_upload_id, \
-         status, reason, created_at, completed_at, expires_at, checksum"
+         status, reason, created_at, completed_at, expires_at, checksum, reap_claim"
     };
 }
 
@@ -64,7 +70,7 @@ pub async fn insert(pool: &SqlitePool, row: &UploadRow) -> DbResult<()> {
     sqlx::query(concat!(
         "INSERT INTO uploads (",
         columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(&row.id)
     .bind(&row.owner)
@@ -80,6 +86,7 @@ pub async fn insert(pool: &SqlitePool, row: &UploadRow) -> DbResult<()> {
     .bind(row.completed_at)
     .bind(row.expires_at)
     .bind(&row.checksum)
+    .bind(&row.reap_claim)
     .execute(pool)
     .await?;
     Ok(())
@@ -99,15 +106,26 @@ pub async fn find_owned(pool: &SqlitePool, id: &str, owner: &str) -> DbResult<Op
         .await?)
 }
 
-/// The owner's uploads, newest first.
-pub async fn list_owned(pool: &SqlitePool, owner: &str, limit: i64) -> DbResult<Vec<UploadRow>> {
+/// The owner's uploads, newest first, starting after `after` (the `(created_at, id)` of the
+/// last row of the previous page): a keyset page, as cheap on page 1,000 as on page 1.
+pub async fn list_owned(
+    pool: &SqlitePool,
+    owner: &str,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> DbResult<Vec<UploadRow>> {
+    let (created_at, id) = after.unwrap_or((i64::MAX, ""));
     let sql = concat!(
         "SELECT ",
         columns!(),
-        " FROM uploads WHERE owner = ? ORDER BY created_at DESC, id LIMIT ?"
+        " FROM uploads WHERE owner = ? AND (created_at < ? OR (created_at = ? AND id > ?)) \
+         ORDER BY created_at DESC, id LIMIT ?"
     );
     Ok(sqlx::query_as(sql)
         .bind(owner)
+        .bind(created_at)
+        .bind(created_at)
+        .bind(id)
         .bind(limit)
         .fetch_all(pool)
         .await?)
@@ -124,11 +142,13 @@ pub async fn set_s3_upload_id(pool: &SqlitePool, id: &str, s3_upload_id: &str) -
 
 /// Pushes the expiry of a living upload forward. Returns false if it is no longer uploading,
 /// or has already expired (an expired upload is dead even before the reaper gets to it:
-/// reviving it could race the reaper's abort), or the reaper holds it.
+/// reviving it could race the reaper's abort), or someone is closing it. A failed cleanup
+/// leaves a future retry time in `expires_at`; `reap_attempts` keeps such an upload dead.
 pub async fn extend(pool: &SqlitePool, id: &str, now: i64, expires_at: i64) -> DbResult<bool> {
     let done = sqlx::query(
         "UPDATE uploads SET expires_at = MAX(expires_at, ?) \
-         WHERE id = ? AND status = 'uploading' AND reap_claim IS NULL AND expires_at > ?",
+         WHERE id = ? AND status = 'uploading' AND reap_claim IS NULL AND reap_attempts = 0 \
+           AND expires_at > ?",
     )
     .bind(expires_at)
     .bind(id)
@@ -173,22 +193,107 @@ pub async fn mark_closed(
     Ok(done.rows_affected() == 1)
 }
 
+/// `abort_upload` takes a living upload for itself, as the reaper takes an expired one: from
+/// then on it cannot be completed or extended, so deleting what the store holds cannot race
+/// a completion. The claim moves the expiry one `lease_until` ahead: should the request die
+/// half-way, the reaper finishes the job.
+pub async fn claim_for_abort(
+    pool: &SqlitePool,
+    id: &str,
+    claim: &str,
+    now: i64,
+    lease_until: i64,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE uploads SET reap_claim = ?, expires_at = ? \
+         WHERE id = ? AND status = 'uploading' AND reap_claim IS NULL AND reap_attempts = 0 \
+           AND expires_at > ?",
+    )
+    .bind(claim)
+    .bind(lease_until)
+    .bind(id)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives an abort's claim back (the store was away): the upload lives on, as before.
+pub async fn release_claim(pool: &SqlitePool, id: &str, claim: &str) -> DbResult<()> {
+    sqlx::query("UPDATE uploads SET reap_claim = NULL WHERE id = ? AND reap_claim = ?")
+        .bind(id)
+        .bind(claim)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Ends a claimed upload as `aborted`. False if the claim was lost (the reaper took over).
+pub async fn mark_aborted(pool: &SqlitePool, id: &str, claim: &str, now: i64) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE uploads SET status = 'aborted', reason = NULL, completed_at = ?, \
+         expires_at = NULL, reap_claim = NULL \
+         WHERE id = ? AND reap_claim = ? AND status = 'uploading'",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(claim)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records the checksum each part is being signed for. Returns the parts already signed for
+/// a different checksum; those are left as they were.
+pub async fn record_part_checksums(
+    pool: &SqlitePool,
+    upload_id: &str,
+    parts: &[(u32, &str)],
+) -> DbResult<Vec<u32>> {
+    let mut tx = pool.begin().await?;
+    let mut conflicts = Vec::new();
+    for &(part_number, checksum) in parts {
+        let recorded: String = sqlx::query_scalar(
+            "INSERT INTO upload_parts (upload_id, part_number, checksum) VALUES (?, ?, ?) \
+             ON CONFLICT (upload_id, part_number) DO UPDATE SET checksum = checksum \
+             RETURNING checksum",
+        )
+        .bind(upload_id)
+        .bind(part_number)
+        .bind(checksum)
+        .fetch_one(&mut *tx)
+        .await?;
+        if recorded != checksum {
+            conflicts.push(part_number);
+        }
+    }
+    tx.commit().await?;
+    Ok(conflicts)
+}
+
+/// Signs a part for other content after all: the store refused (or never got) the first.
+pub async fn replace_part_checksum(
+    pool: &SqlitePool,
+    upload_id: &str,
+    part_number: u32,
+    checksum: &str,
+) -> DbResult<()> {
+    sqlx::query("UPDATE upload_parts SET checksum = ? WHERE upload_id = ? AND part_number = ?")
+        .bind(checksum)
+        .bind(upload_id)
+        .bind(part_number)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// An expired upload the reaper has claimed: what it needs to clean up the store.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Doomed {
     pub id: String,
     pub object_key: String,
     pub s3_upload_id: Option<String>,
-    pub size: i64,
-    pub part_size: i64,
     pub reap_attempts: i64,
-}
-
-impl Doomed {
-    /// Sent in parts: the store may hold a multipart upload, not (yet) an object.
-    pub fn multipart(&self) -> bool {
-        self.size > self.part_size
-    }
 }
 
 /// Claims up to `limit` expired uploads, oldest expiry first, through the expiry index. One
@@ -205,7 +310,7 @@ pub async fn claim_expired(
     Ok(sqlx::query_as(
         "UPDATE uploads SET reap_claim = ?, expires_at = ? \
          WHERE id IN (SELECT id FROM uploads WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) \
-         RETURNING id, object_key, s3_upload_id, size, part_size, reap_attempts",
+         RETURNING id, object_key, s3_upload_id, reap_attempts",
     )
     .bind(token)
     .bind(lease_until)

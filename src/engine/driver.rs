@@ -23,7 +23,7 @@ use crate::{
     },
     checksum::ChecksumAlgorithm,
     error::ApiError,
-    model::{EngineSettings, PartPlan, PartToSign, SignedRequest, Transfer, UploadStatus},
+    model::{EngineSettings, PartPlan, PartToSign, SignedRequest, UploadStatus},
 };
 use futures::{channel::mpsc, lock::Mutex, StreamExt};
 use leptos::{prelude::*, task::spawn_local};
@@ -149,7 +149,6 @@ struct Begun {
     upload_id: String,
     plan: PartPlan,
     done: Vec<u32>,
-    single: Option<SignedRequest>,
     checksum: Option<ChecksumAlgorithm>,
 }
 
@@ -361,10 +360,6 @@ impl Engine {
             upload_id: started.upload_id,
             plan: started.plan,
             done: Vec::new(),
-            single: match started.transfer {
-                Transfer::Single(request) => Some(request),
-                Transfer::SingleAfterChecksum | Transfer::Multipart => None,
-            },
             checksum: started.checksum,
         })
     }
@@ -377,7 +372,6 @@ impl Engine {
             upload_id: state.upload_id,
             plan: state.plan,
             done: state.done,
-            single: None,
             checksum: state.checksum,
         })
     }
@@ -387,7 +381,6 @@ impl Engine {
             upload_id,
             plan,
             done,
-            single,
             checksum,
         } = begun;
         let stored: u64 = done.iter().filter_map(|&n| plan.part_len(n)).sum();
@@ -396,10 +389,6 @@ impl Engine {
             job.plan = Some(plan);
             job.checksum = checksum;
             job.heard_at = browser::now_ms();
-            if let Some(request) = single {
-                let fresh_until = fresh_until(&request);
-                job.urls.insert(1, (request, fresh_until));
-            }
             job.progress.restart(stored);
             job.rate.reset();
             job.task.show(&job.progress);
@@ -898,14 +887,34 @@ impl Engine {
         if self.0.ledger.borrow().entries.is_empty() {
             return;
         }
-        let Ok(uploads) = list_uploads().await else {
-            return;
-        };
-        let open: Vec<String> = uploads
-            .into_iter()
-            .filter(|u| u.status == UploadStatus::Uploading)
-            .map(|u| u.id)
+        // Unfinished uploads are recent, so they are on the first pages; read on until every
+        // one the ledger names has been seen (or a few pages have been read).
+        const MAX_PAGES: usize = 10;
+        let mut wanted: Vec<String> = self
+            .0
+            .ledger
+            .borrow()
+            .entries
+            .iter()
+            .map(|e| e.upload_id.clone())
             .collect();
+        let mut open = Vec::new();
+        let mut cursor = None;
+        for _ in 0..MAX_PAGES {
+            let Ok(page) = list_uploads(cursor).await else {
+                return;
+            };
+            for upload in page.uploads {
+                wanted.retain(|id| *id != upload.id);
+                if upload.status == UploadStatus::Uploading {
+                    open.push(upload.id);
+                }
+            }
+            cursor = page.next;
+            if wanted.is_empty() || cursor.is_none() {
+                break;
+            }
+        }
         self.0.ledger.borrow_mut().retain_open(&open);
         self.save_ledger();
         let busy = self.busy_uploads();

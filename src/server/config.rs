@@ -81,6 +81,18 @@ pub struct Cli {
     pub orphan_sweep_interval: Option<String>,
     #[arg(long, env = "HOIST_S3_LIFECYCLE_RULE")]
     pub s3_lifecycle_rule: Option<String>,
+    #[arg(long, env = "HOIST_S3_PREFIX")]
+    pub s3_prefix: Option<String>,
+    #[arg(long, env = "HOIST_MAX_UPLOAD_DURATION")]
+    pub max_upload_duration: Option<String>,
+    #[arg(long, env = "HOIST_SESSION_SECRET", hide_env_values = true)]
+    pub session_secret: Option<String>,
+    #[arg(long, env = "HOIST_HEADER_TIMEOUT")]
+    pub header_timeout: Option<String>,
+    #[arg(long, env = "HOIST_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
+    #[arg(long, env = "HOIST_MAX_CONNECTIONS")]
+    pub max_connections: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -123,6 +135,11 @@ pub struct UploadRules {
     pub max_part_size: u64,
     pub url_ttl: Duration,
     pub upload_ttl: Duration,
+    /// The longest an upload may take from start to finish, activity or not: the bucket's
+    /// lifecycle rule aborts what is older, so the server stops extending before that.
+    pub max_upload_duration: Duration,
+    /// Every object key starts with this (`hoist/`): the bucket may hold other things.
+    pub key_prefix: String,
     /// The checksum every part must carry, signed into its URL; `None` to send parts without.
     pub part_checksum: Option<ChecksumAlgorithm>,
 }
@@ -150,6 +167,19 @@ pub struct Config {
     /// Part uploads a browser keeps in flight at once, across all its files.
     pub parallel_parts: u32,
     pub reaper: ReaperSettings,
+    pub http: HttpSettings,
+    /// Signs session cookies; `None`: the key kept in the data folder.
+    pub session_secret: Option<String>,
+}
+
+/// How long and how many: what keeps slow or numerous clients from holding the server.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// A connection must send a request's headers within this.
+    pub header_timeout: Duration,
+    /// A request must be answered within this (the server never carries file bytes).
+    pub request_timeout: Duration,
+    pub max_connections: usize,
 }
 
 /// S3 refuses parts smaller than this (except the last one) when the upload is completed.
@@ -181,6 +211,11 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("HOIST_REAPER_INTERVAL", "60s"),
     ("HOIST_ORPHAN_SWEEP_INTERVAL", "1h"),
     ("HOIST_S3_LIFECYCLE_RULE", "true"),
+    ("HOIST_S3_PREFIX", "hoist/"),
+    ("HOIST_MAX_UPLOAD_DURATION", "7d"),
+    ("HOIST_HEADER_TIMEOUT", "10s"),
+    ("HOIST_REQUEST_TIMEOUT", "60s"),
+    ("HOIST_MAX_CONNECTIONS", "4096"),
 ];
 
 struct Sources<'a> {
@@ -293,6 +328,12 @@ impl Config {
             max_part_size: max_part_size.max(part_size),
             url_ttl: src.parsed("HOIST_URL_TTL", &c.url_ttl, parse_duration)?,
             upload_ttl: src.parsed("HOIST_UPLOAD_TTL", &c.upload_ttl, parse_duration)?,
+            max_upload_duration: src.parsed(
+                "HOIST_MAX_UPLOAD_DURATION",
+                &c.max_upload_duration,
+                parse_duration,
+            )?,
+            key_prefix: src.parsed("HOIST_S3_PREFIX", &c.s3_prefix, parse_prefix)?,
             part_checksum: src.parsed("HOIST_PART_CHECKSUM", &c.part_checksum, |v| {
                 match v.to_ascii_lowercase().as_str() {
                     "off" | "none" | "false" => Ok(None),
@@ -319,6 +360,56 @@ impl Config {
             )?,
         };
 
+        // A URL that outlives its upload would be signed for something the reaper may already
+        // have deleted; an upload that may outlive the lifecycle rule would be cut off by it.
+        if rules.url_ttl >= rules.upload_ttl {
+            return Err(ConfigError::Invalid {
+                name: "HOIST_URL_TTL",
+                value: format!("{:?}", rules.url_ttl),
+                reason: format!(
+                    "must be shorter than HOIST_UPLOAD_TTL ({:?})",
+                    rules.upload_ttl
+                ),
+            });
+        }
+        if rules.max_upload_duration < rules.upload_ttl {
+            return Err(ConfigError::Invalid {
+                name: "HOIST_MAX_UPLOAD_DURATION",
+                value: format!("{:?}", rules.max_upload_duration),
+                reason: format!(
+                    "must be at least HOIST_UPLOAD_TTL ({:?})",
+                    rules.upload_ttl
+                ),
+            });
+        }
+        let http = HttpSettings {
+            header_timeout: src.parsed("HOIST_HEADER_TIMEOUT", &c.header_timeout, parse_duration)?,
+            request_timeout: src.parsed(
+                "HOIST_REQUEST_TIMEOUT",
+                &c.request_timeout,
+                parse_duration,
+            )?,
+            max_connections: src.parsed("HOIST_MAX_CONNECTIONS", &c.max_connections, |v| {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| *n >= 16)
+                    .ok_or_else(|| "expected a whole number of at least 16".to_string())
+            })?,
+        };
+        let session_secret = src.get("HOIST_SESSION_SECRET", &c.session_secret);
+        if let Some(secret) = &session_secret {
+            if secret.len() < super::session::MIN_SECRET_BYTES {
+                return Err(ConfigError::Invalid {
+                    name: "HOIST_SESSION_SECRET",
+                    value: "(hidden)".into(),
+                    reason: format!(
+                        "must be at least {} characters; leave it unset to use a generated one",
+                        super::session::MIN_SECRET_BYTES
+                    ),
+                });
+            }
+        }
+
         let parallel_parts = src.parsed("HOIST_PARALLEL_PARTS", &c.parallel_parts, |v| {
             v.parse::<u32>()
                 .ok()
@@ -335,6 +426,8 @@ impl Config {
             rules,
             parallel_parts,
             reaper,
+            http,
+            session_secret,
         })
     }
 }
@@ -428,12 +521,18 @@ fn parse_part_size(text: &str) -> Result<u64, String> {
 /// `90` (seconds), `90s`, `15m`, `1h`, `2d`, `500ms`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = number_and_unit(text, "expected a duration such as 90s, 15m or 1h")?;
+    let seconds = |factor: u64| {
+        number
+            .checked_mul(factor)
+            .map(Duration::from_secs)
+            .ok_or_else(|| "is too long".to_string())
+    };
     let duration = match unit {
         "ms" => Duration::from_millis(number),
         "" | "s" => Duration::from_secs(number),
-        "m" => Duration::from_secs(number * 60),
-        "h" => Duration::from_secs(number * 3600),
-        "d" => Duration::from_secs(number * 86_400),
+        "m" => seconds(60)?,
+        "h" => seconds(3600)?,
+        "d" => seconds(86_400)?,
         other => return Err(format!("unknown unit {other:?}; use ms, s, m, h or d")),
     };
     if duration.is_zero() {
@@ -483,6 +582,23 @@ fn parse_origin(name: &'static str, text: &str) -> Result<String, ConfigError> {
     Ok(url)
 }
 
+/// `hoist/`: letters, digits and `-_./`, ending in `/`, or empty for the bucket's root.
+fn parse_prefix(text: &str) -> Result<String, String> {
+    let ok = text.len() <= 64
+        && !text.starts_with('/')
+        && text.ends_with('/')
+        && text.split('/').all(|segment| segment != "." && segment != "..")
+        && !text.contains("//")
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+    if ok || text == "/" {
+        Ok(text.trim_start_matches('/').to_string())
+    } else {
+        Err("expected a key prefix such as hoist/ (letters, digits, -_. and /, ending in /)".into())
+    }
+}
+
 /// `image/*, video/mp4, application/pdf`. An empty list allows every type.
 fn parse_type_list(text: &str) -> Result<Vec<String>, String> {
     text.split(',')
@@ -521,6 +637,73 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        const SIZE_UNITS: [(&str, u64); 6] = [
+            ("", 1),
+            ("KiB", 1 << 10),
+            ("MiB", 1 << 20),
+            ("GiB", 1 << 30),
+            ("TiB", 1 << 40),
+            ("MB", 1_000_000),
+        ];
+        const DURATION_UNITS: [(&str, u64); 4] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)];
+
+        proptest! {
+            #[test]
+            fn sizes_are_exact_or_refused(n in any::<u64>(), unit in 0..SIZE_UNITS.len(), space in any::<bool>()) {
+                let (name, factor) = SIZE_UNITS[unit];
+                let text = format!("{n}{}{name}", if space { " " } else { "" });
+                match n.checked_mul(factor).filter(|b| *b > 0) {
+                    Some(bytes) => prop_assert_eq!(parse_size(&text), Ok(bytes)),
+                    None => prop_assert!(parse_size(&text).is_err()),
+                }
+            }
+
+            #[test]
+            fn durations_are_exact_or_refused(n in any::<u64>(), unit in 0..DURATION_UNITS.len()) {
+                let (name, factor) = DURATION_UNITS[unit];
+                let text = format!("{n}{name}");
+                match n.checked_mul(factor).filter(|s| *s > 0) {
+                    Some(secs) => prop_assert_eq!(parse_duration(&text), Ok(Duration::from_secs(secs))),
+                    None => prop_assert!(parse_duration(&text).is_err()),
+                }
+            }
+
+            #[test]
+            fn no_text_makes_the_parsers_panic(text in any::<String>()) {
+                let _ = parse_size(&text);
+                let _ = parse_duration(&text);
+                let _ = parse_prefix(&text);
+            }
+        }
+    }
+
+    #[test]
+    fn urls_must_die_before_their_uploads() {
+        let cli = Cli {
+            config: PathBuf::from("/nonexistent/Leptos.toml"),
+            access_key_id: Some("k".into()),
+            secret_access_key: Some("s".into()),
+            url_ttl: Some("2h".into()),
+            ..Cli::default()
+        };
+        let err = Config::load(&cli).unwrap_err().to_string();
+        assert!(err.contains("HOIST_URL_TTL") && err.contains("HOIST_UPLOAD_TTL"), "{err}");
+    }
+
+    #[test]
+    fn prefixes_are_plain_folders() {
+        assert_eq!(parse_prefix("hoist/"), Ok("hoist/".into()));
+        assert_eq!(parse_prefix("a/b-c_1/"), Ok("a/b-c_1/".into()));
+        assert_eq!(parse_prefix("/"), Ok(String::new()));
+        for bad in ["hoist", "/hoist/", "a//b/", "ü/", "../"] {
+            assert!(parse_prefix(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

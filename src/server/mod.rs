@@ -1,7 +1,9 @@
 //! The server process: settings, shared state, the session cookie, routes and start-up.
 
 pub mod config;
+pub mod guard;
 pub mod routes;
+pub mod serve;
 pub mod session;
 pub mod state;
 

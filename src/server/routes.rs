@@ -1,7 +1,8 @@
 //! The whole HTTP surface in one place: pages, server functions, downloads, static files.
 
 use super::{
-    session::{self, SecureCookie, SessionId},
+    guard,
+    session::{self, SessionId, Sessions},
     state::AppState,
 };
 use crate::{
@@ -17,17 +18,35 @@ use axum::{
     Extension, Router,
 };
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
-pub fn router(state: AppState) -> Router {
+/// Server-function arguments are a few fields and at most one batch of part numbers with
+/// their checksums; file bytes never come here.
+const MAX_REQUEST_BODY: usize = 16 * 1024;
+
+/// Layers run from the bottom up: a request meets the timeout first, then the security
+/// headers, the body limit, the cross-site check and the session, before any handler.
+pub fn router(state: AppState, sessions: Sessions) -> Router {
     let routes = generate_route_list(App);
-    let secure = SecureCookie(state.config.public_url.starts_with("https://"));
     let options = state.leptos_options.clone();
+    let config = state.config.clone();
     Router::new()
         .route("/files/{id}/download", get(download))
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware::from_fn_with_state(secure, session::attach))
+        .layer(middleware::from_fn(guard::server_fn_status))
+        .layer(middleware::from_fn_with_state(sessions, session::attach))
+        .layer(middleware::from_fn_with_state(
+            config.clone(),
+            guard::same_site_only,
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
+        .layer(middleware::from_fn(guard::security_headers))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.http.request_timeout,
+        ))
         .with_state(state)
 }
 

@@ -2,7 +2,9 @@
 //! as the protocol and a unit test can stand in for the store. The real implementation is
 //! [`s3::S3Store`]; integration tests run it against a real Garage.
 //!
-//! Where is a part URL signed? [`ObjectStore::presign_part`], implemented in `s3.rs`.
+//! Where is a part URL signed? [`ObjectStore::presign_part`], implemented in `s3.rs`. There is
+//! no presigned PutObject: a part URL dies with its multipart upload, a PutObject URL would
+//! outlive the upload's verification.
 
 pub mod s3;
 
@@ -58,18 +60,6 @@ pub struct ObjectInfo {
 pub type StorageResult<T> = Result<T, StorageError>;
 
 pub trait ObjectStore: Send + Sync + 'static {
-    /// A PUT of the whole object; its Content-Type, Content-Length and checksum (if given)
-    /// are signed, so the browser can send neither more bytes, nor another type, nor other
-    /// bytes than announced.
-    fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        len: u64,
-        checksum: Option<&Checksum>,
-        ttl: Duration,
-    ) -> impl Future<Output = StorageResult<SignedRequest>> + Send;
-
     /// Starts a multipart upload whose parts must each carry a `checksum` if one is given.
     fn create_multipart(
         &self,
@@ -114,7 +104,7 @@ pub trait ObjectStore: Send + Sync + 'static {
     fn head(&self, key: &str) -> impl Future<Output = StorageResult<Option<ObjectInfo>>> + Send;
 
     /// At most the first `len` bytes of the object (a ranged GET): enough to tell its type
-    /// from its content without ever holding the file.
+    /// from its content without ever holding the file, even from a store that ignores Range.
     fn read_start(
         &self,
         key: &str,

@@ -106,10 +106,11 @@ impl S3Store {
         Ok(())
     }
 
-    /// The backstop behind the reaper: the store itself aborts multipart uploads left
-    /// incomplete for `days`, should Hoist be gone for good. Other lifecycle rules are kept.
-    /// `Ok(false)` when the store does not do lifecycle rules.
-    pub async fn ensure_abort_incomplete_rule(&self, days: i32) -> StorageResult<bool> {
+    /// The backstop behind the reaper: the store itself aborts multipart uploads under
+    /// `prefix` left incomplete for `days`, should Hoist be gone for good. Other lifecycle
+    /// rules are kept; ours is replaced when the prefix or the age changed. `Ok(false)` when
+    /// the store does not do lifecycle rules.
+    pub async fn ensure_abort_incomplete_rule(&self, prefix: &str, days: i32) -> StorageResult<bool> {
         const RULE_ID: &str = "hoist-abort-incomplete-uploads";
         let existing = match self
             .client
@@ -125,13 +126,21 @@ impl S3Store {
             Err(e) if unsupported(&e) => return Ok(false),
             Err(e) => return Err(classify(e)),
         };
-        if existing.iter().any(|r| r.id() == Some(RULE_ID)) {
+        let is_ours = |r: &LifecycleRule| r.id() == Some(RULE_ID);
+        let current = existing.iter().find(|r| is_ours(r)).is_some_and(|r| {
+            r.filter().and_then(|f| f.prefix()).unwrap_or_default() == prefix
+                && r.abort_incomplete_multipart_upload()
+                    .and_then(|a| a.days_after_initiation())
+                    == Some(days)
+        });
+        if current {
             return Ok(true);
         }
+        let existing: Vec<LifecycleRule> = existing.into_iter().filter(|r| !is_ours(r)).collect();
         let ours = LifecycleRule::builder()
             .id(RULE_ID)
             .status(ExpirationStatus::Enabled)
-            .filter(LifecycleRuleFilter::builder().prefix("").build())
+            .filter(LifecycleRuleFilter::builder().prefix(prefix).build())
             .abort_incomplete_multipart_upload(
                 AbortIncompleteMultipartUpload::builder()
                     .days_after_initiation(days)
@@ -270,30 +279,6 @@ fn to_i64(n: u64) -> StorageResult<i64> {
 }
 
 impl ObjectStore for S3Store {
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        len: u64,
-        checksum: Option<&Checksum>,
-        ttl: Duration,
-    ) -> StorageResult<SignedRequest> {
-        let value = |a| value_for(checksum, a);
-        let request = self
-            .signer
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .content_length(to_i64(len)?)
-            .set_checksum_crc32_c(value(ChecksumAlgorithm::Crc32c))
-            .set_checksum_sha256(value(ChecksumAlgorithm::Sha256))
-            .presigned(presigning(ttl)?)
-            .await
-            .map_err(|e| StorageError::Signing(format!("{e:?}")))?;
-        Ok(signed(request, ttl))
-    }
-
     async fn create_multipart(
         &self,
         key: &str,
@@ -477,15 +462,22 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(classify)?;
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| StorageError::Unreachable(e.to_string()))?
-            .into_bytes();
-        // A store that ignores Range sends everything; keep only what was asked for.
-        let keep = bytes.len().min(usize::try_from(len).unwrap_or(usize::MAX));
-        Ok(bytes[..keep].to_vec())
+        // Read only what was asked for, chunk by chunk: a store that ignores Range sends the
+        // whole object, and dropping the body then closes the connection.
+        let want = usize::try_from(len).unwrap_or(usize::MAX);
+        let mut body = out.body;
+        let mut head = Vec::with_capacity(want.min(1 << 20));
+        while head.len() < want {
+            match body.try_next().await {
+                Ok(Some(chunk)) => {
+                    let room = want - head.len();
+                    head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(StorageError::Unreachable(e.to_string())),
+            }
+        }
+        Ok(head)
     }
 
     async fn pending_uploads(&self, prefix: &str) -> StorageResult<Vec<PendingUpload>> {

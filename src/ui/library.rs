@@ -1,24 +1,29 @@
-//! The library: every file this browser has uploaded, with its status and a download link.
+//! The library: every file this browser has uploaded, with its status and a download link,
+//! a page at a time.
 
-use crate::{api::list_uploads, format, model::UploadStatus, model::UploadView};
+use crate::{
+    api::list_uploads,
+    format,
+    model::{LibraryPage, UploadStatus, UploadView},
+};
 use leptos::prelude::*;
 
 #[component]
 pub fn Library(version: RwSignal<u32>) -> impl IntoView {
-    let uploads = Resource::new(move || version.get(), |_| list_uploads());
+    let first = Resource::new(move || version.get(), |_| list_uploads(None));
     view! {
         <section class="library">
             <h2>"Library"</h2>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
-                    uploads
+                    first
                         .get()
                         .map(|result| match result {
                             Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                            Ok(list) if list.is_empty() => {
+                            Ok(page) if page.uploads.is_empty() => {
                                 view! { <p class="empty">"No files yet."</p> }.into_any()
                             }
-                            Ok(list) => view! { <UploadTable uploads=list/> }.into_any(),
+                            Ok(page) => view! { <UploadTable first=page/> }.into_any(),
                         })
                 }}
             </Transition>
@@ -26,8 +31,30 @@ pub fn Library(version: RwSignal<u32>) -> impl IntoView {
     }
 }
 
+/// The first page, and the pages "Load more" brings after it.
 #[component]
-fn UploadTable(uploads: Vec<UploadView>) -> impl IntoView {
+fn UploadTable(first: LibraryPage) -> impl IntoView {
+    let rows = RwSignal::new(first.uploads);
+    let next = RwSignal::new(first.next);
+    let loading = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let load_more = move |_| {
+        let Some(cursor) = next.get_untracked() else {
+            return;
+        };
+        loading.set(true);
+        leptos::task::spawn_local(async move {
+            match list_uploads(Some(cursor)).await {
+                Ok(page) => {
+                    rows.update(|r| r.extend(page.uploads));
+                    next.set(page.next);
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            loading.set(false);
+        });
+    };
     view! {
         <table>
             <thead>
@@ -41,9 +68,17 @@ fn UploadTable(uploads: Vec<UploadView>) -> impl IntoView {
                 </tr>
             </thead>
             <tbody>
-                {uploads.into_iter().map(|upload| view! { <UploadRow upload/> }).collect_view()}
+                <For each=move || rows.get() key=|upload| upload.id.clone() let:upload>
+                    <UploadRow upload/>
+                </For>
             </tbody>
         </table>
+        <Show when=move || next.with(Option::is_some)>
+            <button class="load-more" on:click=load_more disabled=move || loading.get()>
+                "Load more"
+            </button>
+        </Show>
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
     }
 }
 

@@ -16,15 +16,16 @@ pub enum UploadError {
     Invalid(String),
     #[error("upload not found")]
     NotFound,
-    /// A single-PUT upload whose object is not in the store.
-    #[error("the file has not arrived")]
-    NotArrived,
     #[error("parts missing: {0:?}")]
     Incomplete(Vec<u32>),
     #[error("rejected: {0}")]
     Rejected(String),
     #[error("upload is {0}")]
     Closed(UploadStatus),
+    /// The part is in the store already and was signed for other content: a second URL
+    /// could replace what is there.
+    #[error("part {part} is already stored with another checksum")]
+    PartAlreadyStored { part: u32 },
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]

@@ -1,8 +1,14 @@
 //! Turning a name a browser sent into a name and an object key that are safe to store.
-//! The key is always `<server-generated id>/<name>`: the client never chooses where its bytes go.
+//! The key is always `<prefix><server-generated id>/<name>`: the client never chooses where its
+//! bytes go.
+
+use unicode_normalization::UnicodeNormalization;
 
 /// S3 keys, file systems and download dialogs all cope with 255 bytes.
 pub const MAX_NAME_BYTES: usize = 255;
+/// A name sent longer than this is refused rather than cut: no file system makes one, and
+/// cutting would mean reading it all first.
+pub const MAX_SENT_NAME_BYTES: usize = 4096;
 /// An extension longer than this is not worth keeping when a name must be shortened.
 const MAX_KEPT_EXTENSION: usize = 16;
 
@@ -10,34 +16,56 @@ const MAX_KEPT_EXTENSION: usize = 16;
 pub enum NameError {
     #[error("The file name is empty.")]
     Empty,
+    #[error("The file name is {bytes} bytes long; at most {MAX_SENT_NAME_BYTES} are accepted.")]
+    TooLong { bytes: usize },
 }
 
-/// The last path component, without control or bidirectional-override characters, trimmed,
-/// and shortened to [`MAX_NAME_BYTES`] keeping its extension.
+/// The last path component in Unicode's composed form (NFC: `é` is one character however the
+/// browser's file system spelled it), without control, bidirectional-override, zero-width or
+/// line-separator characters, trimmed, and shortened to [`MAX_NAME_BYTES`] keeping its
+/// extension.
 pub fn sanitize_name(raw: &str) -> Result<String, NameError> {
-    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = last.chars().filter(|c| !is_hidden_control(*c)).collect();
-    let trimmed = cleaned.trim();
+    if raw.len() > MAX_SENT_NAME_BYTES {
+        return Err(NameError::TooLong { bytes: raw.len() });
+    }
+    // Hidden characters go first: one between a letter and its accent would otherwise keep
+    // the two from composing until a second pass.
+    let visible: String = raw.chars().filter(|c| !is_hidden_control(*c)).collect();
+    let composed: String = visible.nfc().collect();
+    let last = composed.rsplit(['/', '\\']).next().unwrap_or_default();
+    let trimmed = last.trim();
     if trimmed.is_empty() || trimmed == "." || trimmed == ".." {
         return Err(NameError::Empty);
     }
     Ok(shorten(trimmed, MAX_NAME_BYTES))
 }
 
-pub fn object_key(upload_id: &str, safe_name: &str) -> String {
-    format!("{upload_id}/{safe_name}")
+pub fn object_key(prefix: &str, upload_id: &str, safe_name: &str) -> String {
+    format!("{prefix}{upload_id}/{safe_name}")
 }
 
-/// Was `key` made by [`object_key`]? (A bucket may hold other applications' objects.)
-pub fn is_object_key(key: &str) -> bool {
-    key.split_once('/')
+/// Was `key` made by [`object_key`] with this prefix? (A bucket may hold other applications'
+/// objects.)
+pub fn is_object_key(prefix: &str, key: &str) -> bool {
+    key.strip_prefix(prefix)
+        .and_then(|rest| rest.split_once('/'))
         .is_some_and(|(id, name)| !name.is_empty() && uuid::Uuid::parse_str(id).is_ok())
 }
 
 fn is_hidden_control(c: char) -> bool {
-    // Bidi overrides can make `exe.png` display as `png.exe`.
+    // Bidi overrides can make `exe.png` display as `png.exe`; zero-width characters make two
+    // names that look the same differ; line separators break log lines and headers.
     c.is_control()
-        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{2060}'
+                | '\u{FEFF}'
+        )
 }
 
 fn shorten(name: &str, max: usize) -> String {
@@ -80,6 +108,24 @@ mod tests {
     }
 
     #[test]
+    fn names_are_composed_and_lose_invisible_characters() {
+        // "é" as e + combining acute (how macOS spells it) becomes the one character.
+        assert_eq!(sanitize_name("cafe\u{301}.png").unwrap(), "caf\u{e9}.png");
+        assert_eq!(
+            sanitize_name("in\u{200B}voice\u{FEFF}.pdf\u{2028}").unwrap(),
+            "invoice.pdf"
+        );
+        assert_eq!(sanitize_name("\u{200D}\u{2029}"), Err(NameError::Empty));
+        let sent = "a".repeat(MAX_SENT_NAME_BYTES + 1);
+        assert_eq!(
+            sanitize_name(&sent),
+            Err(NameError::TooLong {
+                bytes: MAX_SENT_NAME_BYTES + 1
+            })
+        );
+    }
+
+    #[test]
     fn unicode_is_kept() {
         assert_eq!(
             sanitize_name("Über café 日本語 🎉.png").unwrap(),
@@ -96,8 +142,47 @@ mod tests {
         assert!(safe.starts_with("éé"));
     }
 
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn check(raw: &str) -> Result<(), TestCaseError> {
+            let Ok(name) = sanitize_name(raw) else {
+                return Ok(());
+            };
+            prop_assert!(!name.is_empty() && name != "." && name != "..");
+            prop_assert!(name.len() <= MAX_NAME_BYTES, "{} bytes", name.len());
+            prop_assert!(!name.contains(['/', '\\']));
+            prop_assert!(!name.chars().any(is_hidden_control));
+            prop_assert_eq!(sanitize_name(&name), Ok(name.clone()), "idempotent");
+            let id = "6f1c1f5e-8a4e-4f64-9a43-0d3f5b8f2a11";
+            let key = object_key("hoist/", id, &name);
+            prop_assert!(is_object_key("hoist/", &key));
+            prop_assert_eq!(key.strip_prefix("hoist/6f1c1f5e-8a4e-4f64-9a43-0d3f5b8f2a11/"), Some(name.as_str()));
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn any_string_becomes_a_safe_name_or_is_refused(raw in any::<String>()) {
+                check(&raw)?;
+            }
+
+            #[test]
+            fn path_like_and_long_names_stay_inside_the_key(
+                raw in "[a-zé. /\\\\\u{200B}\u{301}\u{202E}\u{2028}日🎉]{0,400}"
+            ) {
+                check(&raw)?;
+            }
+        }
+    }
+
     #[test]
-    fn keys_are_prefixed_by_the_upload_id() {
-        assert_eq!(object_key("abc", "passwd"), "abc/passwd");
+    fn keys_are_the_prefix_then_the_upload_id() {
+        assert_eq!(object_key("hoist/", "abc", "passwd"), "hoist/abc/passwd");
+        let id = "6f1c1f5e-8a4e-4f64-9a43-0d3f5b8f2a11";
+        assert!(is_object_key("hoist/", &format!("hoist/{id}/a.png")));
+        assert!(!is_object_key("hoist/", &format!("{id}/a.png")));
+        assert!(!is_object_key("hoist/", "hoist/backup/a.png"));
     }
 }

@@ -26,9 +26,21 @@ pub fn choose_part_size(size: u64, configured: u64, largest: u64) -> Option<u64>
     (part_size <= MAX_PART_SIZE).then_some(part_size)
 }
 
+/// RFC 6838 allows 127 characters on each side of the slash; a type and subtype longer than
+/// that together is not a media type.
+pub const MAX_TYPE_BYTES: usize = 127;
+/// With parameters (`; charset=utf-8`), which are dropped.
+const MAX_DECLARED_TYPE_BYTES: usize = 255;
+
 /// A media type in canonical form: lower case, without parameters. An empty type (the browser
 /// did not know) becomes `application/octet-stream`.
 pub fn normalize_type(declared: &str) -> Result<String, String> {
+    if declared.len() > MAX_DECLARED_TYPE_BYTES {
+        return Err(format!(
+            "A file type of {} bytes is not a media type (at most {MAX_TYPE_BYTES}).",
+            declared.len()
+        ));
+    }
     let essence = declared
         .split(';')
         .next()
@@ -44,7 +56,11 @@ pub fn normalize_type(declared: &str) -> Result<String, String> {
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
     };
     match essence.split_once('/') {
-        Some((kind, sub)) if valid_token(kind) && valid_token(sub) => Ok(essence),
+        Some((kind, sub))
+            if valid_token(kind) && valid_token(sub) && essence.len() <= MAX_TYPE_BYTES =>
+        {
+            Ok(essence)
+        }
         _ => Err(format!("{declared:?} is not a valid file type.")),
     }
 }
@@ -96,6 +112,9 @@ mod tests {
         assert_eq!(normalize_type("").unwrap(), "application/octet-stream");
         assert!(normalize_type("png").is_err());
         assert!(normalize_type("image/png\r\nx-evil: 1").is_err());
+        let long = format!("image/{}", "x".repeat(MAX_TYPE_BYTES));
+        assert!(normalize_type(&long).is_err());
+        assert!(normalize_type(&"a/b; q=1".repeat(1000)).is_err());
     }
 
     #[test]

@@ -1,10 +1,13 @@
 use super::{naming, policy, sniff, UploadError, UploadResult};
 use crate::{
     checksum::ChecksumAlgorithm,
-    db::{self, uploads::UploadRow},
+    db::{
+        self,
+        uploads::{UploadRow, ABORT_CLAIM},
+    },
     format,
     model::{
-        PartPlan, PartToSign, ResumeState, SignedPart, StartedUpload, Transfer, UploadStatus,
+        LibraryPage, PartPlan, PartToSign, ResumeState, SignedPart, StartedUpload, UploadStatus,
         UploadView,
     },
     server::config::UploadRules,
@@ -17,8 +20,10 @@ use std::time::Duration;
 pub const MAX_SIGN_BATCH: usize = 100;
 /// How long a download link stays valid.
 const DOWNLOAD_TTL: Duration = Duration::from_secs(300);
-/// The library shows this many uploads, newest first.
-const LIBRARY_LIMIT: i64 = 1000;
+/// How long an abort holds an upload before the reaper may finish the job for it.
+const ABORT_LEASE: Duration = Duration::from_secs(600);
+/// The library comes in pages of this many uploads, newest first.
+pub const LIBRARY_PAGE: usize = 100;
 
 /// What a browser asks to upload.
 #[derive(Clone, Debug)]
@@ -89,7 +94,7 @@ impl<S: ObjectStore> UploadService<S> {
             id: id.clone(),
             owner: owner.to_string(),
             name: name.clone(),
-            object_key: naming::object_key(&id, &name),
+            object_key: naming::object_key(&self.rules.key_prefix, &id, &name),
             content_type: content_type.clone(),
             size: to_i64(request.size)?,
             part_size: to_i64(part_size)?,
@@ -100,62 +105,48 @@ impl<S: ObjectStore> UploadService<S> {
             completed_at: None,
             expires_at: Some(now + ttl_ms(self.rules.upload_ttl)),
             checksum: self.rules.part_checksum.map(|a| a.as_str().to_string()),
+            reap_claim: None,
         };
         // The row comes first: if we die before the store has heard of the upload, the row
         // still names the key, so nothing the store might hold is unknown to us.
         db::uploads::insert(&self.db, &row).await?;
 
+        // Every file, even a one-part one, is a multipart upload: a part URL dies when its
+        // upload is completed or aborted, while a PutObject URL would stay valid for its whole
+        // TTL and could replace the object after it was verified.
         let checksum = self.rules.part_checksum;
-        let transfer = if plan.part_count() > 1 {
-            match self
-                .store
-                .create_multipart(&row.object_key, &content_type, checksum)
-                .await
-            {
-                Ok(s3_id) => db::uploads::set_s3_upload_id(&self.db, &id, &s3_id).await?,
-                Err(e) => {
-                    let reason = "The storage service could not start the upload.";
-                    db::uploads::mark_closed(
-                        &self.db,
-                        &id,
-                        UploadStatus::Aborted,
-                        Some(reason),
-                        db::now_ms(),
-                    )
-                    .await?;
-                    return Err(e.into());
-                }
-            }
-            Transfer::Multipart
-        } else if checksum.is_some() {
-            Transfer::SingleAfterChecksum
-        } else {
-            let request = self
-                .store
-                .presign_put(
-                    &row.object_key,
-                    &content_type,
-                    request.size,
-                    None,
-                    self.rules.url_ttl,
+        match self
+            .store
+            .create_multipart(&row.object_key, &content_type, checksum)
+            .await
+        {
+            Ok(s3_id) => db::uploads::set_s3_upload_id(&self.db, &id, &s3_id).await?,
+            Err(e) => {
+                let reason = "The storage service could not start the upload.";
+                db::uploads::mark_closed(
+                    &self.db,
+                    &id,
+                    UploadStatus::Aborted,
+                    Some(reason),
+                    db::now_ms(),
                 )
                 .await?;
-            Transfer::Single(request)
-        };
+                return Err(e.into());
+            }
+        }
         Ok(StartedUpload {
             upload_id: id,
             name,
             plan,
-            transfer,
             checksum,
         })
     }
 
     /// Presigned URLs for a batch of parts. Signing is activity: it keeps the upload alive.
-    /// A file sent in one PUT has one part, number 1: asking for it again gives a fresh URL
-    /// (the first one may have expired while the browser waited, paused or was offline).
-    /// When the upload requires checksums, each part must bring its own: it is signed into
-    /// the URL, so the store takes only those exact bytes.
+    /// Asking for a part again gives a fresh URL (the first may have expired while the browser
+    /// waited, paused or was offline). When the upload requires checksums, each part must
+    /// bring its own: it is signed into the URL, so the store takes only those exact bytes,
+    /// and a part the store holds is never signed again for other bytes.
     pub async fn sign_parts(
         &self,
         owner: &str,
@@ -169,16 +160,14 @@ impl<S: ObjectStore> UploadService<S> {
             )));
         }
         let plan = plan_of(&row);
-        let s3_id = match row.s3_upload_id.as_deref() {
-            Some(s3_id) => Some(s3_id),
-            None if plan.part_count() == 1 => None,
-            // Recorded, but the store never confirmed the multipart upload: nothing to sign for.
-            None => return Err(UploadError::Closed(UploadStatus::Aborted)),
-        };
+        // Recorded, but the store never confirmed the multipart upload: nothing to sign for.
+        let s3_id = row
+            .s3_upload_id
+            .as_deref()
+            .ok_or(UploadError::Closed(UploadStatus::Aborted))?;
         let required = checksum_of(&row)?;
-        self.extend(&row).await?;
 
-        let mut signed = Vec::with_capacity(parts.len());
+        let mut wanted: Vec<(u32, u64, Option<Checksum>)> = Vec::with_capacity(parts.len());
         for part in parts {
             let part_number = part.part_number;
             let len = plan.part_len(part_number).ok_or_else(|| {
@@ -187,6 +176,11 @@ impl<S: ObjectStore> UploadService<S> {
                     plan.part_count()
                 ))
             })?;
+            if wanted.iter().any(|(n, _, _)| *n == part_number) {
+                return Err(UploadError::Invalid(format!(
+                    "Part {part_number} is asked for twice."
+                )));
+            }
             let checksum = match (required, &part.checksum) {
                 (None, _) => None,
                 (Some(algorithm), Some(value)) if algorithm.accepts(value) => Some(Checksum {
@@ -199,38 +193,61 @@ impl<S: ObjectStore> UploadService<S> {
                     )))
                 }
             };
-            let ttl = self.rules.url_ttl;
-            let request = match s3_id {
-                Some(s3_id) => {
-                    self.store
-                        .presign_part(
-                            &row.object_key,
-                            s3_id,
-                            part_number,
-                            len,
-                            checksum.as_ref(),
-                            ttl,
-                        )
-                        .await?
-                }
-                None => {
-                    self.store
-                        .presign_put(
-                            &row.object_key,
-                            &row.content_type,
-                            len,
-                            checksum.as_ref(),
-                            ttl,
-                        )
-                        .await?
-                }
-            };
+            wanted.push((part_number, len, checksum));
+        }
+        self.extend(&row).await?;
+        if required.is_some() {
+            self.record_checksums(&row, s3_id, &wanted).await?;
+        }
+
+        let mut signed = Vec::with_capacity(wanted.len());
+        for (part_number, len, checksum) in wanted {
+            let request = self
+                .store
+                .presign_part(
+                    &row.object_key,
+                    s3_id,
+                    part_number,
+                    len,
+                    checksum.as_ref(),
+                    self.rules.url_ttl,
+                )
+                .await?;
             signed.push(SignedPart {
                 part_number,
                 request,
             });
         }
         Ok(signed)
+    }
+
+    /// Writes down which checksum each part is signed for. A part signed before for other
+    /// content may be signed anew only if the store does not hold it (the first was refused,
+    /// or never sent): otherwise two live URLs could put two different files in one place.
+    async fn record_checksums(
+        &self,
+        row: &UploadRow,
+        s3_id: &str,
+        wanted: &[(u32, u64, Option<Checksum>)],
+    ) -> UploadResult<()> {
+        let entries: Vec<(u32, &str)> = wanted
+            .iter()
+            .filter_map(|(n, _, c)| c.as_ref().map(|c| (*n, c.value.as_str())))
+            .collect();
+        let conflicts = db::uploads::record_part_checksums(&self.db, &row.id, &entries).await?;
+        if conflicts.is_empty() {
+            return Ok(());
+        }
+        let stored = self.store.list_parts(&row.object_key, s3_id).await?;
+        for part in conflicts {
+            if stored.iter().any(|p| p.part_number == part) {
+                return Err(UploadError::PartAlreadyStored { part });
+            }
+            if let Some((_, value)) = entries.iter().find(|(n, _)| *n == part) {
+                db::uploads::replace_part_checksum(&self.db, &row.id, part, value).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Where an unfinished upload stands, so a browser can send only what is missing (after a
@@ -266,10 +283,7 @@ impl<S: ObjectStore> UploadService<S> {
                 .filter(|p| plan.part_len(p.part_number) == Some(p.size))
                 .map(|p| p.part_number)
                 .collect(),
-            None => match self.store.head(&row.object_key).await? {
-                Some(object) if object.size == row.size() => vec![1],
-                _ => Vec::new(),
-            },
+            None => Vec::new(),
         };
         Ok(ResumeState {
             upload_id: row.id.clone(),
@@ -281,51 +295,60 @@ impl<S: ObjectStore> UploadService<S> {
     }
 
     /// Asks the store what arrived, never the browser, and accepts the upload only if it is
-    /// exactly what was announced. Completing twice gives the same answer twice.
+    /// exactly what was announced. Completing twice gives the same answer twice; completing
+    /// while an abort or the reaper is closing the upload gives their answer.
     pub async fn complete(&self, owner: &str, id: &str) -> UploadResult<UploadView> {
         let row = self.find(owner, id).await?;
         if let Some(answer) = completion_answer(&row)? {
             return answer;
         }
         // Completing is activity too: the reaper must not take the upload from under us.
-        if let Err(e) = self.extend(&row).await {
-            return match completion_answer(&self.find(owner, id).await?)? {
-                Some(answer) => answer,
-                None => Err(e),
-            };
+        if self.extend(&row).await.is_err() {
+            return self.settled(owner, id).await;
         }
-        let plan = plan_of(&row);
-
-        if plan.part_count() > 1 {
-            let s3_id = row
-                .s3_upload_id
-                .as_deref()
-                .ok_or_else(|| UploadError::Incomplete((1..=plan.part_count()).collect()))?;
-            match self.store.list_parts(&row.object_key, s3_id).await {
-                Ok(stored) => {
-                    let parts = self.check_parts(&row, &plan, stored).await?;
-                    match self
-                        .store
-                        .complete_multipart(&row.object_key, s3_id, &parts)
-                        .await
-                    {
-                        // A concurrent call completed it first; the object below tells the truth.
-                        Ok(()) | Err(StorageError::NoSuchUpload) => {}
-                        Err(e) => return Err(e.into()),
-                    }
+        match self.verify(&row).await {
+            Ok(true) => self.find(owner, id).await?.view().map_err(Into::into),
+            Ok(false) => self.settled(owner, id).await,
+            // The object vanished under us: someone closing the upload deleted it.
+            Err(UploadError::Storage(e)) => {
+                let now = self.find(owner, id).await?;
+                if now.reap_claim.is_some() || now.status != row.status {
+                    self.settled(owner, id).await
+                } else {
+                    Err(e.into())
                 }
-                // Completed (or aborted) by a concurrent call: the row or the object tells which.
-                Err(StorageError::NoSuchUpload) => {}
-                Err(e) => return Err(e.into()),
             }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Completes the multipart upload and checks the object. `Ok(false)`: someone else
+    /// settled the upload (or is settling it) first.
+    async fn verify(&self, row: &UploadRow) -> UploadResult<bool> {
+        let plan = plan_of(row);
+        let s3_id = row
+            .s3_upload_id
+            .as_deref()
+            .ok_or_else(|| UploadError::Incomplete((1..=plan.part_count()).collect()))?;
+        match self.store.list_parts(&row.object_key, s3_id).await {
+            Ok(stored) => {
+                let parts = self.check_parts(row, &plan, stored).await?;
+                match self
+                    .store
+                    .complete_multipart(&row.object_key, s3_id, &parts)
+                    .await
+                {
+                    // A concurrent call completed (or aborted) it first; the object tells which.
+                    Ok(()) | Err(StorageError::NoSuchUpload) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(StorageError::NoSuchUpload) => {}
+            Err(e) => return Err(e.into()),
         }
 
         let Some(object) = self.store.head(&row.object_key).await? else {
-            // A concurrent call may have settled the upload meanwhile.
-            if let Some(answer) = completion_answer(&self.find(owner, id).await?)? {
-                return answer;
-            }
-            return Err(UploadError::NotArrived);
+            return Ok(false);
         };
         if object.size != row.size() {
             let reason = format!(
@@ -333,7 +356,7 @@ impl<S: ObjectStore> UploadService<S> {
                 format::bytes(object.size),
                 format::bytes(row.size())
             );
-            return Err(self.reject(&row, reason).await);
+            return Err(self.reject(row, reason).await);
         }
         let stored_type = object.content_type.unwrap_or_default();
         if stored_type != row.content_type {
@@ -341,7 +364,7 @@ impl<S: ObjectStore> UploadService<S> {
                 "it was stored as {stored_type:?}, but {} was announced.",
                 row.content_type
             );
-            return Err(self.reject(&row, reason).await);
+            return Err(self.reject(row, reason).await);
         }
         // The declared type was checked against the rules; now the bytes must agree with it.
         let head = self
@@ -349,15 +372,20 @@ impl<S: ObjectStore> UploadService<S> {
             .read_start(&row.object_key, sniff::HEAD_LEN)
             .await?;
         if let Err(reason) = sniff::check(&row.content_type, &head) {
-            return Err(self.reject(&row, reason).await);
+            return Err(self.reject(row, reason).await);
         }
+        Ok(db::uploads::mark_uploaded(&self.db, &row.id, db::now_ms()).await?)
+    }
 
-        db::uploads::mark_uploaded(&self.db, id, db::now_ms()).await?;
-        // Whether this call or a concurrent one got there first, the row now has the answer.
-        self.find(owner, id).await?.view().map_err(Into::into)
+    /// The answer for an upload that a concurrent call has settled, or is settling.
+    async fn settled(&self, owner: &str, id: &str) -> UploadResult<UploadView> {
+        let row = self.find(owner, id).await?;
+        completion_answer(&row)?.unwrap_or_else(|| Err(UploadError::Closed(closing(&row))))
     }
 
     /// Stops an upload and removes whatever the store holds of it. Aborting twice is fine.
+    /// The upload is claimed first, so a completion running at the same moment can no longer
+    /// mark it uploaded: the row and the bucket end up agreeing whoever came first.
     pub async fn abort(&self, owner: &str, id: &str) -> UploadResult<UploadView> {
         let row = self.find(owner, id).await?;
         match row.status()? {
@@ -365,22 +393,60 @@ impl<S: ObjectStore> UploadService<S> {
             UploadStatus::Aborted => return Ok(row.view()?),
             closed => return Err(UploadError::Closed(closed)),
         }
-        match row.s3_upload_id.as_deref() {
-            Some(s3_id) => {
+        let claim = format!("{ABORT_CLAIM}{}", uuid::Uuid::new_v4());
+        let now = db::now_ms();
+        let lease_until = now + ttl_ms(ABORT_LEASE);
+        if !db::uploads::claim_for_abort(&self.db, id, &claim, now, lease_until).await? {
+            let row = self.find(owner, id).await?;
+            return match row.status()? {
+                UploadStatus::Aborted => Ok(row.view()?),
+                UploadStatus::Uploading => Err(UploadError::Closed(closing(&row))),
+                closed => Err(UploadError::Closed(closed)),
+            };
+        }
+        let cleanup = async {
+            if let Some(s3_id) = row.s3_upload_id.as_deref() {
                 self.store.abort_multipart(&row.object_key, s3_id).await?;
             }
-            None => self.store.delete(&row.object_key).await?,
+            // A completion that got in before the claim may have made the object.
+            self.store.delete(&row.object_key).await
+        };
+        if let Err(e) = cleanup.await {
+            db::uploads::release_claim(&self.db, id, &claim).await?;
+            return Err(e.into());
         }
-        db::uploads::mark_closed(&self.db, id, UploadStatus::Aborted, None, db::now_ms()).await?;
-        self.find(owner, id).await?.view().map_err(Into::into)
+        db::uploads::mark_aborted(&self.db, id, &claim, db::now_ms()).await?;
+        let row = self.find(owner, id).await?;
+        match row.status()? {
+            UploadStatus::Aborted => Ok(row.view()?),
+            other => Err(UploadError::Closed(other)),
+        }
     }
 
-    pub async fn list(&self, owner: &str) -> UploadResult<Vec<UploadView>> {
-        db::uploads::list_owned(&self.db, owner, LIBRARY_LIMIT)
-            .await?
-            .iter()
-            .map(|row| row.view().map_err(Into::into))
-            .collect()
+    /// A page of the owner's library. `cursor` is the `next` of the page before (a client
+    /// may send anything there: a malformed one is refused, a forged one finds nothing).
+    pub async fn list(&self, owner: &str, cursor: Option<&str>) -> UploadResult<LibraryPage> {
+        let after = cursor.map(parse_cursor).transpose()?;
+        let page = LIBRARY_PAGE as i64;
+        let mut rows = db::uploads::list_owned(
+            &self.db,
+            owner,
+            after.as_ref().map(|(t, id)| (*t, id.as_str())),
+            page + 1,
+        )
+        .await?;
+        let more = rows.len() > LIBRARY_PAGE;
+        rows.truncate(LIBRARY_PAGE);
+        let next = more
+            .then(|| rows.last().map(|r| format!("{}.{}", r.created_at, r.id)))
+            .flatten();
+        Ok(LibraryPage {
+            uploads: rows
+                .iter()
+                .map(|row| row.view().map_err(Into::into))
+                .collect::<UploadResult<_>>()?,
+            next,
+        })
     }
 
     /// A short-lived link that downloads the file under its name.
@@ -397,6 +463,10 @@ impl<S: ObjectStore> UploadService<S> {
     }
 
     async fn find(&self, owner: &str, id: &str) -> UploadResult<UploadRow> {
+        // Ids are UUIDs: anything longer is not one of ours, and need not reach the database.
+        if id.len() > 64 {
+            return Err(UploadError::NotFound);
+        }
         db::uploads::find_owned(&self.db, id, owner)
             .await?
             .ok_or(UploadError::NotFound)
@@ -410,14 +480,20 @@ impl<S: ObjectStore> UploadService<S> {
 
     /// Pushes a living upload's expiry forward. An upload whose time ran out is expired even
     /// if the reaper has not come by yet: continuing it would race the reaper's abort.
+    /// No upload lives longer than `max_upload_duration`, however active: the bucket's
+    /// lifecycle rule would abort it under our feet.
     async fn extend(&self, row: &UploadRow) -> UploadResult<()> {
         let now = db::now_ms();
-        let until = now + ttl_ms(self.rules.upload_ttl);
-        if db::uploads::extend(&self.db, &row.id, now, until).await? {
-            Ok(())
-        } else {
-            Err(UploadError::Closed(UploadStatus::Expired))
+        let last_moment = row.created_at + ttl_ms(self.rules.max_upload_duration);
+        let until = (now + ttl_ms(self.rules.upload_ttl)).min(last_moment);
+        if until > now && db::uploads::extend(&self.db, &row.id, now, until).await? {
+            return Ok(());
         }
+        let now = self.find(&row.owner, &row.id).await?;
+        Err(UploadError::Closed(match now.status()? {
+            UploadStatus::Uploading => closing(&now),
+            settled => settled,
+        }))
     }
 
     async fn open_upload(&self, owner: &str, id: &str) -> UploadResult<UploadRow> {
@@ -510,6 +586,15 @@ fn completion_answer(row: &UploadRow) -> UploadResult<Option<UploadResult<Upload
     })
 }
 
+/// What an upload that is still `uploading` but can no longer continue is becoming: aborted
+/// if `abort_upload` holds it, expired otherwise (its time ran out, or the reaper holds it).
+fn closing(row: &UploadRow) -> UploadStatus {
+    match row.reap_claim.as_deref() {
+        Some(claim) if claim.starts_with(ABORT_CLAIM) => UploadStatus::Aborted,
+        _ => UploadStatus::Expired,
+    }
+}
+
 /// The checksum the upload's parts must carry, as recorded when it started.
 fn checksum_of(row: &UploadRow) -> UploadResult<Option<ChecksumAlgorithm>> {
     row.checksum
@@ -519,6 +604,15 @@ fn checksum_of(row: &UploadRow) -> UploadResult<Option<ChecksumAlgorithm>> {
                 .ok_or_else(|| db::DbError::Corrupt(format!("checksum {word:?}")).into())
         })
         .transpose()
+}
+
+/// `<created_at>.<id>`, as [`UploadService::list`] makes it.
+fn parse_cursor(cursor: &str) -> UploadResult<(i64, String)> {
+    cursor
+        .split_once('.')
+        .filter(|(_, id)| id.len() <= 64)
+        .and_then(|(time, id)| Some((time.parse().ok()?, id.to_string())))
+        .ok_or_else(|| UploadError::Invalid("This page of the library does not exist.".into()))
 }
 
 fn plan_of(row: &UploadRow) -> PartPlan {

@@ -3,6 +3,8 @@
 //! per test, and an HTTP client that plays the browser's part.
 #![allow(dead_code)]
 
+pub mod app;
+
 use hoist::{
     checksum, db,
     model::{PartToSign, SignedRequest, StartedUpload},
@@ -16,6 +18,8 @@ pub const MIB: u64 = 1 << 20;
 pub const PART: u64 = 5 * MIB;
 /// The session most tests upload as.
 pub const OWNER: &str = "session-a";
+/// Where the tests' uploads go in the bucket, as `HOIST_S3_PREFIX` puts them by default.
+pub const KEY_PREFIX: &str = "hoist/";
 
 pub struct Harness {
     pub service: UploadService<S3Store>,
@@ -51,6 +55,8 @@ pub fn rules() -> UploadRules {
         max_part_size: PART,
         url_ttl: Duration::from_secs(600),
         upload_ttl: Duration::from_secs(3600),
+        max_upload_duration: Duration::from_secs(7 * 86_400),
+        key_prefix: KEY_PREFIX.into(),
         part_checksum: None,
     }
 }
@@ -155,6 +161,24 @@ impl Harness {
         assert_eq!(view.status, hoist::model::UploadStatus::Uploaded);
         let key = self.row(OWNER, &started.upload_id).await.object_key;
         assert_eq!(self.object(&key).await.expect("object"), data);
+    }
+
+    /// A freshly signed URL for part `n` of `data` (with its checksum when the upload requires
+    /// one), as the browser gets it.
+    pub async fn sign(&self, started: &StartedUpload, data: &[u8], n: u32) -> SignedRequest {
+        let (start, end) = started.plan.range(n).expect("planned part");
+        let part = PartToSign {
+            part_number: n,
+            checksum: started
+                .checksum
+                .map(|a| checksum::of(a, &data[start as usize..end as usize])),
+        };
+        self.service
+            .sign_parts(OWNER, &started.upload_id, &[part])
+            .await
+            .expect("sign_parts")
+            .remove(0)
+            .request
     }
 
     /// PUTs the given parts of `data` to freshly signed part URLs, with their checksums when
@@ -280,20 +304,6 @@ impl<S> CountingStore<S> {
 }
 
 impl<S: hoist::storage::ObjectStore> hoist::storage::ObjectStore for CountingStore<S> {
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        len: u64,
-        checksum: Option<&hoist::storage::Checksum>,
-        ttl: Duration,
-    ) -> hoist::storage::StorageResult<SignedRequest> {
-        self.record("presign_put", key);
-        self.inner
-            .presign_put(key, content_type, len, checksum, ttl)
-            .await
-    }
-
     async fn create_multipart(
         &self,
         key: &str,
@@ -406,18 +416,18 @@ where
         .unwrap_or_else(|_| panic!("{what}: not within {deadline:?}"));
 }
 
-/// Writes `n` expired uploads straight into the database (keys no store has heard of; half of
-/// them multipart with made-up upload ids), as a long outage would leave them.
+/// Writes `n` expired uploads straight into the database (keys no store has heard of, with
+/// made-up upload ids; half of them one-part), as a long outage would leave them.
 pub async fn plant_expired(pool: &sqlx::SqlitePool, n: usize) -> usize {
     let result = sqlx::query(
         "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?) \
          INSERT INTO uploads (id, owner, name, object_key, content_type, size, part_size, \
                               s3_upload_id, status, created_at, expires_at) \
          SELECT printf('planted-%d-%s', i, hex(randomblob(8))), 'planted', 'fake.bin', \
-                printf('%s/fake-%d.bin', lower(hex(randomblob(16))), i), \
+                printf('hoist/%s/fake-%d.bin', lower(hex(randomblob(16))), i), \
                 'application/octet-stream', \
                 CASE i % 2 WHEN 0 THEN 20971520 ELSE 1000 END, 5242880, \
-                CASE i % 2 WHEN 0 THEN lower(hex(randomblob(32))) END, \
+                lower(hex(randomblob(32))), \
                 'uploading', ?, ? - (i % 1000) FROM seq",
     )
     .bind(n as i64)

@@ -1,0 +1,209 @@
+//! What stands between the internet and the app: requests from other sites are refused,
+//! every response carries the headers that keep a browser from misusing it, and server
+//! functions answer a client's mistake with a 4xx status, not a 500.
+
+use super::{config::Config, state::AppState};
+use crate::error::ApiError;
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use std::sync::Arc;
+
+/// The header server functions mark their error responses with.
+const SERVER_FN_ERROR: &str = "serverfnerror";
+/// An error answer from a server function is one small JSON value.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// An error as the client receives it: for a server function, the typed error its client code
+/// decodes (JSON, marked as a server-function error); for anything else, the sentence.
+pub fn error_response(path: &str, error: &ApiError) -> Response {
+    let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::BAD_REQUEST);
+    if let Some(name) = path.strip_prefix("/api/") {
+        let body = serde_json::to_string(error).unwrap_or_else(|_| "\"Internal\"".into());
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Ok(value) = HeaderValue::from_str(&format!("/api/{name}")) {
+            headers.insert(SERVER_FN_ERROR, value);
+        }
+        response
+    } else {
+        (status, error.to_string()).into_response()
+    }
+}
+
+/// Refuses state-changing requests sent by pages of other sites (CSRF): a browser says where
+/// a request comes from in `Sec-Fetch-Site`, or else in `Origin`. A request with neither did
+/// not come from a browser page, so no victim's cookies rode along with it.
+pub async fn same_site_only(
+    State(config): State<Arc<Config>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) || from_this_site(request.headers(), &config.public_url)
+    {
+        return next.run(request).await;
+    }
+    tracing::debug!(
+        path = request.uri().path(),
+        origin = ?request.headers().get(header::ORIGIN),
+        "refused a cross-site request"
+    );
+    error_response(request.uri().path(), &ApiError::CrossSite)
+}
+
+fn from_this_site(headers: &HeaderMap, public_url: &str) -> bool {
+    let text = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    match text(HeaderName::from_static("sec-fetch-site")) {
+        // "none": typed in the address bar, a bookmark.
+        Some("same-origin" | "none") => return true,
+        Some(_) => return false,
+        None => {}
+    }
+    let Some(origin) = text(header::ORIGIN) else {
+        return true;
+    };
+    if origin == public_url {
+        return true;
+    }
+    // The site may be reached under another name than its public URL (localhost and
+    // 127.0.0.1): the origin's host must then be the host the request was sent to.
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    matches!((origin_host, text(header::HOST)), (Some(o), Some(h)) if o == h)
+}
+
+/// Headers for every response: no MIME sniffing, no referrer to other sites, and nothing
+/// that shows someone's library kept in a shared cache. Built files under `/pkg` may be cached.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let cacheable = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !cacheable && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    response
+}
+
+/// Leptos answers every server-function error with 500. The error itself says whose fault it
+/// was: this sets the status it names, so a client's mistake is a 4xx.
+pub async fn server_fn_status(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key(SERVER_FN_ERROR)
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Sets the page's Content-Security-Policy: scripts only from this site plus the one inline
+/// hydration script Leptos marks with this response's nonce; WebAssembly allowed to compile;
+/// requests only to this site and the bucket; never inside a frame.
+pub fn content_security_policy() {
+    use leptos::prelude::use_context;
+    let (Some(options), Some(state)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        use_context::<AppState>(),
+    ) else {
+        return;
+    };
+    let nonce = leptos::nonce::use_nonce()
+        .map(|n| format!(" 'nonce-{n}'"))
+        .unwrap_or_default();
+    let store = store_origins(&state.config);
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{nonce}; \
+         style-src 'self'; img-src 'self' data: {store}; media-src 'self' {store}; \
+         connect-src 'self' {store}; object-src 'none'; base-uri 'self'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        options.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+/// Where browsers send parts and fetch files: the bucket's origin, path-style or
+/// virtual-hosted.
+fn store_origins(config: &Config) -> String {
+    let endpoint = &config.s3.public_endpoint;
+    if config.s3.path_style {
+        return endpoint.clone();
+    }
+    match endpoint.split_once("://") {
+        Some((scheme, host)) => format!("{endpoint} {scheme}://{}.{host}", config.s3.bucket),
+        None => endpoint.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        h
+    }
+
+    const SITE: &str = "https://uploads.example.com";
+
+    #[test]
+    fn requests_from_this_site_pass() {
+        assert!(from_this_site(&headers(&[("sec-fetch-site", "same-origin")]), SITE));
+        assert!(from_this_site(&headers(&[("origin", SITE)]), SITE));
+        assert!(from_this_site(
+            &headers(&[("origin", "http://localhost:3000"), ("host", "localhost:3000")]),
+            "http://127.0.0.1:3000"
+        ));
+        // curl, scripts: no browser, no victim.
+        assert!(from_this_site(&HeaderMap::new(), SITE));
+    }
+
+    #[test]
+    fn requests_from_other_sites_are_refused() {
+        for h in [
+            headers(&[("sec-fetch-site", "cross-site")]),
+            // A sibling subdomain is "same-site", and still another site's page.
+            headers(&[("sec-fetch-site", "same-site"), ("origin", SITE)]),
+            headers(&[("origin", "https://evil.example")]),
+            headers(&[("origin", "null")]),
+            headers(&[("origin", "https://evil.example"), ("host", "uploads.example.com")]),
+        ] {
+            assert!(!from_this_site(&h, SITE), "{h:?}");
+        }
+    }
+}

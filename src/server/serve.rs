@@ -1,0 +1,89 @@
+//! The accept loop. `axum::serve` has no header-read timeout and no cap on connections, so a
+//! few thousand clients that open a connection and trickle half a header (slowloris) would
+//! hold the server hostage. Here every connection must finish its headers within
+//! `header_timeout`, and at most `max_connections` are served at once: past that, new ones
+//! wait in the kernel's backlog instead of costing memory.
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    service::TowerToHyperService,
+};
+use std::{future::Future, pin::pin, sync::Arc, time::Duration};
+use tokio::{
+    net::TcpListener,
+    sync::{watch, Semaphore},
+};
+
+/// Limits on connections, from the settings.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// How long open connections get to finish their requests once shutdown begins.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets open requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    // Every connection holds a receiver; the sender learns when the last one is gone.
+    let (closing, closing_rx) = watch::channel(false);
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // wait a moment rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let mut closing = closing_rx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .serve_connection(TokioIo::new(stream), service);
+            let mut connection = pin!(connection);
+            let shutting_down = async {
+                // The guard `wait_for` returns must not be held across the await below.
+                let _ = closing.wait_for(|closing| *closing).await.map(|_| ());
+            };
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = shutting_down => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+    drop(closing_rx);
+    let _ = closing.send(true);
+    if tokio::time::timeout(DRAIN, closing.closed()).await.is_err() {
+        tracing::warn!("some connections were still open after {DRAIN:?}; closing them");
+    }
+}

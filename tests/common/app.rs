@@ -1,0 +1,152 @@
+//! The real `hoist` binary, started on a free port against the real Garage that the tests'
+//! environment names, with its own data folder; and clients that talk to it over HTTP with a
+//! cookie jar, as a browser or an attacker with curl would.
+
+use super::eventually;
+use serde::de::DeserializeOwned;
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+pub struct App {
+    child: Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// What a server function answered: its status and body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, self.body))
+    }
+
+    /// The typed error a failed call carries.
+    pub fn error(&self) -> hoist::error::ApiError {
+        assert!(self.status >= 400, "expected an error, got {self:?}");
+        self.json()
+    }
+}
+
+impl App {
+    /// Starts `hoist` with the test settings plus `settings`, and waits until it answers.
+    pub async fn start(settings: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        command
+            .env("HOIST_DATA_DIR", dir.path())
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("HOIST_S3_SET_CORS", "false")
+            .env("HOIST_S3_LIFECYCLE_RULE", "false")
+            .env("HOIST_ORPHAN_SWEEP_INTERVAL", "off")
+            .env("HOIST_PART_SIZE", "5MiB")
+            .env("RUST_LOG", "info");
+        for (name, value) in settings {
+            command.env(name, value);
+        }
+        let child = command
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("hoist starts");
+        let app = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        let health = format!("{}/healthz", app.base);
+        let http = reqwest::Client::new();
+        let (http, health) = (&http, &health);
+        eventually(Duration::from_secs(30), "hoist answers", move || async move {
+            http.get(health.as_str())
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await;
+        app
+    }
+
+    /// A browser of its own: a cookie jar, so it keeps the session it is given.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client")
+    }
+
+    /// POSTs `form` (already encoded) to the server function `name`.
+    pub async fn call(&self, client: &reqwest::Client, name: &str, form: &str) -> Answer {
+        self.call_with(client.post(format!("{}/api/{name}", self.base)), form.as_bytes().to_vec())
+            .await
+    }
+
+    /// POSTs raw bytes, with whatever else the builder carries (headers of an attacker's choice).
+    pub async fn call_with(&self, request: reqwest::RequestBuilder, body: Vec<u8>) -> Answer {
+        let response = request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("hoist answers");
+        Answer {
+            status: response.status().as_u16(),
+            body: response.text().await.unwrap_or_default(),
+        }
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Still running (not crashed by what it was sent)?
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `application/x-www-form-urlencoded` for a list of pairs.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
