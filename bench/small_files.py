@@ -30,7 +30,9 @@ def client():
         region_name=os.environ["HOIST_S3_REGION"],
         aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required"),
+        config=Config(
+            signature_version="s3v4", s3={"addressing_style": "path"}, request_checksum_calculation="when_required"
+        ),
     )
 
 

@@ -342,9 +342,23 @@ async fn abort_racing_complete_leaves_the_row_and_the_bucket_agreeing() {
         let started = start(&app, &client, &format!("race-{round}.bin"), data.len() as u64, "").await;
         let url = url_for(&app, &client, &started.upload_id, &data).await;
         assert!(send(&http, &url.request, data).await.status().is_success());
+        // Which request leaves first, and by how much, varies by round, so the race is run
+        // from both sides: abort before, during and after the completion's store calls.
+        let lead = Duration::from_millis((round % 5) as u64 * 25);
+        let (complete_lead, abort_lead) = if round % 2 == 0 {
+            (Duration::ZERO, lead)
+        } else {
+            (lead, Duration::ZERO)
+        };
         let (complete, abort) = tokio::join!(
-            by_id(&app, &client, "complete_upload", &started.upload_id),
-            by_id(&app, &client, "abort_upload", &started.upload_id),
+            async {
+                tokio::time::sleep(complete_lead).await;
+                by_id(&app, &client, "complete_upload", &started.upload_id).await
+            },
+            async {
+                tokio::time::sleep(abort_lead).await;
+                by_id(&app, &client, "abort_upload", &started.upload_id).await
+            },
         );
         for answer in [&complete, &abort] {
             assert!(answer.status < 500, "round {round}: {answer:?}");

@@ -388,3 +388,51 @@ async fn a_cleanup_the_store_refuses_is_kept_visible_and_tried_again() {
     assert_eq!(status(&h, &started.upload_id).await, "expired");
     assert_eq!(h.pending_multipart(&key).await, 0);
 }
+
+/// However busy, an upload lives no longer than `max_upload_duration`: the bucket's lifecycle
+/// rule is set a day past it, so the server must stop extending first.
+#[tokio::test]
+async fn no_upload_outlives_the_longest_duration_allowed_however_active() {
+    let max = Duration::from_secs(8 * 86_400);
+    let h = harness_with(UploadRules {
+        max_upload_duration: max,
+        ..rules()
+    })
+    .await;
+    let started = h
+        .start("marathon.bin", 2 * PART, "application/octet-stream")
+        .await;
+    // Started (nearly) the longest time ago, last extended a moment ago: one more extension
+    // may reach only the limit.
+    let day_ms = 86_400_000;
+    sqlx::query("UPDATE uploads SET created_at = created_at - ?, expires_at = ? WHERE id = ?")
+        .bind(8 * day_ms - 60_000)
+        .bind(db::now_ms() + 1_000)
+        .bind(&started.upload_id)
+        .execute(h.service.db())
+        .await
+        .expect("age it");
+    h.service
+        .sign_parts(OWNER, &started.upload_id, &plain(&[1]))
+        .await
+        .expect("still within its time");
+    let row = h.row(OWNER, &started.upload_id).await;
+    assert!(
+        row.expires_at.unwrap_or(i64::MAX) <= row.created_at + 8 * day_ms,
+        "extended past the limit: {row:?}"
+    );
+    // Past it, nothing brings it back.
+    sqlx::query("UPDATE uploads SET created_at = created_at - 120000 WHERE id = ?")
+        .bind(&started.upload_id)
+        .execute(h.service.db())
+        .await
+        .expect("age it more");
+    let late = h
+        .service
+        .sign_parts(OWNER, &started.upload_id, &plain(&[2]))
+        .await;
+    assert!(
+        matches!(late, Err(UploadError::Closed(UploadStatus::Expired))),
+        "{late:?}"
+    );
+}

@@ -68,6 +68,26 @@ test('the library keeps a finished upload across a reload, for this browser only
   await stranger.close();
 });
 
+test('a library of more than one page shows 100 rows and loads the rest on request', async ({ page }) => {
+  await openApp(page);
+  // 105 uploads started in this browser's session (its cookies), the quick way.
+  for (let n = 0; n < 105; n++) {
+    const answer = await page.request.post('/api/start_upload', {
+      form: { name: `page-${n}.bin`, size: '10', content_type: 'application/octet-stream' },
+    });
+    expect(answer.ok()).toBe(true);
+  }
+  await page.reload();
+  const rows = page.locator('.library tbody tr');
+  await expect(rows).toHaveCount(100);
+  // Newest first: the last one started heads the list.
+  await expect(rows.first().locator('td.name')).toHaveText('page-104.bin');
+  await page.getByRole('button', { name: 'Load more' }).click();
+  await expect(rows).toHaveCount(105);
+  await expect(rows.last().locator('td.name')).toHaveText('page-0.bin');
+  await expect(page.getByRole('button', { name: 'Load more' })).toHaveCount(0);
+});
+
 test('a file dropped on the drop zone is uploaded', async ({ page }) => {
   await openApp(page);
   const dataTransfer = await page.evaluateHandle(() => {
