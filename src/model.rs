@@ -48,7 +48,7 @@ impl fmt::Display for UploadStatus {
 }
 
 /// How a file of `size` bytes is cut into parts: every part is `part_size` bytes except the
-/// last, which holds the rest. A single-PUT upload is the plan with one part.
+/// last, which holds the rest. A small file is the plan with one part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartPlan {
     pub size: u64,

@@ -439,6 +439,8 @@ impl Engine {
             }
             let request = match self.url_for(id, part).await {
                 Ok(request) => request,
+                // Offline meanwhile: not a failure; the loop waits for the network.
+                Err(e) if e.is_transient() && !browser::online() => continue,
                 Err(e) if e.is_transient() => {
                     failures += 1;
                     if failures >= retry::MAX_ATTEMPTS {
@@ -455,6 +457,11 @@ impl Engine {
             let Some((body, len)) = self.slice(id, part) else {
                 return self.release(id, part);
             };
+            // Reading the checksum and signing took a while: the network may have gone since
+            // the top of the loop. Nothing leaves while offline.
+            if !browser::online() {
+                continue;
+            }
             let progress = {
                 let engine = self.clone();
                 move |loaded: u64| engine.sending(id, part, loaded)

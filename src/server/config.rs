@@ -129,7 +129,7 @@ pub struct S3Settings {
 pub struct UploadRules {
     pub max_file_size: u64,
     pub allowed_types: Vec<String>,
-    /// Files up to this size go in one PUT; larger ones in parts at least this big.
+    /// Files up to this size go in one part; larger ones in parts at least this big.
     pub part_size: u64,
     /// Parts of big files grow up to this size (never below `part_size`).
     pub max_part_size: u64,

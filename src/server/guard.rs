@@ -133,7 +133,7 @@ pub async fn server_fn_status(request: Request, next: Next) -> Response {
 /// requests only to this site and the bucket; never inside a frame.
 pub fn content_security_policy() {
     use leptos::prelude::use_context;
-    let (Some(options), Some(state)) = (
+    let (Some(response), Some(state)) = (
         use_context::<leptos_axum::ResponseOptions>(),
         use_context::<AppState>(),
     ) else {
@@ -143,14 +143,23 @@ pub fn content_security_policy() {
         .map(|n| format!(" 'nonce-{n}'"))
         .unwrap_or_default();
     let store = store_origins(&state.config);
+    // `cargo leptos watch` (LEPTOS_ENV=DEV) reloads the page over a WebSocket on its own port.
+    let options = &state.leptos_options;
+    let reload = match options.env {
+        leptos::config::Env::DEV => {
+            let port = options.reload_external_port.unwrap_or(options.reload_port);
+            format!(" ws://*:{port} wss://*:{port}")
+        }
+        leptos::config::Env::PROD => String::new(),
+    };
     let policy = format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{nonce}; \
          style-src 'self'; img-src 'self' data: {store}; media-src 'self' {store}; \
-         connect-src 'self' {store}; object-src 'none'; base-uri 'self'; \
+         connect-src 'self' {store}{reload}; object-src 'none'; base-uri 'self'; \
          form-action 'self'; frame-ancestors 'none'"
     );
     if let Ok(value) = HeaderValue::from_str(&policy) {
-        options.insert_header(header::CONTENT_SECURITY_POLICY, value);
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -82,7 +82,7 @@ mod tests {
     fn part_sizes_for_tiny_to_huge_files() {
         let (configured, largest) = (16 * MIB, 64 * MIB);
         let choose = |size| choose_part_size(size, configured, largest);
-        // Up to one part: a single PUT.
+        // Up to one part: a one-part upload.
         assert_eq!(choose(1), Some(configured));
         assert_eq!(choose(5 * MIB), Some(configured));
         // Up to 16 parts: the configured size.
