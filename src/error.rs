@@ -33,8 +33,6 @@ pub enum ApiError {
     /// The browser sent two session cookies: one may have been planted by another site.
     #[error("This browser sent two Hoist session cookies; clear this site's cookies and reload.")]
     DuplicateSession,
-    #[error("This request is too large.")]
-    TooLarge,
     /// What arrived is not what was announced; the object has been deleted.
     #[error("The file was rejected: {0}")]
     Rejected(String),
@@ -59,7 +57,6 @@ impl ApiError {
             Self::CrossSite => 403,
             Self::NotFound => 404,
             Self::Incomplete { .. } | Self::Closed(_) | Self::PartAlreadyStored { .. } => 409,
-            Self::TooLarge => 413,
             Self::Rejected(_) => 422,
             Self::StorageUnavailable => 503,
             Self::Internal => 500,

@@ -6,7 +6,7 @@ mod common;
 
 use common::{
     app::{form, Answer, App},
-    bytes, media, pending_at, s3_settings, send,
+    bytes, media, pending_at, s3_settings, send, KEY_PREFIX,
 };
 use futures::StreamExt;
 use hoist::{
@@ -17,7 +17,13 @@ use hoist::{
 };
 use std::time::Duration;
 
-async fn start(app: &App, client: &reqwest::Client, name: &str, size: u64, kind: &str) -> StartedUpload {
+async fn start(
+    app: &App,
+    client: &reqwest::Client,
+    name: &str,
+    size: u64,
+    kind: &str,
+) -> StartedUpload {
     let size = size.to_string();
     let answer = app
         .call(
@@ -60,13 +66,13 @@ fn store() -> S3Store {
 }
 
 /// The object's bytes as the store holds them, if it holds any.
-async fn object(key_prefix_and_id: &str) -> Option<Vec<u8>> {
+async fn object(key: &str) -> Option<Vec<u8>> {
     let store = store();
     let out = store
         .client()
         .get_object()
         .bucket(store.bucket())
-        .key(key_prefix_and_id)
+        .key(key)
         .send()
         .await
         .ok()?;
@@ -74,7 +80,7 @@ async fn object(key_prefix_and_id: &str) -> Option<Vec<u8>> {
 }
 
 fn key(started: &StartedUpload) -> String {
-    format!("hoist/{}/{}", started.upload_id, started.name)
+    format!("{KEY_PREFIX}{}/{}", started.upload_id, started.name)
 }
 
 #[tokio::test]
@@ -93,31 +99,54 @@ async fn a_verified_file_cannot_be_swapped_by_a_url_signed_before() {
     let started = start(&app, &mallory, "cat.png", 4000, "image/png").await;
     let first = url_for(&app, &mallory, &started.upload_id, &innocent).await;
     let second = url_for(&app, &mallory, &started.upload_id, &evil).await;
-    assert!(send(&http, &first.request, innocent.clone()).await.status().is_success());
+    assert!(send(&http, &first.request, innocent.clone())
+        .await
+        .status()
+        .is_success());
     let done = by_id(&app, &mallory, "complete_upload", &started.upload_id).await;
     assert_eq!(done.status, 200, "{done:?}");
     assert_eq!(done.json::<UploadView>().status, UploadStatus::Uploaded);
 
     // After verification the second URL is dead: the multipart upload it names is gone.
     let swap = send(&http, &second.request, evil.clone()).await;
-    assert!(swap.status().is_client_error(), "swap answered {}", swap.status());
+    assert!(
+        swap.status().is_client_error(),
+        "swap answered {}",
+        swap.status()
+    );
     assert_eq!(object(&key(&started)).await.as_deref(), Some(&innocent[..]));
 
     // Once a part has arrived, it is never signed again for other content.
     let started = start(&app, &mallory, "dog.png", 4000, "image/png").await;
     let url = url_for(&app, &mallory, &started.upload_id, &innocent).await;
-    assert!(send(&http, &url.request, innocent.clone()).await.status().is_success());
+    assert!(send(&http, &url.request, innocent.clone())
+        .await
+        .status()
+        .is_success());
     let again = sign_for(&app, &mallory, &started.upload_id, &evil).await;
     assert_eq!(again.status, 409, "{again:?}");
     assert_eq!(again.error(), ApiError::PartAlreadyStored { part: 1 });
     // The same content may be signed again (a lost URL, a retry).
-    assert_eq!(sign_for(&app, &mallory, &started.upload_id, &innocent).await.status, 200);
+    assert_eq!(
+        sign_for(&app, &mallory, &started.upload_id, &innocent)
+            .await
+            .status,
+        200
+    );
 
     // Aborted: a URL signed before recreates nothing.
     let started = start(&app, &mallory, "bird.png", 4000, "image/png").await;
     let url = url_for(&app, &mallory, &started.upload_id, &innocent).await;
-    assert_eq!(by_id(&app, &mallory, "abort_upload", &started.upload_id).await.status, 200);
-    assert!(send(&http, &url.request, innocent.clone()).await.status().is_client_error());
+    assert_eq!(
+        by_id(&app, &mallory, "abort_upload", &started.upload_id)
+            .await
+            .status,
+        200
+    );
+    assert!(send(&http, &url.request, innocent.clone())
+        .await
+        .status()
+        .is_client_error());
     assert_eq!(object(&key(&started)).await, None);
     assert_eq!(pending_at(&store(), &key(&started)).await, 0);
 
@@ -125,10 +154,16 @@ async fn a_verified_file_cannot_be_swapped_by_a_url_signed_before() {
     let started = start(&app, &mallory, "fish.png", 4000, "image/png").await;
     let bad = url_for(&app, &mallory, &started.upload_id, &evil).await;
     let late = url_for(&app, &mallory, &started.upload_id, &evil).await;
-    assert!(send(&http, &bad.request, evil.clone()).await.status().is_success());
+    assert!(send(&http, &bad.request, evil.clone())
+        .await
+        .status()
+        .is_success());
     let rejected = by_id(&app, &mallory, "complete_upload", &started.upload_id).await;
     assert_eq!(rejected.status, 422, "{rejected:?}");
-    assert!(send(&http, &late.request, evil.clone()).await.status().is_client_error());
+    assert!(send(&http, &late.request, evil.clone())
+        .await
+        .status()
+        .is_client_error());
     assert_eq!(object(&key(&started)).await, None);
 }
 
@@ -139,13 +174,31 @@ async fn another_sessions_upload_is_not_found_through_every_door() {
     let data = media("image/png", 3000, 3);
     let started = start(&app, &alice, "private.png", 3000, "image/png").await;
     let url = url_for(&app, &alice, &started.upload_id, &data).await;
-    assert!(send(&reqwest::Client::new(), &url.request, data).await.status().is_success());
-    assert_eq!(by_id(&app, &alice, "complete_upload", &started.upload_id).await.status, 200);
+    assert!(send(&reqwest::Client::new(), &url.request, data)
+        .await
+        .status()
+        .is_success());
+    assert_eq!(
+        by_id(&app, &alice, "complete_upload", &started.upload_id)
+            .await
+            .status,
+        200
+    );
 
     let id = started.upload_id.as_str();
     for (name, body) in [
-        ("sign_parts", form(&[("upload_id", id), ("parts[0][part_number]", "1")])),
-        ("resume_upload", form(&[("upload_id", id), ("size", "3000"), ("content_type", "image/png")])),
+        (
+            "sign_parts",
+            form(&[("upload_id", id), ("parts[0][part_number]", "1")]),
+        ),
+        (
+            "resume_upload",
+            form(&[
+                ("upload_id", id),
+                ("size", "3000"),
+                ("content_type", "image/png"),
+            ]),
+        ),
         ("keep_upload_alive", form(&[("upload_id", id)])),
         ("complete_upload", form(&[("upload_id", id)])),
         ("abort_upload", form(&[("upload_id", id)])),
@@ -169,7 +222,11 @@ async fn another_sessions_upload_is_not_found_through_every_door() {
 
 /// The cookie the server gave `client`, as `name=value`.
 async fn session_cookie(app: &App, client: &reqwest::Client) -> String {
-    let response = client.get(format!("{}/healthz", app.base)).send().await.expect("answer");
+    let response = client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .expect("answer");
     response
         .headers()
         .get_all("set-cookie")
@@ -188,7 +245,9 @@ async fn forged_unsigned_and_doubled_session_cookies_capture_nothing() {
     let cookie = session_cookie(&app, &alice).await;
     let as_alice = |name: &str, body: String| {
         app.call_with(
-            alice.post(format!("{}/api/{name}", app.base)).header("cookie", &cookie),
+            alice
+                .post(format!("{}/api/{name}", app.base))
+                .header("cookie", &cookie),
             body.into_bytes(),
         )
     };
@@ -258,7 +317,9 @@ async fn posts_from_other_sites_are_refused() {
         ("sec-fetch-site", "cross-site"),
         ("sec-fetch-site", "same-site"),
     ] {
-        let answer = app.call_with(post().header(header, value), body.clone()).await;
+        let answer = app
+            .call_with(post().header(header, value), body.clone())
+            .await;
         assert_eq!(answer.status, 403, "{header}: {value}: {answer:?}");
         assert_eq!(answer.error(), ApiError::CrossSite);
     }
@@ -266,7 +327,9 @@ async fn posts_from_other_sites_are_refused() {
     assert!(page.uploads.is_empty(), "nothing was started");
 
     // The site's own page passes, under either name.
-    let own = app.call_with(post().header("origin", &app.base), body.clone()).await;
+    let own = app
+        .call_with(post().header("origin", &app.base), body.clone())
+        .await;
     assert_eq!(own.status, 200, "{own:?}");
     let same = app
         .call_with(post().header("sec-fetch-site", "same-origin"), body)
@@ -278,33 +341,85 @@ async fn posts_from_other_sites_are_refused() {
 async fn malformed_and_oversized_requests_get_a_4xx_and_a_sentence() {
     let mut app = App::start(&[]).await;
     let client = app.browser();
-    let start = |body: Vec<u8>| {
-        app.call_with(client.post(format!("{}/api/start_upload", app.base)), body)
-    };
+    let start =
+        |body: Vec<u8>| app.call_with(client.post(format!("{}/api/start_upload", app.base)), body);
     for (body, status) in [
         (b"name=a.bin&size=-1&content_type=".to_vec(), 400),
-        (b"name=a.bin&size=18446744073709551616&content_type=".to_vec(), 400),
+        (
+            b"name=a.bin&size=18446744073709551616&content_type=".to_vec(),
+            400,
+        ),
         (b"name=a.bin&content_type=".to_vec(), 400),
         (b"name=\xff\xfe.bin&size=10&content_type=".to_vec(), 400),
         (b"\xc3\x28=\xa0\xa1".to_vec(), 400),
-        (form(&[("name", "a"), ("size", "1"), ("content_type", &format!("image/{}", "x".repeat(200)))]).into_bytes(), 400),
-        (form(&[("name", &"n".repeat(5000)), ("size", "1"), ("content_type", "")]).into_bytes(), 400),
+        (
+            form(&[
+                ("name", "a"),
+                ("size", "1"),
+                ("content_type", &format!("image/{}", "x".repeat(200))),
+            ])
+            .into_bytes(),
+            400,
+        ),
+        (
+            form(&[
+                ("name", &"n".repeat(5000)),
+                ("size", "1"),
+                ("content_type", ""),
+            ])
+            .into_bytes(),
+            400,
+        ),
     ] {
         let answer = start(body.clone()).await;
-        assert_eq!(answer.status, status, "{:?}: {answer:?}", String::from_utf8_lossy(&body[..body.len().min(80)]));
+        assert_eq!(
+            answer.status,
+            status,
+            "{:?}: {answer:?}",
+            String::from_utf8_lossy(&body[..body.len().min(80)])
+        );
         if status == 400 {
             let sentence = answer.error().to_string();
-            assert!(sentence.ends_with('.') && sentence.len() < 400, "{sentence}");
+            assert!(
+                sentence.ends_with('.') && sentence.len() < 400,
+                "{sentence}"
+            );
         }
     }
     // A body of 1.9 MB (a type that long, say) is refused on its announced length, unread.
-    assert_eq!(status_for_announced_body(&app, "start_upload", 1_900_000).await, 413);
+    assert_eq!(
+        status_for_announced_body(&app, "start_upload", 1_900_000).await,
+        413
+    );
 
-    let cursor = app.call(&client, "list_uploads", &form(&[("cursor", "not-a-cursor")])).await;
+    let cursor = app
+        .call(
+            &client,
+            "list_uploads",
+            &form(&[("cursor", "not-a-cursor")]),
+        )
+        .await;
     assert_eq!(cursor.status, 400, "{cursor:?}");
     assert!(app.is_running());
     let log = app.log();
-    assert!(!log.contains("ERROR"), "a client's mistake logged as an error:\n{log}");
+    assert!(
+        !log.contains("ERROR"),
+        "a client's mistake logged as an error:\n{log}"
+    );
+}
+
+/// Returns once the store holds an object at `key` (HeadObject, asked again at once: the
+/// window to hit is a few milliseconds wide); fails the test after 10 s.
+async fn until_stored(store: &S3Store, key: &str) {
+    use hoist::storage::ObjectStore;
+    let polling = async {
+        while !matches!(store.head(key).await, Ok(Some(_))) {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), polling)
+        .await
+        .unwrap_or_else(|_| panic!("{key} never appeared in the store"));
 }
 
 /// Sends only the headers of a POST announcing a body of `len` bytes, and reads the status the
@@ -312,7 +427,9 @@ async fn malformed_and_oversized_requests_get_a_4xx_and_a_sentence() {
 async fn status_for_announced_body(app: &App, function: &str, len: usize) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = app.base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
     let head = format!(
         "POST /api/{function} HTTP/1.1\r\nHost: {address}\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len}\r\n\r\n"
@@ -336,30 +453,40 @@ async fn abort_racing_complete_leaves_the_row_and_the_bucket_agreeing() {
     let app = App::start(&[]).await;
     let client = app.browser();
     let http = reqwest::Client::new();
+    let store = store();
     let mut outcomes = Vec::new();
     for round in 0..ROUNDS {
         let data = bytes(2000 + round as u64, round as u64);
-        let started = start(&app, &client, &format!("race-{round}.bin"), data.len() as u64, "").await;
+        let started = start(
+            &app,
+            &client,
+            &format!("race-{round}.bin"),
+            data.len() as u64,
+            "",
+        )
+        .await;
         let url = url_for(&app, &client, &started.upload_id, &data).await;
         assert!(send(&http, &url.request, data).await.status().is_success());
-        // Which request leaves first, and by how much, varies by round, so the race is run
-        // from both sides: abort before, during and after the completion's store calls.
-        let lead = Duration::from_millis((round % 5) as u64 * 25);
-        let (complete_lead, abort_lead) = if round % 2 == 0 {
-            (Duration::ZERO, lead)
-        } else {
-            (lead, Duration::ZERO)
+        // Three kinds of round: both at once (the abort usually wins); the abort sent once the
+        // store holds the object, so it lands after CompleteMultipartUpload and before the row
+        // says uploaded (the window where an abort once left an object behind a row marked
+        // aborted); and the abort sent after the completion answered (the file stays).
+        let key = key(&started);
+        let id = started.upload_id.as_str();
+        let (complete, abort) = match round % 3 {
+            0 => tokio::join!(
+                by_id(&app, &client, "complete_upload", id),
+                by_id(&app, &client, "abort_upload", id),
+            ),
+            1 => tokio::join!(by_id(&app, &client, "complete_upload", id), async {
+                until_stored(&store, &key).await;
+                by_id(&app, &client, "abort_upload", id).await
+            }),
+            _ => {
+                let complete = by_id(&app, &client, "complete_upload", id).await;
+                (complete, by_id(&app, &client, "abort_upload", id).await)
+            }
         };
-        let (complete, abort) = tokio::join!(
-            async {
-                tokio::time::sleep(complete_lead).await;
-                by_id(&app, &client, "complete_upload", &started.upload_id).await
-            },
-            async {
-                tokio::time::sleep(abort_lead).await;
-                by_id(&app, &client, "abort_upload", &started.upload_id).await
-            },
-        );
         for answer in [&complete, &abort] {
             assert!(answer.status < 500, "round {round}: {answer:?}");
         }
@@ -368,7 +495,10 @@ async fn abort_racing_complete_leaves_the_row_and_the_bucket_agreeing() {
     let mut library = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let body = cursor.as_deref().map(|c| form(&[("cursor", c)])).unwrap_or_default();
+        let body = cursor
+            .as_deref()
+            .map(|c| form(&[("cursor", c)]))
+            .unwrap_or_default();
         let page: LibraryPage = app.call(&client, "list_uploads", &body).await.json();
         library.extend(page.uploads);
         match page.next {
@@ -376,7 +506,6 @@ async fn abort_racing_complete_leaves_the_row_and_the_bucket_agreeing() {
             None => break,
         }
     }
-    let store = store();
     let (mut uploaded, mut aborted) = (0, 0);
     for started in &outcomes {
         let view = library
@@ -391,7 +520,11 @@ async fn abort_racing_complete_leaves_the_row_and_the_bucket_agreeing() {
             }
             UploadStatus::Aborted => {
                 aborted += 1;
-                assert!(object.is_none(), "{} aborted with an object left", view.name);
+                assert!(
+                    object.is_none(),
+                    "{} aborted with an object left",
+                    view.name
+                );
                 assert_eq!(pending_at(&store, &key(started)).await, 0);
             }
             other => panic!("{} ended {other}", view.name),
@@ -408,7 +541,9 @@ async fn a_thousand_half_sent_headers_neither_stall_the_server_nor_stay_open() {
     let address = app.base.trim_start_matches("http://").to_string();
     let mut slow = Vec::with_capacity(SLOW);
     for _ in 0..SLOW {
-        let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connect");
+        let mut stream = tokio::net::TcpStream::connect(&address)
+            .await
+            .expect("connect");
         stream
             .write_all(b"GET / HTTP/1.1\r\nHost: hoist\r\nX-Slow: ")
             .await
@@ -455,7 +590,10 @@ async fn the_library_comes_in_pages_and_a_forged_cursor_finds_nothing() {
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let body = cursor.as_deref().map(|c| form(&[("cursor", c)])).unwrap_or_default();
+        let body = cursor
+            .as_deref()
+            .map(|c| form(&[("cursor", c)]))
+            .unwrap_or_default();
         let page: LibraryPage = app.call(&client, "list_uploads", &body).await.json();
         pages += 1;
         assert!(page.uploads.len() <= 100);
@@ -475,7 +613,11 @@ async fn the_library_comes_in_pages_and_a_forged_cursor_finds_nothing() {
 
     // Another browser with this browser's cursor still sees only its own (none).
     let other: LibraryPage = app
-        .call(&app.browser(), "list_uploads", &form(&[("cursor", cursor.as_deref().unwrap_or("0.x"))]))
+        .call(
+            &app.browser(),
+            "list_uploads",
+            &form(&[("cursor", cursor.as_deref().unwrap_or("0.x"))]),
+        )
         .await
         .json();
     assert!(other.uploads.is_empty());
@@ -494,7 +636,10 @@ async fn pages_forbid_framing_foreign_scripts_and_shared_caches() {
     };
     let csp = header("content-security-policy");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval' 'nonce-"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval' 'nonce-"),
+        "{csp}"
+    );
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(header("x-content-type-options"), "nosniff");
     assert_eq!(header("cache-control"), "private, no-store");
@@ -508,7 +653,10 @@ async fn pages_forbid_framing_foreign_scripts_and_shared_caches() {
     // Every inline script is the one the policy allows.
     let scripts = html.matches("<script").count();
     let allowed = html.matches(&format!("nonce=\"{nonce}\"")).count();
-    assert!(scripts > 0 && allowed >= scripts, "{scripts} scripts, {allowed} with the nonce");
+    assert!(
+        scripts > 0 && allowed >= scripts,
+        "{scripts} scripts, {allowed} with the nonce"
+    );
 
     let api = app.call(&app.browser(), "list_uploads", "").await;
     assert_eq!(api.status, 200);
@@ -518,7 +666,10 @@ async fn pages_forbid_framing_foreign_scripts_and_shared_caches() {
         .await
         .expect("answer");
     assert_eq!(
-        listed.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        listed
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
         Some("private, no-store")
     );
 }
@@ -532,7 +683,15 @@ async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
     let client = app.browser();
     let functions: [(&str, &[&str]); 9] = [
         ("start_upload", &["name", "size", "content_type"]),
-        ("sign_parts", &["upload_id", "parts[0][part_number]", "parts[0][checksum]", "parts[1][part_number]"]),
+        (
+            "sign_parts",
+            &[
+                "upload_id",
+                "parts[0][part_number]",
+                "parts[0][checksum]",
+                "parts[1][part_number]",
+            ],
+        ),
         ("resume_upload", &["upload_id", "size", "content_type"]),
         ("keep_upload_alive", &["upload_id"]),
         ("complete_upload", &["upload_id"]),
@@ -544,9 +703,25 @@ async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
     // One real upload, so some guesses name something that exists.
     let real = start(&app, &client, "real.bin", 10, "").await.upload_id;
     let values = [
-        "", "0", "1", "-1", "10001", "4294967296", "18446744073709551616", "1e9", "NaN",
-        "%00", "%ff%fe", "%E2%80%AE", "..%2F..%2Fetc", "a%5Bb%5D", "true", "%20",
-        "image%2Fpng", "%2F%2F", "x%3Dy%26z",
+        "",
+        "0",
+        "1",
+        "-1",
+        "10001",
+        "4294967296",
+        "18446744073709551616",
+        "1e9",
+        "NaN",
+        "%00",
+        "%ff%fe",
+        "%E2%80%AE",
+        "..%2F..%2Fetc",
+        "a%5Bb%5D",
+        "true",
+        "%20",
+        "image%2Fpng",
+        "%2F%2F",
+        "x%3Dy%26z",
     ];
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
@@ -589,12 +764,22 @@ async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
             .await;
         for (answer, body) in answers {
             if answer.status >= 500 {
-                fives.push(format!("{name} {:?} → {answer:?}", String::from_utf8_lossy(&body)));
+                fives.push(format!(
+                    "{name} {:?} → {answer:?}",
+                    String::from_utf8_lossy(&body)
+                ));
             }
         }
     }
-    assert!(fives.is_empty(), "{} 5xx answers, first: {:?}", fives.len(), fives.first());
+    assert!(
+        fives.is_empty(),
+        "{} 5xx answers, first: {:?}",
+        fives.len(),
+        fives.first()
+    );
     assert!(app.is_running());
-    let health = reqwest::get(format!("{}/healthz", app.base)).await.expect("alive");
+    let health = reqwest::get(format!("{}/healthz", app.base))
+        .await
+        .expect("alive");
     assert!(health.status().is_success());
 }

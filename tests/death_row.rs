@@ -10,12 +10,8 @@ use common::{
     KEY_PREFIX, OWNER, PART,
 };
 use hoist::{
-    background::reaper::Reaper,
-    db,
-    model::UploadStatus,
-    server::config::UploadRules,
-    storage::s3::S3Store,
-    uploads::UploadError,
+    background::reaper::Reaper, db, model::UploadStatus, server::config::UploadRules,
+    storage::s3::S3Store, uploads::UploadError,
 };
 use std::{collections::BTreeSet, time::Duration};
 
@@ -95,7 +91,11 @@ async fn an_abandoned_upload_is_reaped_and_the_bucket_keeps_nothing_of_it() {
         "multipart upload aborted"
     );
     assert!(h.object(&keys[0]).await.is_none());
-    assert_eq!(h.pending_multipart(&keys[1]).await, 0, "one-part upload aborted");
+    assert_eq!(
+        h.pending_multipart(&keys[1]).await,
+        0,
+        "one-part upload aborted"
+    );
     assert!(h.object(&keys[1]).await.is_none());
     let row = h.row(OWNER, &multipart.upload_id).await;
     assert!(row.expires_at.is_none());

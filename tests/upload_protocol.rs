@@ -297,7 +297,13 @@ async fn another_sessions_upload_is_not_found() {
         h.service.download_url(other, id).await,
         Err(UploadError::NotFound)
     ));
-    assert!(h.service.list(other, None).await.unwrap().uploads.is_empty());
+    assert!(h
+        .service
+        .list(other, None)
+        .await
+        .unwrap()
+        .uploads
+        .is_empty());
     // And the owner's upload is untouched by the attempts.
     assert_eq!(h.row(OWNER, id).await.status, "uploading");
 }
@@ -426,7 +432,12 @@ async fn bad_requests_get_clear_errors() {
         .unwrap_err();
     assert!(empty.to_string().contains("empty"), "{empty}");
     assert!(
-        h.service.list(OWNER, None).await.unwrap().uploads.is_empty(),
+        h.service
+            .list(OWNER, None)
+            .await
+            .unwrap()
+            .uploads
+            .is_empty(),
         "refused uploads leave no row"
     );
 
@@ -545,7 +556,10 @@ async fn a_store_that_ignores_range_is_not_read_to_the_end() {
     settings.endpoint = format!("http://{address}");
     settings.public_endpoint = settings.endpoint.clone();
     let store = hoist::storage::s3::S3Store::new(&settings);
-    let head = store.read_start("hoist/any/key.bin", 16 * 1024).await.expect("read");
+    let head = store
+        .read_start("hoist/any/key.bin", 16 * 1024)
+        .await
+        .expect("read");
     assert_eq!(head.len(), 16 * 1024);
     assert!(head.iter().all(|b| *b == 7));
     drop(store);
@@ -553,5 +567,10 @@ async fn a_store_that_ignores_range_is_not_read_to_the_end() {
         .await
         .expect("the client hung up")
         .unwrap();
-    assert!(sent < 32 * MIB, "{} MiB of a {} MiB object were sent", sent / MIB, WHOLE / MIB);
+    assert!(
+        sent < 32 * MIB,
+        "{} MiB of a {} MiB object were sent",
+        sent / MIB,
+        WHOLE / MIB
+    );
 }

@@ -18,7 +18,7 @@ import { freePort, garage, OwnApp } from './processes';
 
 const SIZE = 100 * MIB;
 
-test('the store killed at 30 % and back 5 s later: the upload completes by itself, bytes intact', async ({ page }, testInfo) => {
+test('the store killed at 30 % and back after the engine retried: the upload completes by itself, bytes intact', async ({ page }, testInfo) => {
   const name = 'store-dies.bin';
   const { path, data } = randomFile(testInfo, name, SIZE);
   await openApp(page);
@@ -29,12 +29,21 @@ test('the store killed at 30 % and back 5 s later: the upload completes by itsel
   await page.getByLabel('Choose files').setInputFiles(path);
   await untilPercent(page, name, 30, 120_000);
   garage.kill();
+  store.mark();
   const killedAt = Date.now();
   let percentAtKill: number;
   try {
     percentAtKill = Number(await bar(page, name).getAttribute('aria-valuenow'));
-    // The scenario: the store is away for five seconds (a restart, a failover), then comes back.
-    await page.waitForTimeout(5_000);
+    // The store stays away until the engine has shown it keeps trying: one part refused
+    // three times since the kill (a few seconds of backoff), as a restart or failover would.
+    const mostRetries = () => {
+      const failures = new Map<number, number>();
+      for (const p of store.of(name).filter((p) => p.afterMark && p.failed)) {
+        failures.set(p.part, (failures.get(p.part) ?? 0) + 1);
+      }
+      return Math.max(0, ...failures.values());
+    };
+    await expect.poll(mostRetries, { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
   } finally {
     // Every other test needs the store, whatever happened here.
     await garage.start();

@@ -92,6 +92,31 @@ export async function barsNeverWentBack(page: Page, except: string[] = []): Prom
   return samples;
 }
 
+/**
+ * Counts, in the page, every PUT sent while the browser says it is offline: read at the moment
+ * `send` is called, so no event ordering can hide one. `sentOffline()` reads the count.
+ */
+export async function countPutsSentOffline(page: Page) {
+  await page.evaluate(() => {
+    const w = window as unknown as { __sentOffline: number };
+    w.__sentOffline = 0;
+    const proto = XMLHttpRequest.prototype as XMLHttpRequest & { __isPut?: boolean };
+    const open = proto.open;
+    const send = proto.send;
+    proto.open = function (this: XMLHttpRequest & { __isPut?: boolean }, method: string, ...rest: unknown[]) {
+      this.__isPut = method.toUpperCase() === 'PUT';
+      return (open as (...a: unknown[]) => void).call(this, method, ...rest);
+    } as typeof proto.open;
+    proto.send = function (this: XMLHttpRequest & { __isPut?: boolean }, body?: Document | XMLHttpRequestBodyInit | null) {
+      if (this.__isPut && !navigator.onLine) w.__sentOffline += 1;
+      return send.call(this, body);
+    };
+  });
+  return {
+    sentOffline: () => page.evaluate(() => (window as unknown as { __sentOffline: number }).__sentOffline),
+  };
+}
+
 /** One PUT the page sent to the store. */
 export type StorePut = { key: string; part: number; status?: number; failed?: boolean; afterMark: boolean };
 

@@ -4,8 +4,7 @@
 use crate::{
     error::ApiError,
     model::{
-        EngineSettings, LibraryPage, PartToSign, ResumeState, SignedPart, StartedUpload,
-        UploadView,
+        EngineSettings, LibraryPage, PartToSign, ResumeState, SignedPart, StartedUpload, UploadView,
     },
 };
 use leptos::prelude::*;

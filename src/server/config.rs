@@ -376,14 +376,15 @@ impl Config {
             return Err(ConfigError::Invalid {
                 name: "HOIST_MAX_UPLOAD_DURATION",
                 value: format!("{:?}", rules.max_upload_duration),
-                reason: format!(
-                    "must be at least HOIST_UPLOAD_TTL ({:?})",
-                    rules.upload_ttl
-                ),
+                reason: format!("must be at least HOIST_UPLOAD_TTL ({:?})", rules.upload_ttl),
             });
         }
         let http = HttpSettings {
-            header_timeout: src.parsed("HOIST_HEADER_TIMEOUT", &c.header_timeout, parse_duration)?,
+            header_timeout: src.parsed(
+                "HOIST_HEADER_TIMEOUT",
+                &c.header_timeout,
+                parse_duration,
+            )?,
             request_timeout: src.parsed(
                 "HOIST_REQUEST_TIMEOUT",
                 &c.request_timeout,
@@ -587,7 +588,9 @@ fn parse_prefix(text: &str) -> Result<String, String> {
     let ok = text.len() <= 64
         && !text.starts_with('/')
         && text.ends_with('/')
-        && text.split('/').all(|segment| segment != "." && segment != "..")
+        && text
+            .split('/')
+            .all(|segment| segment != "." && segment != "..")
         && !text.contains("//")
         && text
             .bytes()
@@ -693,7 +696,10 @@ mod tests {
             ..Cli::default()
         };
         let err = Config::load(&cli).unwrap_err().to_string();
-        assert!(err.contains("HOIST_URL_TTL") && err.contains("HOIST_UPLOAD_TTL"), "{err}");
+        assert!(
+            err.contains("HOIST_URL_TTL") && err.contains("HOIST_UPLOAD_TTL"),
+            "{err}"
+        );
     }
 
     #[test]

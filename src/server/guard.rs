@@ -192,10 +192,16 @@ mod tests {
 
     #[test]
     fn requests_from_this_site_pass() {
-        assert!(from_this_site(&headers(&[("sec-fetch-site", "same-origin")]), SITE));
+        assert!(from_this_site(
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            SITE
+        ));
         assert!(from_this_site(&headers(&[("origin", SITE)]), SITE));
         assert!(from_this_site(
-            &headers(&[("origin", "http://localhost:3000"), ("host", "localhost:3000")]),
+            &headers(&[
+                ("origin", "http://localhost:3000"),
+                ("host", "localhost:3000")
+            ]),
             "http://127.0.0.1:3000"
         ));
         // curl, scripts: no browser, no victim.
@@ -210,7 +216,10 @@ mod tests {
             headers(&[("sec-fetch-site", "same-site"), ("origin", SITE)]),
             headers(&[("origin", "https://evil.example")]),
             headers(&[("origin", "null")]),
-            headers(&[("origin", "https://evil.example"), ("host", "uploads.example.com")]),
+            headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "uploads.example.com"),
+            ]),
         ] {
             assert!(!from_this_site(&h, SITE), "{h:?}");
         }

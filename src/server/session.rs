@@ -100,9 +100,7 @@ impl Sessions {
             .collect();
         match values.as_slice() {
             [] => Presented::None,
-            [one] => self
-                .verify(one)
-                .map_or(Presented::None, Presented::Valid),
+            [one] => self.verify(one).map_or(Presented::None, Presented::Valid),
             _ => Presented::Several,
         }
     }
@@ -120,7 +118,11 @@ impl Sessions {
 
 /// Gives every request a session, creating one (and its cookie) when the browser has none
 /// we signed.
-pub async fn attach(State(sessions): State<Sessions>, mut request: Request, next: Next) -> Response {
+pub async fn attach(
+    State(sessions): State<Sessions>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let existing = match sessions.presented(request.headers()) {
         Presented::Valid(id) => Some(id),
         Presented::None => None,

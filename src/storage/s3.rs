@@ -110,7 +110,11 @@ impl S3Store {
     /// `prefix` left incomplete for `days`, should Hoist be gone for good. Other lifecycle
     /// rules are kept; ours is replaced when the prefix or the age changed. `Ok(false)` when
     /// the store does not do lifecycle rules.
-    pub async fn ensure_abort_incomplete_rule(&self, prefix: &str, days: i32) -> StorageResult<bool> {
+    pub async fn ensure_abort_incomplete_rule(
+        &self,
+        prefix: &str,
+        days: i32,
+    ) -> StorageResult<bool> {
         const RULE_ID: &str = "hoist-abort-incomplete-uploads";
         let existing = match self
             .client

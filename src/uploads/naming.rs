@@ -158,7 +158,10 @@ mod tests {
             let id = "6f1c1f5e-8a4e-4f64-9a43-0d3f5b8f2a11";
             let key = object_key("hoist/", id, &name);
             prop_assert!(is_object_key("hoist/", &key));
-            prop_assert_eq!(key.strip_prefix("hoist/6f1c1f5e-8a4e-4f64-9a43-0d3f5b8f2a11/"), Some(name.as_str()));
+            prop_assert_eq!(
+                key.strip_prefix("hoist/6f1c1f5e-8a4e-4f64-9a43-0d3f5b8f2a11/"),
+                Some(name.as_str())
+            );
             Ok(())
         }
 

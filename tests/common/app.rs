@@ -53,8 +53,7 @@ impl App {
             .env("HOIST_S3_SET_CORS", "false")
             .env("HOIST_S3_LIFECYCLE_RULE", "false")
             .env("HOIST_ORPHAN_SWEEP_INTERVAL", "off")
-            .env("HOIST_PART_SIZE", "5MiB")
-            .env("RUST_LOG", "info");
+            .env("HOIST_PART_SIZE", "5MiB");
         for (name, value) in settings {
             command.env(name, value);
         }
@@ -71,12 +70,16 @@ impl App {
         let health = format!("{}/healthz", app.base);
         let http = reqwest::Client::new();
         let (http, health) = (&http, &health);
-        eventually(Duration::from_secs(30), "hoist answers", move || async move {
-            http.get(health.as_str())
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        })
+        eventually(
+            Duration::from_secs(30),
+            "hoist answers",
+            move || async move {
+                http.get(health.as_str())
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            },
+        )
         .await;
         app
     }
@@ -91,8 +94,11 @@ impl App {
 
     /// POSTs `form` (already encoded) to the server function `name`.
     pub async fn call(&self, client: &reqwest::Client, name: &str, form: &str) -> Answer {
-        self.call_with(client.post(format!("{}/api/{name}", self.base)), form.as_bytes().to_vec())
-            .await
+        self.call_with(
+            client.post(format!("{}/api/{name}", self.base)),
+            form.as_bytes().to_vec(),
+        )
+        .await
     }
 
     /// POSTs raw bytes, with whatever else the builder carries (headers of an attacker's choice).
