@@ -23,6 +23,8 @@ pub mod ui;
 #[cfg(feature = "ssr")]
 pub mod background;
 #[cfg(feature = "ssr")]
+pub mod clock;
+#[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod server;

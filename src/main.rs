@@ -1,13 +1,11 @@
 //! Start-up: settings, database, object store, routes.
 
-use clap::Parser;
 use hoist::{
     background::{self, reaper::Reaper, sweep::OrphanSweep},
     db,
     server::{
-        config::{Cli, Command, Config},
-        routes,
-        serve::{self, ConnectionLimits},
+        config::{Command, Config},
+        routes, serve,
         session::{self, Sessions},
         state::AppState,
     },
@@ -25,7 +23,20 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&stderr))
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()).await {
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(e) if e.is_answer() => {
+            println!("{e}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("hoist: {e}");
+            // Flags clap cannot read are usage errors, as clap itself would exit.
+            let usage = matches!(e, hoist::server::config::ConfigError::Usage(_));
+            return ExitCode::from(if usage { 2 } else { 1 });
+        }
+    };
+    match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("hoist: {message}");
@@ -34,20 +45,20 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    let config = Config::load(&cli).map_err(|e| e.to_string())?;
+async fn run(config: Config) -> Result<(), String> {
+    let database_url = config.database_url();
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("HOIST_DATA_DIR {}: {e}", config.data_dir.display()))?;
-    let pool = db::connect(&config.database_url)
+    let pool = db::connect(&database_url)
         .await
-        .map_err(|e| format!("HOIST_DATABASE_URL {}: {e}", config.database_url))?;
+        .map_err(|e| format!("HOIST_DATABASE_URL {database_url}: {e}"))?;
 
     let store = S3Store::new(&config.s3);
     let reaper = Reaper::new(
         pool.clone(),
         store.clone(),
         config.rules.upload_ttl,
-        config.reaper.interval,
+        config.background.interval,
     );
     let sweep = OrphanSweep::new(
         pool.clone(),
@@ -55,21 +66,21 @@ async fn run(cli: Cli) -> Result<(), String> {
         &config.rules.key_prefix,
         config.rules.upload_ttl,
     );
-    if let Some(Command::Reap { once, orphans }) = cli.command {
+    if let Some(Command::Reap { once, orphans }) = config.command {
         return reap(
             reaper,
             orphans.then_some(sweep),
             once,
-            config.reaper.interval,
+            config.background.interval,
         )
         .await;
     }
 
-    tokio::spawn(background::every(reaper, config.reaper.interval));
-    if let Some(interval) = config.reaper.orphan_sweep {
+    tokio::spawn(background::every(reaper, config.background.interval));
+    if let Some(interval) = config.background.orphan_sweep {
         tokio::spawn(background::every(sweep, interval));
     }
-    if config.reaper.lifecycle_rule {
+    if config.background.lifecycle_rule {
         // A day more than the longest upload allowed: the rule never cuts one short.
         let days = i32::try_from(config.rules.max_upload_duration.as_secs().div_ceil(86_400) + 1)
             .unwrap_or(i32::MAX);
@@ -96,10 +107,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }));
     }
     if config.s3.set_cors {
-        tokio::spawn(allow_browser_origin(
-            store.clone(),
-            config.public_url.clone(),
-        ));
+        tokio::spawn(allow_browser_origin(store.clone(), config.public_url()));
     }
 
     let mut leptos_options = leptos::config::get_configuration(None)
@@ -107,9 +115,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         .leptos_options;
     leptos_options.site_addr = config.site_addr;
 
-    let secret = session::load_secret(config.session_secret.as_deref(), &config.data_dir)
+    let secret = session::load_secret(config.session.session_secret.as_deref(), &config.data_dir)
         .map_err(|e| format!("HOIST_SESSION_SECRET: {e}"))?;
-    let sessions = Sessions::new(&secret, config.public_url.starts_with("https://"));
+    let sessions = Sessions::new(&secret, config.public_url().starts_with("https://"));
     let uploads = Arc::new(UploadService::new(pool, store, config.rules.clone()));
     let state = AppState {
         leptos_options,
@@ -123,16 +131,12 @@ async fn run(cli: Cli) -> Result<(), String> {
     tracing::info!(
         "Hoist listening on http://{} (public URL {})",
         config.site_addr,
-        config.public_url
+        config.public_url()
     );
-    let limits = ConnectionLimits {
-        header_timeout: config.http.header_timeout,
-        max_connections: config.http.max_connections,
-    };
     serve::serve(
         listener,
         routes::router(state, sessions),
-        limits,
+        config.http,
         shutdown_signal(),
     )
     .await;

@@ -1,7 +1,7 @@
 //! Data shared by the server and the browser: what crosses the wire, and the rules both sides
 //! must agree on (how a file is cut into parts, which words describe an upload's state).
 
-use crate::checksum::ChecksumAlgorithm;
+use crate::{checksum::ChecksumAlgorithm, error::ClosedBecause};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -176,8 +176,8 @@ pub struct UploadView {
     pub size: u64,
     pub content_type: String,
     pub status: UploadStatus,
-    /// Why an upload was rejected, in words for people.
-    pub reason: Option<String>,
+    /// Why an upload was closed (rejected, expired…); its `Display` is the sentence shown.
+    pub reason: Option<ClosedBecause>,
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: i64,
     pub completed_at_ms: Option<i64>,

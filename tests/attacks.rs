@@ -202,7 +202,6 @@ async fn another_sessions_upload_is_not_found_through_every_door() {
         ("keep_upload_alive", form(&[("upload_id", id)])),
         ("complete_upload", form(&[("upload_id", id)])),
         ("abort_upload", form(&[("upload_id", id)])),
-        ("download_url", form(&[("upload_id", id)])),
     ] {
         let answer = app.call(&mallory, name, &body).await;
         assert_eq!(answer.status, 404, "{name}: {answer:?}");
@@ -681,7 +680,7 @@ async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
     const BODIES: usize = 10_000;
     let mut app = App::start(&[]).await;
     let client = app.browser();
-    let functions: [(&str, &[&str]); 9] = [
+    let functions: [(&str, &[&str]); 8] = [
         ("start_upload", &["name", "size", "content_type"]),
         (
             "sign_parts",
@@ -697,7 +696,6 @@ async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
         ("complete_upload", &["upload_id"]),
         ("abort_upload", &["upload_id"]),
         ("list_uploads", &["cursor"]),
-        ("download_url", &["upload_id"]),
         ("engine_settings", &[]),
     ];
     // One real upload, so some guesses name something that exists.

@@ -6,6 +6,7 @@ mod common;
 
 use common::{bytes, eventually, pending_at, plant_expired, s3_settings, KEY_PREFIX, MIB};
 use hoist::{
+    clock::{Clock, SystemClock},
     db::{self, uploads::UploadRow},
     model::StartedUpload,
     storage::{s3::S3Store, ObjectStore},
@@ -115,7 +116,7 @@ async fn record(
     s3_upload_id: Option<String>,
     expires_at: i64,
 ) {
-    let now = db::now_ms();
+    let now = SystemClock.now_ms();
     let row = UploadRow {
         id: id.to_string(),
         owner: "crashed-session".into(),
@@ -171,7 +172,7 @@ async fn a_server_killed_mid_upload_leaves_nothing_behind_once_restarted() {
     // CreateMultipartUpload: the row has no upload id, the store has an upload.
     let unconfirmed_id = uuid::Uuid::new_v4().to_string();
     let unconfirmed_key = format!("{KEY_PREFIX}{unconfirmed_id}/crash-unconfirmed.bin");
-    let now = db::now_ms();
+    let now = SystemClock.now_ms();
     // Recorded as start_upload records it, before the store's answer.
     record(&pool, &unconfirmed_id, &unconfirmed_key, None, now + 2_000).await;
     store
@@ -244,7 +245,14 @@ async fn hoist_reap_once_cleans_up_and_says_how_much() {
         .create_multipart(&key, "application/octet-stream", None)
         .await
         .expect("multipart");
-    record(&pool, &id, &key, Some(s3_id), db::now_ms() - 3_600_000).await;
+    record(
+        &pool,
+        &id,
+        &key,
+        Some(s3_id),
+        SystemClock.now_ms() - 3_600_000,
+    )
+    .await;
 
     let out = hoist(dir.path())
         .args(["reap", "--once"])
@@ -275,7 +283,7 @@ async fn two_reaper_processes_on_one_database_reap_every_upload_exactly_once() {
     ))
     .await
     .expect("database");
-    assert_eq!(plant_expired(&pool, ROWS).await, ROWS);
+    assert_eq!(plant_expired(&pool, ROWS, SystemClock.now_ms()).await, ROWS);
 
     let reap = || {
         hoist(dir.path())

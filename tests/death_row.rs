@@ -1,21 +1,24 @@
 //! Death row against a real Garage and real SQLite files: every upload expires unless it
 //! completes, the reaper cleans up what expired (through the expiry index, never by listing
 //! the bucket), activity keeps a slow upload alive, and two reapers never handle one upload
-//! twice.
+//! twice. The service and the reapers share a clock the tests move forward: no test waits
+//! out a TTL.
 
 mod common;
 
 use common::{
-    bytes, eventually, harness_with, plain, plant_expired, rules, CountingStore, Harness,
-    KEY_PREFIX, OWNER, PART,
+    bytes, harness_with, plain, plant_expired, rules, CountingStore, Harness, KEY_PREFIX, OWNER,
+    PART,
 };
 use hoist::{
-    background::reaper::Reaper, db, model::UploadStatus, server::config::UploadRules,
-    storage::s3::S3Store, uploads::UploadError,
+    background::reaper::Reaper, clock::Clock, db, error::ClosedBecause, model::UploadStatus,
+    storage::s3::S3Store, uploads::UploadError, uploads::UploadRules,
 };
 use std::{collections::BTreeSet, time::Duration};
 
-const TTL: Duration = Duration::from_secs(2);
+const TTL: Duration = Duration::from_secs(3600);
+/// The reaper's first wait before trying a failed cleanup again.
+const RETRY: Duration = Duration::from_secs(60);
 
 async fn short_lived() -> Harness {
     harness_with(UploadRules {
@@ -30,21 +33,18 @@ fn reaper(h: &Harness) -> Reaper<CountingStore<S3Store>> {
         h.service.db().clone(),
         CountingStore::new(h.store().clone()),
         TTL,
-        Duration::from_secs(1),
+        RETRY,
     )
+    .with_clock(h.clock.clone())
 }
 
 async fn status(h: &Harness, id: &str) -> String {
     h.row(OWNER, id).await.status
 }
 
-/// Moves every living upload's expiry into the past, as if its TTL had run out.
-async fn expire_all(h: &Harness) {
-    sqlx::query("UPDATE uploads SET expires_at = ? WHERE expires_at IS NOT NULL")
-        .bind(db::now_ms() - 1)
-        .execute(h.service.db())
-        .await
-        .expect("expire");
+/// Lets a TTL pass with nothing happening: every upload alive now is then expired.
+fn expire_all(h: &Harness) {
+    h.clock.advance(TTL + Duration::from_millis(1));
 }
 
 #[tokio::test]
@@ -72,18 +72,15 @@ async fn an_abandoned_upload_is_reaped_and_the_bucket_keeps_nothing_of_it() {
     let report = reaper.run_once().await.expect("reap");
     assert_eq!(report.claimed, 0, "nothing has expired yet");
 
-    let (reaper, hr) = (&reaper, &h);
-    let ids = [multipart.upload_id.clone(), single.upload_id.clone()];
-    let ids = &ids;
-    eventually(
-        TTL * 5,
-        "both uploads expired and reaped",
-        move || async move {
-            reaper.run_once().await.expect("reap");
-            status(hr, &ids[0]).await == "expired" && status(hr, &ids[1]).await == "expired"
-        },
-    )
-    .await;
+    // A moment short of the TTL they live; past it they go.
+    h.clock.advance(TTL - Duration::from_secs(1));
+    assert_eq!(reaper.run_once().await.expect("reap").claimed, 0);
+    h.clock.advance(Duration::from_secs(2));
+    let report = reaper.run_once().await.expect("reap");
+    assert_eq!((report.claimed, report.reaped), (2, 2), "{report:?}");
+    for id in [&multipart.upload_id, &single.upload_id] {
+        assert_eq!(status(&h, id).await, "expired");
+    }
 
     assert_eq!(
         h.pending_multipart(&keys[0]).await,
@@ -99,7 +96,12 @@ async fn an_abandoned_upload_is_reaped_and_the_bucket_keeps_nothing_of_it() {
     assert!(h.object(&keys[1]).await.is_none());
     let row = h.row(OWNER, &multipart.upload_id).await;
     assert!(row.expires_at.is_none());
-    assert!(row.reason.unwrap_or_default().contains("expired"));
+    assert_eq!(
+        row.closed_because(),
+        Some(ClosedBecause::Expired {
+            idle_secs: TTL.as_secs()
+        })
+    );
     assert_eq!(reaper.store().bucket_listings(), 0);
 
     // The browser coming back finds it closed, with the word for why.
@@ -124,7 +126,7 @@ async fn an_expired_upload_cannot_be_continued_even_before_the_reaper_comes() {
         .start("too-late.bin", size, "application/octet-stream")
         .await;
     h.put_parts(&started, &data, &[1, 2, 3]).await;
-    expire_all(&h).await;
+    expire_all(&h);
     let complete = h.service.complete(OWNER, &started.upload_id).await;
     assert!(
         matches!(complete, Err(UploadError::Closed(UploadStatus::Expired))),
@@ -142,10 +144,9 @@ async fn a_slow_upload_that_keeps_signing_parts_is_not_reaped() {
     let data = bytes(size, 24);
     let started = h.start("slow.bin", size, "application/octet-stream").await;
     let reaper = reaper(&h);
-    // Two and a half TTLs of a crawling upload: a part every half second.
-    let mut ticks = tokio::time::interval(Duration::from_millis(500));
+    // Two and a half TTLs of a crawling upload: a part every quarter of the TTL.
     for round in 0..10u32 {
-        ticks.tick().await;
+        h.clock.advance(TTL / 4);
         h.put_parts(&started, &data, &[round % 3 + 1]).await;
         let report = reaper.run_once().await.expect("reap");
         assert_eq!(
@@ -170,8 +171,8 @@ async fn two_reapers_on_one_database_handle_every_upload_exactly_once() {
         }
         real.push(h.row(OWNER, &started.upload_id).await.object_key);
     }
-    let fake = plant_expired(h.service.db(), 3_000).await;
-    expire_all(&h).await;
+    let fake = plant_expired(h.service.db(), 3_000, h.clock.now_ms()).await;
+    expire_all(&h);
 
     // Each on its own thread, so they really race for the rows.
     let (a, b) = (
@@ -227,9 +228,9 @@ async fn a_claim_whose_reaper_died_is_taken_over_after_its_lease() {
     let started = h
         .start("orphaned-claim.bin", 2 * PART, "application/octet-stream")
         .await;
-    expire_all(&h).await;
+    expire_all(&h);
     // A reaper claims it and dies: its lease (here already over) is all that holds the row.
-    let now = db::now_ms();
+    let now = h.clock.now_ms();
     let claimed = db::uploads::claim_expired(h.service.db(), "dead-reaper", now, now - 1, 10)
         .await
         .expect("claim");
@@ -245,14 +246,14 @@ async fn a_claim_whose_reaper_died_is_taken_over_after_its_lease() {
 async fn a_hundred_thousand_expired_uploads_cost_one_or_two_store_calls_each_and_no_listing() {
     const ROWS: usize = 100_000;
     let h = short_lived().await;
-    let planted = plant_expired(h.service.db(), ROWS).await;
+    let planted = plant_expired(h.service.db(), ROWS, h.clock.now_ms()).await;
     assert_eq!(planted, ROWS);
 
     // The claim reads the expiry index, not the table.
     let detail: Vec<(i64, i64, i64, String)> = sqlx::query_as(
         "EXPLAIN QUERY PLAN SELECT id FROM uploads WHERE expires_at <= ? ORDER BY expires_at LIMIT 256",
     )
-    .bind(db::now_ms())
+    .bind(h.clock.now_ms())
     .fetch_all(h.service.db())
     .await
     .expect("query plan");
@@ -330,17 +331,13 @@ async fn a_cleanup_the_store_refuses_is_kept_visible_and_tried_again() {
         .start("unlucky.bin", 2 * PART + 1, "application/octet-stream")
         .await;
     let key = h.row(OWNER, &started.upload_id).await.object_key;
-    expire_all(&h).await;
+    expire_all(&h);
 
     // The store is away (nothing listens on the discard port).
     let mut away = common::s3_settings();
     away.endpoint = "http://127.0.0.1:9".into();
-    let offline = Reaper::new(
-        h.service.db().clone(),
-        S3Store::new(&away),
-        TTL,
-        Duration::from_secs(1),
-    );
+    let offline = Reaper::new(h.service.db().clone(), S3Store::new(&away), TTL, RETRY)
+        .with_clock(h.clock.clone());
     let report = offline.run_once().await.expect("reap");
     assert_eq!((report.claimed, report.reaped, report.failed), (1, 0, 1));
     let (attempts, error, expires_at): (i64, Option<String>, Option<i64>) =
@@ -357,8 +354,9 @@ async fn a_cleanup_the_store_refuses_is_kept_visible_and_tried_again() {
             .contains("cannot be reached"),
         "{error:?}"
     );
-    assert!(
-        expires_at.unwrap_or(0) > db::now_ms(),
+    assert_eq!(
+        expires_at,
+        Some(h.clock.now_ms() + RETRY.as_millis() as i64),
         "retried later, not at once"
     );
     assert_eq!(status(&h, &started.upload_id).await, "uploading");
@@ -381,8 +379,9 @@ async fn a_cleanup_the_store_refuses_is_kept_visible_and_tried_again() {
         );
     }
 
-    // Once it is due again and the store is back, it goes.
-    expire_all(&h).await;
+    // Not before its retry time, even with the store back; then it goes.
+    assert_eq!(reaper(&h).run_once().await.expect("reap").claimed, 0);
+    h.clock.advance(RETRY);
     let report = reaper(&h).run_once().await.expect("reap");
     assert_eq!((report.reaped, report.failed), (1, 0));
     assert_eq!(status(&h, &started.upload_id).await, "expired");
@@ -407,7 +406,7 @@ async fn no_upload_outlives_the_longest_duration_allowed_however_active() {
     let day_ms = 86_400_000;
     sqlx::query("UPDATE uploads SET created_at = created_at - ?, expires_at = ? WHERE id = ?")
         .bind(8 * day_ms - 60_000)
-        .bind(db::now_ms() + 1_000)
+        .bind(h.clock.now_ms() + 1_000)
         .bind(&started.upload_id)
         .execute(h.service.db())
         .await

@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{eventually, harness_with, pending_at, rules, KEY_PREFIX, OWNER, PART};
-use hoist::{background::sweep::OrphanSweep, server::config::UploadRules, storage::ObjectStore};
+use common::{harness_with, pending_at, rules, KEY_PREFIX, OWNER, PART};
+use hoist::{background::sweep::OrphanSweep, storage::ObjectStore, uploads::UploadRules};
 use std::time::Duration;
 
-const TTL: Duration = Duration::from_secs(1);
+const TTL: Duration = Duration::from_secs(3600);
 
 #[tokio::test]
 async fn the_sweep_aborts_only_old_uploads_of_ours_that_no_living_upload_owns() {
@@ -35,7 +35,8 @@ async fn the_sweep_aborts_only_old_uploads_of_ours_that_no_living_upload_owns() 
         .await
         .expect("another application's upload");
 
-    let sweep = OrphanSweep::new(h.service.db().clone(), store.clone(), KEY_PREFIX, TTL);
+    let sweep = OrphanSweep::new(h.service.db().clone(), store.clone(), KEY_PREFIX, TTL)
+        .with_clock(h.clock.clone());
     let first = sweep.run_once().await.expect("sweep");
     assert_eq!(
         pending_at(&store, &orphan_key).await,
@@ -43,29 +44,28 @@ async fn the_sweep_aborts_only_old_uploads_of_ours_that_no_living_upload_owns() 
         "too young to be swept: {first:?}"
     );
 
-    let (h, sweep, store, living, orphan_key) = (&h, &sweep, &store, &living, &orphan_key);
-    eventually(
-        Duration::from_secs(20),
-        "the orphan is aborted",
-        move || async move {
-            // The living upload keeps signing parts all along, so it never expires.
-            h.service
-                .sign_parts(OWNER, &living.upload_id, &common::plain(&[1]))
-                .await
-                .expect("still alive");
-            sweep.run_once().await.expect("sweep");
-            pending_at(store, orphan_key).await == 0
-        },
-    )
-    .await;
+    // Two TTLs pass; the living upload signs a part every half TTL, so it never expires.
+    for _ in 0..4 {
+        h.clock.advance(TTL / 2);
+        h.service
+            .sign_parts(OWNER, &living.upload_id, &common::plain(&[1]))
+            .await
+            .expect("still alive");
+    }
+    let swept = sweep.run_once().await.expect("sweep");
+    assert_eq!(
+        pending_at(&store, &orphan_key).await,
+        0,
+        "old enough to be swept: {swept:?}"
+    );
 
     assert_eq!(
-        pending_at(store, &living_key).await,
+        pending_at(&store, &living_key).await,
         1,
         "a living upload is never swept"
     );
     assert_eq!(
-        pending_at(store, &foreign_key).await,
+        pending_at(&store, &foreign_key).await,
         1,
         "another application's upload is left alone"
     );

@@ -21,7 +21,7 @@ pub async fn start_upload(
         size,
         content_type,
     };
-    Ok(uploads.start(&owner, request).await?)
+    uploads.start(&owner, request).await.map_err(ssr::failed)
 }
 
 #[server(endpoint = "sign_parts")]
@@ -30,7 +30,10 @@ pub async fn sign_parts(
     parts: Vec<PartToSign>,
 ) -> Result<Vec<SignedPart>, ApiError> {
     let (uploads, owner) = ssr::caller()?;
-    Ok(uploads.sign_parts(&owner, &upload_id, &parts).await?)
+    uploads
+        .sign_parts(&owner, &upload_id, &parts)
+        .await
+        .map_err(ssr::failed)
 }
 
 /// Where an unfinished upload stands (which parts the store holds), for a browser that paused,
@@ -42,9 +45,10 @@ pub async fn resume_upload(
     content_type: String,
 ) -> Result<ResumeState, ApiError> {
     let (uploads, owner) = ssr::caller()?;
-    Ok(uploads
+    uploads
         .resume(&owner, &upload_id, size, &content_type)
-        .await?)
+        .await
+        .map_err(ssr::failed)
 }
 
 /// Activity without a request for URLs: parts sent over a slow link can take longer than the
@@ -52,39 +56,42 @@ pub async fn resume_upload(
 #[server(endpoint = "keep_upload_alive")]
 pub async fn keep_upload_alive(upload_id: String) -> Result<(), ApiError> {
     let (uploads, owner) = ssr::caller()?;
-    Ok(uploads.keep_alive(&owner, &upload_id).await?)
+    uploads
+        .keep_alive(&owner, &upload_id)
+        .await
+        .map_err(ssr::failed)
 }
 
 #[server(endpoint = "complete_upload")]
 pub async fn complete_upload(upload_id: String) -> Result<UploadView, ApiError> {
     let (uploads, owner) = ssr::caller()?;
-    Ok(uploads.complete(&owner, &upload_id).await?)
+    uploads
+        .complete(&owner, &upload_id)
+        .await
+        .map_err(ssr::failed)
 }
 
 #[server(endpoint = "abort_upload")]
 pub async fn abort_upload(upload_id: String) -> Result<UploadView, ApiError> {
     let (uploads, owner) = ssr::caller()?;
-    Ok(uploads.abort(&owner, &upload_id).await?)
+    uploads.abort(&owner, &upload_id).await.map_err(ssr::failed)
 }
 
 /// A page of the caller's library; `cursor` is the `next` of the page before.
 #[server(endpoint = "list_uploads")]
 pub async fn list_uploads(cursor: Option<String>) -> Result<LibraryPage, ApiError> {
     let (uploads, owner) = ssr::caller()?;
-    Ok(uploads.list(&owner, cursor.as_deref()).await?)
-}
-
-#[server(endpoint = "download_url")]
-pub async fn download_url(upload_id: String) -> Result<String, ApiError> {
-    let (uploads, owner) = ssr::caller()?;
-    Ok(uploads.download_url(&owner, &upload_id).await?)
+    uploads
+        .list(&owner, cursor.as_deref())
+        .await
+        .map_err(ssr::failed)
 }
 
 #[server(endpoint = "engine_settings")]
 pub async fn get_engine_settings() -> Result<EngineSettings, ApiError> {
     let state = use_context::<crate::server::state::AppState>().ok_or(ApiError::Internal)?;
     Ok(EngineSettings {
-        parallel_parts: state.config.parallel_parts,
+        parallel_parts: state.config.rules.parallel_parts,
         upload_ttl_secs: state.config.rules.upload_ttl.as_secs(),
     })
 }
@@ -111,23 +118,31 @@ pub mod ssr {
         Ok((state.uploads.clone(), session.0.clone()))
     }
 
-    impl From<UploadError> for ApiError {
-        fn from(e: UploadError) -> Self {
+    /// The one place a failed request is logged: here the cause is still known, while the
+    /// caller is told only what they can act on.
+    pub fn failed(e: UploadError) -> ApiError {
+        let answer = ApiError::from(&e);
+        match answer {
+            ApiError::StorageUnavailable => tracing::warn!(error = %e, "object store unreachable"),
+            ApiError::Internal => tracing::error!(error = %e, "upload request failed"),
+            _ => tracing::debug!(error = %e, "request refused"),
+        }
+        answer
+    }
+
+    impl From<&UploadError> for ApiError {
+        fn from(e: &UploadError) -> Self {
             match e {
-                UploadError::Invalid(message) => Self::Invalid(message),
+                UploadError::Invalid(invalid) => Self::Invalid(invalid.clone()),
                 UploadError::NotFound => Self::NotFound,
-                UploadError::Incomplete(missing) => Self::Incomplete { missing },
-                UploadError::PartAlreadyStored { part } => Self::PartAlreadyStored { part },
-                UploadError::Rejected(reason) => Self::Rejected(reason),
-                UploadError::Closed(status) => Self::Closed(status),
-                UploadError::Storage(StorageError::Unreachable(detail)) => {
-                    tracing::warn!(%detail, "object store unreachable");
-                    Self::StorageUnavailable
-                }
-                other => {
-                    tracing::error!(error = %other, "upload request failed");
-                    Self::Internal
-                }
+                UploadError::Incomplete(missing) => Self::Incomplete {
+                    missing: missing.clone(),
+                },
+                UploadError::PartAlreadyStored { part } => Self::PartAlreadyStored { part: *part },
+                UploadError::Rejected(reason) => Self::Rejected(reason.clone()),
+                UploadError::Closed(status) => Self::Closed(*status),
+                UploadError::Storage(StorageError::Unreachable(_)) => Self::StorageUnavailable,
+                UploadError::Storage(_) | UploadError::Db(_) => Self::Internal,
             }
         }
     }

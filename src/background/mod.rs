@@ -2,7 +2,10 @@
 //! uploads that never completed) and the orphan sweep (its backstop for crashes).
 
 pub mod reaper;
+mod settings;
 pub mod sweep;
+
+pub use settings::BackgroundSettings;
 
 use std::{future::Future, time::Duration};
 use tokio::time::MissedTickBehavior;
@@ -26,8 +29,4 @@ pub async fn every<P: Pass>(job: P, interval: Duration) {
             tracing::warn!(%error, "{}: pass failed", P::NAME);
         }
     }
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
 }

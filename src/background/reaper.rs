@@ -8,11 +8,11 @@
 //! reaper that dies mid-way only delays its rows by the lease. Idempotent: an upload the
 //! store has already forgotten counts as cleaned.
 
-use super::millis;
 use crate::{
+    clock::{self, millis, SharedClock},
     db::{self, uploads::Doomed, DbResult},
-    format,
-    storage::{ObjectStore, StorageError},
+    error::ClosedBecause,
+    storage::{purge, ObjectStore, PurgeCalls, StorageError},
 };
 use futures::{stream, StreamExt};
 use sqlx::SqlitePool;
@@ -64,6 +64,7 @@ pub struct Reaper<S> {
     token: String,
     upload_ttl: Duration,
     retry_delay: Duration,
+    clock: SharedClock,
 }
 
 impl<S: ObjectStore> Reaper<S> {
@@ -75,7 +76,13 @@ impl<S: ObjectStore> Reaper<S> {
             token: uuid::Uuid::new_v4().to_string(),
             upload_ttl,
             retry_delay,
+            clock: clock::system(),
         }
+    }
+
+    /// Judges expiries by `clock` instead of the system's (tests move it forward).
+    pub fn with_clock(self, clock: SharedClock) -> Self {
+        Self { clock, ..self }
     }
 
     pub fn store(&self) -> &S {
@@ -87,7 +94,7 @@ impl<S: ObjectStore> Reaper<S> {
         let started = Instant::now();
         let mut report = ReapReport::default();
         loop {
-            let now = db::now_ms();
+            let now = self.clock.now_ms();
             let batch =
                 db::uploads::claim_expired(&self.db, &self.token, now, now + millis(LEASE), BATCH)
                     .await?;
@@ -113,10 +120,11 @@ impl<S: ObjectStore> Reaper<S> {
             claimed: batch.len() as u64,
             ..ReapReport::default()
         };
-        let outcomes: Vec<(Doomed, Calls, Result<(), StorageError>)> = stream::iter(batch)
+        let outcomes: Vec<(Doomed, PurgeCalls, Result<(), StorageError>)> = stream::iter(batch)
             .map(|doomed| async move {
-                let mut calls = Calls::default();
-                let result = self.clean(&doomed, &mut calls).await;
+                let mut calls = PurgeCalls::default();
+                let upload_id = doomed.s3_upload_id.as_deref();
+                let result = purge(&self.store, &doomed.object_key, upload_id, &mut calls).await;
                 (doomed, calls, result)
             })
             .buffer_unordered(CONCURRENCY)
@@ -145,7 +153,7 @@ impl<S: ObjectStore> Reaper<S> {
                         error = %e,
                         "reaper: could not delete an expired upload"
                     );
-                    let retry_at = db::now_ms() + millis(delay);
+                    let retry_at = self.clock.now_ms() + millis(delay);
                     db::uploads::reap_failed(
                         &self.db,
                         &self.token,
@@ -157,47 +165,18 @@ impl<S: ObjectStore> Reaper<S> {
                 }
             }
         }
-        let reason = format!(
-            "It expired: nothing more arrived for {}, so what had arrived was deleted.",
-            format::duration(self.upload_ttl.as_secs_f64())
-        );
-        report.reaped =
-            db::uploads::mark_reaped(&self.db, &self.token, &cleaned, &reason, db::now_ms())
-                .await?;
-        Ok(report)
-    }
-
-    /// Leaves nothing of the upload in the store.
-    async fn clean(&self, doomed: &Doomed, calls: &mut Calls) -> Result<(), StorageError> {
-        let key = &doomed.object_key;
-        let upload_ids = match &doomed.s3_upload_id {
-            Some(id) => vec![id.clone()],
-            // Recorded, then the server stopped before the store's answer was: the store may
-            // hold an upload under this key that no row names. Ask about this key only.
-            None => {
-                calls.key_lookups += 1;
-                self.store
-                    .pending_uploads(key)
-                    .await?
-                    .into_iter()
-                    .filter(|p| &p.key == key)
-                    .map(|p| p.upload_id)
-                    .collect()
-            }
+        let reason = ClosedBecause::Expired {
+            idle_secs: self.upload_ttl.as_secs(),
         };
-        let mut all_aborted = !upload_ids.is_empty();
-        for upload_id in &upload_ids {
-            calls.aborts += 1;
-            all_aborted &= self.store.abort_multipart(key, upload_id).await?;
-        }
-        // A multipart upload that was still there was never completed, so no object exists;
-        // otherwise (completed but not yet recorded as such, or a single PUT from an older
-        // version) the object may.
-        if !all_aborted {
-            calls.deletes += 1;
-            self.store.delete(key).await?;
-        }
-        Ok(())
+        report.reaped = db::uploads::mark_reaped(
+            &self.db,
+            &self.token,
+            &cleaned,
+            &reason,
+            self.clock.now_ms(),
+        )
+        .await?;
+        Ok(report)
     }
 }
 
@@ -207,11 +186,4 @@ impl<S: ObjectStore> super::Pass for Reaper<S> {
     async fn pass(&self) -> Result<(), String> {
         self.run_once().await.map(|_| ()).map_err(|e| e.to_string())
     }
-}
-
-#[derive(Default)]
-struct Calls {
-    aborts: u64,
-    deletes: u64,
-    key_lookups: u64,
 }

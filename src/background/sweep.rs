@@ -5,6 +5,7 @@
 //! older than the upload TTL, that no living upload owns.
 
 use crate::{
+    clock::{self, millis, SharedClock},
     db::{self, DbError},
     storage::{ObjectStore, StorageError},
     uploads::naming,
@@ -34,6 +35,7 @@ pub struct OrphanSweep<S> {
     store: S,
     prefix: String,
     older_than: Duration,
+    clock: SharedClock,
 }
 
 impl<S: ObjectStore> OrphanSweep<S> {
@@ -46,12 +48,18 @@ impl<S: ObjectStore> OrphanSweep<S> {
             store,
             prefix: prefix.to_string(),
             older_than,
+            clock: clock::system(),
         }
+    }
+
+    /// Judges ages by `clock` instead of the system's (tests move it forward).
+    pub fn with_clock(self, clock: SharedClock) -> Self {
+        Self { clock, ..self }
     }
 
     pub async fn run_once(&self) -> Result<SweepReport, SweepError> {
         let started = Instant::now();
-        let cutoff = db::now_ms() - super::millis(self.older_than);
+        let cutoff = self.clock.now_ms() - millis(self.older_than);
         let mut report = SweepReport::default();
         for pending in self.store.pending_uploads(&self.prefix).await? {
             report.listed += 1;

@@ -1,7 +1,10 @@
 //! Queries on the `uploads` table.
 
 use super::{DbError, DbResult};
-use crate::model::{UploadStatus, UploadView};
+use crate::{
+    error::ClosedBecause,
+    model::{UploadStatus, UploadView},
+};
 use sqlx::SqlitePool;
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -15,6 +18,7 @@ pub struct UploadRow {
     pub part_size: i64,
     pub s3_upload_id: Option<String>,
     pub status: String,
+    /// A [`ClosedBecause`] as JSON (see [`UploadRow::closed_because`]).
     pub reason: Option<String>,
     pub created_at: i64,
     pub completed_at: Option<i64>,
@@ -43,6 +47,10 @@ impl UploadRow {
         u64::try_from(self.part_size).unwrap_or(1).max(1)
     }
 
+    pub fn closed_because(&self) -> Option<ClosedBecause> {
+        self.reason.as_deref().map(ClosedBecause::from_stored)
+    }
+
     pub fn view(&self) -> DbResult<UploadView> {
         Ok(UploadView {
             id: self.id.clone(),
@@ -50,7 +58,7 @@ impl UploadRow {
             size: self.size(),
             content_type: self.content_type.clone(),
             status: self.status()?,
-            reason: self.reason.clone(),
+            reason: self.closed_because(),
             created_at_ms: self.created_at,
             completed_at_ms: self.completed_at,
         })
@@ -172,25 +180,26 @@ pub async fn mark_uploaded(pool: &SqlitePool, id: &str, now: i64) -> DbResult<bo
     Ok(done.rows_affected() == 1)
 }
 
-/// Ends an upload that will never be verified (rejected or aborted).
+/// Ends an upload that will never be verified (rejected or aborted). An upload already
+/// settled keeps what it was: the caller reads the row afterwards.
 pub async fn mark_closed(
     pool: &SqlitePool,
     id: &str,
     status: UploadStatus,
-    reason: Option<&str>,
+    reason: Option<&ClosedBecause>,
     now: i64,
-) -> DbResult<bool> {
-    let done = sqlx::query(
+) -> DbResult<()> {
+    sqlx::query(
         "UPDATE uploads SET status = ?, reason = ?, completed_at = ?, expires_at = NULL \
          WHERE id = ? AND status = 'uploading'",
     )
     .bind(status.as_str())
-    .bind(reason)
+    .bind(reason.map(ClosedBecause::to_stored))
     .bind(now)
     .bind(id)
     .execute(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(())
 }
 
 /// `abort_upload` takes a living upload for itself, as the reaper takes an expired one: from
@@ -228,9 +237,10 @@ pub async fn release_claim(pool: &SqlitePool, id: &str, claim: &str) -> DbResult
     Ok(())
 }
 
-/// Ends a claimed upload as `aborted`. False if the claim was lost (the reaper took over).
-pub async fn mark_aborted(pool: &SqlitePool, id: &str, claim: &str, now: i64) -> DbResult<bool> {
-    let done = sqlx::query(
+/// Ends a claimed upload as `aborted`; nothing if the claim was lost (the reaper took over),
+/// which the caller sees when it reads the row again.
+pub async fn mark_aborted(pool: &SqlitePool, id: &str, claim: &str, now: i64) -> DbResult<()> {
+    sqlx::query(
         "UPDATE uploads SET status = 'aborted', reason = NULL, completed_at = ?, \
          expires_at = NULL, reap_claim = NULL \
          WHERE id = ? AND reap_claim = ? AND status = 'uploading'",
@@ -240,7 +250,7 @@ pub async fn mark_aborted(pool: &SqlitePool, id: &str, claim: &str, now: i64) ->
     .bind(claim)
     .execute(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(())
 }
 
 /// Records the checksum each part is being signed for. Returns the parts already signed for
@@ -326,9 +336,10 @@ pub async fn mark_reaped(
     pool: &SqlitePool,
     token: &str,
     ids: &[String],
-    reason: &str,
+    reason: &ClosedBecause,
     now: i64,
 ) -> DbResult<u64> {
+    let reason = reason.to_stored();
     let mut tx = pool.begin().await?;
     let mut marked = 0;
     for id in ids {
@@ -337,7 +348,7 @@ pub async fn mark_reaped(
              expires_at = NULL, reap_claim = NULL, reap_error = NULL \
              WHERE id = ? AND reap_claim = ? AND status = 'uploading'",
         )
-        .bind(reason)
+        .bind(&reason)
         .bind(now)
         .bind(id)
         .bind(token)

@@ -3,8 +3,9 @@
 
 use super::resume::Ledger;
 use futures::channel::oneshot;
-use std::{cell::RefCell, rc::Rc};
-use wasm_bindgen::{closure::Closure, JsCast};
+use gloo_events::EventListener;
+use gloo_timers::callback::Interval;
+use std::time::Duration;
 
 const LEDGER_KEY: &str = "hoist.unfinished-uploads";
 
@@ -17,26 +18,14 @@ pub fn random() -> f64 {
     js_sys::Math::random()
 }
 
-pub async fn sleep(duration: std::time::Duration) {
-    let ms = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+pub async fn sleep(duration: Duration) {
+    gloo_timers::future::sleep(duration).await;
 }
 
 /// Calls `f` every `period`, for as long as the page lives.
-pub fn every(period: std::time::Duration, f: impl Fn() + 'static) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let ms = i32::try_from(period.as_millis()).unwrap_or(i32::MAX);
-    let tick = Closure::<dyn FnMut()>::new(f);
-    let _ = window
-        .set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), ms);
-    tick.forget();
+pub fn every(period: Duration, f: impl FnMut() + 'static) {
+    let ms = u32::try_from(period.as_millis()).unwrap_or(u32::MAX);
+    Interval::new(ms, f).forget();
 }
 
 pub fn online() -> bool {
@@ -51,19 +40,17 @@ pub async fn until_online() {
             return;
         };
         let (tx, rx) = oneshot::channel::<()>();
-        let tx = Rc::new(RefCell::new(Some(tx)));
-        let on_online = Closure::<dyn FnMut()>::new(move || {
-            if let Some(tx) = tx.borrow_mut().take() {
+        let mut tx = Some(tx);
+        // Removed when dropped, at the end of this turn of the loop.
+        let _listener = EventListener::new(&window, "online", move |_| {
+            if let Some(tx) = tx.take() {
                 let _ = tx.send(());
             }
         });
-        let callback = on_online.as_ref().unchecked_ref();
-        let _ = window.add_event_listener_with_callback("online", callback);
         // `online` may have fired between the check and the listener.
         if !online() {
             let _ = rx.await;
         }
-        let _ = window.remove_event_listener_with_callback("online", callback);
     }
 }
 
@@ -72,12 +59,10 @@ pub fn on_network_change(f: impl Fn(bool) + 'static) {
     let Some(window) = web_sys::window() else {
         return;
     };
-    let f = Rc::new(f);
+    let f = std::rc::Rc::new(f);
     for (event, state) in [("online", true), ("offline", false)] {
         let f = f.clone();
-        let listener = Closure::<dyn FnMut()>::new(move || f(state));
-        let _ = window.add_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
-        listener.forget();
+        EventListener::new(&window, event, move |_| f(state)).forget();
     }
 }
 

@@ -1,10 +1,13 @@
 //! The browser upload engine. Its decisions — which part goes next ([`scheduler`]), what a
-//! failure means ([`retry`]), how far along a file is ([`progress`], [`rate`]), whether a
-//! file picked again is the one that was uploading ([`resume`]) — are plain Rust that tests
-//! drive natively. Only the modules behind `hydrate` touch browser APIs: [`xhr`] sends one
-//! part, [`digest`] computes a part's checksum from the file, [`browser`] wraps timers, the network state and local storage, and [`driver`] runs
-//! everything on the page.
+//! failure means and how often to try ([`retry`]), how far along a file is ([`progress`],
+//! [`rate`]), whether a file picked again is the one that was uploading ([`resume`]) — are
+//! plain Rust that tests drive natively. Components reach the engine through [`handle`], which
+//! does nothing on the server. Only the modules behind `hydrate` touch browser APIs: [`xhr`]
+//! sends one part, [`digest`] computes a part's checksum from the file, [`picking`] gets files
+//! out of pickers and drops, [`browser`] wraps timers, the network state and local storage,
+//! and [`driver`] runs everything on the page.
 
+pub mod handle;
 pub mod progress;
 pub mod rate;
 pub mod resume;
@@ -18,5 +21,7 @@ pub mod browser;
 pub mod digest;
 #[cfg(feature = "hydrate")]
 pub mod driver;
+#[cfg(feature = "hydrate")]
+mod picking;
 #[cfg(feature = "hydrate")]
 pub mod xhr;

@@ -84,6 +84,53 @@ pub fn backoff(attempt: u32, unit: f64) -> Duration {
     step.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0))
 }
 
+/// One part's (or one server call's) tally of failures, and what to do after the next one.
+/// Waiting offline is not counted by the callers: a laptop closed for an hour resumes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Attempts {
+    failures: u32,
+    resigns: u32,
+}
+
+/// What to do after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Try again after this pause (attempt `attempt` of [`MAX_ATTEMPTS`] comes next).
+    RetryAfter {
+        pause: Duration,
+        attempt: u32,
+    },
+    /// The URL expired: sign a new one and send at once.
+    ResignNow,
+    GiveUp,
+}
+
+impl Attempts {
+    /// A failure that counts (network, store busy, damaged bytes). `unit` is a random number
+    /// in [0, 1) for the jitter.
+    pub fn failed(&mut self, unit: f64) -> Next {
+        self.failures += 1;
+        if self.failures >= MAX_ATTEMPTS {
+            return Next::GiveUp;
+        }
+        Next::RetryAfter {
+            pause: backoff(self.failures, unit),
+            attempt: self.failures + 1,
+        }
+    }
+
+    /// The URL had expired: a new one is signed, which is not a failure — unless it keeps
+    /// happening (a clock far off, say).
+    pub fn expired(&mut self) -> Next {
+        self.resigns += 1;
+        if self.resigns > MAX_RESIGNS {
+            Next::GiveUp
+        } else {
+            Next::ResignNow
+        }
+    }
+}
+
 impl std::fmt::Display for PutError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -150,6 +197,33 @@ mod tests {
         assert!(matches!(
             judge(&PutError::Status(404, "<Code>NoSuchUpload</Code>".into())),
             Verdict::Fatal(_)
+        ));
+    }
+
+    #[test]
+    fn attempts_back_off_then_give_up_and_resigning_is_counted_apart() {
+        let mut attempts = Attempts::default();
+        let mut pauses = Vec::new();
+        loop {
+            match attempts.failed(0.0) {
+                Next::RetryAfter { pause, attempt } => pauses.push((pause, attempt)),
+                Next::GiveUp => break,
+                Next::ResignNow => panic!("a failure never re-signs"),
+            }
+        }
+        assert_eq!(pauses.len() as u32, MAX_ATTEMPTS - 1);
+        assert_eq!(pauses[0], (Duration::from_millis(250), 2));
+        assert!(pauses.windows(2).all(|w| w[0].0 <= w[1].0));
+
+        let mut attempts = Attempts::default();
+        for _ in 0..MAX_RESIGNS {
+            assert_eq!(attempts.expired(), Next::ResignNow);
+        }
+        assert_eq!(attempts.expired(), Next::GiveUp);
+        // Re-signing used none of the failures.
+        assert!(matches!(
+            attempts.failed(0.0),
+            Next::RetryAfter { attempt: 2, .. }
         ));
     }
 

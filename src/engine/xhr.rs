@@ -4,8 +4,9 @@
 use super::retry::PutError;
 use crate::model::SignedRequest;
 use futures::channel::oneshot;
+use gloo_events::EventListener;
 use std::{cell::RefCell, rc::Rc};
-use wasm_bindgen::{closure::Closure, JsCast};
+use wasm_bindgen::JsCast;
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
 
 #[derive(Clone, Copy)]
@@ -37,43 +38,33 @@ pub async fn put(
 
     let (done_tx, done_rx) = oneshot::channel::<End>();
     let done_tx = Rc::new(RefCell::new(Some(done_tx)));
-    let on_end = |end: End| {
+    let on_end = |event: &'static str, end: End| {
         let done_tx = done_tx.clone();
-        Closure::<dyn FnMut()>::new(move || {
+        EventListener::new(&xhr, event, move |_| {
             if let Some(tx) = done_tx.borrow_mut().take() {
                 let _ = tx.send(end);
             }
         })
     };
-    let on_load = on_end(End::Loaded);
-    let on_error = on_end(End::Error);
-    let on_abort = on_end(End::Aborted);
-    let on_timeout = on_end(End::TimedOut);
-    let on_upload_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
-        on_progress(e.loaded() as u64)
+    // Listening ends when these are dropped, with this frame. Upload progress must be
+    // listened to before the request is sent.
+    let _ends = [
+        on_end("load", End::Loaded),
+        on_end("error", End::Error),
+        on_end("abort", End::Aborted),
+        on_end("timeout", End::TimedOut),
+    ];
+    let _progress = xhr.upload().ok().map(|upload| {
+        EventListener::new(&upload, "progress", move |event| {
+            if let Some(event) = event.dyn_ref::<ProgressEvent>() {
+                on_progress(event.loaded() as u64);
+            }
+        })
     });
-
-    xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
-    xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    xhr.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
-    xhr.set_ontimeout(Some(on_timeout.as_ref().unchecked_ref()));
-    if let Ok(upload) = xhr.upload() {
-        upload.set_onprogress(Some(on_upload_progress.as_ref().unchecked_ref()));
-    }
     xhr.send_with_opt_blob(Some(body))
         .map_err(|_| PutError::Network)?;
     started(&xhr);
-
-    // The closures must live until the request ends; they are dropped with this frame.
     let end = done_rx.await.unwrap_or(End::Error);
-    xhr.set_onload(None);
-    xhr.set_onerror(None);
-    xhr.set_onabort(None);
-    xhr.set_ontimeout(None);
-    if let Ok(upload) = xhr.upload() {
-        upload.set_onprogress(None);
-    }
-    drop((on_load, on_error, on_abort, on_timeout, on_upload_progress));
 
     match end {
         End::Loaded => {}

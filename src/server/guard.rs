@@ -50,7 +50,7 @@ pub async fn same_site_only(
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ) || from_this_site(request.headers(), &config.public_url)
+    ) || from_this_site(request.headers(), &config.public_url())
     {
         return next.run(request).await;
     }
@@ -166,13 +166,13 @@ pub fn content_security_policy() {
 /// Where browsers send parts and fetch files: the bucket's origin, path-style or
 /// virtual-hosted.
 fn store_origins(config: &Config) -> String {
-    let endpoint = &config.s3.public_endpoint;
+    let endpoint = config.s3.browser_endpoint();
     if config.s3.path_style {
-        return endpoint.clone();
+        return endpoint.to_string();
     }
     match endpoint.split_once("://") {
         Some((scheme, host)) => format!("{endpoint} {scheme}://{}.{host}", config.s3.bucket),
-        None => endpoint.clone(),
+        None => endpoint.to_string(),
     }
 }
 

@@ -6,14 +6,15 @@ use super::{
     state::AppState,
 };
 use crate::{
+    api,
     app::{shell, App},
-    uploads::UploadError,
+    error::ApiError,
 };
 use axum::{
     extract::{Path, State},
     http::StatusCode,
     middleware,
-    response::{IntoResponse, Redirect, Response},
+    response::Redirect,
     routing::get,
     Extension, Router,
 };
@@ -56,24 +57,11 @@ async fn download(
     State(state): State<AppState>,
     Extension(session): Extension<SessionId>,
     Path(id): Path<String>,
-) -> Response {
-    match state.uploads.download_url(&session.0, &id).await {
-        Ok(url) => Redirect::to(&url).into_response(),
-        Err(UploadError::NotFound) => {
-            (StatusCode::NOT_FOUND, "This file does not exist.").into_response()
-        }
-        Err(UploadError::Closed(status)) => (
-            StatusCode::CONFLICT,
-            format!("This file is {status} and cannot be downloaded."),
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(upload = %id, error = %e, "download link failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The file cannot be fetched right now. Please try again.",
-            )
-                .into_response()
-        }
-    }
+) -> Result<Redirect, ApiError> {
+    let url = state
+        .uploads
+        .download_url(&session.0, &id)
+        .await
+        .map_err(api::ssr::failed)?;
+    Ok(Redirect::to(&url))
 }

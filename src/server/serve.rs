@@ -4,6 +4,7 @@
 //! `header_timeout`, and at most `max_connections` are served at once: past that, new ones
 //! wait in the kernel's backlog instead of costing memory.
 
+use super::config::parse;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::{
@@ -16,10 +17,16 @@ use tokio::{
     sync::{watch, Semaphore},
 };
 
-/// Limits on connections, from the settings.
-#[derive(Clone, Copy, Debug)]
-pub struct ConnectionLimits {
+/// How long and how many: what keeps slow or numerous clients from holding the server.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct HttpSettings {
+    /// A connection must send a request's headers within this.
+    #[arg(long, env = "HOIST_HEADER_TIMEOUT", default_value = "10s", value_parser = parse::duration)]
     pub header_timeout: Duration,
+    /// A request must be answered within this (the server never carries file bytes).
+    #[arg(long, env = "HOIST_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse::duration)]
+    pub request_timeout: Duration,
+    #[arg(long, env = "HOIST_MAX_CONNECTIONS", default_value = "4096", value_parser = parse::number_in(16..=1_000_000usize))]
     pub max_connections: usize,
 }
 
@@ -30,7 +37,7 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    limits: ConnectionLimits,
+    limits: HttpSettings,
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));

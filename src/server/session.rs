@@ -144,6 +144,22 @@ pub async fn attach(
     response
 }
 
+#[derive(clap::Args, Clone, Debug)]
+pub struct SessionSettings {
+    /// Signs session cookies; unset: the key kept in the data folder.
+    #[arg(long, env = "HOIST_SESSION_SECRET", hide_env_values = true, value_parser = secret)]
+    pub session_secret: Option<String>,
+}
+
+fn secret(text: &str) -> Result<String, String> {
+    if text.len() < MIN_SECRET_BYTES {
+        return Err(format!(
+            "must be at least {MIN_SECRET_BYTES} characters; leave it unset to use a generated one"
+        ));
+    }
+    Ok(text.to_string())
+}
+
 /// The secret sessions are signed with: `HOIST_SESSION_SECRET` if set, else the one kept in
 /// the data folder (made on first start, readable by the owner only). Every instance sharing
 /// a database must share the secret.

@@ -6,7 +6,12 @@
 //! no presigned PutObject: a part URL dies with its multipart upload, a PutObject URL would
 //! outlive the upload's verification.
 
+mod purge;
 pub mod s3;
+mod settings;
+
+pub use purge::{purge, PurgeCalls};
+pub use settings::{S3Settings, MAX_PART_SIZE, MIN_PART_SIZE};
 
 use crate::{checksum::ChecksumAlgorithm, model::SignedRequest};
 use std::{future::Future, time::Duration};

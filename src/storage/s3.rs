@@ -1,9 +1,10 @@
 //! [`ObjectStore`] over any S3-compatible service, with aws-sdk-s3.
 
+use super::S3Settings;
 use super::{
     Checksum, ObjectInfo, ObjectStore, PendingUpload, StorageError, StorageResult, StoredPart,
 };
-use crate::{checksum::ChecksumAlgorithm, model::SignedRequest, server::config::S3Settings};
+use crate::{checksum::ChecksumAlgorithm, model::SignedRequest};
 use aws_sdk_s3::{
     config::{
         timeout::TimeoutConfig, BehaviorVersion, Credentials, Region, RequestChecksumCalculation,
@@ -32,10 +33,11 @@ pub struct S3Store {
 impl S3Store {
     pub fn new(settings: &S3Settings) -> Self {
         let client = Client::from_conf(client_config(settings, &settings.endpoint));
-        let signer = if settings.public_endpoint == settings.endpoint {
-            client.clone()
-        } else {
-            Client::from_conf(client_config(settings, &settings.public_endpoint))
+        let signer = match &settings.public_endpoint {
+            Some(public) if *public != settings.endpoint => {
+                Client::from_conf(client_config(settings, public))
+            }
+            _ => client.clone(),
         };
         Self {
             client,
@@ -168,17 +170,6 @@ impl S3Store {
             Err(e) if unsupported(&e) => Ok(false),
             Err(e) => Err(classify(e)),
         }
-    }
-
-    /// Checks that the bucket exists and the credentials open it.
-    pub async fn check_bucket(&self) -> StorageResult<()> {
-        self.client
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(())
     }
 }
 

@@ -85,6 +85,7 @@ fn UploadTable(first: LibraryPage) -> impl IntoView {
 #[component]
 fn UploadRow(upload: UploadView) -> impl IntoView {
     let time = format::utc_time(upload.completed_at_ms.unwrap_or(upload.created_at_ms));
+    let reason = upload.reason.as_ref().map(ToString::to_string);
     let download = (upload.status == UploadStatus::Uploaded).then(|| {
         let href = format!("/files/{}/download", upload.id);
         view! { <a href=href download=upload.name.clone()>"Download"</a> }
@@ -94,11 +95,11 @@ fn UploadRow(upload: UploadView) -> impl IntoView {
             <td class="name">
                 {upload.name.clone()}
                 // Why it was rejected or expired, where the person looks for their file.
-                {upload.reason.clone().map(|why| view! { <small class="reason">{why}</small> })}
+                {reason.clone().map(|why| view! { <small class="reason">{why}</small> })}
             </td>
             <td>{format::bytes(upload.size)}</td>
             <td>{upload.content_type.clone()}</td>
-            <td class="status" title=upload.reason.clone().unwrap_or_default()>
+            <td class="status" title=reason.unwrap_or_default()>
                 {upload.status.as_str()}
             </td>
             <td>{time}</td>

@@ -4,6 +4,7 @@
 use super::progress_bar::ProgressBar;
 use crate::{
     engine::{
+        handle::EngineHandle,
         resume::Unfinished,
         task::{Command, EngineView, Phase, UploadTask},
     },
@@ -17,32 +18,17 @@ pub fn Uploader(
     library_version: RwSignal<u32>,
 ) -> impl IntoView {
     let view = EngineView::new(library_version);
+    let engine = EngineHandle::provide();
     let dragging = RwSignal::new(false);
     let folder_input = NodeRef::<leptos::html::Input>::new();
     // Effects run only in the browser: that is where the engine lives.
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            crate::engine::driver::install(view);
-            // Not a standard attribute, so the view cannot set it; every current browser
-            // knows it.
-            if let Some(input) = folder_input.get() {
-                input.set_webkitdirectory(true);
-            }
-        }
-    });
+    Effect::new(move |_| engine.start(view, folder_input));
 
-    let on_change = move |ev: leptos::ev::Event| {
-        #[cfg(feature = "hydrate")]
-        picking::from_input(&ev, None);
-        #[cfg(not(feature = "hydrate"))]
-        let _ = ev;
-    };
+    let on_change = move |ev: leptos::ev::Event| engine.pick(&ev, None);
     let on_drop = move |ev: leptos::ev::DragEvent| {
         ev.prevent_default();
         dragging.set(false);
-        #[cfg(feature = "hydrate")]
-        picking::from_drop(&ev);
+        engine.drop_files(&ev);
     };
 
     view! {
@@ -86,15 +72,9 @@ pub fn Uploader(
     }
 }
 
-fn send(command: Command) {
-    #[cfg(feature = "hydrate")]
-    crate::engine::driver::command(command);
-    #[cfg(not(feature = "hydrate"))]
-    let _ = command;
-}
-
 #[component]
 fn TotalRow(view: EngineView) -> impl IntoView {
+    let engine = EngineHandle::get();
     let percent = Signal::derive(move || view.total_percent());
     let any = move |test: fn(Phase) -> bool| {
         view.tasks
@@ -119,21 +99,21 @@ fn TotalRow(view: EngineView) -> impl IntoView {
                 <button
                     type="button"
                     disabled=move || !any(Phase::is_active)
-                    on:click=|_| send(Command::PauseAll)
+                    on:click=move |_| engine.send(Command::PauseAll)
                 >
                     "Pause all"
                 </button>
                 <button
                     type="button"
                     disabled=move || !any(Phase::can_resume)
-                    on:click=|_| send(Command::ResumeAll)
+                    on:click=move |_| engine.send(Command::ResumeAll)
                 >
                     "Resume all"
                 </button>
                 <button
                     type="button"
                     disabled=move || !any(|p| p.is_active() || p.can_resume())
-                    on:click=|_| send(Command::CancelAll)
+                    on:click=move |_| engine.send(Command::CancelAll)
                 >
                     "Cancel all"
                 </button>
@@ -175,12 +155,8 @@ fn UnfinishedRow(entry: Unfinished, view: EngineView) -> impl IntoView {
             .filter(|(id, _)| *id == upload_id.get_value())
             .map(|(_, message)| message)
     };
-    let on_change = move |ev: leptos::ev::Event| {
-        #[cfg(feature = "hydrate")]
-        picking::from_input(&ev, Some(upload_id.get_value()));
-        #[cfg(not(feature = "hydrate"))]
-        let _ = ev;
-    };
+    let engine = EngineHandle::get();
+    let on_change = move |ev: leptos::ev::Event| engine.pick(&ev, Some(upload_id.get_value()));
     view! {
         <li class="unfinished-upload" data-upload-id=entry.upload_id.clone()>
             <span class="task-name">{entry.file.name.clone()}</span>
@@ -189,7 +165,7 @@ fn UnfinishedRow(entry: Unfinished, view: EngineView) -> impl IntoView {
                 {format!("Pick {} again", entry.file.name)}
             </label>
             <input id=input_id class="visually-hidden" type="file" on:change=on_change/>
-            <button type="button" on:click=move |_| send(Command::Discard(upload_id.get_value()))>
+            <button type="button" on:click=move |_| engine.send(Command::Discard(upload_id.get_value()))>
                 "Discard"
             </button>
             {move || error().map(|message| view! { <p class="task-error" role="alert">{message}</p> })}
@@ -199,6 +175,7 @@ fn UnfinishedRow(entry: Unfinished, view: EngineView) -> impl IntoView {
 
 #[component]
 fn TaskRow(task: UploadTask) -> impl IntoView {
+    let engine = EngineHandle::get();
     let name = move || task.name.get_value();
     let phase = move || task.phase.get();
     let key = task.key;
@@ -218,17 +195,17 @@ fn TaskRow(task: UploadTask) -> impl IntoView {
             </div>
             <div class="controls">
                 <Show when=move || phase().is_active()>
-                    <button type="button" on:click=move |_| send(Command::Pause(key))>
+                    <button type="button" on:click=move |_| engine.send(Command::Pause(key))>
                         "Pause"
                     </button>
                 </Show>
                 <Show when=move || phase().can_resume()>
-                    <button type="button" on:click=move |_| send(Command::Resume(key))>
+                    <button type="button" on:click=move |_| engine.send(Command::Resume(key))>
                         "Resume"
                     </button>
                 </Show>
                 <Show when=move || phase().is_active() || phase().can_resume()>
-                    <button type="button" on:click=move |_| send(Command::Cancel(key))>
+                    <button type="button" on:click=move |_| engine.send(Command::Cancel(key))>
                         "Cancel"
                     </button>
                 </Show>
@@ -238,108 +215,5 @@ fn TaskRow(task: UploadTask) -> impl IntoView {
                 <p class="task-error" role="alert">{move || task.error.get().unwrap_or_default()}</p>
             </Show>
         </li>
-    }
-}
-
-/// Getting `File`s out of the page: the pickers, and drops of files and whole folders.
-#[cfg(feature = "hydrate")]
-mod picking {
-    use crate::engine::driver;
-    use futures::channel::oneshot;
-    use leptos::task::spawn_local;
-    use wasm_bindgen::{closure::Closure, JsCast};
-    use web_sys::{
-        File, FileList, FileSystemDirectoryEntry, FileSystemEntry, FileSystemFileEntry,
-        HtmlInputElement,
-    };
-
-    /// Files from a picker; `for_upload` when the picker belongs to one unfinished upload.
-    pub fn from_input(ev: &leptos::ev::Event, for_upload: Option<String>) {
-        let Some(input) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-        else {
-            return;
-        };
-        let files = input.files().map(|f| list(&f)).unwrap_or_default();
-        // Picking the same file again must fire `change` again.
-        input.set_value("");
-        match for_upload {
-            Some(upload_id) => {
-                if let Some(file) = files.into_iter().next() {
-                    driver::resume_with(&upload_id, file);
-                }
-            }
-            None => driver::add_files(files),
-        }
-    }
-
-    /// Dropped files, walking into dropped folders where the browser allows it.
-    pub fn from_drop(ev: &leptos::ev::DragEvent) {
-        let Some(transfer) = ev.data_transfer() else {
-            return;
-        };
-        // Entries must be taken while the event is being handled; reading them can wait.
-        let items = transfer.items();
-        let entries: Vec<FileSystemEntry> = (0..items.length())
-            .filter_map(|i| items.get(i))
-            .filter_map(|item| item.webkit_get_as_entry().ok().flatten())
-            .collect();
-        if !entries.iter().any(FileSystemEntry::is_directory) {
-            if let Some(files) = transfer.files() {
-                driver::add_files(list(&files));
-            }
-            return;
-        }
-        spawn_local(async move {
-            let mut files = Vec::new();
-            let mut stack = entries;
-            while let Some(entry) = stack.pop() {
-                if entry.is_directory() {
-                    let dir: FileSystemDirectoryEntry = entry.unchecked_into();
-                    stack.extend(read_folder(&dir).await);
-                } else if let Some(file) = read_file(entry.unchecked_into()).await {
-                    files.push(file);
-                }
-            }
-            driver::add_files(files);
-        });
-    }
-
-    fn list(files: &FileList) -> Vec<File> {
-        (0..files.length()).filter_map(|i| files.get(i)).collect()
-    }
-
-    async fn read_file(entry: FileSystemFileEntry) -> Option<File> {
-        let (tx, rx) = oneshot::channel::<File>();
-        let done = Closure::once(move |file: File| {
-            let _ = tx.send(file);
-        });
-        entry.file_with_callback(done.as_ref().unchecked_ref());
-        rx.await.ok()
-    }
-
-    /// Every entry of a folder: `readEntries` hands them out in pages until it returns none.
-    async fn read_folder(dir: &FileSystemDirectoryEntry) -> Vec<FileSystemEntry> {
-        let reader = dir.create_reader();
-        let mut all = Vec::new();
-        loop {
-            let (tx, rx) = oneshot::channel::<js_sys::Array>();
-            let got = Closure::once(move |page: js_sys::Array| {
-                let _ = tx.send(page);
-            });
-            if reader
-                .read_entries_with_callback(got.as_ref().unchecked_ref())
-                .is_err()
-            {
-                break;
-            }
-            let Ok(page) = rx.await else { break };
-            if page.length() == 0 {
-                break;
-            }
-            all.extend(page.iter().map(|e| e.unchecked_into::<FileSystemEntry>()));
-        }
-        all
     }
 }

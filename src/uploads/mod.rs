@@ -3,23 +3,31 @@
 
 pub mod naming;
 pub mod policy;
+mod rules;
 mod service;
 pub mod sniff;
 
+pub use rules::{RulesError, UploadRules, MAX_PARALLEL_PARTS};
 pub use service::{NewUpload, UploadService};
 
-use crate::{db::DbError, model::UploadStatus, storage::StorageError};
+use crate::{
+    db::DbError,
+    error::{Invalid, Rejection},
+    model::UploadStatus,
+    storage::StorageError,
+};
 
+/// What can go wrong with an upload, as facts; [`crate::error`] turns them into sentences.
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
     #[error("upload not found")]
     NotFound,
     #[error("parts missing: {0:?}")]
     Incomplete(Vec<u32>),
     #[error("rejected: {0}")]
-    Rejected(String),
+    Rejected(Rejection),
     #[error("upload is {0}")]
     Closed(UploadStatus),
     /// The part is in the store already and was signed for other content: a second URL

@@ -2,6 +2,7 @@
 //! The key is always `<prefix><server-generated id>/<name>`: the client never chooses where its
 //! bytes go.
 
+use crate::error::Invalid;
 use unicode_normalization::UnicodeNormalization;
 
 /// S3 keys, file systems and download dialogs all cope with 255 bytes.
@@ -12,21 +13,16 @@ pub const MAX_SENT_NAME_BYTES: usize = 4096;
 /// An extension longer than this is not worth keeping when a name must be shortened.
 const MAX_KEPT_EXTENSION: usize = 16;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NameError {
-    #[error("The file name is empty.")]
-    Empty,
-    #[error("The file name is {bytes} bytes long; at most {MAX_SENT_NAME_BYTES} are accepted.")]
-    TooLong { bytes: usize },
-}
-
 /// The last path component in Unicode's composed form (NFC: `é` is one character however the
 /// browser's file system spelled it), without control, bidirectional-override, zero-width or
 /// line-separator characters, trimmed, and shortened to [`MAX_NAME_BYTES`] keeping its
 /// extension.
-pub fn sanitize_name(raw: &str) -> Result<String, NameError> {
+pub fn sanitize_name(raw: &str) -> Result<String, Invalid> {
     if raw.len() > MAX_SENT_NAME_BYTES {
-        return Err(NameError::TooLong { bytes: raw.len() });
+        return Err(Invalid::NameTooLong {
+            bytes: raw.len(),
+            max: MAX_SENT_NAME_BYTES,
+        });
     }
     // Hidden characters go first: one between a letter and its accent would otherwise keep
     // the two from composing until a second pass.
@@ -35,7 +31,7 @@ pub fn sanitize_name(raw: &str) -> Result<String, NameError> {
     let last = composed.rsplit(['/', '\\']).next().unwrap_or_default();
     let trimmed = last.trim();
     if trimmed.is_empty() || trimmed == "." || trimmed == ".." {
-        return Err(NameError::Empty);
+        return Err(Invalid::EmptyName);
     }
     Ok(shorten(trimmed, MAX_NAME_BYTES))
 }
@@ -94,8 +90,8 @@ mod tests {
         assert_eq!(sanitize_name("../../etc/passwd").unwrap(), "passwd");
         assert_eq!(sanitize_name("..\\..\\boot.ini").unwrap(), "boot.ini");
         assert_eq!(sanitize_name("/absolute/name.txt").unwrap(), "name.txt");
-        assert_eq!(sanitize_name("dir/.."), Err(NameError::Empty));
-        assert_eq!(sanitize_name("  "), Err(NameError::Empty));
+        assert_eq!(sanitize_name("dir/.."), Err(Invalid::EmptyName));
+        assert_eq!(sanitize_name("  "), Err(Invalid::EmptyName));
     }
 
     #[test]
@@ -115,12 +111,13 @@ mod tests {
             sanitize_name("in\u{200B}voice\u{FEFF}.pdf\u{2028}").unwrap(),
             "invoice.pdf"
         );
-        assert_eq!(sanitize_name("\u{200D}\u{2029}"), Err(NameError::Empty));
+        assert_eq!(sanitize_name("\u{200D}\u{2029}"), Err(Invalid::EmptyName));
         let sent = "a".repeat(MAX_SENT_NAME_BYTES + 1);
         assert_eq!(
             sanitize_name(&sent),
-            Err(NameError::TooLong {
-                bytes: MAX_SENT_NAME_BYTES + 1
+            Err(Invalid::NameTooLong {
+                bytes: MAX_SENT_NAME_BYTES + 1,
+                max: MAX_SENT_NAME_BYTES
             })
         );
     }

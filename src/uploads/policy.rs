@@ -1,6 +1,9 @@
 //! What an upload may be: its size, its type, and how it is cut into parts.
 
-use crate::server::config::{MAX_PART_SIZE, MIN_PART_SIZE};
+use crate::{
+    error::Invalid,
+    storage::{MAX_PART_SIZE, MIN_PART_SIZE},
+};
 
 /// S3 numbers parts from 1 to 10,000.
 pub const MAX_PARTS: u64 = 10_000;
@@ -34,12 +37,12 @@ const MAX_DECLARED_TYPE_BYTES: usize = 255;
 
 /// A media type in canonical form: lower case, without parameters. An empty type (the browser
 /// did not know) becomes `application/octet-stream`.
-pub fn normalize_type(declared: &str) -> Result<String, String> {
+pub fn normalize_type(declared: &str) -> Result<String, Invalid> {
     if declared.len() > MAX_DECLARED_TYPE_BYTES {
-        return Err(format!(
-            "A file type of {} bytes is not a media type (at most {MAX_TYPE_BYTES}).",
-            declared.len()
-        ));
+        return Err(Invalid::TypeTooLong {
+            bytes: declared.len(),
+            max: MAX_TYPE_BYTES,
+        });
     }
     let essence = declared
         .split(';')
@@ -61,7 +64,9 @@ pub fn normalize_type(declared: &str) -> Result<String, String> {
         {
             Ok(essence)
         }
-        _ => Err(format!("{declared:?} is not a valid file type.")),
+        _ => Err(Invalid::NotAType {
+            declared: declared.to_string(),
+        }),
     }
 }
 

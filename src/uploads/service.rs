@@ -1,17 +1,17 @@
-use super::{naming, policy, sniff, UploadError, UploadResult};
+use super::{naming, policy, sniff, UploadError, UploadResult, UploadRules};
 use crate::{
     checksum::ChecksumAlgorithm,
+    clock::{self, millis, SharedClock},
     db::{
         self,
         uploads::{UploadRow, ABORT_CLAIM},
     },
-    format,
+    error::{ClosedBecause, Invalid, Rejection},
     model::{
         LibraryPage, PartPlan, PartToSign, ResumeState, SignedPart, StartedUpload, UploadStatus,
         UploadView,
     },
-    server::config::UploadRules,
-    storage::{Checksum, ObjectStore, StorageError, StoredPart},
+    storage::{self, Checksum, ObjectStore, PurgeCalls, StorageError, StoredPart},
 };
 use sqlx::SqlitePool;
 use std::time::Duration;
@@ -37,11 +37,22 @@ pub struct UploadService<S> {
     db: SqlitePool,
     store: S,
     rules: UploadRules,
+    clock: SharedClock,
 }
 
 impl<S: ObjectStore> UploadService<S> {
     pub fn new(db: SqlitePool, store: S, rules: UploadRules) -> Self {
-        Self { db, store, rules }
+        Self {
+            db,
+            store,
+            rules,
+            clock: clock::system(),
+        }
+    }
+
+    /// Judges expiries by `clock` instead of the system's (tests move it forward).
+    pub fn with_clock(self, clock: SharedClock) -> Self {
+        Self { clock, ..self }
     }
 
     pub fn store(&self) -> &S {
@@ -52,58 +63,56 @@ impl<S: ObjectStore> UploadService<S> {
         &self.db
     }
 
-    pub fn rules(&self) -> &UploadRules {
-        &self.rules
-    }
-
     /// Validates the request, records the upload (on death row from its first moment: it
     /// expires unless completed) and prepares the store to receive it.
     pub async fn start(&self, owner: &str, request: NewUpload) -> UploadResult<StartedUpload> {
-        let name = naming::sanitize_name(&request.name)
-            .map_err(|e| UploadError::Invalid(e.to_string()))?;
+        let name = naming::sanitize_name(&request.name)?;
         if request.size == 0 {
-            return Err(UploadError::Invalid(format!(
-                "{name} is empty; there is nothing to upload."
-            )));
+            return Err(Invalid::EmptyFile { name }.into());
         }
         if request.size > self.rules.max_file_size {
-            return Err(UploadError::Invalid(format!(
-                "{name} is {}, larger than the {} allowed.",
-                format::bytes(request.size),
-                format::bytes(self.rules.max_file_size)
-            )));
+            return Err(Invalid::TooLarge {
+                name,
+                size: request.size,
+                max: self.rules.max_file_size,
+            }
+            .into());
         }
-        let content_type =
-            policy::normalize_type(&request.content_type).map_err(UploadError::Invalid)?;
+        let content_type = policy::normalize_type(&request.content_type)?;
         if !policy::type_allowed(&content_type, &self.rules.allowed_types) {
-            return Err(UploadError::Invalid(format!(
-                "Files of type {content_type} are not accepted here (allowed: {}).",
-                self.rules.allowed_types.join(", ")
-            )));
+            return Err(Invalid::TypeNotAllowed {
+                kind: content_type,
+                allowed: self.rules.allowed_types.clone(),
+            }
+            .into());
         }
         let part_size =
             policy::choose_part_size(request.size, self.rules.part_size, self.rules.max_part_size)
-                .ok_or_else(|| {
-                    UploadError::Invalid(format!("{name} is too large for any S3 upload."))
-                })?;
+                .ok_or_else(|| Invalid::BeyondS3 { name: name.clone() })?;
         let plan = PartPlan::new(request.size, part_size);
+        // Sizes past `max_file_size` were refused above; this keeps the casts honest.
+        let too_large = || Invalid::TooLarge {
+            name: name.clone(),
+            size: request.size,
+            max: self.rules.max_file_size,
+        };
 
         let id = uuid::Uuid::new_v4().to_string();
-        let now = db::now_ms();
+        let now = self.clock.now_ms();
         let row = UploadRow {
             id: id.clone(),
             owner: owner.to_string(),
             name: name.clone(),
             object_key: naming::object_key(&self.rules.key_prefix, &id, &name),
             content_type: content_type.clone(),
-            size: to_i64(request.size)?,
-            part_size: to_i64(part_size)?,
+            size: i64::try_from(request.size).map_err(|_| too_large())?,
+            part_size: i64::try_from(part_size).map_err(|_| too_large())?,
             s3_upload_id: None,
             status: UploadStatus::Uploading.as_str().to_string(),
             reason: None,
             created_at: now,
             completed_at: None,
-            expires_at: Some(now + ttl_ms(self.rules.upload_ttl)),
+            expires_at: Some(now + millis(self.rules.upload_ttl)),
             checksum: self.rules.part_checksum.map(|a| a.as_str().to_string()),
             reap_claim: None,
         };
@@ -122,13 +131,12 @@ impl<S: ObjectStore> UploadService<S> {
         {
             Ok(s3_id) => db::uploads::set_s3_upload_id(&self.db, &id, &s3_id).await?,
             Err(e) => {
-                let reason = "The storage service could not start the upload.";
                 db::uploads::mark_closed(
                     &self.db,
                     &id,
                     UploadStatus::Aborted,
-                    Some(reason),
-                    db::now_ms(),
+                    Some(&ClosedBecause::StoreRefusedStart),
+                    self.clock.now_ms(),
                 )
                 .await?;
                 return Err(e.into());
@@ -155,9 +163,11 @@ impl<S: ObjectStore> UploadService<S> {
     ) -> UploadResult<Vec<SignedPart>> {
         let row = self.open_upload(owner, id).await?;
         if parts.is_empty() || parts.len() > MAX_SIGN_BATCH {
-            return Err(UploadError::Invalid(format!(
-                "Ask for 1 to {MAX_SIGN_BATCH} parts at a time."
-            )));
+            return Err(Invalid::BatchSize {
+                asked: parts.len(),
+                max: MAX_SIGN_BATCH,
+            }
+            .into());
         }
         let plan = plan_of(&row);
         // Recorded, but the store never confirmed the multipart upload: nothing to sign for.
@@ -170,16 +180,12 @@ impl<S: ObjectStore> UploadService<S> {
         let mut wanted: Vec<(u32, u64, Option<Checksum>)> = Vec::with_capacity(parts.len());
         for part in parts {
             let part_number = part.part_number;
-            let len = plan.part_len(part_number).ok_or_else(|| {
-                UploadError::Invalid(format!(
-                    "Part {part_number} does not exist; this upload has {} parts.",
-                    plan.part_count()
-                ))
+            let len = plan.part_len(part_number).ok_or(Invalid::NoSuchPart {
+                part: part_number,
+                parts: plan.part_count(),
             })?;
             if wanted.iter().any(|(n, _, _)| *n == part_number) {
-                return Err(UploadError::Invalid(format!(
-                    "Part {part_number} is asked for twice."
-                )));
+                return Err(Invalid::PartTwice { part: part_number }.into());
             }
             let checksum = match (required, &part.checksum) {
                 (None, _) => None,
@@ -188,9 +194,11 @@ impl<S: ObjectStore> UploadService<S> {
                     value: value.clone(),
                 }),
                 (Some(algorithm), _) => {
-                    return Err(UploadError::Invalid(format!(
-                        "Part {part_number} needs its {algorithm} checksum (base64) to be signed."
-                    )))
+                    return Err(Invalid::ChecksumNeeded {
+                        part: part_number,
+                        algorithm,
+                    }
+                    .into())
                 }
             };
             wanted.push((part_number, len, checksum));
@@ -260,16 +268,16 @@ impl<S: ObjectStore> UploadService<S> {
         content_type: &str,
     ) -> UploadResult<ResumeState> {
         let row = self.open_upload(owner, id).await?;
-        let content_type = policy::normalize_type(content_type).map_err(UploadError::Invalid)?;
+        let content_type = policy::normalize_type(content_type)?;
         if size != row.size() || content_type != row.content_type {
-            return Err(UploadError::Invalid(format!(
-                "This is not the file being uploaded as {}: that one is {} of type {}, this one {} of type {}.",
-                row.name,
-                format::bytes(row.size()),
-                row.content_type,
-                format::bytes(size),
-                content_type
-            )));
+            return Err(Invalid::NotTheFile {
+                name: row.name.clone(),
+                size: row.size(),
+                content_type: row.content_type.clone(),
+                offered_size: size,
+                offered_type: content_type,
+            }
+            .into());
         }
         let plan = plan_of(&row);
         self.extend(&row).await?;
@@ -351,19 +359,18 @@ impl<S: ObjectStore> UploadService<S> {
             return Ok(false);
         };
         if object.size != row.size() {
-            let reason = format!(
-                "{} arrived, but {} was announced.",
-                format::bytes(object.size),
-                format::bytes(row.size())
-            );
+            let reason = Rejection::SizeMismatch {
+                arrived: object.size,
+                announced: row.size(),
+            };
             return Err(self.reject(row, reason).await);
         }
         let stored_type = object.content_type.unwrap_or_default();
         if stored_type != row.content_type {
-            let reason = format!(
-                "it was stored as {stored_type:?}, but {} was announced.",
-                row.content_type
-            );
+            let reason = Rejection::StoredType {
+                stored: stored_type,
+                announced: row.content_type.clone(),
+            };
             return Err(self.reject(row, reason).await);
         }
         // The declared type was checked against the rules; now the bytes must agree with it.
@@ -374,7 +381,7 @@ impl<S: ObjectStore> UploadService<S> {
         if let Err(reason) = sniff::check(&row.content_type, &head) {
             return Err(self.reject(row, reason).await);
         }
-        Ok(db::uploads::mark_uploaded(&self.db, &row.id, db::now_ms()).await?)
+        Ok(db::uploads::mark_uploaded(&self.db, &row.id, self.clock.now_ms()).await?)
     }
 
     /// The answer for an upload that a concurrent call has settled, or is settling.
@@ -394,8 +401,8 @@ impl<S: ObjectStore> UploadService<S> {
             closed => return Err(UploadError::Closed(closed)),
         }
         let claim = format!("{ABORT_CLAIM}{}", uuid::Uuid::new_v4());
-        let now = db::now_ms();
-        let lease_until = now + ttl_ms(ABORT_LEASE);
+        let now = self.clock.now_ms();
+        let lease_until = now + millis(ABORT_LEASE);
         if !db::uploads::claim_for_abort(&self.db, id, &claim, now, lease_until).await? {
             let row = self.find(owner, id).await?;
             return match row.status()? {
@@ -404,18 +411,12 @@ impl<S: ObjectStore> UploadService<S> {
                 closed => Err(UploadError::Closed(closed)),
             };
         }
-        let cleanup = async {
-            if let Some(s3_id) = row.s3_upload_id.as_deref() {
-                self.store.abort_multipart(&row.object_key, s3_id).await?;
-            }
-            // A completion that got in before the claim may have made the object.
-            self.store.delete(&row.object_key).await
-        };
-        if let Err(e) = cleanup.await {
+        // A completion that got in before the claim may have made the object: purge sees to it.
+        if let Err(e) = self.purge(&row).await {
             db::uploads::release_claim(&self.db, id, &claim).await?;
             return Err(e.into());
         }
-        db::uploads::mark_aborted(&self.db, id, &claim, db::now_ms()).await?;
+        db::uploads::mark_aborted(&self.db, id, &claim, self.clock.now_ms()).await?;
         let row = self.find(owner, id).await?;
         match row.status()? {
             UploadStatus::Aborted => Ok(row.view()?),
@@ -483,9 +484,9 @@ impl<S: ObjectStore> UploadService<S> {
     /// No upload lives longer than `max_upload_duration`, however active: the bucket's
     /// lifecycle rule would abort it under our feet.
     async fn extend(&self, row: &UploadRow) -> UploadResult<()> {
-        let now = db::now_ms();
-        let last_moment = row.created_at + ttl_ms(self.rules.max_upload_duration);
-        let until = (now + ttl_ms(self.rules.upload_ttl)).min(last_moment);
+        let now = self.clock.now_ms();
+        let last_moment = row.created_at + millis(self.rules.max_upload_duration);
+        let until = (now + millis(self.rules.upload_ttl)).min(last_moment);
         if until > now && db::uploads::extend(&self.db, &row.id, now, until).await? {
             return Ok(());
         }
@@ -527,42 +528,36 @@ impl<S: ObjectStore> UploadService<S> {
             .iter()
             .find(|p| Some(p.size) != plan.part_len(p.part_number))
         {
-            let reason = format!(
-                "part {} holds {}, but {} was expected.",
-                bad.part_number,
-                format::bytes(bad.size),
-                format::bytes(plan.part_len(bad.part_number).unwrap_or(0))
-            );
+            let reason = Rejection::PartSize {
+                part: bad.part_number,
+                holds: bad.size,
+                expected: plan.part_len(bad.part_number).unwrap_or(0),
+            };
             return Err(self.reject(row, reason).await);
         }
         Ok(parts)
     }
 
+    async fn purge(&self, row: &UploadRow) -> Result<(), StorageError> {
+        let mut calls = PurgeCalls::default();
+        let upload_id = row.s3_upload_id.as_deref();
+        storage::purge(&self.store, &row.object_key, upload_id, &mut calls).await
+    }
+
     /// Deletes what arrived and records why. Returns the error to hand back.
-    async fn reject(&self, row: &UploadRow, reason: String) -> UploadError {
-        let cleanup = match row.s3_upload_id.as_deref() {
-            Some(s3_id) => self
-                .store
-                .abort_multipart(&row.object_key, s3_id)
-                .await
-                .map(|_| ()),
-            None => Ok(()),
-        };
-        let cleanup = match cleanup {
-            Ok(()) => self.store.delete(&row.object_key).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = cleanup {
+    async fn reject(&self, row: &UploadRow, reason: Rejection) -> UploadError {
+        if let Err(e) = self.purge(row).await {
             // The row keeps its expiry, so the cleanup is tried again later.
             tracing::warn!(upload = %row.id, error = %e, "could not delete a rejected upload");
             return e.into();
         }
+        let because = ClosedBecause::Rejected(reason.clone());
         if let Err(e) = db::uploads::mark_closed(
             &self.db,
             &row.id,
             UploadStatus::Rejected,
-            Some(&reason),
-            db::now_ms(),
+            Some(&because),
+            self.clock.now_ms(),
         )
         .await
         {
@@ -579,9 +574,11 @@ fn completion_answer(row: &UploadRow) -> UploadResult<Option<UploadResult<Upload
     Ok(match row.status()? {
         UploadStatus::Uploading => None,
         UploadStatus::Uploaded => Some(Ok(row.view()?)),
-        UploadStatus::Rejected => Some(Err(UploadError::Rejected(
-            row.reason.clone().unwrap_or_default(),
-        ))),
+        UploadStatus::Rejected => Some(Err(match row.closed_because() {
+            Some(ClosedBecause::Rejected(reason)) => UploadError::Rejected(reason),
+            // Rejected by a version that wrote its reasons as sentences.
+            _ => UploadError::Closed(UploadStatus::Rejected),
+        })),
         closed => Some(Err(UploadError::Closed(closed))),
     })
 }
@@ -612,17 +609,9 @@ fn parse_cursor(cursor: &str) -> UploadResult<(i64, String)> {
         .split_once('.')
         .filter(|(_, id)| id.len() <= 64)
         .and_then(|(time, id)| Some((time.parse().ok()?, id.to_string())))
-        .ok_or_else(|| UploadError::Invalid("This page of the library does not exist.".into()))
+        .ok_or_else(|| Invalid::NoSuchPage.into())
 }
 
 fn plan_of(row: &UploadRow) -> PartPlan {
     PartPlan::new(row.size(), row.part_size())
-}
-
-fn ttl_ms(ttl: Duration) -> i64 {
-    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2)
-}
-
-fn to_i64(n: u64) -> UploadResult<i64> {
-    i64::try_from(n).map_err(|_| UploadError::Invalid("The size is out of range.".into()))
 }

@@ -2,24 +2,26 @@
 //! was announced as. The browser's type comes from the file's extension, which anyone can
 //! change: an executable renamed `cat.png` must not be kept as a picture.
 
+use crate::error::{Detected, Rejection};
+
 /// Bytes read from the start of an object: every signature `infer` knows lies within them.
 pub const HEAD_LEN: u64 = 16 * 1024;
 
-/// `Ok` if the bytes agree with `declared` (a normalised media type); otherwise why not, in
-/// words for the person who uploaded it.
-pub fn check(declared: &str, head: &[u8]) -> Result<(), String> {
+/// `Ok` if the bytes agree with `declared` (a normalised media type); otherwise what they are.
+pub fn check(declared: &str, head: &[u8]) -> Result<(), Rejection> {
+    let mismatch = |found| Rejection::ContentMismatch {
+        declared: declared.to_string(),
+        found,
+    };
     match infer::get(head) {
         Some(found) if agree(declared, found.mime_type()) => Ok(()),
-        Some(found) => Err(format!(
-            "its content is {} (.{}), not {declared} as announced.",
-            found.mime_type(),
-            found.extension()
-        )),
+        Some(found) => Err(mismatch(Some(Detected {
+            media_type: found.mime_type().to_string(),
+            extension: found.extension().to_string(),
+        }))),
         // Unrecognised bytes are fine for types without a signature (text, JSON, SVG…), but a
         // type that has one must show it.
-        None if has_signature(declared) => {
-            Err(format!("its content is not {declared} as announced."))
-        }
+        None if has_signature(declared) => Err(mismatch(None)),
         None => Ok(()),
     }
 }
@@ -81,6 +83,14 @@ fn has_signature(declared: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::check;
+    use crate::error::{Detected, Rejection};
+
+    fn found(declared: &str, head: &[u8]) -> Option<Detected> {
+        match check(declared, head) {
+            Err(Rejection::ContentMismatch { found, .. }) => found,
+            other => panic!("{declared}: {other:?}"),
+        }
+    }
 
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
     /// The start of an x86-64 executable: its 64-byte header, as `infer` wants it whole.
@@ -101,19 +111,23 @@ mod tests {
 
     #[test]
     fn executables_and_archives_posing_as_images_are_refused() {
-        let why = check("image/png", &elf()).unwrap_err();
-        assert!(why.contains("not image/png"), "{why}");
-        assert!(why.contains("application/x-executable"), "{why}");
-        let zip = check("image/png", ZIP).unwrap_err();
-        assert!(zip.contains("application/zip"), "{zip}");
+        assert_eq!(
+            found("image/png", &elf()),
+            Some(Detected {
+                media_type: "application/x-executable".into(),
+                extension: "elf".into()
+            })
+        );
+        let zip = found("image/png", ZIP).map(|d| d.media_type);
+        assert_eq!(zip.as_deref(), Some("application/zip"));
         assert!(check("text/plain", &elf()).is_err());
     }
 
     #[test]
     fn a_type_with_a_signature_must_show_it() {
-        assert!(check("image/png", b"just some words").is_err());
-        assert!(check("video/mp4", b"just some words").is_err());
-        assert!(check("application/pdf", b"just some words").is_err());
+        for declared in ["image/png", "video/mp4", "application/pdf"] {
+            assert_eq!(found(declared, b"just some words"), None);
+        }
     }
 
     #[test]

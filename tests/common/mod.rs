@@ -6,13 +6,14 @@
 pub mod app;
 
 use hoist::{
-    checksum, db,
+    checksum,
+    clock::ManualClock,
+    db,
     model::{PartToSign, SignedRequest, StartedUpload},
-    server::config::{S3Settings, UploadRules},
-    storage::s3::S3Store,
-    uploads::{NewUpload, UploadService},
+    storage::{s3::S3Store, S3Settings},
+    uploads::{NewUpload, UploadRules, UploadService},
 };
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 pub const MIB: u64 = 1 << 20;
 pub const PART: u64 = 5 * MIB;
@@ -23,6 +24,8 @@ pub const KEY_PREFIX: &str = "hoist/";
 
 pub struct Harness {
     pub service: UploadService<S3Store>,
+    /// The service's clock: it stands still until a test moves it.
+    pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -36,7 +39,7 @@ fn env(name: &str) -> String {
 pub fn s3_settings() -> S3Settings {
     let endpoint = env("HOIST_S3_ENDPOINT");
     S3Settings {
-        public_endpoint: endpoint.clone(),
+        public_endpoint: None,
         endpoint,
         region: env("HOIST_S3_REGION"),
         bucket: env("HOIST_S3_BUCKET"),
@@ -58,6 +61,7 @@ pub fn rules() -> UploadRules {
         max_upload_duration: Duration::from_secs(7 * 86_400),
         key_prefix: KEY_PREFIX.into(),
         part_checksum: None,
+        parallel_parts: 6,
     }
 }
 
@@ -79,8 +83,10 @@ pub async fn harness_on(settings: S3Settings, rules: UploadRules) -> Harness {
     let url = format!("sqlite://{}", dir.path().join("hoist.db").display());
     let pool = db::connect(&url).await.expect("database");
     let store = S3Store::new(&settings);
+    let clock = ManualClock::new();
     Harness {
-        service: UploadService::new(pool, store, rules),
+        service: UploadService::new(pool, store, rules).with_clock(clock.clone()),
+        clock,
         http: reqwest::Client::new(),
         _dir: dir,
     }
@@ -417,8 +423,9 @@ where
 }
 
 /// Writes `n` expired uploads straight into the database (keys no store has heard of, with
-/// made-up upload ids; half of them one-part), as a long outage would leave them.
-pub async fn plant_expired(pool: &sqlx::SqlitePool, n: usize) -> usize {
+/// made-up upload ids; half of them one-part), as a long outage would leave them: expired
+/// by `now` (Unix milliseconds).
+pub async fn plant_expired(pool: &sqlx::SqlitePool, n: usize, now: i64) -> usize {
     let result = sqlx::query(
         "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?) \
          INSERT INTO uploads (id, owner, name, object_key, content_type, size, part_size, \
@@ -431,8 +438,8 @@ pub async fn plant_expired(pool: &sqlx::SqlitePool, n: usize) -> usize {
                 'uploading', ?, ? - (i % 1000) FROM seq",
     )
     .bind(n as i64)
-    .bind(db::now_ms())
-    .bind(db::now_ms() - 1)
+    .bind(now)
+    .bind(now - 1)
     .execute(pool)
     .await
     .expect("plant rows");

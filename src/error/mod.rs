@@ -1,6 +1,13 @@
-//! The one error type that crosses the wire. Every layer below (storage, database, upload
-//! service) has its own error enum; the server functions map them into this one, so what
-//! reaches a person is always a sentence they can act on, never a driver message.
+//! The one error type that crosses the wire, and every sentence a person reads about a failed
+//! request. Each layer below (storage, database, upload service) has its own error enum
+//! carrying facts; the API maps them into [`ApiError`], and the words are written here (with
+//! [`invalid`] and [`closed`]), never where the error is found.
+
+mod closed;
+mod invalid;
+
+pub use closed::{ClosedBecause, Detected, Rejection};
+pub use invalid::Invalid;
 
 use crate::model::UploadStatus;
 use leptos::server_fn::{
@@ -13,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub enum ApiError {
     /// The request itself is unacceptable (name, size, type, part numbers).
     #[error("{0}")]
-    Invalid(String),
+    Invalid(Invalid),
     /// Unknown id, or an id that belongs to someone else: the two must look the same.
     #[error("This upload does not exist.")]
     NotFound,
@@ -35,7 +42,7 @@ pub enum ApiError {
     DuplicateSession,
     /// What arrived is not what was announced; the object has been deleted.
     #[error("The file was rejected: {0}")]
-    Rejected(String),
+    Rejected(Rejection),
     /// The upload was aborted, rejected or expired and cannot be continued.
     #[error("This upload is {0} and cannot continue.")]
     Closed(UploadStatus),
@@ -67,6 +74,16 @@ impl ApiError {
     /// Worth asking again after a pause: the network or the store was away for a moment.
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Transport(_) | Self::StorageUnavailable)
+    }
+}
+
+/// The same sentence and status a server function gives, for plain routes (downloads).
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        let status = axum::http::StatusCode::from_u16(self.status_code())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, self.to_string()).into_response()
     }
 }
 
