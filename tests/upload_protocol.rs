@@ -4,13 +4,13 @@
 mod common;
 
 use common::{
-    bytes, harness, harness_on, harness_with, media, plain, rules, s3_settings, send, Harness,
-    KEY_PREFIX, MIB, OWNER, PART,
+    bytes, harness, harness_on, harness_with, media, plain, rules, s3_settings, send,
+    CountingStore, Harness, KEY_PREFIX, MIB, OWNER, PART,
 };
 use hoist::{
     error::{ApiError, ClosedBecause, Detected, Invalid, Rejection},
     model::{StartedUpload, UploadStatus},
-    uploads::{NewUpload, UploadError},
+    uploads::{NewUpload, UploadError, UploadService},
 };
 
 /// Completing is refused `because`, the row keeps why, and nothing of the file is kept.
@@ -517,6 +517,41 @@ async fn aborting_leaves_nothing_in_the_bucket() {
         .await
         .unwrap_err();
     assert!(matches!(err, UploadError::Closed(UploadStatus::Aborted)));
+}
+
+/// The row was recorded but the store's answer to CreateMultipartUpload never was (a crash in
+/// between): aborting must still find and abort the upload the store holds under its key,
+/// since the row leaves death row and nothing would look at it again.
+#[tokio::test]
+async fn aborting_an_upload_whose_store_id_was_never_recorded_still_cleans_its_key() {
+    let h = harness().await;
+    let started = h
+        .start("half-recorded.bin", 2 * PART, "application/octet-stream")
+        .await;
+    h.put_parts(&started, &bytes(2 * PART, 12), &[1]).await;
+    sqlx::query("UPDATE uploads SET s3_upload_id = NULL WHERE id = ?")
+        .bind(&started.upload_id)
+        .execute(h.service.db())
+        .await
+        .expect("forget the store's id");
+    let row = h.row(OWNER, &started.upload_id).await;
+    assert_eq!(h.pending_multipart(&row.object_key).await, 1);
+
+    // Watched, because Garage's DeleteObject happens to drop a key's unfinished uploads too;
+    // S3's does not, so the upload itself must be found and aborted.
+    let watched = UploadService::new(
+        h.service.db().clone(),
+        CountingStore::new(h.store().clone()),
+        rules(),
+    )
+    .with_clock(h.clock.clone());
+    let view = watched.abort(OWNER, &started.upload_id).await.unwrap();
+    assert_eq!(view.status, UploadStatus::Aborted);
+    let store = watched.store();
+    assert_eq!(store.count("pending_uploads"), 1, "{:?}", store.calls());
+    assert_eq!(store.count("abort_multipart"), 1, "{:?}", store.calls());
+    assert_eq!(h.pending_multipart(&row.object_key).await, 0);
+    assert!(h.object(&row.object_key).await.is_none());
 }
 
 #[tokio::test]
