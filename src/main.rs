@@ -29,11 +29,14 @@ async fn main() -> ExitCode {
             println!("{e}");
             return ExitCode::SUCCESS;
         }
+        // Flags clap cannot read are usage errors, in clap's words and with its exit code.
+        Err(e @ hoist::server::config::ConfigError::Usage(_)) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("hoist: {e}");
-            // Flags clap cannot read are usage errors, as clap itself would exit.
-            let usage = matches!(e, hoist::server::config::ConfigError::Usage(_));
-            return ExitCode::from(if usage { 2 } else { 1 });
+            return ExitCode::FAILURE;
         }
     };
     match run(config).await {

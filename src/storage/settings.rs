@@ -30,8 +30,10 @@ pub struct S3Settings {
     /// Put a CORS rule on the bucket that lets the site's origin PUT and GET.
     #[arg(long = "s3-set-cors", env = "HOIST_S3_SET_CORS", default_value = "true", value_parser = parse::boolean, action = clap::ArgAction::Set)]
     pub set_cors: bool,
+    /// The S3 access key (scripts/dev.sh sets it for the local store).
     #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
     pub access_key_id: String,
+    /// The S3 secret key (scripts/dev.sh sets it for the local store).
     #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub secret_access_key: String,
 }
