@@ -6,7 +6,7 @@ mod common;
 
 use common::{
     app::{form, Answer, App},
-    bytes, media, pending_at, s3_settings, send, KEY_PREFIX,
+    bytes, media, pending_at, s3_settings, send, store_client, KEY_PREFIX,
 };
 use futures::StreamExt;
 use hoist::{
@@ -87,7 +87,7 @@ fn key(started: &StartedUpload) -> String {
 async fn a_verified_file_cannot_be_swapped_by_a_url_signed_before() {
     let app = App::start(&[]).await;
     let mallory = app.browser();
-    let http = reqwest::Client::new();
+    let http = store_client();
     let innocent = media("image/png", 4000, 1);
     let evil = {
         let mut e = bytes(4000, 2);
@@ -174,7 +174,7 @@ async fn another_sessions_upload_is_not_found_through_every_door() {
     let data = media("image/png", 3000, 3);
     let started = start(&app, &alice, "private.png", 3000, "image/png").await;
     let url = url_for(&app, &alice, &started.upload_id, &data).await;
-    assert!(send(&reqwest::Client::new(), &url.request, data)
+    assert!(send(&store_client(), &url.request, data)
         .await
         .status()
         .is_success());
@@ -451,7 +451,7 @@ async fn abort_racing_complete_leaves_the_row_and_the_bucket_agreeing() {
     const ROUNDS: usize = 50;
     let app = App::start(&[]).await;
     let client = app.browser();
-    let http = reqwest::Client::new();
+    let http = store_client();
     let store = store();
     let mut outcomes = Vec::new();
     for round in 0..ROUNDS {

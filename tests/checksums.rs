@@ -72,13 +72,8 @@ async fn the_store_refuses_a_part_whose_bytes_differ_from_its_signed_checksum() 
         assert_eq!(judge(&PutError::Status(status, body)), Verdict::Reread);
 
         // Without the header the signature does not hold. (The store may refuse before
-        // reading the body, which the client then sees as a broken connection; a client of
-        // its own keeps that connection out of the pool the good PUT below draws from.)
-        let once = reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()
-            .expect("client");
-        let mut stripped = once.put(&request.url).body(good.clone());
+        // reading the body, which the client then sees as a broken connection.)
+        let mut stripped = h.http.put(&request.url).body(good.clone());
         for (name, value) in &request.headers {
             if !name.eq_ignore_ascii_case(&header) {
                 stripped = stripped.header(name, value);

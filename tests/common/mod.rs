@@ -87,7 +87,7 @@ pub async fn harness_on(settings: S3Settings, rules: UploadRules) -> Harness {
     Harness {
         service: UploadService::new(pool, store, rules).with_clock(clock.clone()),
         clock,
-        http: reqwest::Client::new(),
+        http: store_client(),
         _dir: dir,
     }
 }
@@ -122,6 +122,17 @@ pub fn media(content_type: &str, len: u64, seed: u64) -> Vec<u8> {
     let mut data = bytes(len, seed);
     data[..signature.len()].copy_from_slice(signature);
     data
+}
+
+/// A client for the store's presigned URLs, without pooled connections: the store may refuse a
+/// PUT before reading its body and close the connection, and a pooled connection closed that
+/// way fails the next request sent on it (hyper's IncompleteMessage) — a flaky test, not a
+/// finding.
+pub fn store_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("HTTP client")
 }
 
 /// Sends a presigned request the way a browser would: the signed headers, the body, nothing else.
