@@ -51,9 +51,9 @@ test('a part damaged on the way is refused by the store and sent again from the 
   expect(damaged).toBe(1);
   // Every part went with its checksum, and the store refused the damaged one.
   expect(checksumHeaders.length).toBeGreaterThanOrEqual(4);
-  const part2 = store.of(name).filter((p) => p.part === 2);
-  expect(part2.map((p) => p.status)).toEqual([400, 200]);
-  console.log(`part 2 PUTs: ${part2.map((p) => p.status).join(', ')}; checksum header: ${[...new Set(checksumHeaders)]}`);
+  const part2 = () => store.of(name).filter((p) => p.part === 2).map((p) => p.status);
+  await expect.poll(part2, { timeout: 10_000 }).toEqual([400, 200]);
+  console.log(`part 2 PUTs: ${part2().join(', ')}; checksum header: ${[...new Set(checksumHeaders)]}`);
 });
 
 test('a file changed on disk during its upload stops with a clear message', async ({ page }, testInfo) => {
@@ -107,10 +107,11 @@ test('a part the store refuses whose bytes changed on disk stops the file: the c
 
   const task = await expectFailed(page, name, /sneaky-rewrite\.bin changed while it was being uploaded/, 60_000);
   expect(rewritten).toBe(true);
-  const part2 = store.of(name).filter((p) => p.part === 2);
-  // Refused once for its checksum, and never sent again with other bytes.
-  expect(part2.map((p) => p.status)).toEqual([400]);
-  console.log(`rewritten file: "${await task.getByRole('alert').textContent()}"; part 2 PUTs: ${part2.map((p) => p.status)}`);
+  const part2 = () => store.of(name).filter((p) => p.part === 2).map((p) => p.status);
+  // Refused once for its checksum, and never sent again with other bytes. (The page may show
+  // the message before Playwright has reported the refused PUT's response: wait for it.)
+  await expect.poll(part2, { timeout: 10_000 }).toEqual([400]);
+  console.log(`rewritten file: "${await task.getByRole('alert').textContent()}"; part 2 PUTs: ${part2()}`);
   await expect(libraryRow(page, name).filter({ hasText: 'uploaded' })).toHaveCount(0);
 });
 
