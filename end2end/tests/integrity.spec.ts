@@ -79,8 +79,9 @@ test('a file changed on disk during its upload stops with a clear message', asyn
 });
 
 test('a part the store refuses whose bytes changed on disk stops the file: the checksum path', async ({ page }, testInfo) => {
-  // Deterministic: as part 2's first PUT leaves, the file is rewritten in place (same size, old
-  // timestamp put back, so the browser cannot tell) and that PUT loses a bit on the way. The
+  // Deterministic: as part 2's first PUT leaves (the last to go), the file is rewritten in place
+  // (same size, old timestamp put back, so the browser cannot tell) and that PUT loses a bit on
+  // the way. The
   // store refuses it for its checksum; the engine reads part 2 again from the file, gets another
   // checksum, and so knows the file itself changed: it stops rather than send other bytes.
   const name = 'sneaky-rewrite.bin';
@@ -96,9 +97,15 @@ test('a part the store refuses whose bytes changed on disk stops the file: the c
     const part = Number(new URL(request.url()).searchParams.get('partNumber'));
     if (request.method() !== 'PUT' || part !== 2 || rewritten) return route.continue();
     rewritten = true;
+    const plan = plans.get(name)!;
+    // The other parts are streamed from the file as they are sent: rewriting it under them makes
+    // Chromium refuse to read them ("can no longer be read", the previous test's path). Part 2
+    // is held back until they have arrived, so only the store's checksum can tell.
+    const others = Math.ceil(plan.size / plan.part_size) - 1;
+    const arrived = () => store.of(name).filter((p) => p.part !== 2 && p.status === 200).length;
+    await expect.poll(arrived, { timeout: 30_000 }).toBe(others);
     writeFileSync(path, randomBytes(48 * MIB));
     execFileSync('touch', ['-r', stamp, path]);
-    const plan = plans.get(name)!;
     const body = Buffer.from(data.subarray(plan.part_size, plan.part_size + partLength(plan, 2)));
     body[99] ^= 0x80;
     return route.continue({ postData: body });
