@@ -179,6 +179,21 @@ test('pause stops a file and resume finishes it; cancel leaves nothing in the bu
   });
   await throttleUploads(page, 30 * MIB);
   await recordBars(page);
+  // The file to cancel must still be on its way when Cancel is clicked (upload progress can
+  // jump ahead of the throttle, and it once finished first): its last part waits for the click.
+  const plans = watchPlans(page);
+  let clicked!: () => void;
+  const cancelClicked = new Promise<void>((resolve) => (clicked = resolve));
+  await page.route(`${STORE}/**`, async (route) => {
+    const url = new URL(route.request().url());
+    const plan = plans.get('cancel-me.bin');
+    const last = plan ? Math.ceil(plan.size / plan.part_size) : 0;
+    const held = route.request().method() === 'PUT' && url.pathname.endsWith('/cancel-me.bin')
+      && Number(url.searchParams.get('partNumber')) === last;
+    if (held) await cancelClicked;
+    // A held part's request is aborted by the cancel meanwhile: nothing left to continue.
+    await route.continue().catch(() => {});
+  });
 
   await page.getByLabel('Choose files').setInputFiles([keep.path, drop.path]);
   const keepRow = page.locator('.task', { hasText: 'pause-me.bin' });
@@ -192,6 +207,7 @@ test('pause stops a file and resume finishes it; cancel leaves nothing in the bu
   // The other file gets the pool meanwhile; cancel it on its way.
   await untilPercent(page, 'cancel-me.bin', 10);
   await dropRow.getByRole('button', { name: 'Cancel' }).click();
+  clicked();
   await expect(dropRow.locator('.task-status')).toHaveText('aborted');
 
   // A part may have arrived in the instant before the pause: take the paused file's figures
