@@ -50,8 +50,7 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: Duration) {
-        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX / 4);
-        self.now_ms.fetch_add(by, Ordering::SeqCst);
+        self.now_ms.fetch_add(millis(by), Ordering::SeqCst);
     }
 }
 

@@ -110,7 +110,10 @@ async fn run(config: Config) -> Result<(), String> {
         }));
     }
     if config.s3.set_cors {
-        tokio::spawn(allow_browser_origin(store.clone(), config.public_url()));
+        tokio::spawn(allow_browser_origin(
+            store.clone(),
+            config.public_url().to_string(),
+        ));
     }
 
     let mut leptos_options = leptos::config::get_configuration(None)

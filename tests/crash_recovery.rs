@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{bytes, eventually, pending_at, plant_expired, s3_settings, KEY_PREFIX, MIB};
+use common::{
+    app::{free_port, until_healthy},
+    bytes, eventually, pending_at, plant_expired, s3_settings, KEY_PREFIX, MIB,
+};
 use hoist::{
     clock::{Clock, SystemClock},
     db::{self, uploads::UploadRow},
@@ -12,7 +15,6 @@ use hoist::{
     storage::{s3::S3Store, ObjectStore},
 };
 use std::{
-    net::TcpListener,
     path::Path,
     process::{Child, Command, Stdio},
     time::Duration,
@@ -43,10 +45,7 @@ struct Server {
 
 impl Server {
     async fn start(data_dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let log = std::fs::File::create(data_dir.join(format!("server-{port}.log"))).expect("log");
         let child = hoist(data_dir)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
@@ -55,20 +54,7 @@ impl Server {
             .spawn()
             .expect("hoist starts");
         let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let health = format!("{base}/healthz");
-        let (http, health) = (&http, &health);
-        eventually(
-            Duration::from_secs(30),
-            "hoist answers",
-            move || async move {
-                http.get(health.as_str())
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            },
-        )
-        .await;
+        until_healthy(&base).await;
         Self { child, base }
     }
 

@@ -37,14 +37,37 @@ impl Answer {
     }
 }
 
+/// A port no one listens on: the system picks it, and it is released for the server.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Waits until the server at `base` answers its health check.
+pub async fn until_healthy(base: &str) {
+    let health = format!("{base}/healthz");
+    let http = reqwest::Client::new();
+    let (http, health) = (&http, &health);
+    eventually(
+        Duration::from_secs(30),
+        "hoist answers",
+        move || async move {
+            http.get(health.as_str())
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        },
+    )
+    .await;
+}
+
 impl App {
     /// Starts `hoist` with the test settings plus `settings`, and waits until it answers.
     pub async fn start(settings: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
         command
@@ -67,20 +90,7 @@ impl App {
             base: format!("http://127.0.0.1:{port}"),
             dir,
         };
-        let health = format!("{}/healthz", app.base);
-        let http = reqwest::Client::new();
-        let (http, health) = (&http, &health);
-        eventually(
-            Duration::from_secs(30),
-            "hoist answers",
-            move || async move {
-                http.get(health.as_str())
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            },
-        )
-        .await;
+        until_healthy(&app.base).await;
         app
     }
 

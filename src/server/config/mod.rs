@@ -135,14 +135,17 @@ impl Config {
             .map_err(|e| explain(e, &args, &env, &file, &path))?;
         let mut config = Self::from_arg_matches(&matches)?;
         config.rules = config.rules.checked()?;
+        // Worked out once: every cross-site check reads it.
+        let site_addr = config.site_addr;
+        config
+            .public_url
+            .get_or_insert_with(|| format!("http://{site_addr}"));
         Ok(config)
     }
 
-    /// The site's origin as browsers see it.
-    pub fn public_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.site_addr))
+    /// The site's origin as browsers see it (set by [`Config::load_from`]).
+    pub fn public_url(&self) -> &str {
+        self.public_url.as_deref().unwrap_or_default()
     }
 
     pub fn database_url(&self) -> String {
