@@ -383,6 +383,9 @@ async fn malformed_and_oversized_requests_get_a_4xx_and_a_sentence() {
                 sentence.ends_with('.') && sentence.len() < 400,
                 "{sentence}"
             );
+            // The sentence travels too, for clients that do not decode the error (curl).
+            let sent: serde_json::Value = answer.json();
+            assert_eq!(sent["message"], sentence, "{answer:?}");
         }
     }
     // A body of 1.9 MB (a type that long, say) is refused on its announced length, unread.

@@ -16,7 +16,10 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
+/// On the wire: `{"error": "<variant>", "detail": <its data>, "message": "<the sentence>"}`
+/// (see [`ApiError::to_wire`]); the page decodes the data and ignores the sentence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", content = "detail")]
 pub enum ApiError {
     /// The request itself is unacceptable (name, size, type, part numbers).
     #[error("{0}")]
@@ -69,6 +72,16 @@ impl ApiError {
             Self::Internal => 500,
             Self::Transport(_) => 502,
         }
+    }
+
+    /// The JSON body of an error answer: the data, and beside it the sentence, for every client
+    /// that is not this page (curl, scripts, a terminal client).
+    pub fn to_wire(&self) -> String {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.insert("message".into(), self.to_string().into());
+        }
+        value.to_string()
     }
 
     /// Worth asking again after a pause: the network or the store was away for a moment.
@@ -139,6 +152,23 @@ impl FromServerFnError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_travels_as_data_with_its_sentence_beside() {
+        for error in [
+            ApiError::NotFound,
+            ApiError::Closed(UploadStatus::Expired),
+            ApiError::Incomplete { missing: vec![2] },
+            ApiError::Invalid(Invalid::EmptyFile {
+                name: "a.bin".into(),
+            }),
+        ] {
+            let wire = error.to_wire();
+            let value: serde_json::Value = serde_json::from_str(&wire).unwrap();
+            assert_eq!(value["message"], error.to_string(), "{wire}");
+            assert_eq!(serde_json::from_str::<ApiError>(&wire).unwrap(), error);
+        }
+    }
 
     #[test]
     fn missing_parts_are_named() {

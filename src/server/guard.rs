@@ -23,8 +23,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 pub fn error_response(path: &str, error: &ApiError) -> Response {
     let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::BAD_REQUEST);
     if let Some(name) = path.strip_prefix("/api/") {
-        let body = serde_json::to_string(error).unwrap_or_else(|_| "\"Internal\"".into());
-        let mut response = (status, body).into_response();
+        let mut response = (status, error.to_wire()).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -50,7 +49,7 @@ pub async fn same_site_only(
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ) || from_this_site(request.headers(), &config.public_url())
+    ) || from_this_site(request.headers(), config.public_url())
     {
         return next.run(request).await;
     }
@@ -109,7 +108,8 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 }
 
 /// Leptos answers every server-function error with 500. The error itself says whose fault it
-/// was: this sets the status it names, so a client's mistake is a 4xx.
+/// was: this sets the status it names, so a client's mistake is a 4xx, and puts its sentence
+/// beside its data (Leptos encodes only the data).
 pub async fn server_fn_status(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR
@@ -121,11 +121,14 @@ pub async fn server_fn_status(request: Request, next: Next) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
     };
-    if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes) {
-        parts.status =
-            StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    }
-    Response::from_parts(parts, Body::from(bytes))
+    let Ok(error) = serde_json::from_slice::<ApiError>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    parts.status =
+        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // The body changes length: the old one's would be wrong.
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(error.to_wire()))
 }
 
 /// Sets the page's Content-Security-Policy: scripts only from this site plus the one inline
