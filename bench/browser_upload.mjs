@@ -1,7 +1,10 @@
-// Uploads one file through Hoist from headless Chromium, `runs` times, and prints one JSON line:
-// seconds per run (from picking the file to the server having verified it) and, when asked,
-// the browser's peak memory during the upload.
-//   node bench/browser_upload.mjs BASE_URL FILE RUNS [--memory]
+// Uploads files from headless Chromium through an uploader's page — Hoist's, or Uppy's
+// (bench/uppy) — once, and prints one JSON line: the seconds from picking the files to every
+// one being done (for Hoist: verified by the server), the CPU each party used, and, when
+// asked, the browser's peak memory. Network emulation (CDP) applies to everything the page
+// sends, so both uploaders meet the same link.
+//   node bench/browser_upload.mjs hoist|uppy PAGE_URL [--latency MS --mbps N] [--memory] FILE...
+// An upload not done after BENCH_DEADLINE_S (180) seconds is reported as stalled, not timed.
 import { createRequire } from 'node:module';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -9,9 +12,16 @@ import { basename } from 'node:path';
 const require = createRequire(new URL('../end2end/package.json', import.meta.url));
 const { chromium } = require('@playwright/test');
 
-const [base, file, runsArg, memoryFlag] = process.argv.slice(2);
-const runs = Number(runsArg ?? 3);
-const name = basename(file);
+const args = process.argv.slice(2);
+const [app, pageUrl] = args.splice(0, 2);
+const option = (name) => {
+  const i = args.indexOf(name);
+  return i < 0 ? null : args.splice(i, 2)[1];
+};
+const latency = Number(option('--latency') ?? 0);
+const mbps = Number(option('--mbps') ?? 0);
+const memoryFlag = args.includes('--memory');
+const files = args.filter((a) => a !== '--memory');
 
 /** Resident memory of every Chromium process, in bytes (from /proc). */
 function chromiumRss() {
@@ -45,55 +55,82 @@ function cpuSeconds(prefix) {
   }
   return ticks / 100;
 }
+const parties = ['chrom', 'garage', 'hoist', 'node'];
+const cpuNow = () => Object.fromEntries(parties.map((p) => [p, cpuSeconds(p)]));
+
+// Every file done, or one failed: read from the page, as a person would see it.
+const finished = {
+  hoist: (count) => {
+    const bars = [...document.querySelectorAll('[role=progressbar][aria-label^="Upload progress for "]')];
+    if (document.querySelector('.task-error')) return 'failed';
+    return bars.length === count && bars.every((b) => b.getAttribute('aria-valuenow') === '100') ? 'done' : null;
+  },
+  uppy: (count) => {
+    if (document.body.dataset.error) return 'failed';
+    return document.body.dataset.done === String(count) ? 'done' : null;
+  },
+}[app];
+const ready = { hoist: 'main[data-hydrated="true"]', uppy: 'body[data-ready="true"]' }[app];
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
 });
-const seconds = [];
-const cpu = [];
-let memory = null;
-for (let i = 0; i < runs; i++) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(base + '/');
-  await page.locator('main[data-hydrated="true"]').waitFor({ state: 'attached' });
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('Performance.enable');
-  const rssBefore = chromiumRss();
-  let rssPeak = rssBefore;
-  let heapPeak = 0;
-  const sampler = memoryFlag
-    ? setInterval(async () => {
-        rssPeak = Math.max(rssPeak, chromiumRss());
-        const { metrics } = await cdp.send('Performance.getMetrics').catch(() => ({ metrics: [] }));
-        const heap = metrics.find((m) => m.name === 'JSHeapUsedSize');
-        if (heap) heapPeak = Math.max(heapPeak, heap.value);
-      }, 250)
-    : null;
-  const cpuBefore = { chromium: cpuSeconds('chrom'), garage: cpuSeconds('garage'), hoist: cpuSeconds('hoist') };
-  const started = performance.now();
-  await page.getByLabel('Choose files').setInputFiles(file);
-  const bar = page.getByRole('progressbar', { name: `Upload progress for ${name}` });
-  await bar.waitFor();
-  await page.waitForFunction(
-    (label) => document.querySelector(`[aria-label="${label}"]`)?.getAttribute('aria-valuenow') === '100' ||
-      document.querySelector('.task-error') !== null,
-    `Upload progress for ${name}`,
-    { timeout: 0, polling: 100 },
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  if (sampler) clearInterval(sampler);
-  const error = await page.locator('.task-error').textContent().catch(() => null);
-  if (error) throw new Error(`upload failed: ${error}`);
-  seconds.push(elapsed);
-  cpu.push({
-    chromium: cpuSeconds('chrom') - cpuBefore.chromium,
-    garage: cpuSeconds('garage') - cpuBefore.garage,
-    hoist: cpuSeconds('hoist') - cpuBefore.hoist,
+const context = await browser.newContext();
+const page = await context.newPage();
+await page.goto(pageUrl);
+await page.locator(ready).waitFor({ state: 'attached' });
+const cdp = await context.newCDPSession(page);
+if (latency || mbps) {
+  const bytesPerSecond = mbps ? (mbps * 1e6) / 8 : -1;
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency,
+    downloadThroughput: bytesPerSecond,
+    uploadThroughput: bytesPerSecond,
   });
-  if (memoryFlag) memory = { rssBefore, rssPeak, heapPeak };
-  await context.close();
+}
+await cdp.send('Performance.enable');
+const rssBefore = chromiumRss();
+let rssPeak = rssBefore;
+let heapPeak = 0;
+const sampler = memoryFlag
+  ? setInterval(async () => {
+      rssPeak = Math.max(rssPeak, chromiumRss());
+      const { metrics } = await cdp.send('Performance.getMetrics').catch(() => ({ metrics: [] }));
+      const heap = metrics.find((m) => m.name === 'JSHeapUsedSize');
+      if (heap) heapPeak = Math.max(heapPeak, heap.value);
+    }, 250)
+  : null;
+const cpuBefore = cpuNow();
+const started = performance.now();
+await page.getByLabel('Choose files').setInputFiles(files);
+const deadline = Number(process.env.BENCH_DEADLINE_S ?? 180) * 1000;
+const outcome = await page
+  .waitForFunction(finished, files.length, { timeout: deadline, polling: 50 })
+  .catch(() => null);
+if (outcome === null) {
+  // A request that never got an answer: worth a line in the report, not a number in a median.
+  console.log(JSON.stringify({ seconds: null, stalled: true, files: files.length }));
+  await browser.close();
+  process.exit(0);
+}
+const seconds = (performance.now() - started) / 1000;
+const cpuAfter = cpuNow();
+if (sampler) clearInterval(sampler);
+if ((await outcome.jsonValue()) !== 'done') {
+  const why = app === 'hoist'
+    ? await page.locator('.task-error').first().textContent()
+    : await page.evaluate(() => document.body.dataset.error);
+  throw new Error(`${app}: an upload failed: ${why}`);
 }
 await browser.close();
-console.log(JSON.stringify({ seconds, cpu, memory }));
+const cpu = Object.fromEntries(parties.map((p) => [p, +(cpuAfter[p] - cpuBefore[p]).toFixed(2)]));
+console.log(JSON.stringify({
+  seconds,
+  cpu,
+  files: files.length,
+  name: basename(files[0]),
+  memory: memoryFlag ? { rssBefore, rssPeak, heapPeak } : null,
+}));

@@ -30,8 +30,8 @@ path, size_mib, profile = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 runs, cpus = {}, {}
 for line in open(path):
     row = json.loads(line)
-    runs.setdefault(row["what"], []).extend(row["result"]["seconds"])
-    cpus.setdefault(row["what"], []).extend(c["chromium"] for c in row["result"]["cpu"])
+    runs.setdefault(row["what"], []).append(row["result"]["seconds"])
+    cpus.setdefault(row["what"], []).append(row["result"]["cpu"]["chrom"])
 med = {w: statistics.median(s) for w, s in runs.items()}
 cpu = {w: statistics.median(c) for w, c in cpus.items()}
 print(f"File: {size_mib} MiB of random bytes, {len(runs['off'])} runs each, medians; Hoist built {profile}.\n")

@@ -1,8 +1,9 @@
-"""Uploads one file straight to the store with boto3 (the AWS SDK for Python): parallel
-multipart, 16 MiB parts, 6 at a time -- the baseline Hoist is measured against. Prints one
-JSON line with the seconds of each run.
+"""Uploads files straight to the store with boto3 (the AWS SDK for Python), as an SDK user gets
+it: `upload_file` with its default checksums (CRC32, per part), multipart above boto3's 8 MiB
+threshold, 6 threads -- parts of one file in parallel, or files in parallel when there are
+many. Prints one JSON line: the seconds, and the CPU boto3 and Garage used.
 
-    python bench/direct_upload.py FILE RUNS
+    python bench/direct_upload.py FILE...
 Reads HOIST_S3_ENDPOINT, HOIST_S3_REGION, HOIST_S3_BUCKET, AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY from the environment (scripts/local-s3.sh writes them).
 """
@@ -12,13 +13,15 @@ import os
 import resource
 import sys
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from proc_cpu import cpu_seconds
 
-MIB = 1024 * 1024
+THREADS = 6
 
 
 def own_cpu() -> float:
@@ -27,32 +30,35 @@ def own_cpu() -> float:
 
 
 def main() -> None:
-    path, runs = sys.argv[1], int(sys.argv[2])
+    paths = sys.argv[1:]
     client = boto3.client(
         "s3",
         endpoint_url=os.environ["HOIST_S3_ENDPOINT"],
         region_name=os.environ["HOIST_S3_REGION"],
-        config=Config(
-            s3={"addressing_style": "path"},
-            # Like the browser's presigned PUTs: no extra checksum work on the client.
-            request_checksum_calculation="when_required",
-            max_pool_connections=6,
-        ),
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=THREADS),
     )
     bucket = os.environ["HOIST_S3_BUCKET"]
-    transfer = TransferConfig(
-        multipart_threshold=16 * MIB, multipart_chunksize=16 * MIB, max_concurrency=6, use_threads=True
-    )
-    seconds, cpu = [], []
-    for run in range(runs):
-        key = f"bench-direct/{run}-{os.path.basename(path)}"
-        before = (own_cpu(), cpu_seconds("garage"))
-        started = time.perf_counter()
+    # One file: its parts 6 at a time. Many: 6 files at a time, each sent by its own thread.
+    many = len(paths) > 1
+    transfer = TransferConfig(max_concurrency=THREADS, use_threads=not many)
+    keys = [f"bench-direct/{uuid.uuid4()}/{os.path.basename(p)}" for p in paths]
+
+    def send(pair):
+        path, key = pair
         client.upload_file(path, bucket, key, Config=transfer)
-        seconds.append(time.perf_counter() - started)
-        cpu.append({"boto3": own_cpu() - before[0], "garage": cpu_seconds("garage") - before[1]})
+
+    before = (own_cpu(), cpu_seconds("garage"))
+    started = time.perf_counter()
+    if many:
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(send, zip(paths, keys)))
+    else:
+        send((paths[0], keys[0]))
+    seconds = time.perf_counter() - started
+    cpu = {"boto3": own_cpu() - before[0], "garage": cpu_seconds("garage") - before[1]}
+    for key in keys:
         client.delete_object(Bucket=bucket, Key=key)
-    print(json.dumps({"seconds": seconds, "cpu": cpu}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "files": len(paths)}))
 
 
 if __name__ == "__main__":

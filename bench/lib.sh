@@ -81,7 +81,7 @@ hoist_once() {
   local file
   file=$(fresh_file "$1")
   settle
-  node bench/browser_upload.mjs "$APP_URL" "$file" 1 | tail -n1
+  node bench/browser_upload.mjs hoist "$APP_URL/" "$file" | tail -n1
 }
 
 RESULTS="$WORK/results.jsonl"

@@ -1,110 +1,137 @@
 #!/usr/bin/env bash
-# Upload throughput of Hoist against the same store used directly, measured side by side in
-# one run (not a test: timings never decide pass or fail). Prints a Markdown report.
+# Hoist against its peers, side by side in one run, on one Garage (not a test: timings never
+# decide pass or fail). Prints a Markdown report with the ratios.
 #
-#   bench/upload.sh             1 GiB through Hoist (headless Chromium) vs boto3 multipart
-#                               (16 MiB parts, 6 at a time), part sizes 8/16/32/64 MiB, and the
-#                               tab's peak memory during a 4 GiB upload
-# Settings (environment): BENCH_RUNS (3), BENCH_SIZE_MIB (1024), BENCH_PART_SIZES ("8 16 32 64":
-# fixed part sizes tried), BENCH_POOLS ("4 8": pool sizes tried besides 6, with the default
-# part sizes), BENCH_MEMORY_MIB (4096; 0 skips), BENCH_PROFILE (release | debug).
+#   bench/upload.sh
+#
+# Peers: boto3 straight to the store (its default CRC32 checksums, 6 threads); Uppy 5 with
+# @uppy/aws-s3 in the same Chromium, with its defaults and with 16 MiB parts, behind Companion's
+# S3 routes (bench/uppy); Hoist with its defaults (CRC32C part checksums on). Scenarios:
+#   big         one file of BENCH_BIG_MIB (1024) MiB, loopback
+#   small       BENCH_SMALL_FILES (200) files of 256 KiB, loopback
+#   small-link  BENCH_LINK_FILES (50) files of 256 KiB over an emulated link
+#   big-link    one file of BENCH_LINK_MIB (256) MiB over the emulated link
+# The link is CDP network emulation on the page (BENCH_LATENCY_MS 40, BENCH_MBPS 200), the same
+# for Uppy and Hoist; boto3 runs on loopback only. Rounds are interleaved (the peers' order
+# rotates each round), every upload gets freshly written random files and starts on an idle
+# store. BENCH_RUNS (3) rounds; BENCH_SCENARIOS to pick some; BENCH_MEMORY_MIB (4096; 0 skips)
+# for the browser's memory during one big Hoist upload; BENCH_PROFILE (release | debug).
+# BENCH_BASELINE=DIR adds Hoist as built before a change (DIR/hoist, DIR/site, DIR/commit) as
+# one more uploader in every scenario: before and after, measured in the same run.
 set -euo pipefail
 
 RUNS=${BENCH_RUNS:-3}
-SIZE_MIB=${BENCH_SIZE_MIB:-1024}
-PART_SIZES=${BENCH_PART_SIZES:-8 16 32 64}
-POOLS=${BENCH_POOLS:-4 8}
+SCENARIOS=${BENCH_SCENARIOS:-big small small-link big-link}
+BIG_MIB=${BENCH_BIG_MIB:-1024}
+SMALL_FILES=${BENCH_SMALL_FILES:-200}
+LINK_FILES=${BENCH_LINK_FILES:-50}
+LINK_MIB=${BENCH_LINK_MIB:-256}
+LATENCY_MS=${BENCH_LATENCY_MS:-40}
+MBPS=${BENCH_MBPS:-200}
 MEMORY_MIB=${BENCH_MEMORY_MIB:-4096}
+BASELINE=${BENCH_BASELINE:-}
 PROFILE=${BENCH_PROFILE:-release}
+SMALL_KIB=256
 source "$(dirname "$0")/lib.sh"
 
-# start_hoist PART POOL: Hoist with POOL parts in flight, and parts of PART MiB (both
-# part-size settings pinned to it), or the default part sizes if PART is "default".
-start_hoist() {
-  local parts=()
-  [ "$1" = default ] || parts=(HOIST_PART_SIZE="${1}MiB" HOIST_MAX_PART_SIZE="${1}MiB")
-  start_app "app-$1-$2" HOIST_PARALLEL_PARTS="$2" "${parts[@]}"
+step "Installing Uppy for the comparison (bench/uppy)"
+if [ ! -d bench/uppy/node_modules/@uppy/aws-s3 ]; then
+  npm ci --silent --no-fund --no-audit --prefix bench/uppy || die "npm could not install Uppy"
+fi
+garage -c "$WORK/s3/garage.toml" bucket create uppy >/dev/null
+garage -c "$WORK/s3/garage.toml" bucket allow --read --write --owner uppy --key "$AWS_ACCESS_KEY_ID" >/dev/null
+uppy_port=$(free_port)
+node bench/uppy/server.mjs "$uppy_port" uppy >"$WORK/uppy.log" 2>&1 &
+UPPY_PID=$!
+trap 'kill $UPPY_PID 2>/dev/null || true; cleanup' EXIT
+UPPY_URL="http://127.0.0.1:$uppy_port"
+wait_for 60 "the Uppy page" grep -q "uppy page on" "$WORK/uppy.log" || die "see $WORK/uppy.log"
+
+start_app hoist
+BEFORE_PID=
+if [ -n "$BASELINE" ]; then
+  before_port=$(free_port)
+  env HOIST_DATA_DIR="$WORK/before" LEPTOS_SITE_ADDR="127.0.0.1:$before_port" LEPTOS_SITE_ROOT="$BASELINE/site" \
+    LEPTOS_ENV=PROD HOIST_MAX_FILE_SIZE=64GiB "$BASELINE/hoist" >"$WORK/before.log" 2>&1 &
+  BEFORE_PID=$!
+  BEFORE_URL="http://127.0.0.1:$before_port"
+  trap 'kill $UPPY_PID $BEFORE_PID 2>/dev/null || true; cleanup' EXIT
+  wait_for 60 "Hoist (before)" grep -q "bucket CORS rule set" "$WORK/before.log" || die "see $WORK/before.log"
+fi
+
+# fresh_files COUNT KIB: COUNT new files of random bytes (Garage deduplicates blocks it
+# already holds, which would flatter whichever upload came second); prints their paths.
+fresh_files() {
+  rm -rf "$WORK/files"
+  mkdir -p "$WORK/files"
+  local i
+  for i in $(seq "$1"); do
+    head -c "$(($2 * 1024))" /dev/urandom >"$WORK/files/photo-$i-$RANDOM.bin"
+  done
+  ls -d "$WORK"/files/*
 }
 
-direct_once() {
-  local file
-  file=$(fresh_file "$SIZE_MIB")
+peers() {
+  local before=
+  [ -z "$BASELINE" ] || before=before
+  case $1 in
+    big) echo boto3 uppy uppy16 $before hoist ;;
+    small) echo boto3 uppy $before hoist ;;
+    small-link) echo uppy $before hoist ;;
+    big-link) echo uppy uppy16 $before hoist ;;
+  esac
+}
+
+files_for() {
+  case $1 in
+    big) fresh_files 1 $((BIG_MIB * 1024)) ;;
+    small) fresh_files "$SMALL_FILES" "$SMALL_KIB" ;;
+    small-link) fresh_files "$LINK_FILES" "$SMALL_KIB" ;;
+    big-link) fresh_files 1 $((LINK_MIB * 1024)) ;;
+  esac
+}
+
+# once SCENARIO PEER: one upload, a JSON line.
+once() {
+  local link=() files
+  mapfile -t files < <(files_for "$1")
+  case $1 in *-link) link=(--latency "$LATENCY_MS" --mbps "$MBPS") ;; esac
   settle
-  "$VENV/bin/python" bench/direct_upload.py "$file" 1 | tail -n1
+  case $2 in
+    boto3) "$VENV/bin/python" bench/direct_upload.py "${files[@]}" | tail -n1 ;;
+    uppy) node bench/browser_upload.mjs uppy "$UPPY_URL/" "${link[@]}" "${files[@]}" | tail -n1 ;;
+    uppy16) node bench/browser_upload.mjs uppy "$UPPY_URL/?chunk=16" "${link[@]}" "${files[@]}" | tail -n1 ;;
+    hoist) node bench/browser_upload.mjs hoist "$APP_URL/" "${link[@]}" "${files[@]}" | tail -n1 ;;
+    before) node bench/browser_upload.mjs hoist "$BEFORE_URL/" "${link[@]}" "${files[@]}" | tail -n1 ;;
+  esac
 }
 
-step "Hoist (default settings) vs direct, $RUNS runs each, interleaved"
-start_hoist default 6
-for run in $(seq "$RUNS"); do
-  record hoist-default-6 "$(hoist_once "$SIZE_MIB")"
-  record direct "$(direct_once)"
-  say "run $run done"
-done
-
-step "Hoist with fixed part sizes: $PART_SIZES MiB"
-for mib in $PART_SIZES; do
-  start_hoist "$mib" 6
-  for run in $(seq "$RUNS"); do record "hoist-$mib-6" "$(hoist_once "$SIZE_MIB")"; done
-  say "$mib MiB done"
-done
-
-step "Hoist pool sizes: $POOLS besides 6 (default part sizes)"
-for pool in $POOLS; do
-  start_hoist default "$pool"
-  for run in $(seq "$RUNS"); do record "hoist-default-$pool" "$(hoist_once "$SIZE_MIB")"; done
-  say "pool of $pool done"
+for scenario in $SCENARIOS; do
+  step "$scenario: $RUNS rounds"
+  read -r -a order <<<"$(peers "$scenario")"
+  for run in $(seq "$RUNS"); do
+    for peer in "${order[@]}"; do
+      printf '{"scenario": "%s", "peer": "%s", "result": %s}\n' "$scenario" "$peer" "$(once "$scenario" "$peer")" >>"$RESULTS"
+    done
+    say "round $run done (${order[*]})"
+    order=("${order[@]:1}" "${order[0]}")
+  done
 done
 
 if [ "$MEMORY_MIB" != 0 ]; then
-  step "Browser memory during a $MEMORY_MIB MiB upload"
-  start_hoist default 6
-  memory_file=$(fresh_file "$MEMORY_MIB")
+  step "Browser memory during a $MEMORY_MIB MiB Hoist upload"
+  mapfile -t files < <(fresh_files 1 $((MEMORY_MIB * 1024)))
   settle
-  record memory "$(node bench/browser_upload.mjs "$APP_URL" "$memory_file" 1 --memory | tail -n1)"
+  printf '{"scenario": "memory", "peer": "hoist", "result": %s}\n' \
+    "$(node bench/browser_upload.mjs hoist "$APP_URL/" --memory "${files[@]}" | tail -n1)" >>"$RESULTS"
 fi
 stop_app
-rm -f "$WORK"/*.bin
+[ -z "$BEFORE_PID" ] || kill "$BEFORE_PID" 2>/dev/null || true
+rm -rf "$WORK/files"
 
 step "Report"
-python3 - "$RESULTS" "$SIZE_MIB" "$MEMORY_MIB" "$PROFILE" <<'PY'
-import json, statistics, sys
-path, size_mib, memory_mib, profile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-rows = [json.loads(line) for line in open(path)]
-runs, cpus = {}, {}
-for row in rows:
-    if row["what"] != "memory":
-        runs.setdefault(row["what"], []).extend(row["result"]["seconds"])
-        cpus.setdefault(row["what"], []).extend(row["result"].get("cpu", []))
-speed = lambda s: size_mib / s
-med = {what: statistics.median(s) for what, s in runs.items()}
-print(f"File: {size_mib} MiB of random bytes, {len(runs['direct'])} runs each, medians; Hoist built {profile}.\n")
-print("| upload | runs (s) | median (s) | MiB/s | ÷ direct | CPU s per run: client / Garage |")
-print("|---|---|---|---|---|---|")
-def key(what):
-    _, part, pool = what.split("-")
-    return (part != "default", int(pool) != 6, 0 if part == "default" else int(part), int(pool))
-def label(what):
-    if what == "direct":
-        return "boto3 direct, 16 MiB parts × 6"
-    _, part, pool = what.split("-")
-    parts = "default part sizes" if part == "default" else f"{part} MiB parts"
-    return f"Hoist in Chromium, {parts} × {pool}"
-order = ["direct"] + sorted((w for w in runs if w.startswith("hoist")), key=key)
-for what in order:
-    ratio = med["direct"] / med[what]
-    times = ", ".join(f"{s:.2f}" for s in runs[what])
-    client = [c.get("chromium", c.get("boto3", 0)) + c.get("hoist", 0) for c in cpus[what]]
-    garage = [c["garage"] for c in cpus[what]]
-    cpu = f"{statistics.median(client):.1f} / {statistics.median(garage):.1f}" if client else "–"
-    print(f"| {label(what)} | {times} | {med[what]:.2f} | {speed(med[what]):.0f} | {ratio:.2f} | {cpu} |")
-best = max((w for w in runs if w.startswith("hoist")), key=lambda w: speed(med[w]))
-print(f"\nHoist ÷ direct with the default settings: **{med['direct'] / med['hoist-default-6']:.2f}×**; "
-      f"fastest: {label(best)} ({med['direct'] / med[best]:.2f}×).")
-for row in rows:
-    if row["what"] == "memory":
-        m = row["result"]["memory"]
-        s = row["result"]["seconds"][0]
-        print(f"\n{memory_mib} MiB upload in {s:.1f} s ({memory_mib / s:.0f} MiB/s): Chromium's resident memory (all its processes) "
-              f"{m['rssBefore'] / 2**20:.0f} MiB before, peak {m['rssPeak'] / 2**20:.0f} MiB "
-              f"(+{(m['rssPeak'] - m['rssBefore']) / 2**20:.0f} MiB); peak JS heap {m['heapPeak'] / 2**20:.1f} MiB.")
-PY
+commit=$(git rev-parse --short HEAD)
+git diff --quiet HEAD -- src bench Cargo.toml Cargo.lock || commit="$commit (with uncommitted changes)"
+before_commit=
+[ -z "$BASELINE" ] || before_commit=$(cat "$BASELINE/commit" 2>/dev/null || echo unknown)
+BENCH_BEFORE_COMMIT=$before_commit python3 bench/report.py "$RESULTS" "$commit" "$PROFILE" "$BIG_MIB" "$SMALL_FILES" "$LINK_FILES" "$LINK_MIB" "$LATENCY_MS" "$MBPS" "$MEMORY_MIB"

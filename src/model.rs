@@ -127,6 +127,20 @@ pub struct StartedUpload {
     pub plan: PartPlan,
     /// The checksum each part's URL must be signed with, if the server requires one.
     pub checksum: Option<ChecksumAlgorithm>,
+    /// Parts signed in the same answer: the only part of a small file whose checksum came
+    /// with the request.
+    pub signed: Vec<SignedPart>,
+}
+
+/// One file of a `start_uploads` batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileToStart {
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    /// For a file that fits in one part, its checksum (base64, the server's algorithm): the
+    /// part's URL then comes with the answer.
+    pub checksum: Option<String>,
 }
 
 /// Where an unfinished upload stands, as the store reports it: what `resume_upload` answers
@@ -149,6 +163,10 @@ pub struct EngineSettings {
     /// An upload expires this long after the server last heard of it; the engine keeps one
     /// whose parts are still on their way alive well within it.
     pub upload_ttl_secs: u64,
+    /// Files up to this size are one part: their checksum can go with `start_uploads`.
+    pub part_size: u64,
+    /// The checksum every part carries, if the server requires one.
+    pub checksum: Option<ChecksumAlgorithm>,
 }
 
 impl Default for EngineSettings {
@@ -156,6 +174,9 @@ impl Default for EngineSettings {
         Self {
             parallel_parts: 6,
             upload_ttl_secs: 3600,
+            // Unknown until the server says: no file is taken for one part meanwhile.
+            part_size: 0,
+            checksum: None,
         }
     }
 }

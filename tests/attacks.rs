@@ -167,6 +167,82 @@ async fn a_verified_file_cannot_be_swapped_by_a_url_signed_before() {
     assert_eq!(object(&key(&started)).await, None);
 }
 
+/// The batch doors: a URL handed out with the start takes only the bytes whose checksum came
+/// with it and dies with the upload; a refused file holds back no other; batches are bounded.
+#[tokio::test]
+async fn a_url_that_comes_with_the_start_takes_only_the_announced_bytes_and_dies_with_the_upload() {
+    let app = App::start(&[]).await;
+    let mallory = app.browser();
+    let http = store_client();
+    let innocent = media("image/png", 4000, 4);
+    let evil = bytes(4000, 5);
+    let sum = checksum::of(ChecksumAlgorithm::Crc32c, &innocent);
+    let answer = app
+        .call(
+            &mallory,
+            "start_uploads",
+            &form(&[
+                ("files[0][name]", "cat.png"),
+                ("files[0][size]", "4000"),
+                ("files[0][content_type]", "image/png"),
+                ("files[0][checksum]", &sum),
+                ("files[1][name]", "nothing.png"),
+                ("files[1][size]", "0"),
+                ("files[1][content_type]", "image/png"),
+            ]),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let mut answers = answer.json::<Vec<Result<StartedUpload, ApiError>>>();
+    assert!(
+        matches!(answers[1], Err(ApiError::Invalid(_))),
+        "{answers:?}"
+    );
+    let started = answers.remove(0).expect("cat.png started");
+    let url = &started.signed[0].request;
+
+    assert_eq!(send(&http, url, evil.clone()).await.status(), 400);
+    assert!(send(&http, url, innocent.clone())
+        .await
+        .status()
+        .is_success());
+    let other = sign_for(&app, &mallory, &started.upload_id, &evil).await;
+    assert_eq!(other.status, 409, "{other:?}");
+    let done = app
+        .call(
+            &mallory,
+            "complete_uploads",
+            &form(&[("upload_ids[0]", &started.upload_id)]),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{done:?}");
+    let views = done.json::<Vec<Result<UploadView, ApiError>>>();
+    assert_eq!(
+        views[0].as_ref().map(|v| v.status),
+        Ok(UploadStatus::Uploaded)
+    );
+    assert!(send(&http, url, innocent.clone())
+        .await
+        .status()
+        .is_client_error());
+    assert_eq!(object(&key(&started)).await, Some(innocent));
+
+    let many: Vec<(String, String)> = (0..51)
+        .flat_map(|i| {
+            [
+                (format!("files[{i}][name]"), format!("{i}.bin")),
+                (format!("files[{i}][size]"), "1".to_string()),
+                (format!("files[{i}][content_type]"), String::new()),
+            ]
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let too_many = app.call(&mallory, "start_uploads", &form(&pairs)).await;
+    assert_eq!(too_many.status, 400, "{too_many:?}");
+    let none = app.call(&mallory, "complete_uploads", "").await;
+    assert_eq!(none.status, 400, "{none:?}");
+}
+
 #[tokio::test]
 async fn another_sessions_upload_is_not_found_through_every_door() {
     let app = App::start(&[]).await;
@@ -207,6 +283,19 @@ async fn another_sessions_upload_is_not_found_through_every_door() {
         assert_eq!(answer.status, 404, "{name}: {answer:?}");
         assert_eq!(answer.error(), ApiError::NotFound, "{name}");
     }
+    // In a batch, each foreign id is answered on its own: not found, and nothing else said.
+    let batch = app
+        .call(
+            &mallory,
+            "complete_uploads",
+            &form(&[("upload_ids[0]", id)]),
+        )
+        .await;
+    assert_eq!(batch.status, 200, "{batch:?}");
+    assert_eq!(
+        batch.json::<Vec<Result<UploadView, ApiError>>>(),
+        vec![Err(ApiError::NotFound)]
+    );
     let download = mallory
         .get(format!("{}/files/{id}/download", app.base))
         .send()
@@ -683,8 +772,20 @@ async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
     const BODIES: usize = 10_000;
     let mut app = App::start(&[]).await;
     let client = app.browser();
-    let functions: [(&str, &[&str]); 8] = [
+    let functions: [(&str, &[&str]); 10] = [
         ("start_upload", &["name", "size", "content_type"]),
+        (
+            "start_uploads",
+            &[
+                "files[0][name]",
+                "files[0][size]",
+                "files[0][content_type]",
+                "files[0][checksum]",
+                "files[1][name]",
+                "files[1][size]",
+            ],
+        ),
+        ("complete_uploads", &["upload_ids[0]", "upload_ids[1]"]),
         (
             "sign_parts",
             &[

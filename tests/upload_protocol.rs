@@ -378,7 +378,8 @@ async fn names_are_sanitised_before_they_reach_the_store() {
                 NewUpload {
                     name: "/..".into(),
                     size: 10,
-                    content_type: "text/plain".into()
+                    content_type: "text/plain".into(),
+                    checksum: None,
                 }
             )
             .await,
@@ -423,6 +424,7 @@ async fn bad_requests_get_clear_errors() {
         name: name.into(),
         size,
         content_type: content_type.into(),
+        checksum: None,
     };
 
     let too_big = h
@@ -571,6 +573,7 @@ async fn an_unreachable_store_gets_a_clear_message() {
         name: "big.bin".into(),
         size: 3 * PART,
         content_type: "application/octet-stream".into(),
+        checksum: None,
     };
     let err = h.service.start(OWNER, request).await.unwrap_err();
     assert_eq!(
@@ -623,9 +626,11 @@ async fn a_store_that_ignores_range_is_not_read_to_the_end() {
     let head = store
         .read_start("hoist/any/key.bin", 16 * 1024)
         .await
-        .expect("read");
-    assert_eq!(head.len(), 16 * 1024);
-    assert!(head.iter().all(|b| *b == 7));
+        .expect("read")
+        .expect("an object");
+    assert_eq!(head.info.size, WHOLE);
+    assert_eq!(head.bytes.len(), 16 * 1024);
+    assert!(head.bytes.iter().all(|b| *b == 7));
     drop(store);
     let sent = tokio::time::timeout(std::time::Duration::from_secs(30), server)
         .await
@@ -637,4 +642,117 @@ async fn a_store_that_ignores_range_is_not_read_to_the_end() {
         sent / MIB,
         WHOLE / MIB
     );
+}
+
+/// Many files in one call: each gets its own answer (a refused one holds back no other), the
+/// library keeps the order they were picked in, a small file that brought its checksum gets its
+/// URL with the answer (the store takes only those bytes through it), and verifying a batch
+/// asks the store what arrived without a HeadObject per file.
+#[tokio::test]
+async fn a_batch_of_small_files_starts_in_one_call_and_completes_in_another() {
+    use hoist::checksum::{self, ChecksumAlgorithm};
+    let mut rules = rules();
+    rules.part_checksum = Some(ChecksumAlgorithm::Crc32c);
+    let h = harness_with(rules.clone()).await;
+    let watched = UploadService::new(
+        h.service.db().clone(),
+        CountingStore::new(h.store().clone()),
+        rules,
+    )
+    .with_clock(h.clock.clone());
+    let files: Vec<Vec<u8>> = (0..5).map(|i| bytes(1000 + i, i)).collect();
+    let file = |name: String, data: &[u8]| NewUpload {
+        name,
+        size: data.len() as u64,
+        content_type: "application/octet-stream".into(),
+        checksum: Some(checksum::of(ChecksumAlgorithm::Crc32c, data)),
+    };
+    let mut requests: Vec<NewUpload> = files
+        .iter()
+        .enumerate()
+        .map(|(i, data)| file(format!("photo-{i}.bin"), data))
+        .collect();
+    requests.insert(2, file("empty.bin".into(), &[]));
+
+    let answers = watched.start_many(OWNER, requests).await.unwrap();
+    assert_eq!(answers.len(), 6);
+    assert!(
+        matches!(
+            answers[2],
+            Err(UploadError::Invalid(Invalid::EmptyFile { .. }))
+        ),
+        "{:?}",
+        answers[2]
+    );
+    let started: Vec<StartedUpload> = answers.into_iter().filter_map(Result::ok).collect();
+    assert_eq!(started.len(), 5);
+    let other = bytes(1000, 99);
+    let refused = send(&h.http, &started[0].signed[0].request, other).await;
+    assert_eq!(
+        refused.status(),
+        400,
+        "other bytes through a URL signed for these"
+    );
+    for (s, data) in started.iter().zip(&files) {
+        assert_eq!(s.signed.len(), 1, "{s:?}");
+        let sent = send(&h.http, &s.signed[0].request, data.clone()).await;
+        assert!(sent.status().is_success(), "{}", sent.status());
+    }
+
+    let ids: Vec<String> = started.iter().map(|s| s.upload_id.clone()).collect();
+    let store = watched.store();
+    let before = store.calls().len();
+    let done = watched.complete_many(OWNER, &ids).await.unwrap();
+    for answer in &done {
+        assert_eq!(
+            answer.as_ref().expect("verified").status,
+            UploadStatus::Uploaded
+        );
+    }
+    let calls: Vec<&str> = store.calls()[before..].iter().map(|(op, _)| *op).collect();
+    let count = |op: &str| calls.iter().filter(|c| **c == op).count();
+    assert_eq!(
+        (
+            count("list_parts"),
+            count("complete_multipart"),
+            count("read_start"),
+            count("head")
+        ),
+        (5, 5, 5, 0),
+        "{calls:?}"
+    );
+    for (s, data) in started.iter().zip(&files) {
+        let key = h.row(OWNER, &s.upload_id).await.object_key;
+        assert_eq!(h.object(&key).await.as_deref(), Some(data.as_slice()));
+    }
+    let names: Vec<String> = h
+        .service
+        .list(OWNER, None)
+        .await
+        .unwrap()
+        .uploads
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "photo-4.bin",
+            "photo-3.bin",
+            "photo-2.bin",
+            "photo-1.bin",
+            "photo-0.bin"
+        ]
+    );
+
+    let too_many = (0..51)
+        .map(|i| file(format!("{i}.bin"), &files[0]))
+        .collect();
+    assert!(matches!(
+        h.service.start_many(OWNER, too_many).await,
+        Err(UploadError::Invalid(Invalid::FileBatchSize {
+            asked: 51,
+            max: 50
+        }))
+    ));
 }

@@ -14,8 +14,10 @@ test('a tab closed half way through an upload leaves nothing in the bucket once 
   const page = await context.newPage();
   let uploadId = '';
   page.on('response', async (r) => {
-    if (!r.url().includes('/api/start_upload') || !r.ok()) return;
-    uploadId = (await r.json().catch(() => ({}))).upload_id ?? uploadId;
+    if (!r.url().includes('/api/start_uploads') || !r.ok()) return;
+    // One answer per file of the batch: [{"Ok": {upload_id, ...}}].
+    const answers = await r.json().catch(() => []);
+    uploadId = answers[0]?.Ok?.upload_id ?? uploadId;
   });
   await openApp(page, base);
   await throttleUploads(page, 4 * MIB);

@@ -163,7 +163,10 @@ export function watchPlans(page: Page) {
   page.on('response', async (r) => {
     if (!/\/api\/(start|resume)_upload/.test(r.url()) || !r.ok()) return;
     const body = await r.json().catch(() => null);
-    if (body?.plan) plans.set(body.name, body.plan);
+    // start_uploads answers a batch: [{"Ok": {name, plan, ...}} | {"Err": ...}].
+    for (const answer of Array.isArray(body) ? body.map((a) => a?.Ok) : [body]) {
+      if (answer?.plan) plans.set(answer.name, answer.plan);
+    }
   });
   return plans;
 }

@@ -4,7 +4,8 @@
 use crate::{
     error::ApiError,
     model::{
-        EngineSettings, LibraryPage, PartToSign, ResumeState, SignedPart, StartedUpload, UploadView,
+        EngineSettings, FileToStart, LibraryPage, PartToSign, ResumeState, SignedPart,
+        StartedUpload, UploadView,
     },
 };
 use leptos::prelude::*;
@@ -20,8 +21,36 @@ pub async fn start_upload(
         name,
         size,
         content_type,
+        checksum: None,
     };
     uploads.start(&owner, request).await.map_err(ssr::failed)
+}
+
+/// Starts many files in one request (each gets its own answer, so one refused file does not
+/// hold back the others). A file that fits in one part and brings its checksum gets its URL
+/// in the answer.
+#[server(endpoint = "start_uploads")]
+pub async fn start_uploads(
+    files: Vec<FileToStart>,
+) -> Result<Vec<Result<StartedUpload, ApiError>>, ApiError> {
+    let (uploads, owner) = ssr::caller()?;
+    let requests = files
+        .into_iter()
+        .map(|f| crate::uploads::NewUpload {
+            name: f.name,
+            size: f.size,
+            content_type: f.content_type,
+            checksum: f.checksum,
+        })
+        .collect();
+    let answers = uploads
+        .start_many(&owner, requests)
+        .await
+        .map_err(ssr::failed)?;
+    Ok(answers
+        .into_iter()
+        .map(|a| a.map_err(ssr::failed))
+        .collect())
 }
 
 #[server(endpoint = "sign_parts")]
@@ -71,6 +100,23 @@ pub async fn complete_upload(upload_id: String) -> Result<UploadView, ApiError> 
         .map_err(ssr::failed)
 }
 
+/// Completes many uploads in one request, each verified as `complete_upload` does and
+/// answered on its own.
+#[server(endpoint = "complete_uploads")]
+pub async fn complete_uploads(
+    upload_ids: Vec<String>,
+) -> Result<Vec<Result<UploadView, ApiError>>, ApiError> {
+    let (uploads, owner) = ssr::caller()?;
+    let answers = uploads
+        .complete_many(&owner, &upload_ids)
+        .await
+        .map_err(ssr::failed)?;
+    Ok(answers
+        .into_iter()
+        .map(|a| a.map_err(ssr::failed))
+        .collect())
+}
+
 #[server(endpoint = "abort_upload")]
 pub async fn abort_upload(upload_id: String) -> Result<UploadView, ApiError> {
     let (uploads, owner) = ssr::caller()?;
@@ -93,6 +139,8 @@ pub async fn get_engine_settings() -> Result<EngineSettings, ApiError> {
     Ok(EngineSettings {
         parallel_parts: state.config.rules.parallel_parts,
         upload_ttl_secs: state.config.rules.upload_ttl.as_secs(),
+        part_size: state.config.rules.part_size,
+        checksum: state.config.rules.part_checksum,
     })
 }
 

@@ -74,7 +74,10 @@ macro_rules! columns {
     };
 }
 
-pub async fn insert(pool: &SqlitePool, row: &UploadRow) -> DbResult<()> {
+pub async fn insert<'e, E>(db: E, row: &UploadRow) -> DbResult<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
     sqlx::query(concat!(
         "INSERT INTO uploads (",
         columns!(),
@@ -95,8 +98,31 @@ pub async fn insert(pool: &SqlitePool, row: &UploadRow) -> DbResult<()> {
     .bind(row.expires_at)
     .bind(&row.checksum)
     .bind(&row.reap_claim)
-    .execute(pool)
+    .execute(db)
     .await?;
+    Ok(())
+}
+
+/// New uploads in one transaction, each with the checksum its only part is signed for when
+/// the browser sent one (a starting upload has no part signed yet, so there is no conflict).
+pub async fn insert_many(pool: &SqlitePool, rows: &[(&UploadRow, Option<&str>)]) -> DbResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    for (row, first_part) in rows {
+        insert(&mut *tx, row).await?;
+        if let Some(checksum) = first_part {
+            sqlx::query(
+                "INSERT INTO upload_parts (upload_id, part_number, checksum) VALUES (?, 1, ?)",
+            )
+            .bind(&row.id)
+            .bind(checksum)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -139,12 +165,20 @@ pub async fn list_owned(
         .await?)
 }
 
-pub async fn set_s3_upload_id(pool: &SqlitePool, id: &str, s3_upload_id: &str) -> DbResult<()> {
-    sqlx::query("UPDATE uploads SET s3_upload_id = ? WHERE id = ?")
-        .bind(s3_upload_id)
-        .bind(id)
-        .execute(pool)
-        .await?;
+/// The store's ids for uploads it has started, `(id, s3_upload_id)`, in one transaction.
+pub async fn set_s3_upload_ids(pool: &SqlitePool, ids: &[(&str, &str)]) -> DbResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    for (id, s3_upload_id) in ids {
+        sqlx::query("UPDATE uploads SET s3_upload_id = ? WHERE id = ?")
+            .bind(s3_upload_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

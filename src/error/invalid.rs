@@ -25,6 +25,10 @@ pub enum Invalid {
     TypeNotAllowed { kind: String, allowed: Vec<String> },
     #[error("Ask for 1 to {max} parts at a time.")]
     BatchSize { asked: usize, max: usize },
+    #[error("Send 1 to {max} files at a time.")]
+    FileBatchSize { asked: usize, max: usize },
+    #[error("That is not a {algorithm} checksum (base64).")]
+    NotAChecksum { algorithm: ChecksumAlgorithm },
     #[error("Part {part} does not exist; this upload has {parts} parts.")]
     NoSuchPart { part: u32, parts: u32 },
     #[error("Part {part} is asked for twice.")]

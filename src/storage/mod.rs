@@ -62,6 +62,14 @@ pub struct ObjectInfo {
     pub content_type: Option<String>,
 }
 
+/// An object's first bytes, with what the store says of the whole: one ranged GET tells all
+/// that verifying an upload needs, where a HeadObject and a GET would take two calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectStart {
+    pub info: ObjectInfo,
+    pub bytes: Vec<u8>,
+}
+
 pub type StorageResult<T> = Result<T, StorageError>;
 
 pub trait ObjectStore: Send + Sync + 'static {
@@ -108,13 +116,14 @@ pub trait ObjectStore: Send + Sync + 'static {
 
     fn head(&self, key: &str) -> impl Future<Output = StorageResult<Option<ObjectInfo>>> + Send;
 
-    /// At most the first `len` bytes of the object (a ranged GET): enough to tell its type
-    /// from its content without ever holding the file, even from a store that ignores Range.
+    /// At most the first `len` bytes of the object (a ranged GET), with its size and type;
+    /// `None` if there is no such object. Enough to tell the type from the content without
+    /// ever holding the file, even from a store that ignores Range.
     fn read_start(
         &self,
         key: &str,
         len: u64,
-    ) -> impl Future<Output = StorageResult<Vec<u8>>> + Send;
+    ) -> impl Future<Output = StorageResult<Option<ObjectStart>>> + Send;
 
     /// Multipart uploads in progress under `prefix` (all pages). This lists uploads, not
     /// objects: the reaper asks it for one key only, the orphan sweep for the whole bucket.

@@ -2,7 +2,8 @@
 
 use super::S3Settings;
 use super::{
-    Checksum, ObjectInfo, ObjectStore, PendingUpload, StorageError, StorageResult, StoredPart,
+    Checksum, ObjectInfo, ObjectStart, ObjectStore, PendingUpload, StorageError, StorageResult,
+    StoredPart,
 };
 use crate::{checksum::ChecksumAlgorithm, model::SignedRequest};
 use aws_sdk_s3::{
@@ -447,8 +448,8 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn read_start(&self, key: &str, len: u64) -> StorageResult<Vec<u8>> {
-        let out = self
+    async fn read_start(&self, key: &str, len: u64) -> StorageResult<Option<ObjectStart>> {
+        let out = match self
             .client
             .get_object()
             .bucket(&self.bucket)
@@ -456,23 +457,45 @@ impl ObjectStore for S3Store {
             .range(format!("bytes=0-{}", len.saturating_sub(1)))
             .send()
             .await
-            .map_err(classify)?;
+        {
+            Ok(out) => out,
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(classify(e)),
+        };
+        // "bytes 0-16383/262144": the whole object's size follows the slash. A store that
+        // ignores Range answers 200 with the whole length instead.
+        let size = match out.content_range() {
+            Some(range) => range
+                .rsplit_once('/')
+                .and_then(|(_, total)| total.parse().ok())
+                .ok_or_else(|| {
+                    StorageError::Refused(format!("unreadable Content-Range {range:?}"))
+                })?,
+            None => out
+                .content_length()
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0),
+        };
+        let info = ObjectInfo {
+            size,
+            content_type: out.content_type().map(str::to_string),
+        };
         // Read only what was asked for, chunk by chunk: a store that ignores Range sends the
         // whole object, and dropping the body then closes the connection.
         let want = usize::try_from(len).unwrap_or(usize::MAX);
         let mut body = out.body;
-        let mut head = Vec::with_capacity(want.min(1 << 20));
-        while head.len() < want {
+        let mut bytes = Vec::with_capacity(want.min(1 << 20));
+        while bytes.len() < want {
             match body.try_next().await {
                 Ok(Some(chunk)) => {
-                    let room = want - head.len();
-                    head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    let room = want - bytes.len();
+                    bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
                 Ok(None) => break,
                 Err(e) => return Err(StorageError::Unreachable(e.to_string())),
             }
         }
-        Ok(head)
+        Ok(Some(ObjectStart { info, bytes }))
     }
 
     async fn pending_uploads(&self, prefix: &str) -> StorageResult<Vec<PendingUpload>> {

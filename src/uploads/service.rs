@@ -1,4 +1,4 @@
-use super::{naming, policy, sniff, UploadError, UploadResult, UploadRules};
+use super::{policy, sniff, UploadError, UploadResult, UploadRules};
 use crate::{
     checksum::ChecksumAlgorithm,
     clock::{self, millis, SharedClock},
@@ -13,11 +13,20 @@ use crate::{
     },
     storage::{self, Checksum, ObjectStore, PurgeCalls, StorageError, StoredPart},
 };
+use futures::{stream::FuturesOrdered, StreamExt};
 use sqlx::SqlitePool;
 use std::time::Duration;
 
+mod start;
+
+pub use start::MAX_START_BATCH;
+
 /// At most this many part URLs per `sign_parts` call: URLs are signed shortly before use.
 pub const MAX_SIGN_BATCH: usize = 100;
+/// At most this many uploads per `complete_uploads` call.
+pub const MAX_COMPLETE_BATCH: usize = 100;
+/// Uploads of one `complete_uploads` call verified at once.
+const VERIFYING_AT_ONCE: usize = 8;
 /// How long a download link stays valid.
 const DOWNLOAD_TTL: Duration = Duration::from_secs(300);
 /// How long an abort holds an upload before the reaper may finish the job for it.
@@ -31,6 +40,9 @@ pub struct NewUpload {
     pub name: String,
     pub size: u64,
     pub content_type: String,
+    /// The whole file's checksum, for a file that fits in one part: its URL is then signed
+    /// in the same answer, saving a round trip per small file.
+    pub checksum: Option<String>,
 }
 
 pub struct UploadService<S> {
@@ -66,88 +78,8 @@ impl<S: ObjectStore> UploadService<S> {
     /// Validates the request, records the upload (on death row from its first moment: it
     /// expires unless completed) and prepares the store to receive it.
     pub async fn start(&self, owner: &str, request: NewUpload) -> UploadResult<StartedUpload> {
-        let name = naming::sanitize_name(&request.name)?;
-        if request.size == 0 {
-            return Err(Invalid::EmptyFile { name }.into());
-        }
-        if request.size > self.rules.max_file_size {
-            return Err(Invalid::TooLarge {
-                name,
-                size: request.size,
-                max: self.rules.max_file_size,
-            }
-            .into());
-        }
-        let content_type = policy::normalize_type(&request.content_type)?;
-        if !policy::type_allowed(&content_type, &self.rules.allowed_types) {
-            return Err(Invalid::TypeNotAllowed {
-                kind: content_type,
-                allowed: self.rules.allowed_types.clone(),
-            }
-            .into());
-        }
-        let part_size =
-            policy::choose_part_size(request.size, self.rules.part_size, self.rules.max_part_size)
-                .ok_or_else(|| Invalid::BeyondS3 { name: name.clone() })?;
-        let plan = PartPlan::new(request.size, part_size);
-        // Sizes past `max_file_size` were refused above; this keeps the casts honest.
-        let too_large = || Invalid::TooLarge {
-            name: name.clone(),
-            size: request.size,
-            max: self.rules.max_file_size,
-        };
-
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = self.clock.now_ms();
-        let row = UploadRow {
-            id: id.clone(),
-            owner: owner.to_string(),
-            name: name.clone(),
-            object_key: naming::object_key(&self.rules.key_prefix, &id, &name),
-            content_type: content_type.clone(),
-            size: i64::try_from(request.size).map_err(|_| too_large())?,
-            part_size: i64::try_from(part_size).map_err(|_| too_large())?,
-            s3_upload_id: None,
-            status: UploadStatus::Uploading.as_str().to_string(),
-            reason: None,
-            created_at: now,
-            completed_at: None,
-            expires_at: Some(now + millis(self.rules.upload_ttl)),
-            checksum: self.rules.part_checksum.map(|a| a.as_str().to_string()),
-            reap_claim: None,
-        };
-        // The row comes first: if we die before the store has heard of the upload, the row
-        // still names the key, so nothing the store might hold is unknown to us.
-        db::uploads::insert(&self.db, &row).await?;
-
-        // Every file, even a one-part one, is a multipart upload: a part URL dies when its
-        // upload is completed or aborted, while a PutObject URL would stay valid for its whole
-        // TTL and could replace the object after it was verified.
-        let checksum = self.rules.part_checksum;
-        match self
-            .store
-            .create_multipart(&row.object_key, &content_type, checksum)
-            .await
-        {
-            Ok(s3_id) => db::uploads::set_s3_upload_id(&self.db, &id, &s3_id).await?,
-            Err(e) => {
-                db::uploads::mark_closed(
-                    &self.db,
-                    &id,
-                    UploadStatus::Aborted,
-                    Some(&ClosedBecause::StoreRefusedStart),
-                    self.clock.now_ms(),
-                )
-                .await?;
-                return Err(e.into());
-            }
-        }
-        Ok(StartedUpload {
-            upload_id: id,
-            name,
-            plan,
-            checksum,
-        })
+        let mut started = self.start_many(owner, vec![request]).await?;
+        started.pop().unwrap_or(Err(UploadError::NotFound))
     }
 
     /// Presigned URLs for a batch of parts. Signing is activity: it keeps the upload alive.
@@ -330,6 +262,36 @@ impl<S: ObjectStore> UploadService<S> {
         }
     }
 
+    /// Completes a batch of uploads, verifying several at once: a page that uploads many small
+    /// files asks once for all that finished meanwhile, and none waits for another's checks.
+    pub async fn complete_many(
+        &self,
+        owner: &str,
+        ids: &[String],
+    ) -> UploadResult<Vec<UploadResult<UploadView>>> {
+        if ids.is_empty() || ids.len() > MAX_COMPLETE_BATCH {
+            return Err(Invalid::FileBatchSize {
+                asked: ids.len(),
+                max: MAX_COMPLETE_BATCH,
+            }
+            .into());
+        }
+        // A plain loop, not a stream combinator: a closure returning a borrowing future makes
+        // the server function's future fail the `Send` check (rust-lang/rust#102211).
+        let mut running = FuturesOrdered::new();
+        let mut answers = Vec::with_capacity(ids.len());
+        for id in ids {
+            if running.len() == VERIFYING_AT_ONCE {
+                answers.extend(running.next().await);
+            }
+            running.push_back(self.complete(owner, id));
+        }
+        while let Some(answer) = running.next().await {
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+
     /// Completes the multipart upload and checks the object. `Ok(false)`: someone else
     /// settled the upload (or is settling it) first.
     async fn verify(&self, row: &UploadRow) -> UploadResult<bool> {
@@ -355,9 +317,15 @@ impl<S: ObjectStore> UploadService<S> {
             Err(e) => return Err(e.into()),
         }
 
-        let Some(object) = self.store.head(&row.object_key).await? else {
+        // One ranged GET: the object's size and type, and the bytes its type is read from.
+        let Some(start) = self
+            .store
+            .read_start(&row.object_key, sniff::HEAD_LEN)
+            .await?
+        else {
             return Ok(false);
         };
+        let object = start.info;
         if object.size != row.size() {
             let reason = Rejection::SizeMismatch {
                 arrived: object.size,
@@ -374,11 +342,7 @@ impl<S: ObjectStore> UploadService<S> {
             return Err(self.reject(row, reason).await);
         }
         // The declared type was checked against the rules; now the bytes must agree with it.
-        let head = self
-            .store
-            .read_start(&row.object_key, sniff::HEAD_LEN)
-            .await?;
-        if let Err(reason) = sniff::check(&row.content_type, &head) {
+        if let Err(reason) = sniff::check(&row.content_type, &start.bytes) {
             return Err(self.reject(row, reason).await);
         }
         Ok(db::uploads::mark_uploaded(&self.db, &row.id, self.clock.now_ms()).await?)

@@ -162,6 +162,7 @@ impl Harness {
                     name: name.into(),
                     size,
                     content_type: content_type.into(),
+                    checksum: None,
                 },
             )
             .await
@@ -384,7 +385,11 @@ impl<S: hoist::storage::ObjectStore> hoist::storage::ObjectStore for CountingSto
         self.inner.head(key).await
     }
 
-    async fn read_start(&self, key: &str, len: u64) -> hoist::storage::StorageResult<Vec<u8>> {
+    async fn read_start(
+        &self,
+        key: &str,
+        len: u64,
+    ) -> hoist::storage::StorageResult<Option<hoist::storage::ObjectStart>> {
         self.record("read_start", key);
         self.inner.read_start(key, len).await
     }

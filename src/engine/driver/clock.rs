@@ -39,7 +39,8 @@ impl Engine {
 
     /// Each uploading file's figures; returns the uploads the server should hear from.
     fn refresh_files(&self, now: f64) -> Vec<String> {
-        let keep_alive_after = self.upload_ttl_ms.get() * KEEP_ALIVE_SHARE;
+        let keep_alive_after =
+            self.settings.get().upload_ttl_secs as f64 * 1000.0 * KEEP_ALIVE_SHARE;
         let mut alive = Vec::new();
         for job in self.jobs.borrow_mut().values_mut() {
             if job.task.phase.get_untracked() != Phase::Uploading {

@@ -8,6 +8,7 @@ use crate::{
     model::UploadStatus,
 };
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 /// Unfinished uploads are recent, so they are on the library's first pages; at most this many
 /// are read looking for them.
@@ -68,8 +69,19 @@ impl Engine {
         self.save_ledger();
     }
 
+    /// Writes the ledger once for everything that changed in this turn of the event loop: a
+    /// batch of 30 files started or completed is one write of the ledger, not 30 (each of
+    /// which serialised all of it). The write runs as a microtask, before any part of those
+    /// files can be sent.
     fn save_ledger(&self) {
-        browser::save_ledger(&self.ledger.borrow());
+        if self.ledger_dirty.replace(true) {
+            return;
+        }
+        let engine = self.clone();
+        spawn_local(async move {
+            engine.ledger_dirty.set(false);
+            browser::save_ledger(&engine.ledger.borrow());
+        });
     }
 
     /// Uploads that files on this page are already sending.

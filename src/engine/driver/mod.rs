@@ -3,7 +3,9 @@
 //! before the pool would run dry, so a queue of a thousand files does not put a thousand
 //! uploads on the server's death row at once.
 //!
-//! The pieces, by what each decides: [`lifecycle`] (a file from picked to settled), [`send`]
+//! The pieces, by what each decides: [`lifecycle`] (a file picked, paused, resumed, cancelled),
+//! [`starting`] (files reach the server, fresh ones in batches), [`completing`] (finished
+//! files verified in batches), [`send`]
 //! (one part until it arrives), [`signing`] (fresh URLs, in batches), [`integrity`] (reading a
 //! part's checksum, and again after the store refused it), [`clock`] (the page's figures and
 //! keep-alive), [`ledger`] (uploads to resume after a reload).
@@ -12,11 +14,13 @@
 //! parts' callbacks in between.
 
 mod clock;
+mod completing;
 mod integrity;
 mod ledger;
 mod lifecycle;
 mod send;
 mod signing;
+mod starting;
 
 use super::{
     browser,
@@ -44,9 +48,6 @@ use std::{
 };
 use web_sys::{File, XmlHttpRequest};
 
-/// Files being started (or resumed) at once.
-const STARTING_AT_ONCE: usize = 2;
-
 /// The page's engine. Cheap to clone: every clone is the same engine.
 #[derive(Clone)]
 pub struct Engine(Rc<Inner>);
@@ -57,11 +58,16 @@ pub struct Inner {
     jobs: RefCell<BTreeMap<FileId, Job>>,
     /// Files waiting to be started, in the order they were added.
     queue: RefCell<VecDeque<FileId>>,
+    /// Start calls out (batches of fresh files, or single resumes).
     starting: Cell<usize>,
+    /// Files whose parts have all arrived, waiting for the next `complete_uploads` call.
+    completing: RefCell<VecDeque<FileId>>,
+    completing_busy: Cell<bool>,
     ledger: RefCell<Ledger>,
+    /// A write of the ledger is queued for the end of this turn.
+    ledger_dirty: Cell<bool>,
     total_rate: RefCell<Rate>,
-    /// The server's upload TTL, in ms.
-    upload_ttl_ms: Cell<f64>,
+    settings: Cell<EngineSettings>,
     next_id: Cell<FileId>,
     wake: mpsc::UnboundedSender<()>,
     wake_rx: RefCell<Option<mpsc::UnboundedReceiver<()>>>,
@@ -110,9 +116,12 @@ impl Engine {
             jobs: RefCell::new(BTreeMap::new()),
             queue: RefCell::new(VecDeque::new()),
             starting: Cell::new(0),
+            completing: RefCell::new(VecDeque::new()),
+            completing_busy: Cell::new(false),
             ledger: RefCell::new(browser::load_ledger()),
+            ledger_dirty: Cell::new(false),
             total_rate: RefCell::new(Rate::default()),
-            upload_ttl_ms: Cell::new(EngineSettings::default().upload_ttl_secs as f64 * 1000.0),
+            settings: Cell::new(EngineSettings::default()),
             next_id: Cell::new(1),
             wake,
             wake_rx: RefCell::new(Some(wake_rx)),
@@ -133,9 +142,7 @@ impl Engine {
                     .scheduler
                     .borrow_mut()
                     .set_limit(settings.parallel_parts as usize);
-                engine
-                    .upload_ttl_ms
-                    .set(settings.upload_ttl_secs as f64 * 1000.0);
+                engine.settings.set(settings);
                 engine.wake();
             }
         });
@@ -178,25 +185,6 @@ impl Engine {
             }
             if wakes.next().await.is_none() {
                 return;
-            }
-        }
-    }
-
-    /// Starts the next queued files while the pool is about to run out of parts to send.
-    fn start_queued(&self) {
-        loop {
-            let (waiting, limit) = {
-                let s = self.scheduler.borrow();
-                (s.waiting(), s.limit())
-            };
-            if waiting >= limit || self.starting.get() >= STARTING_AT_ONCE {
-                return;
-            }
-            let Some(id) = self.queue.borrow_mut().pop_front() else {
-                return;
-            };
-            if self.phase(id) == Some(Phase::Queued) {
-                spawn_local(self.clone().start_file(id));
             }
         }
     }

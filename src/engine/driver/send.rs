@@ -9,7 +9,6 @@ use crate::engine::{
     task::Phase,
     xhr,
 };
-use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, XmlHttpRequest};
 
@@ -154,7 +153,7 @@ impl Engine {
             s.is_complete(id)
         };
         if complete && self.phase(id) == Some(Phase::Uploading) {
-            spawn_local(self.clone().complete(id));
+            self.complete_soon(id);
         }
         self.wake();
     }

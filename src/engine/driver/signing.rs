@@ -83,6 +83,6 @@ impl Engine {
     }
 }
 
-fn fresh_until(request: &SignedRequest) -> f64 {
+pub(super) fn fresh_until(request: &SignedRequest) -> f64 {
     browser::now_ms() + request.valid_for_secs as f64 * 1000.0 * URL_LIFE_USED
 }

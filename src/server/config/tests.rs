@@ -156,7 +156,7 @@ fn leptos_toml_documents_the_built_in_defaults() {
             None => {
                 assert!(!table.contains_key(&name), "{name} has no default");
                 assert!(
-                    text.contains(&format!("{name}")),
+                    text.contains(&name.to_string()),
                     "{name} is not documented"
                 );
             }

@@ -1,0 +1,211 @@
+//! Starting uploads, many at once: a page that picked two hundred photos asks once per batch,
+//! the rows go in one transaction, the store hears of the files concurrently, and a file that
+//! fits in one part gets its URL in the same answer — one round trip where there were two.
+
+use super::{plan_of, NewUpload, UploadService};
+use crate::{
+    clock::millis,
+    db::{self, uploads::UploadRow},
+    error::{ClosedBecause, Invalid},
+    model::{SignedPart, StartedUpload, UploadStatus},
+    storage::{Checksum, ObjectStore, StorageResult},
+    uploads::{naming, policy, UploadError, UploadResult},
+};
+use futures::{stream::FuturesOrdered, StreamExt};
+
+/// At most this many files per `start_uploads` call.
+pub const MAX_START_BATCH: usize = 50;
+/// CreateMultipartUpload calls in flight at once for one batch.
+const CREATES_AT_ONCE: usize = 8;
+
+/// A request that passed every rule: its row, and the checksum its only part is signed for.
+struct Prepared {
+    row: UploadRow,
+    first_part: Option<Checksum>,
+}
+
+impl<S: ObjectStore> UploadService<S> {
+    /// Starts every file of a batch that passes the rules; each file gets its own answer.
+    /// Every upload is on death row from its first moment: it expires unless completed.
+    pub async fn start_many(
+        &self,
+        owner: &str,
+        requests: Vec<NewUpload>,
+    ) -> UploadResult<Vec<UploadResult<StartedUpload>>> {
+        if requests.is_empty() || requests.len() > MAX_START_BATCH {
+            return Err(Invalid::FileBatchSize {
+                asked: requests.len(),
+                max: MAX_START_BATCH,
+            }
+            .into());
+        }
+        let now = self.clock.now_ms();
+        // Consecutive milliseconds keep the library in the order the files were picked.
+        let prepared: Vec<UploadResult<Prepared>> = requests
+            .into_iter()
+            .zip(now..)
+            .map(|(request, at)| self.prepare(owner, request, at))
+            .collect();
+
+        // The rows come first: if we die before the store has heard of an upload, its row
+        // still names the key, so nothing the store might hold is unknown to us.
+        let rows: Vec<(&UploadRow, Option<&str>)> = prepared
+            .iter()
+            .flatten()
+            .map(|p| (&p.row, p.first_part.as_ref().map(|c| c.value.as_str())))
+            .collect();
+        db::uploads::insert_many(&self.db, &rows).await?;
+
+        // Every file, even a one-part one, is a multipart upload: a part URL dies when its
+        // upload is completed or aborted, while a PutObject URL would stay valid for its
+        // whole TTL and could replace the object after it was verified.
+        let mut running = FuturesOrdered::new();
+        let mut created = Vec::with_capacity(prepared.len());
+        for p in prepared.iter() {
+            if running.len() == CREATES_AT_ONCE {
+                created.extend(running.next().await);
+            }
+            running.push_back(self.open(p.as_ref().ok()));
+        }
+        while let Some(answer) = running.next().await {
+            created.push(answer);
+        }
+        drop(running);
+        let opened: Vec<(&str, &str)> = prepared
+            .iter()
+            .zip(&created)
+            .filter_map(|(p, c)| {
+                Some((
+                    p.as_ref().ok()?.row.id.as_str(),
+                    c.as_ref()?.as_ref().ok()?.as_str(),
+                ))
+            })
+            .collect();
+        db::uploads::set_s3_upload_ids(&self.db, &opened).await?;
+
+        let mut answers = Vec::with_capacity(prepared.len());
+        for (prepared, created) in prepared.into_iter().zip(created) {
+            answers.push(match (prepared, created) {
+                (Err(e), _) => Err(e),
+                (Ok(p), Some(Ok(s3_id))) => self.started(p, &s3_id).await,
+                (Ok(p), Some(Err(e))) => {
+                    db::uploads::mark_closed(
+                        &self.db,
+                        &p.row.id,
+                        UploadStatus::Aborted,
+                        Some(&ClosedBecause::StoreRefusedStart),
+                        self.clock.now_ms(),
+                    )
+                    .await?;
+                    Err(e.into())
+                }
+                (Ok(_), None) => Err(UploadError::NotFound),
+            });
+        }
+        Ok(answers)
+    }
+
+    /// The store's id for a new upload; `None` for a request that was refused.
+    async fn open(&self, prepared: Option<&Prepared>) -> Option<StorageResult<String>> {
+        let row = &prepared?.row;
+        let checksum = self.rules.part_checksum;
+        Some(
+            self.store
+                .create_multipart(&row.object_key, &row.content_type, checksum)
+                .await,
+        )
+    }
+
+    /// Checks a request against the rules and writes its row (not yet stored).
+    fn prepare(&self, owner: &str, request: NewUpload, now: i64) -> UploadResult<Prepared> {
+        let name = naming::sanitize_name(&request.name)?;
+        let max = self.rules.max_file_size;
+        let too_large = |name: &str| Invalid::TooLarge {
+            name: name.to_string(),
+            size: request.size,
+            max,
+        };
+        if request.size == 0 {
+            return Err(Invalid::EmptyFile { name }.into());
+        }
+        if request.size > self.rules.max_file_size {
+            return Err(too_large(&name).into());
+        }
+        let content_type = policy::normalize_type(&request.content_type)?;
+        if !policy::type_allowed(&content_type, &self.rules.allowed_types) {
+            return Err(Invalid::TypeNotAllowed {
+                kind: content_type,
+                allowed: self.rules.allowed_types.clone(),
+            }
+            .into());
+        }
+        let part_size =
+            policy::choose_part_size(request.size, self.rules.part_size, self.rules.max_part_size)
+                .ok_or_else(|| Invalid::BeyondS3 { name: name.clone() })?;
+        let algorithm = self.rules.part_checksum;
+        let first_part = match (algorithm, request.checksum) {
+            (Some(algorithm), Some(value)) => {
+                if !algorithm.accepts(&value) {
+                    return Err(Invalid::NotAChecksum { algorithm }.into());
+                }
+                // A file of many parts has its parts signed one batch at a time.
+                (request.size <= part_size).then_some(Checksum { algorithm, value })
+            }
+            _ => None,
+        };
+        // Sizes past `max_file_size` were refused above; this keeps the casts honest.
+        let size = i64::try_from(request.size).map_err(|_| too_large(&name))?;
+        let part_size = i64::try_from(part_size).map_err(|_| too_large(&name))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let object_key = naming::object_key(&self.rules.key_prefix, &id, &name);
+        let row = UploadRow {
+            id,
+            owner: owner.to_string(),
+            object_key,
+            name,
+            content_type,
+            size,
+            part_size,
+            s3_upload_id: None,
+            status: UploadStatus::Uploading.as_str().to_string(),
+            reason: None,
+            created_at: now,
+            completed_at: None,
+            expires_at: Some(now + millis(self.rules.upload_ttl)),
+            checksum: algorithm.map(|a| a.as_str().to_string()),
+            reap_claim: None,
+        };
+        Ok(Prepared { row, first_part })
+    }
+
+    /// The answer for a file the store has started, with its only part's URL when its
+    /// checksum came along.
+    async fn started(&self, p: Prepared, s3_id: &str) -> UploadResult<StartedUpload> {
+        let plan = plan_of(&p.row);
+        let mut signed = Vec::new();
+        if let Some(checksum) = &p.first_part {
+            let request = self
+                .store
+                .presign_part(
+                    &p.row.object_key,
+                    s3_id,
+                    1,
+                    p.row.size(),
+                    Some(checksum),
+                    self.rules.url_ttl,
+                )
+                .await?;
+            signed.push(SignedPart {
+                part_number: 1,
+                request,
+            });
+        }
+        Ok(StartedUpload {
+            upload_id: p.row.id,
+            name: p.row.name,
+            plan,
+            checksum: self.rules.part_checksum,
+            signed,
+        })
+    }
+}
