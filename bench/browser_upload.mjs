@@ -103,6 +103,11 @@ const sampler = memoryFlag
       if (heap) heapPeak = Math.max(heapPeak, heap.value);
     }, 250)
   : null;
+// The page's main thread (CDP Performance metrics): what the uploader's own code, the DOM and
+// the browser's work for it cost on the one thread a page has.
+const mainThread = async () =>
+  Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+const threadBefore = await mainThread();
 const cpuBefore = cpuNow();
 const started = performance.now();
 await page.getByLabel('Choose files').setInputFiles(files);
@@ -118,6 +123,8 @@ if (outcome === null) {
 }
 const seconds = (performance.now() - started) / 1000;
 const cpuAfter = cpuNow();
+const threadAfter = await mainThread();
+const busy = (name) => +(threadAfter[name] - threadBefore[name]).toFixed(3);
 if (sampler) clearInterval(sampler);
 if ((await outcome.jsonValue()) !== 'done') {
   const why = app === 'hoist'
@@ -132,5 +139,6 @@ console.log(JSON.stringify({
   cpu,
   files: files.length,
   name: basename(files[0]),
+  main_thread: { tasks: busy('TaskDuration'), script: busy('ScriptDuration'), layout: busy('LayoutDuration') },
   memory: memoryFlag ? { rssBefore, rssPeak, heapPeak } : null,
 }));

@@ -30,7 +30,8 @@ medians = {}
 print(f"Commit {commit}; Hoist built {profile}; Garage 2.5.0 on loopback; Debian's Chromium 156 headless.")
 print("Medians of interleaved rounds; each upload with freshly written random files on an idle store.")
 print("CPU: seconds used during the upload by the client (all Chromium processes, or boto3), the")
-print("signing backend (Hoist's server, or Uppy's Node backend) and Garage.\n")
+print("signing backend (Hoist's server, or Uppy's Node backend) and Garage. Page main thread: seconds")
+print("the page's one thread was busy (CDP TaskDuration), of which running script (ScriptDuration).\n")
 for scenario, (title, mib) in SCENARIOS.items():
     runs = {}
     for row in rows:
@@ -39,8 +40,8 @@ for scenario, (title, mib) in SCENARIOS.items():
     if not runs:
         continue
     print(f"### {title}\n")
-    print("| uploader | runs (s) | median (s) | MiB/s | Hoist ÷ it | CPU s: client / backend / Garage |")
-    print("|---|---|---|---|---|---|")
+    print("| uploader | runs (s) | median (s) | MiB/s | Hoist ÷ it | CPU s: client / backend / Garage | page main thread s: busy / script |")
+    print("|---|---|---|---|---|---|---|")
     stalled = {peer: sum(1 for r in results if r.get("stalled")) for peer, results in runs.items()}
     runs = {peer: [r for r in results if not r.get("stalled")] for peer, results in runs.items()}
     med = {peer: statistics.median(r["seconds"] for r in results) for peer, results in runs.items() if results}
@@ -55,8 +56,11 @@ for scenario, (title, mib) in SCENARIOS.items():
         client = cpu("chrom", "boto3")
         backend = cpu("hoist", "node") if peer != "boto3" else 0
         ratio = f"{med[peer] / med['hoist']:.2f}×" if "hoist" in med else "–"
+        threads = [r["main_thread"] for r in runs[peer] if r.get("main_thread")]
+        thread = (f"{statistics.median(t['tasks'] for t in threads):.2f} / {statistics.median(t['script'] for t in threads):.2f}"
+                  if threads else "–")
         print(f"| {LABELS[peer]} | {times} | {med[peer]:.2f} | {mib / med[peer]:.0f} | {ratio} | "
-              f"{client:.1f} / {backend:.1f} / {cpu('garage'):.1f} |")
+              f"{client:.1f} / {backend:.1f} / {cpu('garage'):.1f} | {thread} |")
     if scenario == "big-link":
         limit = link_mib * 8 * 1024 * 1024 / (mbps * 1e6)
         print(f"\nThe link's limit: {limit:.1f} s; Hoist reaches **{limit / med['hoist']:.2f}×** the link's rate.")
