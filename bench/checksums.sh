@@ -24,9 +24,9 @@ done
 stop_app
 
 step "Report"
-python3 - "$RESULTS" "$SIZE_MIB" "$PROFILE" <<'PY'
+python3 - "$RESULTS" "$SIZE_MIB" "$PROFILE" "$(git rev-parse --short HEAD)" <<'PY'
 import json, statistics, sys
-path, size_mib, profile = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+path, size_mib, profile, commit = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 runs, cpus = {}, {}
 for line in open(path):
     row = json.loads(line)
@@ -34,7 +34,7 @@ for line in open(path):
     cpus.setdefault(row["what"], []).append(row["result"]["cpu"]["chrom"])
 med = {w: statistics.median(s) for w, s in runs.items()}
 cpu = {w: statistics.median(c) for w, c in cpus.items()}
-print(f"File: {size_mib} MiB of random bytes, {len(runs['off'])} runs each, medians; Hoist built {profile}.\n")
+print(f"Commit {commit}. File: {size_mib} MiB of random bytes, {len(runs['off'])} runs each, medians; Hoist built {profile}.\n")
 print("| HOIST_PART_CHECKSUM | runs (s) | median (s) | MiB/s | throughput ÷ off | Chromium CPU s | extra CPU s per GiB |")
 print("|---|---|---|---|---|---|---|")
 for what in ["off", "crc32c", "sha256"]:

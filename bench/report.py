@@ -39,7 +39,7 @@ for scenario, (title, mib) in SCENARIOS.items():
             runs.setdefault(row["peer"], []).append(row["result"])
     if not runs:
         continue
-    print(f"### {title}\n")
+    print(f"#### {title}\n")
     print("| uploader | runs (s) | median (s) | MiB/s | Hoist ÷ it | CPU s: client / backend / Garage | page main thread s: busy / script |")
     print("|---|---|---|---|---|---|---|")
     stalled = {peer: sum(1 for r in results if r.get("stalled")) for peer, results in runs.items()}
@@ -77,7 +77,7 @@ for scenario, peer, target in TARGETS:
         verdict = "met" if ratio >= target else "not met"
         lines.append(f"| {SCENARIOS[scenario][0]} | {LABELS[peer]} | ≥ {target}× | {ratio:.2f}× | {verdict} |")
 if lines:
-    print("### Against the targets (Hoist's speed ÷ the peer's)\n")
+    print("#### Against the targets (Hoist's speed ÷ the peer's)\n")
     print("| scenario | peer | target | measured | |")
     print("|---|---|---|---|---|")
     print("\n".join(lines))

@@ -17,7 +17,9 @@
 # store. BENCH_RUNS (3) rounds; BENCH_SCENARIOS to pick some; BENCH_MEMORY_MIB (4096; 0 skips)
 # for the browser's memory during one big Hoist upload; BENCH_PROFILE (release | debug).
 # BENCH_BASELINE=DIR adds Hoist as built before a change (DIR/hoist, DIR/site, DIR/commit) as
-# one more uploader in every scenario: before and after, measured in the same run.
+# one more uploader in every scenario: before and after, measured in the same run. Build it in
+# its own checkout with its own target directory: two checkouts sharing one make cargo take the
+# other's build for up to date.
 set -euo pipefail
 
 RUNS=${BENCH_RUNS:-3}
