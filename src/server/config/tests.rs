@@ -155,10 +155,7 @@ fn leptos_toml_documents_the_built_in_defaults() {
             // No default: documented as a comment, never set in the file.
             None => {
                 assert!(!table.contains_key(&name), "{name} has no default");
-                assert!(
-                    text.contains(&name.to_string()),
-                    "{name} is not documented"
-                );
+                assert!(text.contains(&name.to_string()), "{name} is not documented");
             }
         }
     }
