@@ -1,6 +1,6 @@
 // The upload engine under trouble: failing requests, expiring URLs, a reload half way, pause,
 // resume and cancel, many files at once. Real Chromium, real Garage, real app.
-import { test, expect, TestInfo } from '@playwright/test';
+import { test, expect, Route, TestInfo } from '@playwright/test';
 import {
   bar,
   barsNeverWentBack,
@@ -263,4 +263,36 @@ test('20 small files and a large one dropped together all arrive', async ({ page
   await expect(page.locator('.task[data-phase="uploaded"]')).toHaveCount(21);
   await expect(page.locator('.library tbody tr[data-status="uploaded"]')).toHaveCount(21);
   await barsNeverWentBack(page);
+});
+
+test('a part the store never answers is sent again once a minute has passed in silence, and the file completes', async ({ page }, testInfo) => {
+  test.setTimeout(180_000);
+  const name = 'never-answered.bin';
+  const { path, data } = randomFile(testInfo, name, 10 * MIB);
+  await openApp(page);
+  const store = watchStorePuts(page);
+  // The first part PUT reaches nobody and is never answered: a connection lost without the
+  // browser noticing, or a store that hangs.
+  const held: Route[] = [];
+  let heldPart = 0;
+  await page.route(`${STORE}/**`, async (route) => {
+    if (route.request().method() === 'PUT' && held.length === 0) {
+      held.push(route);
+      heldPart = Number(new URL(route.request().url()).searchParams.get('partNumber'));
+      return;
+    }
+    return route.continue();
+  });
+  const started = Date.now();
+  await page.getByLabel('Choose files').setInputFiles(path);
+  await expect(bar(page, name)).toHaveAttribute('aria-valuenow', '100', { timeout: 150_000 });
+  const seconds = (Date.now() - started) / 1000;
+  await expectDownloadMatches(page, name, data);
+  for (const route of held) await route.abort().catch(() => {});
+
+  expect(held.length).toBe(1);
+  const sends = store.of(name).filter((p) => p.part === heldPart);
+  expect(sends.length, 'the silent part was sent again').toBe(2);
+  expect(seconds, 'it waited for the stall limit, not for the request timeout').toBeGreaterThan(55);
+  note(testInfo, `part ${heldPart} never answered: sent again, file completed after ${seconds.toFixed(1)} s`);
 });

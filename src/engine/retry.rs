@@ -24,6 +24,8 @@ pub enum PutError {
     Network,
     /// No answer in time.
     Timeout,
+    /// Nothing sent and nothing heard for a long while: we gave up on the request.
+    Stalled,
     /// We stopped it (pause or cancel).
     Aborted,
     /// The store answered with an error status and this body.
@@ -41,7 +43,7 @@ pub enum Verdict {
 
 pub fn judge(error: &PutError) -> Verdict {
     match error {
-        PutError::Network | PutError::Timeout => Verdict::Retry,
+        PutError::Network | PutError::Timeout | PutError::Stalled => Verdict::Retry,
         PutError::Aborted => Verdict::Fatal("The upload was stopped.".into()),
         PutError::Status(code, body) if url_expired(*code, body) => Verdict::Resign,
         PutError::Status(400, body) if digest_mismatch(body) => Verdict::Reread,
@@ -136,6 +138,7 @@ impl std::fmt::Display for PutError {
         match self {
             Self::Network => f.write_str("the storage service could not be reached"),
             Self::Timeout => f.write_str("the storage service did not answer in time"),
+            Self::Stalled => f.write_str("the storage service stopped answering"),
             Self::Aborted => f.write_str("the upload was stopped"),
             Self::Status(code, body) => write!(
                 f,
@@ -149,6 +152,16 @@ impl std::fmt::Display for PutError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_that_stalled_or_timed_out_is_tried_again() {
+        assert_eq!(judge(&PutError::Stalled), Verdict::Retry);
+        assert_eq!(judge(&PutError::Timeout), Verdict::Retry);
+        assert_eq!(
+            judge(&PutError::Aborted),
+            Verdict::Fatal("The upload was stopped.".into())
+        );
+    }
 
     #[test]
     fn expired_urls_are_signed_again_on_aws_and_garage() {

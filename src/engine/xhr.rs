@@ -5,9 +5,20 @@ use super::retry::PutError;
 use crate::model::SignedRequest;
 use futures::channel::oneshot;
 use gloo_events::EventListener;
-use std::{cell::RefCell, rc::Rc};
+use gloo_timers::callback::Interval;
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
+};
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
+
+/// A request that has sent no byte and heard no answer for this long is stalled — a
+/// connection lost without the browser noticing, a store that never answers — and is aborted,
+/// so the part is sent again, however long the whole request may take on a slow link.
+const STALL_MS: f64 = 60_000.0;
+/// How often a request in flight is checked for a stall.
+const STALL_CHECK_MS: u32 = 5_000;
 
 #[derive(Clone, Copy)]
 enum End {
@@ -19,7 +30,8 @@ enum End {
 
 /// Sends `body` as `request` says, calling `on_progress(bytes_sent)` as it goes. `started`
 /// receives the request so its owner can abort it (pause, cancel); an aborted PUT ends with
-/// [`PutError::Aborted`]. Gives up after `timeout_ms` without an answer.
+/// [`PutError::Aborted`]. Gives up after `timeout_ms` without an answer, or sooner
+/// ([`PutError::Stalled`]) once nothing has moved for [`STALL_MS`].
 pub async fn put(
     request: &SignedRequest,
     body: &Blob,
@@ -54,13 +66,26 @@ pub async fn put(
         on_end("abort", End::Aborted),
         on_end("timeout", End::TimedOut),
     ];
+    let heard = Rc::new(Cell::new(js_sys::Date::now()));
     let _progress = xhr.upload().ok().map(|upload| {
+        let heard = heard.clone();
         EventListener::new(&upload, "progress", move |event| {
+            heard.set(js_sys::Date::now());
             if let Some(event) = event.dyn_ref::<ProgressEvent>() {
                 on_progress(event.loaded() as u64);
             }
         })
     });
+    let stalled = Rc::new(Cell::new(false));
+    let _watch = {
+        let (xhr, stalled) = (xhr.clone(), stalled.clone());
+        Interval::new(STALL_CHECK_MS, move || {
+            if js_sys::Date::now() - heard.get() > STALL_MS {
+                stalled.set(true);
+                let _ = xhr.abort();
+            }
+        })
+    };
     xhr.send_with_opt_blob(Some(body))
         .map_err(|_| PutError::Network)?;
     started(&xhr);
@@ -69,6 +94,7 @@ pub async fn put(
     match end {
         End::Loaded => {}
         End::Error => return Err(PutError::Network),
+        End::Aborted if stalled.get() => return Err(PutError::Stalled),
         End::Aborted => return Err(PutError::Aborted),
         End::TimedOut => return Err(PutError::Timeout),
     }
