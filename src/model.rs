@@ -155,6 +155,11 @@ pub struct ResumeState {
     pub checksum: Option<ChecksumAlgorithm>,
 }
 
+/// At most this many files per `start_uploads` call.
+pub const MAX_START_BATCH: usize = 50;
+/// At most this many uploads per `complete_uploads` call.
+pub const MAX_COMPLETE_BATCH: usize = 100;
+
 /// What the browser's upload engine needs to know from the server's settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineSettings {

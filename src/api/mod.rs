@@ -43,14 +43,8 @@ pub async fn start_uploads(
             checksum: f.checksum,
         })
         .collect();
-    let answers = uploads
-        .start_many(&owner, requests)
-        .await
-        .map_err(ssr::failed)?;
-    Ok(answers
-        .into_iter()
-        .map(|a| a.map_err(ssr::failed))
-        .collect())
+    let answers = uploads.start_many(&owner, requests).await;
+    ssr::each_failed(answers)
 }
 
 #[server(endpoint = "sign_parts")]
@@ -107,14 +101,8 @@ pub async fn complete_uploads(
     upload_ids: Vec<String>,
 ) -> Result<Vec<Result<UploadView, ApiError>>, ApiError> {
     let (uploads, owner) = ssr::caller()?;
-    let answers = uploads
-        .complete_many(&owner, &upload_ids)
-        .await
-        .map_err(ssr::failed)?;
-    Ok(answers
-        .into_iter()
-        .map(|a| a.map_err(ssr::failed))
-        .collect())
+    let answers = uploads.complete_many(&owner, &upload_ids).await;
+    ssr::each_failed(answers)
 }
 
 #[server(endpoint = "abort_upload")]
@@ -176,6 +164,17 @@ pub mod ssr {
             _ => tracing::debug!(error = %e, "request refused"),
         }
         answer
+    }
+
+    /// A batch's answers: the whole call refused, or each file's answer on its own.
+    pub fn each_failed<T>(
+        answers: Result<Vec<Result<T, UploadError>>, UploadError>,
+    ) -> Result<Vec<Result<T, ApiError>>, ApiError> {
+        Ok(answers
+            .map_err(failed)?
+            .into_iter()
+            .map(|a| a.map_err(failed))
+            .collect())
     }
 
     impl From<&UploadError> for ApiError {

@@ -9,7 +9,7 @@ use crate::{
     error::{ClosedBecause, Invalid, Rejection},
     model::{
         LibraryPage, PartPlan, PartToSign, ResumeState, SignedPart, StartedUpload, UploadStatus,
-        UploadView,
+        UploadView, MAX_COMPLETE_BATCH,
     },
     storage::{self, Checksum, ObjectStore, PurgeCalls, StorageError, StoredPart},
 };
@@ -19,12 +19,8 @@ use std::time::Duration;
 
 mod start;
 
-pub use start::MAX_START_BATCH;
-
 /// At most this many part URLs per `sign_parts` call: URLs are signed shortly before use.
 pub const MAX_SIGN_BATCH: usize = 100;
-/// At most this many uploads per `complete_uploads` call.
-pub const MAX_COMPLETE_BATCH: usize = 100;
 /// Uploads of one `complete_uploads` call verified at once.
 const VERIFYING_AT_ONCE: usize = 8;
 /// How long a download link stays valid.
@@ -276,20 +272,8 @@ impl<S: ObjectStore> UploadService<S> {
             }
             .into());
         }
-        // A plain loop, not a stream combinator: a closure returning a borrowing future makes
-        // the server function's future fail the `Send` check (rust-lang/rust#102211).
-        let mut running = FuturesOrdered::new();
-        let mut answers = Vec::with_capacity(ids.len());
-        for id in ids {
-            if running.len() == VERIFYING_AT_ONCE {
-                answers.extend(running.next().await);
-            }
-            running.push_back(self.complete(owner, id));
-        }
-        while let Some(answer) = running.next().await {
-            answers.push(answer);
-        }
-        Ok(answers)
+        let verifying = ids.iter().map(|id| self.complete(owner, id)).collect();
+        Ok(in_order(verifying, VERIFYING_AT_ONCE).await)
     }
 
     /// Completes the multipart upload and checks the object. `Ok(false)`: someone else
@@ -530,6 +514,25 @@ impl<S: ObjectStore> UploadService<S> {
         tracing::info!(upload = %row.id, %reason, "upload rejected");
         UploadError::Rejected(reason)
     }
+}
+
+/// Runs `futures` with at most `at_once` of them going, and gives their outputs in order.
+/// The futures come ready-made in a `Vec` rather than from a stream combinator's closure: a
+/// closure returning a borrowing future makes a server function's future fail the `Send`
+/// check (rust-lang/rust#102211).
+async fn in_order<F: std::future::Future>(futures: Vec<F>, at_once: usize) -> Vec<F::Output> {
+    let mut running = FuturesOrdered::new();
+    let mut outputs = Vec::with_capacity(futures.len());
+    for future in futures {
+        if running.len() == at_once {
+            outputs.extend(running.next().await);
+        }
+        running.push_back(future);
+    }
+    while let Some(output) = running.next().await {
+        outputs.push(output);
+    }
+    outputs
 }
 
 /// What `complete` answers for an upload that is already settled; `None` while it is still

@@ -4,13 +4,12 @@
 
 use super::{persist, Engine};
 use crate::{
-    api::complete_uploads, engine::scheduler::FileId, engine::task::Phase, error::ApiError,
-    model::UploadView,
+    api::complete_uploads,
+    engine::{scheduler::FileId, task::Phase},
+    error::ApiError,
+    model::{UploadView, MAX_COMPLETE_BATCH},
 };
 use leptos::{prelude::*, task::spawn_local};
-
-/// Uploads in one `complete_uploads` call, at most (the server's limit).
-const FILES_PER_COMPLETE: usize = 100;
 
 impl Engine {
     /// Asks the server to complete `id` with the next batch.
@@ -28,7 +27,7 @@ impl Engine {
         loop {
             let batch: Vec<(FileId, String)> = {
                 let mut waiting = self.completing.borrow_mut();
-                let take = waiting.len().min(FILES_PER_COMPLETE);
+                let take = waiting.len().min(MAX_COMPLETE_BATCH);
                 waiting
                     .drain(..take)
                     .filter(|id| self.phase(*id) == Some(Phase::Verifying))

@@ -13,15 +13,17 @@ use crate::{
         task::Phase,
     },
     error::ApiError,
-    model::{FileToStart, PartPlan, SignedPart},
+    model::{FileToStart, PartPlan, SignedPart, StartedUpload, MAX_START_BATCH},
 };
 use leptos::{prelude::*, task::spawn_local};
 use wasm_bindgen::JsCast;
 
 /// Start batches in flight at once.
 const STARTING_AT_ONCE: usize = 2;
-/// Files in one `start_uploads` call, at most (the server takes 50).
+/// Files in one `start_uploads` call, at most: fewer than the server takes, so that a first
+/// batch is not a long wait.
 const FILES_PER_START: usize = 32;
+const _: () = assert!(FILES_PER_START <= MAX_START_BATCH);
 /// A batch stops growing at this many bytes of request body, well under the server's 16 KiB.
 const START_BODY: usize = 12 * 1024;
 /// ... or at this many bytes of small files to hash before it can be sent: the first batch's
@@ -37,6 +39,20 @@ struct Begun {
     /// URLs signed with the answer, and the checksum the only part was signed for.
     signed: Vec<SignedPart>,
     first_part: Option<String>,
+}
+
+impl Begun {
+    /// A fresh upload; `first_part` is the checksum sent with its start, if any.
+    fn started(started: StartedUpload, first_part: Option<String>) -> Self {
+        Self {
+            upload_id: started.upload_id,
+            plan: started.plan,
+            done: Vec::new(),
+            checksum: started.checksum,
+            signed: started.signed,
+            first_part,
+        }
+    }
 }
 
 impl Engine {
@@ -147,17 +163,7 @@ impl Engine {
                 Ok(answers) => {
                     for ((id, first_part), answer) in batch.into_iter().zip(answers) {
                         match answer {
-                            Ok(started) => self.begin(
-                                id,
-                                Begun {
-                                    upload_id: started.upload_id,
-                                    plan: started.plan,
-                                    done: Vec::new(),
-                                    checksum: started.checksum,
-                                    signed: started.signed,
-                                    first_part,
-                                },
-                            ),
+                            Ok(started) => self.begin(id, Begun::started(started, first_part)),
                             Err(e) => self.fail(id, e.to_string()),
                         }
                     }
@@ -225,14 +231,7 @@ impl Engine {
         };
         let mut answers = persist(|| start_uploads(vec![file.clone()])).await?;
         let started = answers.pop().ok_or(ApiError::Internal)??;
-        Ok(Begun {
-            upload_id: started.upload_id,
-            plan: started.plan,
-            done: Vec::new(),
-            checksum: started.checksum,
-            signed: started.signed,
-            first_part: None,
-        })
+        Ok(Begun::started(started, None))
     }
 
     async fn resume_on_server(&self, upload_id: &str, fp: &Fingerprint) -> Result<Begun, ApiError> {

@@ -2,19 +2,16 @@
 //! the rows go in one transaction, the store hears of the files concurrently, and a file that
 //! fits in one part gets its URL in the same answer — one round trip where there were two.
 
-use super::{plan_of, NewUpload, UploadService};
+use super::{in_order, plan_of, NewUpload, UploadService};
 use crate::{
     clock::millis,
     db::{self, uploads::UploadRow},
     error::{ClosedBecause, Invalid},
-    model::{SignedPart, StartedUpload, UploadStatus},
+    model::{SignedPart, StartedUpload, UploadStatus, MAX_START_BATCH},
     storage::{Checksum, ObjectStore, StorageResult},
     uploads::{naming, policy, UploadError, UploadResult},
 };
-use futures::{stream::FuturesOrdered, StreamExt};
 
-/// At most this many files per `start_uploads` call.
-pub const MAX_START_BATCH: usize = 50;
 /// CreateMultipartUpload calls in flight at once for one batch.
 const CREATES_AT_ONCE: usize = 8;
 
@@ -59,18 +56,11 @@ impl<S: ObjectStore> UploadService<S> {
         // Every file, even a one-part one, is a multipart upload: a part URL dies when its
         // upload is completed or aborted, while a PutObject URL would stay valid for its
         // whole TTL and could replace the object after it was verified.
-        let mut running = FuturesOrdered::new();
-        let mut created = Vec::with_capacity(prepared.len());
-        for p in prepared.iter() {
-            if running.len() == CREATES_AT_ONCE {
-                created.extend(running.next().await);
-            }
-            running.push_back(self.open(p.as_ref().ok()));
-        }
-        while let Some(answer) = running.next().await {
-            created.push(answer);
-        }
-        drop(running);
+        let opening = prepared
+            .iter()
+            .map(|p| self.open(p.as_ref().ok()))
+            .collect();
+        let created = in_order(opening, CREATES_AT_ONCE).await;
         let opened: Vec<(&str, &str)> = prepared
             .iter()
             .zip(&created)
