@@ -2,16 +2,9 @@
 
 /// `0 B`, `512 B`, `1.5 KiB`, `20.0 MiB`, `3.25 GiB`.
 pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
+    let Some((value, unit)) = scaled(n) else {
         return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
+    };
     let digits = if value < 10.0 {
         2
     } else if value < 100.0 {
@@ -19,7 +12,32 @@ pub fn bytes(n: u64) -> String {
     } else {
         0
     };
-    format!("{value:.digits$} {}", UNITS[unit])
+    format!("{value:.digits$} {unit}")
+}
+
+/// `n` in the largest binary unit it reaches; `None` below 1 KiB.
+fn scaled(n: u64) -> Option<(f64, &'static str)> {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return None;
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    Some((value, UNITS[unit]))
+}
+
+/// Sizes in sentences and meters: `512 B`, `4.0 GiB`, `10 GiB`, `12.5 MiB`, `300 GiB`.
+pub fn bytes_short(n: u64) -> String {
+    let Some((value, unit)) = scaled(n) else {
+        return format!("{n} B");
+    };
+    let whole = (value - value.round()).abs() < 0.05;
+    let digits = usize::from(value < 10.0 || (value < 100.0 && !whole));
+    format!("{value:.digits$} {unit}")
 }
 
 /// `12.5 MiB/s · 1 min 20 s left`; empty until a speed is known.
@@ -84,6 +102,15 @@ mod tests {
         );
         assert_eq!(duration(7_500.0), "2 h 05 min");
         assert_eq!(duration(0.2), "1 s");
+    }
+
+    #[test]
+    fn short_sizes_keep_one_decimal_where_it_says_something() {
+        assert_eq!(bytes_short(100), "100 B");
+        assert_eq!(bytes_short(4 << 30), "4.0 GiB");
+        assert_eq!(bytes_short(10 << 30), "10 GiB");
+        assert_eq!(bytes_short((25 << 20) / 2), "12.5 MiB");
+        assert_eq!(bytes_short(300 << 30), "300 GiB");
     }
 
     #[test]

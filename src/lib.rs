@@ -4,8 +4,9 @@
 //! - `engine`: the browser upload engine (slicing, parallel PUTs, progress).
 //! - `api`: server functions, the browser's only way into the server.
 //! - `model`, `error`, `format`, `checksum`: shared by both sides.
-//! - Server only: `server` (settings, routes, session), `uploads` (the protocol), `storage`
-//!   (S3), `db` (SQLite), `background` (the reaper and the orphan sweep).
+//! - Server only: `server` (settings, routes, session cookie, rate limits), `accounts`
+//!   (people, sessions, tokens, quotas), `uploads` (the protocol), `storage` (S3), `db`
+//!   (SQLite), `background` (the reaper and the orphan sweep).
 
 // Release builds keep every component's view type (debug builds erase them); the page's
 // nested views go deeper than the compiler's default limit when it lays those types out.
@@ -20,6 +21,8 @@ pub mod format;
 pub mod model;
 pub mod ui;
 
+#[cfg(feature = "ssr")]
+pub mod accounts;
 #[cfg(feature = "ssr")]
 pub mod background;
 #[cfg(feature = "ssr")]

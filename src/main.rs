@@ -1,10 +1,12 @@
 //! Start-up: settings, database, object store, routes.
 
 use hoist::{
+    accounts::{self, Accounts},
     background::{self, reaper::Reaper, sweep::OrphanSweep},
     db,
     server::{
         config::{Command, Config},
+        limits::Limits,
         routes, serve,
         session::{self, Sessions},
         state::AppState,
@@ -55,6 +57,16 @@ async fn run(config: Config) -> Result<(), String> {
     let pool = db::connect(&database_url)
         .await
         .map_err(|e| format!("HOIST_DATABASE_URL {database_url}: {e}"))?;
+
+    let accounts = Arc::new(
+        Accounts::new(pool.clone(), config.accounts.clone())
+            .map_err(|e| format!("password hashing: {e}"))?,
+    );
+    if let Some(Command::Users { command }) = config.command.clone() {
+        let answer = accounts::admin::run(&accounts, command).await?;
+        print!("{answer}");
+        return Ok(());
+    }
 
     let store = S3Store::new(&config.s3);
     let reaper = Reaper::new(
@@ -123,12 +135,29 @@ async fn run(config: Config) -> Result<(), String> {
 
     let secret = session::load_secret(config.session.session_secret.as_deref(), &config.data_dir)
         .map_err(|e| format!("HOIST_SESSION_SECRET: {e}"))?;
-    let sessions = Sessions::new(&secret, config.public_url().starts_with("https://"));
+    let cookies = Sessions::new(
+        &secret,
+        config.public_url().starts_with("https://"),
+        config.accounts.session_lifetime,
+    );
     let uploads = Arc::new(UploadService::new(pool, store, config.rules.clone()));
+    let limits = Arc::new(Limits::new(&config.limits));
+    tokio::spawn({
+        let limits = limits.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                limits.forget_idle();
+            }
+        }
+    });
     let state = AppState {
         leptos_options,
         config: Arc::new(config.clone()),
         uploads,
+        accounts,
+        cookies,
+        limits,
     };
 
     let listener = tokio::net::TcpListener::bind(config.site_addr)
@@ -141,7 +170,7 @@ async fn run(config: Config) -> Result<(), String> {
     );
     serve::serve(
         listener,
-        routes::router(state, sessions),
+        routes::router(state),
         config.http,
         shutdown_signal(),
     )

@@ -238,3 +238,31 @@ mod tests {
         assert_eq!(UploadStatus::parse("done"), None);
     }
 }
+
+/// Who the page is talking for, and their storage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    /// `None` for a guest.
+    pub email: Option<String>,
+    /// Bytes kept and on their way.
+    pub used: u64,
+    pub quota: u64,
+    /// Whether a guest may upload here.
+    pub guest_uploads: bool,
+}
+
+/// An API token as its owner sees it (never the secret, except once in [`NewToken`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub created_at_ms: i64,
+    pub last_used_at_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    /// Shown once: only its hash is kept.
+    pub secret: String,
+    pub token: TokenView,
+}

@@ -5,7 +5,7 @@ mod common;
 
 use common::{
     bytes, harness, harness_on, harness_with, media, plain, rules, s3_settings, send,
-    CountingStore, Harness, KEY_PREFIX, MIB, OWNER, PART,
+    CountingStore, Harness, KEY_PREFIX, MIB, OWNER, PART, ROOMY,
 };
 use hoist::{
     error::{ApiError, ClosedBecause, Detected, Invalid, Rejection},
@@ -375,6 +375,7 @@ async fn names_are_sanitised_before_they_reach_the_store() {
         h.service
             .start(
                 OWNER,
+                ROOMY,
                 NewUpload {
                     name: "/..".into(),
                     size: 10,
@@ -429,7 +430,7 @@ async fn bad_requests_get_clear_errors() {
 
     let too_big = h
         .service
-        .start(OWNER, request("huge.png", 11 * MIB, "image/png"))
+        .start(OWNER, ROOMY, request("huge.png", 11 * MIB, "image/png"))
         .await
         .unwrap_err();
     assert!(
@@ -442,7 +443,11 @@ async fn bad_requests_get_clear_errors() {
     );
     let wrong_type = h
         .service
-        .start(OWNER, request("tool.exe", 10, "application/x-msdownload"))
+        .start(
+            OWNER,
+            ROOMY,
+            request("tool.exe", 10, "application/x-msdownload"),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -452,7 +457,7 @@ async fn bad_requests_get_clear_errors() {
     );
     let empty = h
         .service
-        .start(OWNER, request("empty.png", 0, "image/png"))
+        .start(OWNER, ROOMY, request("empty.png", 0, "image/png"))
         .await
         .unwrap_err();
     assert!(
@@ -471,7 +476,7 @@ async fn bad_requests_get_clear_errors() {
 
     let ok = h
         .service
-        .start(OWNER, request("fine.png", 2 * PART, "image/png"))
+        .start(OWNER, ROOMY, request("fine.png", 2 * PART, "image/png"))
         .await
         .unwrap();
     let beyond = h
@@ -575,7 +580,7 @@ async fn an_unreachable_store_gets_a_clear_message() {
         content_type: "application/octet-stream".into(),
         checksum: None,
     };
-    let err = h.service.start(OWNER, request).await.unwrap_err();
+    let err = h.service.start(OWNER, ROOMY, request).await.unwrap_err();
     assert_eq!(
         ApiError::from(&err),
         ApiError::StorageUnavailable,
@@ -674,7 +679,7 @@ async fn a_batch_of_small_files_starts_in_one_call_and_completes_in_another() {
         .collect();
     requests.insert(2, file("empty.bin".into(), &[]));
 
-    let answers = watched.start_many(OWNER, requests).await.unwrap();
+    let answers = watched.start_many(OWNER, ROOMY, requests).await.unwrap();
     assert_eq!(answers.len(), 6);
     assert!(
         matches!(
@@ -749,7 +754,7 @@ async fn a_batch_of_small_files_starts_in_one_call_and_completes_in_another() {
         .map(|i| file(format!("{i}.bin"), &files[0]))
         .collect();
     assert!(matches!(
-        h.service.start_many(OWNER, too_many).await,
+        h.service.start_many(OWNER, ROOMY, too_many).await,
         Err(UploadError::Invalid(Invalid::FileBatchSize {
             asked: 51,
             max: 50

@@ -1,5 +1,8 @@
-//! The API: server functions the browser calls. Each one is thin: find the caller's session,
-//! call the upload service, turn its error into words for people.
+//! The API: server functions the browser calls. Each one is thin: find the caller (guest
+//! session, signed-in account or API token), call the upload service, turn its error into
+//! words for people. Account functions are in [`account`].
+
+pub mod account;
 
 use crate::{
     error::ApiError,
@@ -16,14 +19,17 @@ pub async fn start_upload(
     size: u64,
     content_type: String,
 ) -> Result<StartedUpload, ApiError> {
-    let (uploads, owner) = ssr::caller()?;
+    let (uploads, owner, allowance) = ssr::starter(1)?;
     let request = crate::uploads::NewUpload {
         name,
         size,
         content_type,
         checksum: None,
     };
-    uploads.start(&owner, request).await.map_err(ssr::failed)
+    uploads
+        .start(&owner, allowance, request)
+        .await
+        .map_err(ssr::failed)
 }
 
 /// Starts many files in one request (each gets its own answer, so one refused file does not
@@ -33,7 +39,7 @@ pub async fn start_upload(
 pub async fn start_uploads(
     files: Vec<FileToStart>,
 ) -> Result<Vec<Result<StartedUpload, ApiError>>, ApiError> {
-    let (uploads, owner) = ssr::caller()?;
+    let (uploads, owner, allowance) = ssr::starter(files.len())?;
     let requests = files
         .into_iter()
         .map(|f| crate::uploads::NewUpload {
@@ -43,7 +49,7 @@ pub async fn start_uploads(
             checksum: f.checksum,
         })
         .collect();
-    let answers = uploads.start_many(&owner, requests).await;
+    let answers = uploads.start_many(&owner, allowance, requests).await;
     ssr::each_failed(answers)
 }
 
@@ -111,6 +117,17 @@ pub async fn abort_upload(upload_id: String) -> Result<UploadView, ApiError> {
     uploads.abort(&owner, &upload_id).await.map_err(ssr::failed)
 }
 
+/// Deletes a file for good: the object goes and its bytes stop counting against the quota.
+/// An upload still on its way is cancelled first.
+#[server(endpoint = "delete_upload")]
+pub async fn delete_upload(upload_id: String) -> Result<(), ApiError> {
+    let (uploads, owner) = ssr::caller()?;
+    uploads
+        .delete(&owner, &upload_id)
+        .await
+        .map_err(ssr::failed)
+}
+
 /// A page of the caller's library; `cursor` is the `next` of the page before.
 #[server(endpoint = "list_uploads")]
 pub async fn list_uploads(cursor: Option<String>) -> Result<LibraryPage, ApiError> {
@@ -136,22 +153,66 @@ pub async fn get_engine_settings() -> Result<EngineSettings, ApiError> {
 pub mod ssr {
     use super::ApiError;
     use crate::{
-        server::{session::SessionId, state::AppState, Uploads},
+        accounts::Caller,
+        db::uploads::Allowance,
+        server::{limits::ClientIp, state::AppState, Uploads},
         storage::StorageError,
         uploads::UploadError,
     };
     use leptos::prelude::*;
     use std::sync::Arc;
 
-    /// The upload service and the caller's session.
-    pub fn caller() -> Result<(Arc<Uploads>, String), ApiError> {
+    /// The app's state and the caller, as the session middleware named it.
+    pub fn context() -> Result<(AppState, Caller), ApiError> {
         let state = use_context::<AppState>().ok_or(ApiError::Internal)?;
         let parts = use_context::<http::request::Parts>().ok_or(ApiError::Internal)?;
-        let session = parts
+        let caller = parts
             .extensions
-            .get::<SessionId>()
+            .get::<Caller>()
+            .cloned()
             .ok_or(ApiError::Internal)?;
-        Ok((state.uploads.clone(), session.0.clone()))
+        Ok((state, caller))
+    }
+
+    /// The upload service and the caller's owner key.
+    pub fn caller() -> Result<(Arc<Uploads>, String), ApiError> {
+        let (state, caller) = context()?;
+        Ok((state.uploads.clone(), caller.owner()))
+    }
+
+    /// As [`caller`], for starting `files` uploads: guests must be allowed to upload, and each
+    /// file counts as a call against the IP's rate limit (one request may start fifty).
+    pub fn starter(files: usize) -> Result<(Arc<Uploads>, String, Allowance), ApiError> {
+        let (state, caller) = context()?;
+        if caller.account().is_none() && !state.accounts.settings.guest_uploads {
+            return Err(ApiError::SignInRequired);
+        }
+        // The call itself was charged already.
+        let extra = u32::try_from(files.saturating_sub(1)).unwrap_or(u32::MAX);
+        if let (Some(ip), true) = (client_ip(), extra > 0) {
+            if let Err(wait) = state.limits.charge_ip(ip, extra) {
+                return Err(rate_limited(wait));
+            }
+        }
+        let allowance = caller.allowance(&state.accounts.settings);
+        Ok((state.uploads.clone(), caller.owner(), allowance))
+    }
+
+    pub fn client_ip() -> Option<std::net::IpAddr> {
+        let parts = use_context::<http::request::Parts>()?;
+        parts.extensions.get::<ClientIp>().map(|ip| ip.0)
+    }
+
+    /// A 429 from inside a server function: the status comes from the error, the
+    /// `Retry-After` header is set here.
+    pub fn rate_limited(wait: std::time::Duration) -> ApiError {
+        let retry_after_secs = crate::server::limits::retry_after_secs(wait);
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(value) = http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.insert_header(http::header::RETRY_AFTER, value);
+            }
+        }
+        ApiError::RateLimited { retry_after_secs }
     }
 
     /// The one place a failed request is logged: here the cause is still known, while the
@@ -188,6 +249,12 @@ pub mod ssr {
                 UploadError::PartAlreadyStored { part } => Self::PartAlreadyStored { part: *part },
                 UploadError::Rejected(reason) => Self::Rejected(reason.clone()),
                 UploadError::Closed(status) => Self::Closed(*status),
+                UploadError::OverQuota { size, used, quota } => Self::OverQuota {
+                    size: *size,
+                    left: quota.saturating_sub(*used),
+                    quota: *quota,
+                },
+                UploadError::TooManyActive { max } => Self::TooManyActive { max: *max },
                 UploadError::Storage(StorageError::Unreachable(_)) => Self::StorageUnavailable,
                 UploadError::Storage(_) | UploadError::Db(_) => Self::Internal,
             }

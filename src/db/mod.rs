@@ -1,6 +1,7 @@
 //! Persistence: the SQLite database, its migrations, and one module of queries per table.
 //! Nothing outside this folder writes SQL.
 
+pub mod accounts;
 pub mod uploads;
 
 use sqlx::sqlite::{

@@ -103,15 +103,75 @@ where
     Ok(())
 }
 
-/// New uploads in one transaction, each with the checksum its only part is signed for when
-/// the browser sent one (a starting upload has no part signed yet, so there is no conflict).
-pub async fn insert_many(pool: &SqlitePool, rows: &[(&UploadRow, Option<&str>)]) -> DbResult<()> {
+/// What an owner may hold: bytes kept or on their way, and unfinished uploads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allowance {
+    pub quota: u64,
+    pub max_active: u64,
+}
+
+/// Why a new upload was not admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Its size on top of `used` (kept and reserved) would pass the quota.
+    Quota { used: u64 },
+    /// The owner has `active` unfinished uploads, the most allowed.
+    Active { active: u64 },
+}
+
+/// New uploads in one write transaction, each admitted only if it fits the owner's allowance
+/// beside everything the owner holds at that instant, the batch's earlier files included.
+/// The check and the insert are one statement inside `BEGIN IMMEDIATE`, so concurrent starts
+/// are serialised by SQLite's write lock: together they can never pass the quota. Each row
+/// carries the checksum its only part is signed for when the browser sent one (a starting
+/// upload has no part signed yet, so there is no conflict).
+pub async fn insert_many(
+    pool: &SqlitePool,
+    rows: &[(&UploadRow, Option<&str>)],
+    allowance: Allowance,
+) -> DbResult<Vec<Result<(), Refused>>> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let mut tx = pool.begin().await?;
+    let quota = i64::try_from(allowance.quota).unwrap_or(i64::MAX);
+    let max_active = i64::try_from(allowance.max_active).unwrap_or(i64::MAX);
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut admitted = Vec::with_capacity(rows.len());
     for (row, first_part) in rows {
-        insert(&mut *tx, row).await?;
+        let done = sqlx::query(concat!(
+            "INSERT INTO uploads (",
+            columns!(),
+            ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ",
+            "(SELECT COALESCE(SUM(size), 0) FROM uploads ",
+            " WHERE owner = ? AND status IN ('uploading', 'uploaded')) + ? <= ? ",
+            "AND (SELECT COUNT(*) FROM uploads WHERE owner = ? AND status = 'uploading') < ?"
+        ))
+        .bind(&row.id)
+        .bind(&row.owner)
+        .bind(&row.name)
+        .bind(&row.object_key)
+        .bind(&row.content_type)
+        .bind(row.size)
+        .bind(row.part_size)
+        .bind(&row.s3_upload_id)
+        .bind(&row.status)
+        .bind(&row.reason)
+        .bind(row.created_at)
+        .bind(row.completed_at)
+        .bind(row.expires_at)
+        .bind(&row.checksum)
+        .bind(&row.reap_claim)
+        .bind(&row.owner)
+        .bind(row.size)
+        .bind(quota)
+        .bind(&row.owner)
+        .bind(max_active)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            admitted.push(Err(refusal(&mut tx, &row.owner, max_active).await?));
+            continue;
+        }
         if let Some(checksum) = first_part {
             sqlx::query(
                 "INSERT INTO upload_parts (upload_id, part_number, checksum) VALUES (?, 1, ?)",
@@ -121,8 +181,56 @@ pub async fn insert_many(pool: &SqlitePool, rows: &[(&UploadRow, Option<&str>)])
             .execute(&mut *tx)
             .await?;
         }
+        admitted.push(Ok(()));
     }
     tx.commit().await?;
+    Ok(admitted)
+}
+
+/// Which limit an owner is at, read inside the transaction that was refused.
+async fn refusal(
+    tx: &mut sqlx::SqliteConnection,
+    owner: &str,
+    max_active: i64,
+) -> DbResult<Refused> {
+    let (used, active): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(size), 0), COALESCE(SUM(status = 'uploading'), 0) FROM uploads
+         WHERE owner = ? AND status IN ('uploading', 'uploaded')",
+    )
+    .bind(owner)
+    .fetch_one(tx)
+    .await?;
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(if active >= max_active {
+        Refused::Active {
+            active: count(active),
+        }
+    } else {
+        Refused::Quota { used: count(used) }
+    })
+}
+
+/// Claims a finished or closed upload for deletion; `false` if someone else holds it (the
+/// reaper, an abort, another delete) or it is still uploading.
+pub async fn claim_for_delete(pool: &SqlitePool, id: &str, claim: &str) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE uploads SET reap_claim = ?
+         WHERE id = ? AND status != 'uploading' AND reap_claim IS NULL",
+    )
+    .bind(claim)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Forgets a deleted upload (its part ledger goes with it).
+pub async fn delete_claimed(pool: &SqlitePool, id: &str, claim: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM uploads WHERE id = ? AND reap_claim = ?")
+        .bind(id)
+        .bind(claim)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ mod invalid;
 pub use closed::{ClosedBecause, Detected, Rejection};
 pub use invalid::Invalid;
 
-use crate::model::UploadStatus;
+use crate::{format, model::UploadStatus};
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
@@ -49,6 +49,42 @@ pub enum ApiError {
     /// The upload was aborted, rejected or expired and cannot be continued.
     #[error("This upload is {0} and cannot continue.")]
     Closed(UploadStatus),
+    /// Starting the file would take the caller past its quota (uploads on their way count).
+    #[error(
+        "This file ({}) does not fit in your storage: {} of {} left.",
+        format::bytes_short(*.size),
+        format::bytes_short(*.left),
+        format::bytes_short(*.quota)
+    )]
+    OverQuota { size: u64, left: u64, quota: u64 },
+    #[error(
+        "You have {max} uploads in progress, the most allowed at once; let some finish first."
+    )]
+    TooManyActive { max: u64 },
+    /// Too many requests in too short a time; the answer carries `Retry-After` too.
+    #[error("Too many requests; please try again in {retry_after_secs} s.")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("Sign in to upload: this server does not take uploads from guests.")]
+    SignInRequired,
+    #[error("Sign in first.")]
+    NotSignedIn,
+    #[error("This API token is not valid: it may have been revoked, or its account disabled.")]
+    BadToken,
+    #[error("Enter an email address like name@example.com.")]
+    BadEmail,
+    #[error("Choose a password of {min} to {max} characters.")]
+    BadPassword { min: usize, max: usize },
+    #[error("An account with this email exists already; sign in instead.")]
+    EmailTaken,
+    /// The same answer for an unknown email and a wrong password.
+    #[error("The email or the password is not right.")]
+    WrongCredentials,
+    #[error("This account has been disabled.")]
+    AccountDisabled,
+    #[error("Give the token a name of 1 to {max} characters.")]
+    BadTokenName { max: usize },
+    #[error("This account has {max} tokens, the most allowed; revoke one first.")]
+    TooManyTokens { max: u64 },
     #[error("The storage service cannot be reached right now. Please try again in a moment.")]
     StorageUnavailable,
     #[error("Something went wrong on the server. Please try again.")]
@@ -63,10 +99,25 @@ impl ApiError {
     /// only for ours and the store's.
     pub fn status_code(&self) -> u16 {
         match self {
-            Self::Invalid(_) | Self::Malformed(_) | Self::DuplicateSession => 400,
-            Self::CrossSite => 403,
+            Self::Invalid(_)
+            | Self::Malformed(_)
+            | Self::DuplicateSession
+            | Self::BadEmail
+            | Self::BadPassword { .. }
+            | Self::BadTokenName { .. } => 400,
+            Self::SignInRequired | Self::NotSignedIn | Self::BadToken | Self::WrongCredentials => {
+                401
+            }
+            Self::CrossSite | Self::AccountDisabled => 403,
             Self::NotFound => 404,
-            Self::Incomplete { .. } | Self::Closed(_) | Self::PartAlreadyStored { .. } => 409,
+            Self::Incomplete { .. }
+            | Self::Closed(_)
+            | Self::PartAlreadyStored { .. }
+            | Self::EmailTaken
+            | Self::TooManyActive { .. }
+            | Self::TooManyTokens { .. } => 409,
+            Self::OverQuota { .. } => 413,
+            Self::RateLimited { .. } => 429,
             Self::Rejected(_) => 422,
             Self::StorageUnavailable => 503,
             Self::Internal => 500,
@@ -84,9 +135,23 @@ impl ApiError {
         value.to_string()
     }
 
-    /// Worth asking again after a pause: the network or the store was away for a moment.
+    /// Worth asking again after a pause: the network or the store was away for a moment, or
+    /// the server asked us to slow down.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transport(_) | Self::StorageUnavailable)
+        matches!(
+            self,
+            Self::Transport(_) | Self::StorageUnavailable | Self::RateLimited { .. }
+        )
+    }
+
+    /// How long the server asked us to wait before asking again, if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::RateLimited { retry_after_secs } => {
+                Some(std::time::Duration::from_secs(*retry_after_secs))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -168,6 +233,20 @@ mod tests {
             assert_eq!(value["message"], error.to_string(), "{wire}");
             assert_eq!(serde_json::from_str::<ApiError>(&wire).unwrap(), error);
         }
+    }
+
+    #[test]
+    fn a_refused_file_says_how_much_room_is_left() {
+        const GIB: u64 = 1 << 30;
+        let error = ApiError::OverQuota {
+            size: 4 * GIB,
+            left: GIB + GIB / 5,
+            quota: 10 * GIB,
+        };
+        assert_eq!(
+            error.to_string(),
+            "This file (4.0 GiB) does not fit in your storage: 1.2 GiB of 10 GiB left."
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod guard;
+pub mod limits;
 pub mod routes;
 pub mod serve;
 pub mod session;

@@ -1,11 +1,8 @@
 //! The whole HTTP surface in one place: pages, server functions, downloads, static files.
 
-use super::{
-    guard,
-    session::{self, SessionId, Sessions},
-    state::AppState,
-};
+use super::{guard, limits, session, state::AppState};
 use crate::{
+    accounts::Caller,
     api,
     app::{shell, App},
     error::ApiError,
@@ -26,8 +23,9 @@ use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 const MAX_REQUEST_BODY: usize = 16 * 1024;
 
 /// Layers run from the bottom up: a request meets the timeout first, then the security
-/// headers, the body limit, the cross-site check and the session, before any handler.
-pub fn router(state: AppState, sessions: Sessions) -> Router {
+/// headers, the body limit, the cross-site check, the session and the rate limits, before
+/// any handler.
+pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let config = state.config.clone();
@@ -37,7 +35,14 @@ pub fn router(state: AppState, sessions: Sessions) -> Router {
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(guard::server_fn_status))
-        .layer(middleware::from_fn_with_state(sessions, session::attach))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_calls,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::attach,
+        ))
         .layer(middleware::from_fn_with_state(
             config.clone(),
             guard::same_site_only,
@@ -55,12 +60,12 @@ pub fn router(state: AppState, sessions: Sessions) -> Router {
 /// the browser to the store. The bytes never pass through us.
 async fn download(
     State(state): State<AppState>,
-    Extension(session): Extension<SessionId>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Redirect, ApiError> {
     let url = state
         .uploads
-        .download_url(&session.0, &id)
+        .download_url(&caller.owner(), &id)
         .await
         .map_err(api::ssr::failed)?;
     Ok(Redirect::to(&url))

@@ -4,8 +4,9 @@
 //! `header_timeout`, and at most `max_connections` are served at once: past that, new ones
 //! wait in the kernel's backlog instead of costing memory.
 
-use super::config::parse;
-use axum::Router;
+use super::{config::parse, limits::PeerAddr};
+use axum::{http::Request, Router};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
@@ -16,6 +17,7 @@ use tokio::{
     net::TcpListener,
     sync::{watch, Semaphore},
 };
+use tower::ServiceExt;
 
 /// How long and how many: what keeps slow or numerous clients from holding the server.
 #[derive(clap::Args, Clone, Copy, Debug)]
@@ -52,9 +54,9 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, or a connection reset before it was accepted:
                     // wait a moment rather than spin.
@@ -66,7 +68,12 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // The rate limits need the peer's address on every request of the connection.
+        let service =
+            TowerToHyperService::new(app.clone().map_request(move |mut r: Request<Incoming>| {
+                r.extensions_mut().insert(PeerAddr(peer));
+                r
+            }));
         let mut closing = closing_rx.clone();
         tokio::spawn(async move {
             let _permit = permit;

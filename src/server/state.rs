@@ -1,4 +1,5 @@
-use super::{config::Config, Uploads};
+use super::{config::Config, limits::Limits, session::Sessions, Uploads};
+use crate::accounts::Accounts;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -9,6 +10,10 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub uploads: Arc<Uploads>,
+    pub accounts: Arc<Accounts>,
+    /// Signs and reads session cookies.
+    pub cookies: Sessions,
+    pub limits: Arc<Limits>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

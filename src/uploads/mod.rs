@@ -34,6 +34,11 @@ pub enum UploadError {
     /// could replace what is there.
     #[error("part {part} is already stored with another checksum")]
     PartAlreadyStored { part: u32 },
+    /// `size` on top of the `used` bytes (kept and on their way) would pass the quota.
+    #[error("{size} bytes do not fit: {used} of {quota} used")]
+    OverQuota { size: u64, used: u64, quota: u64 },
+    #[error("{max} uploads in progress already")]
+    TooManyActive { max: u64 },
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]

@@ -4,7 +4,7 @@ use crate::{
     clock::{self, millis, SharedClock},
     db::{
         self,
-        uploads::{UploadRow, ABORT_CLAIM},
+        uploads::{Allowance, UploadRow, ABORT_CLAIM},
     },
     error::{ClosedBecause, Invalid, Rejection},
     model::{
@@ -73,8 +73,13 @@ impl<S: ObjectStore> UploadService<S> {
 
     /// Validates the request, records the upload (on death row from its first moment: it
     /// expires unless completed) and prepares the store to receive it.
-    pub async fn start(&self, owner: &str, request: NewUpload) -> UploadResult<StartedUpload> {
-        let mut started = self.start_many(owner, vec![request]).await?;
+    pub async fn start(
+        &self,
+        owner: &str,
+        allowance: Allowance,
+        request: NewUpload,
+    ) -> UploadResult<StartedUpload> {
+        let mut started = self.start_many(owner, allowance, vec![request]).await?;
         started.pop().unwrap_or(Err(UploadError::NotFound))
     }
 
@@ -370,6 +375,29 @@ impl<S: ObjectStore> UploadService<S> {
             UploadStatus::Aborted => Ok(row.view()?),
             other => Err(UploadError::Closed(other)),
         }
+    }
+
+    /// Deletes an upload for its owner: an unfinished one is aborted first, a finished one's
+    /// object is deleted, and the row goes, so its bytes no longer count against the quota.
+    /// Deleting what is already gone answers "not found".
+    pub async fn delete(&self, owner: &str, id: &str) -> UploadResult<()> {
+        let row = self.find(owner, id).await?;
+        if row.status()? == UploadStatus::Uploading {
+            self.abort(owner, id).await?;
+        }
+        let claim = format!("delete:{}", uuid::Uuid::new_v4());
+        if !db::uploads::claim_for_delete(&self.db, id, &claim).await? {
+            let row = self.find(owner, id).await?;
+            return Err(UploadError::Closed(closing(&row)));
+        }
+        if row.status()? == UploadStatus::Uploaded {
+            if let Err(e) = self.store.delete(&row.object_key).await {
+                db::uploads::release_claim(&self.db, id, &claim).await?;
+                return Err(e.into());
+            }
+        }
+        db::uploads::delete_claimed(&self.db, id, &claim).await?;
+        Ok(())
     }
 
     /// A page of the owner's library. `cursor` is the `next` of the page before (a client

@@ -3,6 +3,10 @@
 //! cookie jar, as a browser or an attacker with curl would.
 
 use super::eventually;
+use hoist::{
+    checksum::{self, ChecksumAlgorithm},
+    model::{SignedPart, StartedUpload},
+};
 use serde::de::DeserializeOwned;
 use std::{
     net::TcpListener,
@@ -10,6 +14,9 @@ use std::{
     process::{Child, Command, Stdio},
     time::Duration,
 };
+
+/// Every account the tests make has this password.
+pub const PASSWORD: &str = "correct horse battery";
 
 pub struct App {
     child: Child,
@@ -76,7 +83,10 @@ impl App {
             .env("HOIST_S3_SET_CORS", "false")
             .env("HOIST_S3_LIFECYCLE_RULE", "false")
             .env("HOIST_ORPHAN_SWEEP_INTERVAL", "off")
-            .env("HOIST_PART_SIZE", "5MiB");
+            .env("HOIST_PART_SIZE", "5MiB")
+            // Tests fire requests faster than any person; the rate limits have tests of their own.
+            .env("HOIST_RATE_LIMIT", "0")
+            .env("HOIST_IP_RATE_LIMIT", "0");
         for (name, value) in settings {
             command.env(name, value);
         }
@@ -125,6 +135,42 @@ impl App {
         }
     }
 
+    /// Runs `hoist ARGS` beside the server, on its database; `stdin` is piped in.
+    pub fn admin(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .env("HOIST_DATA_DIR", self.dir.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("hoist starts");
+        if let Some(mut input) = child.stdin.take() {
+            input.write_all(stdin.as_bytes()).expect("stdin");
+        }
+        child.wait_with_output().expect("hoist finishes")
+    }
+
+    /// A new browser signed up as `email` (password `PASSWORD`).
+    pub async fn account(&self, email: &str) -> reqwest::Client {
+        let client = self.browser();
+        let answer = self
+            .call(
+                &client,
+                "sign_up",
+                &form(&[("email", email), ("password", PASSWORD)]),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "sign up {email}: {answer:?}");
+        client
+    }
+
+    /// Who the server thinks `client` is.
+    pub async fn whoami(&self, client: &reqwest::Client) -> hoist::model::Me {
+        self.call(client, "whoami", "").await.json()
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.dir.path().join("server.log")
     }
@@ -165,4 +211,49 @@ fn encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Starts an upload as `client` and expects it to be accepted.
+pub async fn start(
+    app: &App,
+    client: &reqwest::Client,
+    name: &str,
+    size: u64,
+    kind: &str,
+) -> StartedUpload {
+    let size = size.to_string();
+    let answer = app
+        .call(
+            client,
+            "start_upload",
+            &form(&[("name", name), ("size", &size), ("content_type", kind)]),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.json()
+}
+
+/// Asks for part 1's URL, signed for `content`'s checksum.
+pub async fn sign_for(app: &App, client: &reqwest::Client, id: &str, content: &[u8]) -> Answer {
+    let sum = checksum::of(ChecksumAlgorithm::Crc32c, content);
+    app.call(
+        client,
+        "sign_parts",
+        &form(&[
+            ("upload_id", id),
+            ("parts[0][part_number]", "1"),
+            ("parts[0][checksum]", &sum),
+        ]),
+    )
+    .await
+}
+
+pub async fn url_for(app: &App, client: &reqwest::Client, id: &str, content: &[u8]) -> SignedPart {
+    let answer = sign_for(app, client, id, content).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.json::<Vec<SignedPart>>().remove(0)
+}
+
+pub async fn by_id(app: &App, client: &reqwest::Client, name: &str, id: &str) -> Answer {
+    app.call(client, name, &form(&[("upload_id", id)])).await
 }

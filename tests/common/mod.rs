@@ -19,6 +19,11 @@ pub const MIB: u64 = 1 << 20;
 pub const PART: u64 = 5 * MIB;
 /// The session most tests upload as.
 pub const OWNER: &str = "session-a";
+/// What the tests' owner may hold: far more than any test uploads.
+pub const ROOMY: db::uploads::Allowance = db::uploads::Allowance {
+    quota: 1 << 40,
+    max_active: 10_000,
+};
 /// Where the tests' uploads go in the bucket, as `HOIST_S3_PREFIX` puts them by default.
 pub const KEY_PREFIX: &str = "hoist/";
 
@@ -158,6 +163,7 @@ impl Harness {
         self.service
             .start(
                 OWNER,
+                ROOMY,
                 NewUpload {
                     name: name.into(),
                     size,

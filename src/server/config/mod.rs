@@ -8,8 +8,9 @@
 pub mod parse;
 
 use crate::{
+    accounts::AccountSettings,
     background::BackgroundSettings,
-    server::{serve::HttpSettings, session::SessionSettings},
+    server::{limits::LimitSettings, serve::HttpSettings, session::SessionSettings},
     storage::S3Settings,
     uploads::{RulesError, UploadRules},
 };
@@ -96,6 +97,10 @@ pub struct Config {
     pub http: HttpSettings,
     #[command(flatten)]
     pub session: SessionSettings,
+    #[command(flatten)]
+    pub accounts: AccountSettings,
+    #[command(flatten)]
+    pub limits: LimitSettings,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -113,6 +118,29 @@ pub enum Command {
         #[arg(long)]
         orphans: bool,
     },
+    /// Manage accounts, on the database this server uses.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+/// `hoist users …`
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum UsersCommand {
+    /// Every account: email, storage used, quota, state.
+    List,
+    /// A new account. The password is read from standard input (one line); with nothing
+    /// there, one is generated and printed once.
+    Create { email: String },
+    /// Changes how much an account may keep (`50GiB`).
+    SetQuota {
+        email: String,
+        #[arg(value_parser = parse::size)]
+        size: u64,
+    },
+    /// Locks an account out: its sessions end and its tokens stop working; its files stay.
+    Disable { email: String },
 }
 
 impl Config {

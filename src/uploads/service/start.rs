@@ -5,7 +5,10 @@
 use super::{in_order, plan_of, NewUpload, UploadService};
 use crate::{
     clock::millis,
-    db::{self, uploads::UploadRow},
+    db::{
+        self,
+        uploads::{Allowance, Refused, UploadRow},
+    },
     error::{ClosedBecause, Invalid},
     model::{SignedPart, StartedUpload, UploadStatus, MAX_START_BATCH},
     storage::{Checksum, ObjectStore, StorageResult},
@@ -27,6 +30,7 @@ impl<S: ObjectStore> UploadService<S> {
     pub async fn start_many(
         &self,
         owner: &str,
+        allowance: Allowance,
         requests: Vec<NewUpload>,
     ) -> UploadResult<Vec<UploadResult<StartedUpload>>> {
         if requests.is_empty() || requests.len() > MAX_START_BATCH {
@@ -46,12 +50,27 @@ impl<S: ObjectStore> UploadService<S> {
 
         // The rows come first: if we die before the store has heard of an upload, its row
         // still names the key, so nothing the store might hold is unknown to us.
+        // Each file is admitted against the owner's quota as its row goes in, so refused
+        // files never reach the store.
         let rows: Vec<(&UploadRow, Option<&str>)> = prepared
             .iter()
             .flatten()
             .map(|p| (&p.row, p.first_part.as_ref().map(|c| c.value.as_str())))
             .collect();
-        db::uploads::insert_many(&self.db, &rows).await?;
+        let mut admitted = db::uploads::insert_many(&self.db, &rows, allowance)
+            .await?
+            .into_iter();
+        let prepared: Vec<UploadResult<Prepared>> = prepared
+            .into_iter()
+            .map(|p| {
+                let p = p?;
+                match admitted.next() {
+                    Some(Ok(())) => Ok(p),
+                    Some(Err(refused)) => Err(over_allowance(refused, p.row.size(), allowance)),
+                    None => Err(UploadError::NotFound),
+                }
+            })
+            .collect();
 
         // Every file, even a one-part one, is a multipart upload: a part URL dies when its
         // upload is completed or aborted, while a PutObject URL would stay valid for its
@@ -197,5 +216,18 @@ impl<S: ObjectStore> UploadService<S> {
             checksum: self.rules.part_checksum,
             signed,
         })
+    }
+}
+
+fn over_allowance(refused: Refused, size: u64, allowance: Allowance) -> UploadError {
+    match refused {
+        Refused::Quota { used } => UploadError::OverQuota {
+            size,
+            used,
+            quota: allowance.quota,
+        },
+        Refused::Active { .. } => UploadError::TooManyActive {
+            max: allowance.max_active,
+        },
     }
 }

@@ -1,0 +1,88 @@
+//! `hoist users`: the operator's commands, run beside the server on its database.
+
+use super::{AccountError, Accounts, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use crate::{format, server::config::UsersCommand};
+use std::io::{BufRead, IsTerminal};
+
+/// Runs the command and returns what to print.
+pub async fn run(accounts: &Accounts, command: UsersCommand) -> Result<String, String> {
+    let failed = |e: AccountError| describe(&e);
+    match command {
+        UsersCommand::List => {
+            let mut out = format!("{:<40} {:>10} {:>10}  state\n", "email", "used", "quota");
+            for (row, used) in accounts.list().await.map_err(failed)? {
+                let state = if row.disabled { "disabled" } else { "active" };
+                out.push_str(&format!(
+                    "{:<40} {:>10} {:>10}  {state}\n",
+                    row.email,
+                    format::bytes_short(used),
+                    format::bytes_short(row.quota())
+                ));
+            }
+            Ok(out)
+        }
+        UsersCommand::Create { email } => {
+            let (password, generated) = match read_password()? {
+                Some(password) => (password, false),
+                None => (generated_password(), true),
+            };
+            let account = accounts.create(&email, &password).await.map_err(failed)?;
+            let mut out = format!(
+                "created {} with a quota of {}\n",
+                account.email,
+                format::bytes_short(account.quota)
+            );
+            if generated {
+                out.push_str(&format!("password: {password}\n"));
+            }
+            Ok(out)
+        }
+        UsersCommand::SetQuota { email, size } => {
+            accounts.set_quota(&email, size).await.map_err(failed)?;
+            Ok(format!(
+                "{} may now keep {}\n",
+                email.trim().to_lowercase(),
+                format::bytes_short(size)
+            ))
+        }
+        UsersCommand::Disable { email } => {
+            accounts.disable(&email).await.map_err(failed)?;
+            Ok(format!(
+                "{} is disabled: its sessions have ended and its tokens no longer work; its files stay\n",
+                email.trim().to_lowercase()
+            ))
+        }
+    }
+}
+
+/// One line from standard input, unless it is a terminal or empty.
+fn read_password() -> Result<Option<String>, String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let line = line.trim_end_matches(['\r', '\n']);
+    Ok((!line.is_empty()).then(|| line.to_string()))
+}
+
+/// 32 hex characters from the system's random generator.
+fn generated_password() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn describe(e: &AccountError) -> String {
+    match e {
+        AccountError::BadEmail => "that is not an email address".into(),
+        AccountError::BadPassword { chars } => format!(
+            "the password has {chars} characters; it needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS}"
+        ),
+        AccountError::EmailTaken => "an account with this email exists already".into(),
+        AccountError::NoSuchAccount => "there is no account with this email".into(),
+        other => other.to_string(),
+    }
+}

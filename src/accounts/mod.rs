@@ -1,0 +1,119 @@
+//! People: accounts, their sessions and tokens, and who is calling. Uploads belong to an
+//! owner — a guest session or an account — and this module says which, and how much that
+//! owner may keep.
+
+pub mod admin;
+mod email;
+mod password;
+mod service;
+mod settings;
+
+pub use email::normalize_email;
+pub use password::Passwords;
+pub use service::{Accounts, NewSession};
+pub use settings::AccountSettings;
+
+use crate::db::{accounts::AccountRow, uploads::Allowance, DbError};
+
+/// Passwords shorter than this are refused (NIST SP 800-63B's minimum).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Long enough for any pass phrase or generated password.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+/// Token names are labels for people.
+pub const MAX_TOKEN_NAME_CHARS: usize = 100;
+/// Tokens one account may hold.
+pub const MAX_TOKENS: u64 = 50;
+
+/// What can go wrong with an account, as facts; [`crate::error`] has the sentences.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("not an email address")]
+    BadEmail,
+    #[error("password of {chars} characters")]
+    BadPassword { chars: usize },
+    #[error("email taken")]
+    EmailTaken,
+    #[error("wrong email or password")]
+    WrongCredentials,
+    #[error("account disabled")]
+    Disabled,
+    #[error("no account with that email")]
+    NoSuchAccount,
+    #[error("token name of {chars} characters")]
+    BadTokenName { chars: usize },
+    #[error("{0} tokens already")]
+    TooManyTokens(u64),
+    #[error("no such token")]
+    NoSuchToken,
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for AccountError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(DbError::from(e))
+    }
+}
+
+pub type AccountResult<T> = Result<T, AccountError>;
+
+/// Someone signed in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub quota: u64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Self {
+            quota: row.quota(),
+            id: row.id,
+            email: row.email,
+        }
+    }
+}
+
+/// Who sent a request: every request has one, put there by the session middleware.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// A browser without an account: its signed session cookie is all it has.
+    Guest { session: String },
+    /// An account, through a signed-in session or (`session: None`) an API token.
+    Account {
+        account: Account,
+        session: Option<String>,
+    },
+}
+
+impl Caller {
+    /// Whose uploads these are: the `owner` column.
+    pub fn owner(&self) -> String {
+        match self {
+            Self::Guest { session } => guest_owner(session),
+            Self::Account { account, .. } => format!("account:{}", account.id),
+        }
+    }
+
+    pub fn account(&self) -> Option<&Account> {
+        match self {
+            Self::Guest { .. } => None,
+            Self::Account { account, .. } => Some(account),
+        }
+    }
+
+    /// What this caller may keep and have on its way.
+    pub fn allowance(&self, settings: &AccountSettings) -> Allowance {
+        Allowance {
+            quota: self.account().map_or(settings.guest_quota, |a| a.quota),
+            max_active: settings.max_active_uploads,
+        }
+    }
+}
+
+pub fn guest_owner(session: &str) -> String {
+    format!("guest:{session}")
+}

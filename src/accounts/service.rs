@@ -1,0 +1,243 @@
+//! Accounts, sessions and tokens over the database.
+
+use super::{
+    normalize_email, Account, AccountError, AccountResult, AccountSettings, Passwords,
+    MAX_PASSWORD_CHARS, MAX_TOKENS, MAX_TOKEN_NAME_CHARS, MIN_PASSWORD_CHARS,
+};
+use crate::{
+    clock::{self, millis, SharedClock},
+    db::accounts::{self as db, AccountRow, TokenRow},
+};
+use sha2::{Digest, Sha256};
+use sqlx::SqlitePool;
+
+/// A session's last use is written at most this often (milliseconds), not on every request.
+const TOUCH_EVERY_MS: i64 = 60_000;
+/// Tokens say what they are, so a leaked one is recognised by secret scanners.
+const TOKEN_PREFIX: &str = "hoist_";
+
+/// A session begun by signing up or in: its id goes into a fresh cookie.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub id: String,
+    pub account: Account,
+}
+
+pub struct Accounts {
+    db: SqlitePool,
+    pub settings: AccountSettings,
+    passwords: Passwords,
+    clock: SharedClock,
+}
+
+impl Accounts {
+    pub fn new(db: SqlitePool, settings: AccountSettings) -> Result<Self, String> {
+        Ok(Self {
+            db,
+            settings,
+            passwords: Passwords::new()?,
+            clock: clock::system(),
+        })
+    }
+
+    /// Creates the account and signs it in; the guest's uploads become its own.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        guest: Option<&str>,
+    ) -> AccountResult<NewSession> {
+        let account = self.create(email, password).await?;
+        self.begin_session(account, guest).await
+    }
+
+    /// Signs in with a new session id (a session id known before sign-in is never promoted,
+    /// so one planted in a browser gains nothing); the guest's uploads become the account's.
+    /// A wrong email and a wrong password cost the same and get the same answer.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        guest: Option<&str>,
+    ) -> AccountResult<NewSession> {
+        let found = match normalize_email(email) {
+            Ok(email) => db::by_email(&self.db, &email).await?,
+            Err(_) => None,
+        };
+        let stored = found.as_ref().map(|a| a.password_hash.as_str());
+        if !self.passwords.verify(password, stored).await {
+            return Err(AccountError::WrongCredentials);
+        }
+        let Some(row) = found else {
+            return Err(AccountError::WrongCredentials);
+        };
+        if row.disabled {
+            return Err(AccountError::Disabled);
+        }
+        self.begin_session(row.into(), guest).await
+    }
+
+    async fn begin_session(
+        &self,
+        account: Account,
+        guest: Option<&str>,
+    ) -> AccountResult<NewSession> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = self.clock.now_ms();
+        db::insert_session(&self.db, &id, &account.id, now, guest).await?;
+        // Now and then, not on every request: sessions that ran out are dropped here.
+        let (idle, begun) = self.stale_before(now);
+        db::delete_stale_sessions(&self.db, idle, begun).await?;
+        Ok(NewSession { id, account })
+    }
+
+    pub async fn sign_out(&self, session: &str) -> AccountResult<()> {
+        db::delete_session(&self.db, session).await?;
+        Ok(())
+    }
+
+    /// The account of a live session; a session past its idle or absolute lifetime, or of a
+    /// disabled account, is ended and gives `None`.
+    pub async fn session(&self, id: &str) -> AccountResult<Option<Account>> {
+        let Some(row) = db::session(&self.db, id).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now_ms();
+        let (idle, begun) = self.stale_before(now);
+        if row.last_seen_at < idle || row.created_at < begun || row.account.disabled {
+            db::delete_session(&self.db, id).await?;
+            return Ok(None);
+        }
+        if now - row.last_seen_at > TOUCH_EVERY_MS {
+            db::touch_session(&self.db, id, now).await?;
+        }
+        Ok(Some(row.account.into()))
+    }
+
+    fn stale_before(&self, now: i64) -> (i64, i64) {
+        (
+            now - millis(self.settings.session_idle),
+            now - millis(self.settings.session_lifetime),
+        )
+    }
+
+    /// The account a bearer token stands for, if the token is live and the account enabled.
+    pub async fn by_token(&self, token: &str) -> AccountResult<Option<Account>> {
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
+            return Ok(None);
+        }
+        let found = db::by_token(&self.db, &token_hash(token), self.clock.now_ms()).await?;
+        Ok(found.filter(|a| !a.disabled).map(Account::from))
+    }
+
+    /// A new token for `account`: the secret is in the answer and nowhere else.
+    pub async fn create_token(
+        &self,
+        account: &Account,
+        name: &str,
+    ) -> AccountResult<(String, TokenRow)> {
+        let name = name.trim();
+        let chars = name.chars().count();
+        if chars == 0 || chars > MAX_TOKEN_NAME_CHARS || name.chars().any(char::is_control) {
+            return Err(AccountError::BadTokenName { chars });
+        }
+        if db::count_tokens(&self.db, &account.id).await? >= MAX_TOKENS {
+            return Err(AccountError::TooManyTokens(MAX_TOKENS));
+        }
+        let secret = format!(
+            "{TOKEN_PREFIX}{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let row = TokenRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            created_at: self.clock.now_ms(),
+            last_used_at: None,
+        };
+        db::insert_token(&self.db, &account.id, &row, &token_hash(&secret)).await?;
+        Ok((secret, row))
+    }
+
+    pub async fn tokens(&self, account: &Account) -> AccountResult<Vec<TokenRow>> {
+        Ok(db::tokens(&self.db, &account.id).await?)
+    }
+
+    pub async fn revoke_token(&self, account: &Account, id: &str) -> AccountResult<()> {
+        if db::delete_token(&self.db, &account.id, id).await? {
+            Ok(())
+        } else {
+            Err(AccountError::NoSuchToken)
+        }
+    }
+
+    /// Bytes kept or on their way for `owner`.
+    pub async fn usage(&self, owner: &str) -> AccountResult<u64> {
+        Ok(db::usage(&self.db, owner).await?)
+    }
+
+    // For `hoist users`: the operator at the terminal.
+
+    pub async fn create(&self, email: &str, password: &str) -> AccountResult<Account> {
+        let email = normalize_email(email)?;
+        let chars = password.chars().count();
+        if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+            return Err(AccountError::BadPassword { chars });
+        }
+        let password_hash = self
+            .passwords
+            .hash(password)
+            .await
+            .map_err(AccountError::Hashing)?;
+        let row = AccountRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            email,
+            password_hash,
+            quota: i64::try_from(self.settings.default_quota).unwrap_or(i64::MAX),
+            disabled: false,
+            created_at: self.clock.now_ms(),
+        };
+        if !db::insert(&self.db, &row).await? {
+            return Err(AccountError::EmailTaken);
+        }
+        Ok(row.into())
+    }
+
+    /// Every account with what it keeps.
+    pub async fn list(&self) -> AccountResult<Vec<(AccountRow, u64)>> {
+        let mut listed = Vec::new();
+        for row in db::all(&self.db).await? {
+            let used = self.usage(&format!("account:{}", row.id)).await?;
+            listed.push((row, used));
+        }
+        Ok(listed)
+    }
+
+    pub async fn set_quota(&self, email: &str, quota: u64) -> AccountResult<()> {
+        let email = normalize_email(email)?;
+        let quota = i64::try_from(quota).unwrap_or(i64::MAX);
+        if db::set_quota(&self.db, &email, quota).await? {
+            Ok(())
+        } else {
+            Err(AccountError::NoSuchAccount)
+        }
+    }
+
+    /// Locks the account out: its sessions end at once and its tokens stop working. Its
+    /// files stay.
+    pub async fn disable(&self, email: &str) -> AccountResult<()> {
+        let email = normalize_email(email)?;
+        if db::disable(&self.db, &email).await? {
+            Ok(())
+        } else {
+            Err(AccountError::NoSuchAccount)
+        }
+    }
+}
+
+fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

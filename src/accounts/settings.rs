@@ -1,0 +1,27 @@
+//! Who may upload and how much they may keep, as settings (variable and default named once,
+//! here).
+
+use crate::server::config::parse;
+use std::time::Duration;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct AccountSettings {
+    /// Browsers without an account may upload (each guest session with its own quota).
+    #[arg(long, env = "HOIST_GUEST_UPLOADS", default_value = "true", value_parser = parse::boolean, action = clap::ArgAction::Set)]
+    pub guest_uploads: bool,
+    /// What one guest session may keep, uploads on their way included.
+    #[arg(long, env = "HOIST_GUEST_QUOTA", default_value = "1GiB", value_parser = parse::size)]
+    pub guest_quota: u64,
+    /// What a new account may keep; `hoist users set-quota` changes one account's.
+    #[arg(long, env = "HOIST_DEFAULT_QUOTA", default_value = "10GiB", value_parser = parse::size)]
+    pub default_quota: u64,
+    /// Unfinished uploads one account or guest may have at once.
+    #[arg(long, env = "HOIST_MAX_ACTIVE_UPLOADS", default_value = "100", value_parser = parse::number_in(1..=100_000u64))]
+    pub max_active_uploads: u64,
+    /// A signed-in session unused for this long ends.
+    #[arg(long, env = "HOIST_SESSION_IDLE", default_value = "14d", value_parser = parse::duration)]
+    pub session_idle: Duration,
+    /// A signed-in session ends this long after sign-in, however active.
+    #[arg(long, env = "HOIST_SESSION_LIFETIME", default_value = "30d", value_parser = parse::duration)]
+    pub session_lifetime: Duration,
+}

@@ -1,0 +1,202 @@
+//! Server functions for people: signing up, in and out, what the page shows about the
+//! caller, and API tokens for programs.
+
+use crate::{
+    error::ApiError,
+    model::{Me, NewToken, TokenView},
+};
+use leptos::prelude::*;
+
+#[server(endpoint = "sign_up")]
+pub async fn sign_up(email: String, password: String) -> Result<Me, ApiError> {
+    let (state, caller) = super::ssr::context()?;
+    let guest = ssr::guest_of(&caller);
+    let session = state
+        .accounts
+        .sign_up(&email, &password, guest.as_deref())
+        .await
+        .map_err(ssr::failed)?;
+    ssr::begin(&state, &session)?;
+    ssr::me(&state, &crate::accounts::Caller::from(session)).await
+}
+
+/// Signs in with a new session id; the guest's uploads become the account's.
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<Me, ApiError> {
+    let (state, caller) = super::ssr::context()?;
+    let ip = super::ssr::client_ip().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+    if let Err(wait) = state.limits.sign_in_attempt(&email, ip) {
+        return Err(super::ssr::rate_limited(wait));
+    }
+    let guest = ssr::guest_of(&caller);
+    let session = state
+        .accounts
+        .sign_in(&email, &password, guest.as_deref())
+        .await
+        .map_err(ssr::failed)?;
+    ssr::begin(&state, &session)?;
+    ssr::me(&state, &crate::accounts::Caller::from(session)).await
+}
+
+/// Ends the session everywhere its cookie is presented; the browser continues as a new guest.
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<Me, ApiError> {
+    use crate::{accounts::Caller, server::session::Subject};
+    let (state, caller) = super::ssr::context()?;
+    if let Caller::Account {
+        session: Some(session),
+        ..
+    } = &caller
+    {
+        state
+            .accounts
+            .sign_out(session)
+            .await
+            .map_err(ssr::failed)?;
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    ssr::set_cookie(&state, &Subject::Guest(id.clone()))?;
+    ssr::me(&state, &Caller::Guest { session: id }).await
+}
+
+#[server(endpoint = "whoami")]
+pub async fn whoami() -> Result<Me, ApiError> {
+    let (state, caller) = super::ssr::context()?;
+    ssr::me(&state, &caller).await
+}
+
+/// A new token for programs; its secret is in this answer only.
+#[server(endpoint = "create_token")]
+pub async fn create_token(name: String) -> Result<NewToken, ApiError> {
+    let (state, account) = ssr::signed_in()?;
+    let (secret, row) = state
+        .accounts
+        .create_token(&account, &name)
+        .await
+        .map_err(ssr::failed)?;
+    Ok(NewToken {
+        secret,
+        token: ssr::token_view(row),
+    })
+}
+
+#[server(endpoint = "list_tokens")]
+pub async fn list_tokens() -> Result<Vec<TokenView>, ApiError> {
+    let (state, account) = ssr::signed_in()?;
+    let rows = state.accounts.tokens(&account).await.map_err(ssr::failed)?;
+    Ok(rows.into_iter().map(ssr::token_view).collect())
+}
+
+#[server(endpoint = "revoke_token")]
+pub async fn revoke_token(token_id: String) -> Result<(), ApiError> {
+    let (state, account) = ssr::signed_in()?;
+    state
+        .accounts
+        .revoke_token(&account, &token_id)
+        .await
+        .map_err(ssr::failed)
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::ApiError;
+    use crate::{
+        accounts::{
+            guest_owner, Account, AccountError, Caller, NewSession, MAX_PASSWORD_CHARS,
+            MAX_TOKEN_NAME_CHARS, MIN_PASSWORD_CHARS,
+        },
+        db::accounts::TokenRow,
+        model::{Me, TokenView},
+        server::{session::Subject, state::AppState},
+    };
+    use leptos::prelude::*;
+
+    impl From<NewSession> for Caller {
+        fn from(session: NewSession) -> Self {
+            Self::Account {
+                account: session.account,
+                session: Some(session.id),
+            }
+        }
+    }
+
+    /// The uploads a guest made before signing in or up go with it.
+    pub fn guest_of(caller: &Caller) -> Option<String> {
+        match caller {
+            Caller::Guest { session } => Some(guest_owner(session)),
+            Caller::Account { .. } => None,
+        }
+    }
+
+    /// Hands the browser the cookie of its new session.
+    pub fn begin(state: &AppState, session: &NewSession) -> Result<(), ApiError> {
+        set_cookie(state, &Subject::Signed(session.id.clone()))
+    }
+
+    pub fn set_cookie(state: &AppState, subject: &Subject) -> Result<(), ApiError> {
+        let response = use_context::<leptos_axum::ResponseOptions>().ok_or(ApiError::Internal)?;
+        let value = state
+            .cookies
+            .set_cookie(subject)
+            .ok_or(ApiError::Internal)?;
+        response.append_header(http::header::SET_COOKIE, value);
+        Ok(())
+    }
+
+    pub async fn me(state: &AppState, caller: &Caller) -> Result<Me, ApiError> {
+        let settings = &state.accounts.settings;
+        let used = state
+            .accounts
+            .usage(&caller.owner())
+            .await
+            .map_err(failed)?;
+        Ok(Me {
+            email: caller.account().map(|a| a.email.clone()),
+            used,
+            quota: caller.allowance(settings).quota,
+            guest_uploads: settings.guest_uploads,
+        })
+    }
+
+    pub fn signed_in() -> Result<(AppState, Account), ApiError> {
+        let (state, caller) = crate::api::ssr::context()?;
+        match caller {
+            Caller::Account { account, .. } => Ok((state, account)),
+            Caller::Guest { .. } => Err(ApiError::NotSignedIn),
+        }
+    }
+
+    pub fn token_view(row: TokenRow) -> TokenView {
+        TokenView {
+            id: row.id,
+            name: row.name,
+            created_at_ms: row.created_at,
+            last_used_at_ms: row.last_used_at,
+        }
+    }
+
+    /// Logged here, where the cause is known; the caller gets what they can act on.
+    pub fn failed(e: AccountError) -> ApiError {
+        let answer = match &e {
+            AccountError::BadEmail => ApiError::BadEmail,
+            AccountError::BadPassword { .. } => ApiError::BadPassword {
+                min: MIN_PASSWORD_CHARS,
+                max: MAX_PASSWORD_CHARS,
+            },
+            AccountError::EmailTaken => ApiError::EmailTaken,
+            AccountError::WrongCredentials => ApiError::WrongCredentials,
+            AccountError::Disabled => ApiError::AccountDisabled,
+            AccountError::NoSuchAccount | AccountError::NoSuchToken => ApiError::NotFound,
+            AccountError::BadTokenName { .. } => ApiError::BadTokenName {
+                max: MAX_TOKEN_NAME_CHARS,
+            },
+            AccountError::TooManyTokens(max) => ApiError::TooManyTokens { max: *max },
+            AccountError::Hashing(_) | AccountError::Db(_) => ApiError::Internal,
+        };
+        match answer {
+            ApiError::Internal => tracing::error!(error = %e, "account request failed"),
+            _ => tracing::debug!(error = %e, "account request refused"),
+        }
+        answer
+    }
+}
