@@ -1,6 +1,7 @@
-//! The page: its HTML shell and the single screen, an uploader above the library.
+//! The pages: the HTML shell; the uploader above the library, under a header with the
+//! account; and the account's API tokens.
 
-use crate::ui::{library::Library, uploader::Uploader};
+use crate::ui::{account::AccountBar, library::Library, tokens::TokensPage, uploader::Uploader};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -38,6 +39,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| "Page not found.".into_view()>
                 <Route path=StaticSegment("") view=HomePage/>
+                <Route path=StaticSegment("account") view=TokensPage/>
             </Routes>
         </Router>
     }
@@ -52,9 +54,12 @@ fn HomePage() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
     view! {
         <main data-hydrated=move || hydrated.get().then_some("true")>
-            <header>
-                <h1>"Hoist"</h1>
-                <p class="tagline">"Files of any size, straight into storage."</p>
+            <header class="page-head">
+                <div>
+                    <h1>"Hoist"</h1>
+                    <p class="tagline">"Files of any size, straight into storage."</p>
+                </div>
+                <AccountBar version=library_version/>
             </header>
             <Uploader library_version/>
             <Library version=library_version/>

@@ -146,6 +146,18 @@ async fn signing_in_rotates_the_session_and_signing_out_ends_it_for_every_copy_o
     assert_ne!(again_cookie, account_cookie);
     let (list, _) = with_cookie(&app, &again_cookie, "list_uploads", "").await;
     assert_eq!(library(list), vec![started.upload_id.clone()]);
+    // Signing in over a live session replaces it: the older cookie opens nothing.
+    let (third, third_cookie) = with_cookie(
+        &app,
+        &again_cookie,
+        "sign_in",
+        &credentials("ann@example.com", PASSWORD),
+    )
+    .await;
+    assert_eq!(third.status, 200, "{third:?}");
+    assert!(third_cookie.is_some_and(|c| c != again_cookie));
+    let (me, _) = with_cookie(&app, &again_cookie, "whoami", "").await;
+    assert_eq!(me.json::<hoist::model::Me>().email, None);
 
     // A wrong password and an unknown email: the same answer, word for word.
     let browser = app.browser();
@@ -602,6 +614,29 @@ async fn users_are_made_and_given_room_from_the_terminal() {
         .await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(app.whoami(&browser).await.quota, 3 << 30);
+    // A new password ends the sessions signed in with the old one.
+    let changed = app.admin(
+        &["users", "set-password", "jo@example.com"],
+        "another long one\n",
+    );
+    assert!(changed.status.success(), "{changed:?}");
+    assert_eq!(app.whoami(&browser).await.email, None);
+    let old = app
+        .call(
+            &app.browser(),
+            "sign_in",
+            &credentials("jo@example.com", "a long password"),
+        )
+        .await;
+    assert_eq!(old.status, 401, "{old:?}");
+    let new = app
+        .call(
+            &app.browser(),
+            "sign_in",
+            &credentials("jo@example.com", "another long one"),
+        )
+        .await;
+    assert_eq!(new.status, 200, "{new:?}");
     // Generated when none is given, and shown once.
     let generated = app.admin(&["users", "create", "kim@example.com"], "");
     let text = String::from_utf8_lossy(&generated.stdout);

@@ -70,12 +70,15 @@ test('the library keeps a finished upload across a reload, for this browser only
 
 test('a library of more than one page shows 100 rows and loads the rest on request', async ({ page }) => {
   await openApp(page);
-  // 105 uploads started in this browser's session (its cookies), the quick way.
+  // 105 uploads started in this browser's session (its cookies), the quick way, and cancelled
+  // at once: no one may have more than HOIST_MAX_ACTIVE_UPLOADS (100) unfinished.
   for (let n = 0; n < 105; n++) {
     const answer = await page.request.post('/api/start_upload', {
       form: { name: `page-${n}.bin`, size: '10', content_type: 'application/octet-stream' },
     });
     expect(answer.ok()).toBe(true);
+    const { upload_id } = await answer.json();
+    expect((await page.request.post('/api/abort_upload', { form: { upload_id } })).ok()).toBe(true);
   }
   await page.reload();
   const rows = page.locator('.library tbody tr');

@@ -22,20 +22,26 @@ pub async fn run(accounts: &Accounts, command: UsersCommand) -> Result<String, S
             Ok(out)
         }
         UsersCommand::Create { email } => {
-            let (password, generated) = match read_password()? {
-                Some(password) => (password, false),
-                None => (generated_password(), true),
-            };
+            let (password, generated) = password()?;
             let account = accounts.create(&email, &password).await.map_err(failed)?;
-            let mut out = format!(
+            let out = format!(
                 "created {} with a quota of {}\n",
                 account.email,
                 format::bytes_short(account.quota)
             );
-            if generated {
-                out.push_str(&format!("password: {password}\n"));
-            }
-            Ok(out)
+            Ok(out + &generated)
+        }
+        UsersCommand::SetPassword { email } => {
+            let (password, generated) = password()?;
+            accounts
+                .set_password(&email, &password)
+                .await
+                .map_err(failed)?;
+            let out = format!(
+                "{} has a new password; its sessions have ended\n",
+                email.trim().to_lowercase()
+            );
+            Ok(out + &generated)
         }
         UsersCommand::SetQuota { email, size } => {
             accounts.set_quota(&email, size).await.map_err(failed)?;
@@ -53,6 +59,18 @@ pub async fn run(accounts: &Accounts, command: UsersCommand) -> Result<String, S
             ))
         }
     }
+}
+
+/// The password from standard input, or a generated one and the line that shows it.
+fn password() -> Result<(String, String), String> {
+    Ok(match read_password()? {
+        Some(password) => (password, String::new()),
+        None => {
+            let password = generated_password();
+            let shown = format!("password: {password}\n");
+            (password, shown)
+        }
+    })
 }
 
 /// One line from standard input, unless it is a terminal or empty.

@@ -180,15 +180,7 @@ impl Accounts {
 
     pub async fn create(&self, email: &str, password: &str) -> AccountResult<Account> {
         let email = normalize_email(email)?;
-        let chars = password.chars().count();
-        if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
-            return Err(AccountError::BadPassword { chars });
-        }
-        let password_hash = self
-            .passwords
-            .hash(password)
-            .await
-            .map_err(AccountError::Hashing)?;
+        let password_hash = self.hash(password).await?;
         let row = AccountRow {
             id: uuid::Uuid::new_v4().to_string(),
             email,
@@ -201,6 +193,29 @@ impl Accounts {
             return Err(AccountError::EmailTaken);
         }
         Ok(row.into())
+    }
+
+    /// A new password; every session of the account ends (signed in anywhere, it must sign
+    /// in again).
+    pub async fn set_password(&self, email: &str, password: &str) -> AccountResult<()> {
+        let email = normalize_email(email)?;
+        let password_hash = self.hash(password).await?;
+        if db::set_password(&self.db, &email, &password_hash).await? {
+            Ok(())
+        } else {
+            Err(AccountError::NoSuchAccount)
+        }
+    }
+
+    async fn hash(&self, password: &str) -> AccountResult<String> {
+        let chars = password.chars().count();
+        if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+            return Err(AccountError::BadPassword { chars });
+        }
+        self.passwords
+            .hash(password)
+            .await
+            .map_err(AccountError::Hashing)
     }
 
     /// Every account with what it keeps.

@@ -16,7 +16,7 @@ pub async fn sign_up(email: String, password: String) -> Result<Me, ApiError> {
         .sign_up(&email, &password, guest.as_deref())
         .await
         .map_err(ssr::failed)?;
-    ssr::begin(&state, &session)?;
+    ssr::begin(&state, &caller, &session).await?;
     ssr::me(&state, &crate::accounts::Caller::from(session)).await
 }
 
@@ -34,7 +34,7 @@ pub async fn sign_in(email: String, password: String) -> Result<Me, ApiError> {
         .sign_in(&email, &password, guest.as_deref())
         .await
         .map_err(ssr::failed)?;
-    ssr::begin(&state, &session)?;
+    ssr::begin(&state, &caller, &session).await?;
     ssr::me(&state, &crate::accounts::Caller::from(session)).await
 }
 
@@ -128,8 +128,19 @@ mod ssr {
         }
     }
 
-    /// Hands the browser the cookie of its new session.
-    pub fn begin(state: &AppState, session: &NewSession) -> Result<(), ApiError> {
+    /// Hands the browser the cookie of its new session; a session it had before ends, so no
+    /// copy of the old cookie stays signed in.
+    pub async fn begin(
+        state: &AppState,
+        before: &Caller,
+        session: &NewSession,
+    ) -> Result<(), ApiError> {
+        if let Caller::Account {
+            session: Some(old), ..
+        } = before
+        {
+            state.accounts.sign_out(old).await.map_err(failed)?;
+        }
         set_cookie(state, &Subject::Signed(session.id.clone()))
     }
 

@@ -80,6 +80,31 @@ pub async fn set_quota(pool: &SqlitePool, email: &str, quota: i64) -> DbResult<b
     Ok(done.rows_affected() == 1)
 }
 
+/// Changes the password and ends every session of the account, in one transaction.
+pub async fn set_password(pool: &SqlitePool, email: &str, password_hash: &str) -> DbResult<bool> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let id: Option<String> =
+        sqlx::query_scalar("UPDATE accounts SET password_hash = ? WHERE email = ? RETURNING id")
+            .bind(password_hash)
+            .bind(email)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(id) = id else {
+        return Ok(false);
+    };
+    end_sessions(&mut tx, &id).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn end_sessions(tx: &mut sqlx::SqliteConnection, account_id: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE account_id = ?")
+        .bind(account_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// Disables the account and ends every session and token it has, in one transaction.
 pub async fn disable(pool: &SqlitePool, email: &str) -> DbResult<bool> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -91,10 +116,7 @@ pub async fn disable(pool: &SqlitePool, email: &str) -> DbResult<bool> {
     let Some(id) = id else {
         return Ok(false);
     };
-    sqlx::query("DELETE FROM sessions WHERE account_id = ?")
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+    end_sessions(&mut tx, &id).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -86,6 +86,13 @@ pub fn backoff(attempt: u32, unit: f64) -> Duration {
     step.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0))
 }
 
+/// How long to wait when the server said how long (`Retry-After` on a 429): that long, plus
+/// up to a quarter more so that calls refused together do not return together. Such waits are
+/// not failures: the server is busy with us, not broken, and says when to come back.
+pub fn as_asked(wait: Duration, unit: f64) -> Duration {
+    wait.mul_f64(1.0 + 0.25 * unit.clamp(0.0, 1.0))
+}
+
 /// One part's (or one server call's) tally of failures, and what to do after the next one.
 /// Waiting offline is not counted by the callers: a laptop closed for an hour resumes.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -238,6 +245,14 @@ mod tests {
             attempts.failed(0.0),
             Next::RetryAfter { attempt: 2, .. }
         ));
+    }
+
+    #[test]
+    fn a_server_that_says_when_is_waited_for_that_long_at_least() {
+        let asked = Duration::from_secs(4);
+        assert_eq!(as_asked(asked, 0.0), asked);
+        assert_eq!(as_asked(asked, 0.999_999).as_secs(), 4);
+        assert!(as_asked(asked, 0.999_999) <= Duration::from_secs(5));
     }
 
     #[test]

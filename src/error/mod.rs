@@ -143,16 +143,6 @@ impl ApiError {
             Self::Transport(_) | Self::StorageUnavailable | Self::RateLimited { .. }
         )
     }
-
-    /// How long the server asked us to wait before asking again, if it said.
-    pub fn retry_after(&self) -> Option<std::time::Duration> {
-        match self {
-            Self::RateLimited { retry_after_secs } => {
-                Some(std::time::Duration::from_secs(*retry_after_secs))
-            }
-            _ => None,
-        }
-    }
 }
 
 /// The same sentence and status a server function gives, for plain routes (downloads).

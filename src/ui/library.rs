@@ -2,7 +2,7 @@
 //! a page at a time.
 
 use crate::{
-    api::list_uploads,
+    api::{delete_upload, list_uploads},
     format,
     model::{LibraryPage, UploadStatus, UploadView},
 };
@@ -23,7 +23,7 @@ pub fn Library(version: RwSignal<u32>) -> impl IntoView {
                             Ok(page) if page.uploads.is_empty() => {
                                 view! { <p class="empty">"No files yet."</p> }.into_any()
                             }
-                            Ok(page) => view! { <UploadTable first=page/> }.into_any(),
+                            Ok(page) => view! { <UploadTable first=page version/> }.into_any(),
                         })
                 }}
             </Transition>
@@ -33,7 +33,7 @@ pub fn Library(version: RwSignal<u32>) -> impl IntoView {
 
 /// The first page, and the pages "Load more" brings after it.
 #[component]
-fn UploadTable(first: LibraryPage) -> impl IntoView {
+fn UploadTable(first: LibraryPage, version: RwSignal<u32>) -> impl IntoView {
     let rows = RwSignal::new(first.uploads);
     let next = RwSignal::new(first.next);
     let loading = RwSignal::new(false);
@@ -69,7 +69,7 @@ fn UploadTable(first: LibraryPage) -> impl IntoView {
             </thead>
             <tbody>
                 <For each=move || rows.get() key=|upload| upload.id.clone() let:upload>
-                    <UploadRow upload/>
+                    <UploadRow upload version/>
                 </For>
             </tbody>
         </table>
@@ -83,13 +83,16 @@ fn UploadTable(first: LibraryPage) -> impl IntoView {
 }
 
 #[component]
-fn UploadRow(upload: UploadView) -> impl IntoView {
+fn UploadRow(upload: UploadView, version: RwSignal<u32>) -> impl IntoView {
     let time = format::utc_time(upload.completed_at_ms.unwrap_or(upload.created_at_ms));
     let reason = upload.reason.as_ref().map(ToString::to_string);
     let download = (upload.status == UploadStatus::Uploaded).then(|| {
         let href = format!("/files/{}/download", upload.id);
         view! { <a href=href download=upload.name.clone()>"Download"</a> }
     });
+    // Uploads still on their way are cancelled from the upload list above.
+    let delete = (upload.status != UploadStatus::Uploading)
+        .then(|| view! { <DeleteButton id=upload.id.clone() name=upload.name.clone() version/> });
     view! {
         <tr data-upload-id=upload.id.clone() data-status=upload.status.as_str()>
             <td class="name">
@@ -103,7 +106,53 @@ fn UploadRow(upload: UploadView) -> impl IntoView {
                 {upload.status.as_str()}
             </td>
             <td>{time}</td>
-            <td>{download}</td>
+            <td class="actions">{download} {delete}</td>
         </tr>
+    }
+}
+
+/// "Delete", then a second, explicit "Delete for good" or "Keep": a file is not lost to one
+/// stray click.
+#[component]
+fn DeleteButton(id: String, name: String, version: RwSignal<u32>) -> impl IntoView {
+    let asking = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let confirm = move |_| {
+        let id = id.clone();
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match delete_upload(id).await {
+                Ok(()) => version.update(|v| *v += 1),
+                Err(e) => {
+                    error.set(Some(e.to_string()));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    let label = format!("Delete {name} for good");
+    view! {
+        <Show
+            when=move || asking.get()
+            fallback=move || {
+                view! {
+                    <button type="button" class="link" on:click=move |_| asking.set(true)>
+                        "Delete"
+                    </button>
+                }
+            }
+        >
+            <span class="confirm" role="group" aria-label=label.clone()>
+                "Delete for good? "
+                <button type="button" class="danger" on:click=confirm.clone() disabled=move || busy.get()>
+                    "Delete for good"
+                </button>
+                <button type="button" class="link" on:click=move |_| asking.set(false)>
+                    "Keep"
+                </button>
+            </span>
+        </Show>
+        {move || error.get().map(|e| view! { <small class="error" role="alert">{e}</small> })}
     }
 }

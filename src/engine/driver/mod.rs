@@ -27,7 +27,7 @@ use super::{
     progress::Progress,
     rate::Rate,
     resume::{Fingerprint, Ledger},
-    retry::{Attempts, Next},
+    retry::{self, Attempts, Next},
     scheduler::{FileId, Scheduler},
     task::{Command, EngineView, Phase, UploadTask},
 };
@@ -45,6 +45,7 @@ use std::{
     future::Future,
     ops::Deref,
     rc::Rc,
+    time::Duration,
 };
 use web_sys::{File, XmlHttpRequest};
 
@@ -236,6 +237,10 @@ where
         match call().await {
             // Lost offline: not a failure; the loop waits for the network.
             Err(e) if e.is_transient() && !browser::online() => {}
+            Err(ApiError::RateLimited { retry_after_secs }) => {
+                let asked = Duration::from_secs(retry_after_secs);
+                browser::sleep(retry::as_asked(asked, browser::random())).await;
+            }
             Err(e) if e.is_transient() => match attempts.failed(browser::random()) {
                 Next::RetryAfter { pause, .. } => browser::sleep(pause).await,
                 _ => return Err(e),

@@ -2,13 +2,17 @@
 //! help. What a failure means is decided in [`crate::engine::retry`]; this loop only acts on it.
 
 use super::Engine;
-use crate::engine::{
-    browser,
-    retry::{self, Attempts, Next, PutError, Verdict},
-    scheduler::FileId,
-    task::Phase,
-    xhr,
+use crate::{
+    engine::{
+        browser,
+        retry::{self, Attempts, Next, PutError, Verdict},
+        scheduler::FileId,
+        task::Phase,
+        xhr,
+    },
+    error::ApiError,
 };
+use std::time::Duration;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, XmlHttpRequest};
 
@@ -28,6 +32,11 @@ impl Engine {
                 Ok(request) => request,
                 // Offline meanwhile: not a failure; the loop waits for the network.
                 Err(e) if e.is_transient() && !browser::online() => continue,
+                Err(ApiError::RateLimited { retry_after_secs }) => {
+                    let asked = Duration::from_secs(retry_after_secs);
+                    browser::sleep(retry::as_asked(asked, browser::random())).await;
+                    continue;
+                }
                 Err(e) if e.is_transient() => match attempts.failed(browser::random()) {
                     Next::RetryAfter { pause, .. } => {
                         browser::sleep(pause).await;

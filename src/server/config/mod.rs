@@ -133,6 +133,9 @@ pub enum UsersCommand {
     /// A new account. The password is read from standard input (one line); with nothing
     /// there, one is generated and printed once.
     Create { email: String },
+    /// A new password, read from standard input (one line; with nothing there, one is
+    /// generated and printed once). Every session of the account ends.
+    SetPassword { email: String },
     /// Changes how much an account may keep (`50GiB`).
     SetQuota {
         email: String,

@@ -1,0 +1,221 @@
+//! The header's account corner: who is uploading and how much room is left, and the forms to
+//! sign up, sign in and sign out.
+
+use crate::{
+    api::account::{whoami, SignIn, SignUp},
+    error::ApiError,
+    format,
+    model::Me,
+};
+use leptos::prelude::*;
+
+#[component]
+pub fn AccountBar(
+    /// Bumped when uploads settle or files are deleted: the meter follows.
+    version: RwSignal<u32>,
+) -> impl IntoView {
+    let me = Resource::new(move || version.get(), |_| whoami());
+    view! {
+        <div class="account">
+            <Transition fallback=|| ()>
+                {move || {
+                    me.get()
+                        .map(|result| match result {
+                            Ok(me) => view! { <Corner me version/> }.into_any(),
+                            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </div>
+    }
+}
+
+#[component]
+fn Corner(me: Me, version: RwSignal<u32>) -> impl IntoView {
+    let meter = view! { <StorageMeter used=me.used quota=me.quota/> };
+    match me.email {
+        Some(email) => view! {
+            <div class="signed-in">
+                <span class="email">{email}</span>
+                {meter}
+                <a href="/account">"API tokens"</a>
+                <SignOut/>
+            </div>
+        }
+        .into_any(),
+        None => view! {
+            <div class="guest">
+                {me.guest_uploads.then_some(meter)}
+                <SignInOrUp version/>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+/// "3.2 GiB of 10 GiB", as a meter and in words.
+#[component]
+fn StorageMeter(used: u64, quota: u64) -> impl IntoView {
+    let words = format!(
+        "{} of {}",
+        format::bytes_short(used),
+        format::bytes_short(quota)
+    );
+    // A meter's numbers are floats; at these sizes the rounding is invisible.
+    view! {
+        <span class="storage">
+            <meter
+                min="0"
+                max=quota as f64
+                high=quota as f64 * 0.9
+                value=used as f64
+                aria-label="Storage used"
+                aria-valuetext=words.clone()
+            ></meter>
+            <span class="usage">{words}</span>
+        </span>
+    }
+}
+
+#[component]
+fn SignOut() -> impl IntoView {
+    let sign_out = ServerAction::<crate::api::account::SignOut>::new();
+    // The page starts afresh as a guest: uploads under way belonged to the account.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = sign_out.value().get() {
+            reload();
+        }
+    });
+    view! {
+        <ActionForm action=sign_out>
+            <button type="submit" class="link">"Sign out"</button>
+        </ActionForm>
+    }
+}
+
+/// Which form is open.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Open {
+    None,
+    SignIn,
+    SignUp,
+}
+
+#[component]
+fn SignInOrUp(version: RwSignal<u32>) -> impl IntoView {
+    let open = RwSignal::new(Open::None);
+    let sign_in = ServerAction::<SignIn>::new();
+    let sign_up = ServerAction::<SignUp>::new();
+    // Signed in: the guest's uploads are the account's now, so uploads under way go on; the
+    // library and the meter reload.
+    Effect::new(move |_| {
+        let done = matches!(sign_in.value().get(), Some(Ok(_)))
+            || matches!(sign_up.value().get(), Some(Ok(_)));
+        if done {
+            version.update(|v| *v += 1);
+        }
+    });
+    let error_of = move |which: Open| {
+        Signal::derive(move || {
+            let value = match which {
+                Open::SignUp => sign_up.value().get(),
+                _ => sign_in.value().get(),
+            };
+            value.and_then(Result::err)
+        })
+    };
+    view! {
+        <div class="sign-buttons">
+            <button type="button" class="link" on:click=move |_| open.set(Open::SignIn)>
+                "Sign in"
+            </button>
+            <button type="button" class="link" on:click=move |_| open.set(Open::SignUp)>
+                "Sign up"
+            </button>
+        </div>
+        <Show when=move || open.get() == Open::SignIn>
+            <ActionForm action=sign_in attr:class="credentials" attr:aria-label="Sign in">
+                <Fields error=error_of(Open::SignIn) new_password=false/>
+                <button type="submit" class="button" disabled=move || sign_in.pending().get()>
+                    "Sign in"
+                </button>
+            </ActionForm>
+        </Show>
+        <Show when=move || open.get() == Open::SignUp>
+            <ActionForm action=sign_up attr:class="credentials" attr:aria-label="Sign up">
+                <Fields error=error_of(Open::SignUp) new_password=true/>
+                <button type="submit" class="button" disabled=move || sign_up.pending().get()>
+                    "Sign up"
+                </button>
+            </ActionForm>
+        </Show>
+    }
+}
+
+/// Where an error belongs: next to the field that caused it, or under the form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Email,
+    Password,
+    Form,
+}
+
+fn field_of(error: &ApiError) -> Field {
+    match error {
+        ApiError::BadEmail | ApiError::EmailTaken => Field::Email,
+        ApiError::BadPassword { .. } | ApiError::WrongCredentials => Field::Password,
+        _ => Field::Form,
+    }
+}
+
+#[component]
+fn Fields(error: Signal<Option<ApiError>>, new_password: bool) -> impl IntoView {
+    let message = move |field: Field| {
+        error
+            .get()
+            .filter(|e| field_of(e) == field)
+            .map(|e| e.to_string())
+    };
+    let invalid = move |field: Field| message(field).is_some().then_some("true");
+    let autocomplete = if new_password {
+        "new-password"
+    } else {
+        "current-password"
+    };
+    view! {
+        <label>
+            "Email"
+            <input
+                type="email"
+                name="email"
+                required
+                autocomplete="username"
+                aria-invalid=move || invalid(Field::Email)
+                aria-describedby="email-error"
+            />
+        </label>
+        <p id="email-error" class="field-error" role="alert">{move || message(Field::Email)}</p>
+        <label>
+            "Password"
+            <input
+                type="password"
+                name="password"
+                required
+                autocomplete=autocomplete
+                aria-invalid=move || invalid(Field::Password)
+                aria-describedby="password-error"
+            />
+        </label>
+        <p id="password-error" class="field-error" role="alert">
+            {move || message(Field::Password)}
+        </p>
+        <p class="field-error" role="alert">{move || message(Field::Form)}</p>
+    }
+}
+
+fn reload() {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().reload();
+    }
+}
