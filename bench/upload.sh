@@ -16,7 +16,8 @@
 # rotates each round), every upload gets freshly written random files and starts on an idle
 # store. BENCH_RUNS (3) rounds; BENCH_SCENARIOS to pick some; BENCH_MEMORY_MIB (4096; 0 skips)
 # for the browser's memory during one big Hoist upload; BENCH_PROFILE (release | debug).
-# BENCH_BASELINE=DIR adds Hoist as built before a change (DIR/hoist, DIR/site, DIR/commit) as
+# BENCH_BASELINE=DIR adds Hoist as built before a change (DIR/hoist, DIR/site, DIR/commit, and
+# DIR/Leptos.toml if it had settings of its own) as
 # one more uploader in every scenario: before and after, measured in the same run. Build it in
 # its own checkout with its own target directory: two checkouts sharing one make cargo take the
 # other's build for up to date.
@@ -53,8 +54,10 @@ start_app hoist
 BEFORE_PID=
 if [ -n "$BASELINE" ]; then
   before_port=$(free_port)
+  # Its own settings file (or none: the built-in defaults): this checkout's may name settings
+  # the older build does not know, which it refuses.
   env HOIST_DATA_DIR="$WORK/before" LEPTOS_SITE_ADDR="127.0.0.1:$before_port" LEPTOS_SITE_ROOT="$BASELINE/site" \
-    LEPTOS_ENV=PROD HOIST_MAX_FILE_SIZE=64GiB "$BASELINE/hoist" >"$WORK/before.log" 2>&1 &
+    HOIST_CONFIG="$BASELINE/Leptos.toml" LEPTOS_ENV=PROD HOIST_MAX_FILE_SIZE=64GiB "$BASELINE/hoist" >"$WORK/before.log" 2>&1 &
   BEFORE_PID=$!
   BEFORE_URL="http://127.0.0.1:$before_port"
   trap 'kill $UPPY_PID $BEFORE_PID 2>/dev/null || true; cleanup' EXIT

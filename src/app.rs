@@ -48,6 +48,7 @@ pub fn App() -> impl IntoView {
 #[component]
 fn HomePage() -> impl IntoView {
     let library_version = RwSignal::new(0u32);
+    let used = RwSignal::new(None::<u64>);
     // Effects run only in the browser: the attribute tells people's scripts and tests that
     // the page is interactive.
     let hydrated = RwSignal::new(false);
@@ -59,10 +60,10 @@ fn HomePage() -> impl IntoView {
                     <h1>"Hoist"</h1>
                     <p class="tagline">"Files of any size, straight into storage."</p>
                 </div>
-                <AccountBar version=library_version/>
+                <AccountBar library_version used/>
             </header>
             <Uploader library_version/>
-            <Library version=library_version/>
+            <Library version=library_version used/>
         </main>
     }
 }

@@ -192,6 +192,10 @@ pub struct LibraryPage {
     pub uploads: Vec<UploadView>,
     /// Where the next page starts (for `list_uploads`), if there is one.
     pub next: Option<String>,
+    /// With the first page: the bytes the caller keeps and has on their way, so the storage
+    /// meter follows the library without a call of its own.
+    #[serde(default)]
+    pub used: Option<u64>,
 }
 
 /// One row of the library, as the browser shows it.

@@ -131,11 +131,20 @@ pub async fn delete_upload(upload_id: String) -> Result<(), ApiError> {
 /// A page of the caller's library; `cursor` is the `next` of the page before.
 #[server(endpoint = "list_uploads")]
 pub async fn list_uploads(cursor: Option<String>) -> Result<LibraryPage, ApiError> {
-    let (uploads, owner) = ssr::caller()?;
-    uploads
+    let (state, caller) = ssr::context()?;
+    let owner = caller.owner();
+    let mut page = state
+        .uploads
         .list(&owner, cursor.as_deref())
         .await
-        .map_err(ssr::failed)
+        .map_err(ssr::failed)?;
+    if cursor.is_none() {
+        page.used = Some(state.accounts.usage(&owner).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot sum an owner's storage");
+            ApiError::Internal
+        })?);
+    }
+    Ok(page)
 }
 
 #[server(endpoint = "engine_settings")]

@@ -11,17 +11,22 @@ use leptos::prelude::*;
 
 #[component]
 pub fn AccountBar(
-    /// Bumped when uploads settle or files are deleted: the meter follows.
-    version: RwSignal<u32>,
+    /// Bumped here on signing in, so the library reloads as the account's.
+    library_version: RwSignal<u32>,
+    /// What the library's latest first page said is used: the meter follows uploads and
+    /// deletes without a call of its own.
+    used: RwSignal<Option<u64>>,
 ) -> impl IntoView {
-    let me = Resource::new(move || version.get(), |_| whoami());
+    // Who is signed in changes only here.
+    let signed = RwSignal::new(0u32);
+    let me = Resource::new(move || signed.get(), |_| whoami());
     view! {
         <div class="account">
             <Transition fallback=|| ()>
                 {move || {
                     me.get()
                         .map(|result| match result {
-                            Ok(me) => view! { <Corner me version/> }.into_any(),
+                            Ok(me) => view! { <Corner me library_version signed used/> }.into_any(),
                             Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                         })
                 }}
@@ -31,8 +36,15 @@ pub fn AccountBar(
 }
 
 #[component]
-fn Corner(me: Me, version: RwSignal<u32>) -> impl IntoView {
-    let meter = view! { <StorageMeter used=me.used quota=me.quota/> };
+fn Corner(
+    me: Me,
+    library_version: RwSignal<u32>,
+    signed: RwSignal<u32>,
+    used: RwSignal<Option<u64>>,
+) -> impl IntoView {
+    let at_sign_in = me.used;
+    let used = Signal::derive(move || used.get().unwrap_or(at_sign_in));
+    let meter = view! { <StorageMeter used quota=me.quota/> };
     match me.email {
         Some(email) => view! {
             <div class="signed-in">
@@ -46,7 +58,7 @@ fn Corner(me: Me, version: RwSignal<u32>) -> impl IntoView {
         None => view! {
             <div class="guest">
                 {me.guest_uploads.then_some(meter)}
-                <SignInOrUp version/>
+                <SignInOrUp library_version signed/>
             </div>
         }
         .into_any(),
@@ -55,12 +67,14 @@ fn Corner(me: Me, version: RwSignal<u32>) -> impl IntoView {
 
 /// "3.2 GiB of 10 GiB", as a meter and in words.
 #[component]
-fn StorageMeter(used: u64, quota: u64) -> impl IntoView {
-    let words = format!(
-        "{} of {}",
-        format::bytes_short(used),
-        format::bytes_short(quota)
-    );
+fn StorageMeter(used: Signal<u64>, quota: u64) -> impl IntoView {
+    let words = move || {
+        format!(
+            "{} of {}",
+            format::bytes_short(used.get()),
+            format::bytes_short(quota)
+        )
+    };
     // A meter's numbers are floats; at these sizes the rounding is invisible.
     view! {
         <span class="storage">
@@ -68,9 +82,9 @@ fn StorageMeter(used: u64, quota: u64) -> impl IntoView {
                 min="0"
                 max=quota as f64
                 high=quota as f64 * 0.9
-                value=used as f64
+                value=move || used.get() as f64
                 aria-label="Storage used"
-                aria-valuetext=words.clone()
+                aria-valuetext=words
             ></meter>
             <span class="usage">{words}</span>
         </span>
@@ -102,7 +116,7 @@ enum Open {
 }
 
 #[component]
-fn SignInOrUp(version: RwSignal<u32>) -> impl IntoView {
+fn SignInOrUp(library_version: RwSignal<u32>, signed: RwSignal<u32>) -> impl IntoView {
     let open = RwSignal::new(Open::None);
     let sign_in = ServerAction::<SignIn>::new();
     let sign_up = ServerAction::<SignUp>::new();
@@ -112,7 +126,8 @@ fn SignInOrUp(version: RwSignal<u32>) -> impl IntoView {
         let done = matches!(sign_in.value().get(), Some(Ok(_)))
             || matches!(sign_up.value().get(), Some(Ok(_)));
         if done {
-            version.update(|v| *v += 1);
+            signed.update(|v| *v += 1);
+            library_version.update(|v| *v += 1);
         }
     });
     let error_of = move |which: Open| {

@@ -9,8 +9,17 @@ use crate::{
 use leptos::prelude::*;
 
 #[component]
-pub fn Library(version: RwSignal<u32>) -> impl IntoView {
+pub fn Library(
+    version: RwSignal<u32>,
+    /// Set from each first page: the storage meter shows it.
+    used: RwSignal<Option<u64>>,
+) -> impl IntoView {
     let first = Resource::new(move || version.get(), |_| list_uploads(None));
+    Effect::new(move |_| {
+        if let Some(Ok(page)) = first.get() {
+            used.set(page.used);
+        }
+    });
     view! {
         <section class="library">
             <h2>"Library"</h2>

@@ -418,6 +418,7 @@ impl<S: ObjectStore> UploadService<S> {
             .then(|| rows.last().map(|r| format!("{}.{}", r.created_at, r.id)))
             .flatten();
         Ok(LibraryPage {
+            used: None,
             uploads: rows
                 .iter()
                 .map(|row| row.view().map_err(Into::into))
