@@ -50,9 +50,10 @@ start_app() {
   local name=$1 port
   shift
   port=$(free_port)
-  # The benchmarks upload as a guest, round after round: the guest quota must not end them.
+  # The benchmarks upload as guests, round after round, all from loopback: the guest quotas
+  # must not end them.
   env HOIST_DATA_DIR="$WORK/$name" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site \
-    LEPTOS_ENV=PROD HOIST_MAX_FILE_SIZE=64GiB HOIST_GUEST_QUOTA=64TiB "$@" "$SERVER" >"$WORK/$name.log" 2>&1 &
+    LEPTOS_ENV=PROD HOIST_MAX_FILE_SIZE=64GiB HOIST_GUEST_QUOTA=64TiB HOIST_GUEST_NETWORK_QUOTA=64TiB "$@" "$SERVER" >"$WORK/$name.log" 2>&1 &
   APP_PID=$!
   APP_URL="http://127.0.0.1:$port"
   wait_for 60 "Hoist" grep -q "bucket CORS rule set" "$WORK/$name.log" ||

@@ -54,7 +54,8 @@ cargo leptos build || die "cargo leptos build failed"
 step "Starting the app"
 # start_app NAME SETTING=VALUE...: runs the built server on a free port with the test settings
 # (plus the given ones), waits until it answers and has set the bucket's CORS rule, and prints
-# its base URL. Its pid goes into APP_PIDS.
+# its base URL. Its pid goes into APP_PIDS. Every browser test is a guest from 127.0.0.1, one
+# network: its guests' quota is raised here (tests/accounts.rs tests it).
 start_app() {
   local name=$1 port log
   shift
@@ -66,6 +67,7 @@ start_app() {
     LEPTOS_ENV=PROD \
     HOIST_MAX_FILE_SIZE=1GiB \
     HOIST_ALLOWED_TYPES="application/octet-stream, image/*, video/*, text/*" \
+    HOIST_GUEST_NETWORK_QUOTA=1TiB \
     "$@" target/debug/hoist >"$log" 2>&1 &
   APP_PIDS+=($!)
   local base_url="http://127.0.0.1:$port"

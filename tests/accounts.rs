@@ -674,3 +674,54 @@ async fn with_guest_uploads_off_a_guest_is_asked_to_sign_in() {
     let member = app.account("lee@example.com").await;
     start(&app, &member, "a.bin", 10, "").await;
 }
+
+#[tokio::test]
+async fn guests_of_one_network_share_a_quota_that_a_new_cookie_does_not_escape() {
+    let app = App::start(&[
+        ("HOIST_GUEST_QUOTA", "10MiB"),
+        ("HOIST_GUEST_NETWORK_QUOTA", "15MiB"),
+    ])
+    .await;
+    let eight = (8 * MIB).to_string();
+    let start_eight = |client: reqwest::Client| {
+        let (app, eight) = (&app, eight.clone());
+        async move {
+            app.call(
+                &client,
+                "start_upload",
+                &form(&[
+                    ("name", "eight.bin"),
+                    ("size", &eight),
+                    ("content_type", ""),
+                ]),
+            )
+            .await
+        }
+    };
+    let first = app.browser();
+    assert_eq!(start_eight(first.clone()).await.status, 200);
+    // Every test client calls from 127.0.0.1: one network. A fresh cookie is a fresh guest,
+    // and still finds the network's room taken.
+    let fresh = start_eight(app.browser()).await;
+    assert_eq!(fresh.status, 413, "{fresh:?}");
+    assert_eq!(fresh.error(), ApiError::GuestNetworkFull { size: 8 * MIB });
+    assert_eq!(
+        fresh.error().to_string(),
+        "Guests from your network have no room left for this file (8.0 MiB): sign up or sign in to upload it."
+    );
+    // A guest's own quota is met first when it is the smaller room.
+    let again = start_eight(first.clone()).await;
+    assert!(
+        matches!(again.error(), ApiError::OverQuota { .. }),
+        "{again:?}"
+    );
+    // An account's room is its own.
+    let member = app.account("mia@example.com").await;
+    assert_eq!(start_eight(member).await.status, 200);
+    // Once the first guest signs up, its upload is the account's, not the network's.
+    let signed_up = app
+        .call(&first, "sign_up", &credentials("ned@example.com", PASSWORD))
+        .await;
+    assert_eq!(signed_up.status, 200, "{signed_up:?}");
+    assert_eq!(start_eight(app.browser()).await.status, 200);
+}

@@ -13,7 +13,12 @@ pub use password::Passwords;
 pub use service::{Accounts, NewSession};
 pub use settings::AccountSettings;
 
-use crate::db::{accounts::AccountRow, uploads::Allowance, DbError};
+use crate::db::{
+    accounts::AccountRow,
+    uploads::{Allowance, NetworkAllowance},
+    DbError,
+};
+use std::net::IpAddr;
 
 /// Passwords shorter than this are refused (NIST SP 800-63B's minimum).
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -105,15 +110,48 @@ impl Caller {
         }
     }
 
-    /// What this caller may keep and have on its way.
-    pub fn allowance(&self, settings: &AccountSettings) -> Allowance {
+    /// What this caller, calling from `ip`, may keep and have on its way.
+    pub fn allowance(&self, settings: &AccountSettings, ip: IpAddr) -> Allowance {
         Allowance {
             quota: self.account().map_or(settings.guest_quota, |a| a.quota),
             max_active: settings.max_active_uploads,
+            network: self.account().is_none().then(|| NetworkAllowance {
+                key: network_of(ip),
+                quota: settings.guest_network_quota,
+            }),
         }
     }
 }
 
 pub fn guest_owner(session: &str) -> String {
     format!("guest:{session}")
+}
+
+/// The network a guest calls from, as one party holds it: an IPv4 address, or the /64 an
+/// IPv6 host gets (a host can change its address within it at will).
+pub fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guests_network_is_its_ipv4_address_or_its_ipv6_64() {
+        let key = |text: &str| network_of(text.parse().unwrap());
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::9"), key("2001:db8:1:2::1"));
+    }
 }

@@ -12,6 +12,10 @@ pub struct AccountSettings {
     /// What one guest session may keep, uploads on their way included.
     #[arg(long, env = "HOIST_GUEST_QUOTA", default_value = "1GiB", value_parser = parse::size)]
     pub guest_quota: u64,
+    /// What all guests from one network (an IPv4 address, or an IPv6 /64) may keep together:
+    /// a new guest cookie is free to make, a new network is not.
+    #[arg(long, env = "HOIST_GUEST_NETWORK_QUOTA", default_value = "10GiB", value_parser = parse::size)]
+    pub guest_network_quota: u64,
     /// What a new account may keep; `hoist users set-quota` changes one account's.
     #[arg(long, env = "HOIST_DEFAULT_QUOTA", default_value = "10GiB", value_parser = parse::size)]
     pub default_quota: u64,

@@ -164,7 +164,7 @@ mod ssr {
         Ok(Me {
             email: caller.account().map(|a| a.email.clone()),
             used,
-            quota: caller.allowance(settings).quota,
+            quota: caller.account().map_or(settings.guest_quota, |a| a.quota),
             guest_uploads: settings.guest_uploads,
         })
     }

@@ -196,14 +196,15 @@ pub mod ssr {
         if caller.account().is_none() && !state.accounts.settings.guest_uploads {
             return Err(ApiError::SignInRequired);
         }
+        let ip = client_ip().ok_or(ApiError::Internal)?;
         // The call itself was charged already.
         let extra = u32::try_from(files.saturating_sub(1)).unwrap_or(u32::MAX);
-        if let (Some(ip), true) = (client_ip(), extra > 0) {
+        if extra > 0 {
             if let Err(wait) = state.limits.charge_ip(ip, extra) {
                 return Err(rate_limited(wait));
             }
         }
-        let allowance = caller.allowance(&state.accounts.settings);
+        let allowance = caller.allowance(&state.accounts.settings, ip);
         Ok((state.uploads.clone(), caller.owner(), allowance))
     }
 
@@ -264,6 +265,7 @@ pub mod ssr {
                     quota: *quota,
                 },
                 UploadError::TooManyActive { max } => Self::TooManyActive { max: *max },
+                UploadError::NetworkFull { size, .. } => Self::GuestNetworkFull { size: *size },
                 UploadError::Storage(StorageError::Unreachable(_)) => Self::StorageUnavailable,
                 UploadError::Storage(_) | UploadError::Db(_) => Self::Internal,
             }

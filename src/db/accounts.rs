@@ -153,7 +153,8 @@ pub async fn insert_session(
     .execute(&mut *tx)
     .await?;
     if let Some(guest) = adopt_from {
-        sqlx::query("UPDATE uploads SET owner = ? WHERE owner = ?")
+        // No longer a guest's: they stop counting against the guests of its network.
+        sqlx::query("UPDATE uploads SET owner = ?, guest_net = NULL WHERE owner = ?")
             .bind(format!("account:{account_id}"))
             .bind(guest)
             .execute(&mut *tx)

@@ -103,11 +103,20 @@ where
     Ok(())
 }
 
-/// What an owner may hold: bytes kept or on their way, and unfinished uploads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What an owner may hold: bytes kept or on their way, and unfinished uploads; for a guest,
+/// also what all guests of its network may hold together.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Allowance {
     pub quota: u64,
     pub max_active: u64,
+    pub network: Option<NetworkAllowance>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkAllowance {
+    /// An IPv4 address, or an IPv6 /64.
+    pub key: String,
+    pub quota: u64,
 }
 
 /// Why a new upload was not admitted.
@@ -117,6 +126,8 @@ pub enum Refused {
     Quota { used: u64 },
     /// The owner has `active` unfinished uploads, the most allowed.
     Active { active: u64 },
+    /// Its size on top of what the guests of its network keep (`used`) would pass their quota.
+    Network { used: u64 },
 }
 
 /// New uploads in one write transaction, each admitted only if it fits the owner's allowance
@@ -128,23 +139,31 @@ pub enum Refused {
 pub async fn insert_many(
     pool: &SqlitePool,
     rows: &[(&UploadRow, Option<&str>)],
-    allowance: Allowance,
+    allowance: &Allowance,
 ) -> DbResult<Vec<Result<(), Refused>>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let quota = i64::try_from(allowance.quota).unwrap_or(i64::MAX);
-    let max_active = i64::try_from(allowance.max_active).unwrap_or(i64::MAX);
+    let limit = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let quota = limit(allowance.quota);
+    let max_active = limit(allowance.max_active);
+    let net = allowance.network.as_ref().map(|n| n.key.as_str());
+    let net_quota = allowance
+        .network
+        .as_ref()
+        .map_or(i64::MAX, |n| limit(n.quota));
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut admitted = Vec::with_capacity(rows.len());
     for (row, first_part) in rows {
         let done = sqlx::query(concat!(
             "INSERT INTO uploads (",
             columns!(),
-            ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ",
+            ", guest_net) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ",
             "(SELECT COALESCE(SUM(size), 0) FROM uploads ",
             " WHERE owner = ? AND status IN ('uploading', 'uploaded')) + ? <= ? ",
-            "AND (SELECT COUNT(*) FROM uploads WHERE owner = ? AND status = 'uploading') < ?"
+            "AND (SELECT COUNT(*) FROM uploads WHERE owner = ? AND status = 'uploading') < ? ",
+            "AND (? IS NULL OR (SELECT COALESCE(SUM(size), 0) FROM uploads ",
+            " WHERE guest_net = ? AND status IN ('uploading', 'uploaded')) + ? <= ?)"
         ))
         .bind(&row.id)
         .bind(&row.owner)
@@ -161,15 +180,21 @@ pub async fn insert_many(
         .bind(row.expires_at)
         .bind(&row.checksum)
         .bind(&row.reap_claim)
+        .bind(net)
         .bind(&row.owner)
         .bind(row.size)
         .bind(quota)
         .bind(&row.owner)
         .bind(max_active)
+        .bind(net)
+        .bind(net)
+        .bind(row.size)
+        .bind(net_quota)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            admitted.push(Err(refusal(&mut tx, &row.owner, max_active).await?));
+            let refused = refusal(&mut tx, row, (quota, max_active), net).await?;
+            admitted.push(Err(refused));
             continue;
         }
         if let Some(checksum) = first_part {
@@ -187,26 +212,38 @@ pub async fn insert_many(
     Ok(admitted)
 }
 
-/// Which limit an owner is at, read inside the transaction that was refused.
+/// Which limit a refused row met, read inside the transaction that refused it.
 async fn refusal(
     tx: &mut sqlx::SqliteConnection,
-    owner: &str,
-    max_active: i64,
+    row: &UploadRow,
+    (quota, max_active): (i64, i64),
+    net: Option<&str>,
 ) -> DbResult<Refused> {
     let (used, active): (i64, i64) = sqlx::query_as(
         "SELECT COALESCE(SUM(size), 0), COALESCE(SUM(status = 'uploading'), 0) FROM uploads
          WHERE owner = ? AND status IN ('uploading', 'uploaded')",
     )
-    .bind(owner)
-    .fetch_one(tx)
+    .bind(&row.owner)
+    .fetch_one(&mut *tx)
     .await?;
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
-    Ok(if active >= max_active {
-        Refused::Active {
+    if active >= max_active {
+        return Ok(Refused::Active {
             active: count(active),
-        }
-    } else {
-        Refused::Quota { used: count(used) }
+        });
+    }
+    if used.saturating_add(row.size) > quota || net.is_none() {
+        return Ok(Refused::Quota { used: count(used) });
+    }
+    let net_used: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(size), 0) FROM uploads
+         WHERE guest_net = ? AND status IN ('uploading', 'uploaded')",
+    )
+    .bind(net)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(Refused::Network {
+        used: count(net_used),
     })
 }
 

@@ -57,6 +57,13 @@ pub enum ApiError {
         format::bytes_short(*.quota)
     )]
     OverQuota { size: u64, left: u64, quota: u64 },
+    /// Guests of the caller's network together have no room for this file (a fresh guest
+    /// cookie is free; a fresh network is not).
+    #[error(
+        "Guests from your network have no room left for this file ({}): sign up or sign in to upload it.",
+        format::bytes_short(*.size)
+    )]
+    GuestNetworkFull { size: u64 },
     #[error(
         "You have {max} uploads in progress, the most allowed at once; let some finish first."
     )]
@@ -116,7 +123,7 @@ impl ApiError {
             | Self::EmailTaken
             | Self::TooManyActive { .. }
             | Self::TooManyTokens { .. } => 409,
-            Self::OverQuota { .. } => 413,
+            Self::OverQuota { .. } | Self::GuestNetworkFull { .. } => 413,
             Self::RateLimited { .. } => 429,
             Self::Rejected(_) => 422,
             Self::StorageUnavailable => 503,

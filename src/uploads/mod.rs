@@ -37,6 +37,9 @@ pub enum UploadError {
     /// `size` on top of the `used` bytes (kept and on their way) would pass the quota.
     #[error("{size} bytes do not fit: {used} of {quota} used")]
     OverQuota { size: u64, used: u64, quota: u64 },
+    /// The guests of the caller's network together would pass their quota.
+    #[error("{size} bytes do not fit the guests of this network: {used} of {quota} used")]
+    NetworkFull { size: u64, used: u64, quota: u64 },
     #[error("{max} uploads in progress already")]
     TooManyActive { max: u64 },
     #[error(transparent)]

@@ -57,7 +57,7 @@ impl<S: ObjectStore> UploadService<S> {
             .flatten()
             .map(|p| (&p.row, p.first_part.as_ref().map(|c| c.value.as_str())))
             .collect();
-        let mut admitted = db::uploads::insert_many(&self.db, &rows, allowance)
+        let mut admitted = db::uploads::insert_many(&self.db, &rows, &allowance)
             .await?
             .into_iter();
         let prepared: Vec<UploadResult<Prepared>> = prepared
@@ -66,7 +66,7 @@ impl<S: ObjectStore> UploadService<S> {
                 let p = p?;
                 match admitted.next() {
                     Some(Ok(())) => Ok(p),
-                    Some(Err(refused)) => Err(over_allowance(refused, p.row.size(), allowance)),
+                    Some(Err(refused)) => Err(over_allowance(refused, p.row.size(), &allowance)),
                     None => Err(UploadError::NotFound),
                 }
             })
@@ -219,8 +219,13 @@ impl<S: ObjectStore> UploadService<S> {
     }
 }
 
-fn over_allowance(refused: Refused, size: u64, allowance: Allowance) -> UploadError {
+fn over_allowance(refused: Refused, size: u64, allowance: &Allowance) -> UploadError {
     match refused {
+        Refused::Network { used } => UploadError::NetworkFull {
+            size,
+            used,
+            quota: allowance.network.as_ref().map_or(0, |n| n.quota),
+        },
         Refused::Quota { used } => UploadError::OverQuota {
             size,
             used,
