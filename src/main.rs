@@ -2,7 +2,12 @@
 
 use hoist::{
     accounts::{self, Accounts},
-    background::{self, reaper::Reaper, sweep::OrphanSweep},
+    background::{
+        self,
+        housekeeping::{IdleBuckets, StaleSessions},
+        reaper::Reaper,
+        sweep::OrphanSweep,
+    },
     db,
     server::{
         config::{Command, Config},
@@ -142,15 +147,14 @@ async fn run(config: Config) -> Result<(), String> {
     );
     let uploads = Arc::new(UploadService::new(pool, store, config.rules.clone()));
     let limits = Arc::new(Limits::new(&config.limits));
-    tokio::spawn({
-        let limits = limits.clone();
-        async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                limits.forget_idle();
-            }
-        }
-    });
+    tokio::spawn(background::every(
+        IdleBuckets(limits.clone()),
+        Duration::from_secs(60),
+    ));
+    tokio::spawn(background::every(
+        StaleSessions(accounts.clone()),
+        Duration::from_secs(3600),
+    ));
     let state = AppState {
         leptos_options,
         config: Arc::new(config.clone()),

@@ -725,3 +725,32 @@ async fn guests_of_one_network_share_a_quota_that_a_new_cookie_does_not_escape()
     assert_eq!(signed_up.status, 200, "{signed_up:?}");
     assert_eq!(start_eight(app.browser()).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_session_ends_when_idle_too_long_and_at_its_lifetime_however_busy() {
+    // Idle: kept alive by use, ended by silence.
+    let app = App::start(&[("HOIST_SESSION_IDLE", "3s")]).await;
+    let busy = app.account("olga@example.com").await;
+    let began = Instant::now();
+    while began.elapsed() < Duration::from_secs(5) {
+        assert!(
+            app.whoami(&busy).await.email.is_some(),
+            "ended while in use"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Silence longer than the idle lifetime is the scenario itself, not a wait for something.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(app.whoami(&busy).await.email, None, "an idle session ends");
+
+    // Absolute: ends however busy.
+    let app = App::start(&[("HOIST_SESSION_LIFETIME", "3s")]).await;
+    let busy = app.account("pia@example.com").await;
+    let (app_ref, busy_ref) = (&app, &busy);
+    eventually(
+        Duration::from_secs(20),
+        "the session ends at its lifetime",
+        move || async move { app_ref.whoami(busy_ref).await.email.is_none() },
+    )
+    .await;
+}

@@ -11,7 +11,8 @@ use crate::{
 use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
 
-/// A session's last use is written at most this often (milliseconds), not on every request.
+/// A session's last use is written at most this often (milliseconds), not on every request —
+/// and at least four times per idle lifetime, so a session in use never lapses.
 const TOUCH_EVERY_MS: i64 = 60_000;
 /// Tokens say what they are, so a leaked one is recognised by secret scanners.
 const TOKEN_PREFIX: &str = "hoist_";
@@ -85,10 +86,13 @@ impl Accounts {
         let id = uuid::Uuid::new_v4().to_string();
         let now = self.clock.now_ms();
         db::insert_session(&self.db, &id, &account.id, now, guest).await?;
-        // Now and then, not on every request: sessions that ran out are dropped here.
-        let (idle, begun) = self.stale_before(now);
-        db::delete_stale_sessions(&self.db, idle, begun).await?;
         Ok(NewSession { id, account })
+    }
+
+    /// Deletes sessions past their idle or absolute lifetime; how many.
+    pub async fn end_stale_sessions(&self) -> AccountResult<u64> {
+        let (idle, begun) = self.stale_before(self.clock.now_ms());
+        Ok(db::delete_stale_sessions(&self.db, idle, begun).await?)
     }
 
     pub async fn sign_out(&self, session: &str) -> AccountResult<()> {
@@ -108,7 +112,8 @@ impl Accounts {
             db::delete_session(&self.db, id).await?;
             return Ok(None);
         }
-        if now - row.last_seen_at > TOUCH_EVERY_MS {
+        let touch_every = TOUCH_EVERY_MS.min(millis(self.settings.session_idle) / 4);
+        if now - row.last_seen_at > touch_every {
             db::touch_session(&self.db, id, now).await?;
         }
         Ok(Some(row.account.into()))

@@ -1,6 +1,8 @@
 //! Work the server does on its own schedule, not on a request: the reaper (death row for
-//! uploads that never completed) and the orphan sweep (its backstop for crashes).
+//! uploads that never completed), the orphan sweep (its backstop for crashes), and
+//! housekeeping (stale sessions, idle rate-limit buckets).
 
+pub mod housekeeping;
 pub mod reaper;
 mod settings;
 pub mod sweep;

@@ -1,0 +1,37 @@
+//! Small chores on a schedule: signed-in sessions that ran out are deleted (a session is also
+//! refused the moment it is presented late, so this only keeps the table small), and rate-limit
+//! buckets that have filled up again are forgotten (so the limiters remember only recent
+//! clients).
+
+use super::Pass;
+use crate::{accounts::Accounts, server::limits::Limits};
+use std::sync::Arc;
+
+pub struct StaleSessions(pub Arc<Accounts>);
+
+impl Pass for StaleSessions {
+    const NAME: &'static str = "stale sessions";
+
+    async fn pass(&self) -> Result<(), String> {
+        let ended = self
+            .0
+            .end_stale_sessions()
+            .await
+            .map_err(|e| e.to_string())?;
+        if ended > 0 {
+            tracing::info!(ended, "sessions past their lifetime deleted");
+        }
+        Ok(())
+    }
+}
+
+pub struct IdleBuckets(pub Arc<Limits>);
+
+impl Pass for IdleBuckets {
+    const NAME: &'static str = "rate-limit buckets";
+
+    async fn pass(&self) -> Result<(), String> {
+        self.0.forget_idle();
+        Ok(())
+    }
+}
