@@ -118,6 +118,8 @@ enum Open {
 #[component]
 fn SignInOrUp(library_version: RwSignal<u32>, signed: RwSignal<u32>) -> impl IntoView {
     let open = RwSignal::new(Open::None);
+    // A second click on the open form's button closes it.
+    let toggle = move |form: Open| open.update(|o| *o = if *o == form { Open::None } else { form });
     let sign_in = ServerAction::<SignIn>::new();
     let sign_up = ServerAction::<SignUp>::new();
     // Signed in: the guest's uploads are the account's now, so uploads under way go on; the
@@ -140,11 +142,22 @@ fn SignInOrUp(library_version: RwSignal<u32>, signed: RwSignal<u32>) -> impl Int
         })
     };
     view! {
+        <div class="sign">
         <div class="sign-buttons">
-            <button type="button" class="link" on:click=move |_| open.set(Open::SignIn)>
+            <button
+                type="button"
+                class="link"
+                aria-expanded=move || (open.get() == Open::SignIn).to_string()
+                on:click=move |_| toggle(Open::SignIn)
+            >
                 "Sign in"
             </button>
-            <button type="button" class="link" on:click=move |_| open.set(Open::SignUp)>
+            <button
+                type="button"
+                class="link"
+                aria-expanded=move || (open.get() == Open::SignUp).to_string()
+                on:click=move |_| toggle(Open::SignUp)
+            >
                 "Sign up"
             </button>
         </div>
@@ -164,6 +177,7 @@ fn SignInOrUp(library_version: RwSignal<u32>, signed: RwSignal<u32>) -> impl Int
                 </button>
             </ActionForm>
         </Show>
+        </div>
     }
 }
 
