@@ -5,7 +5,7 @@
 mod common;
 
 use common::{
-    app::{by_id, form, sign_for, start, url_for, App},
+    app::{assert_not_found_through_every_door, by_id, form, sign_for, start, url_for, App},
     bytes, media, pending_at, s3_settings, send, store_client, KEY_PREFIX,
 };
 use futures::StreamExt;
@@ -217,47 +217,7 @@ async fn another_sessions_upload_is_not_found_through_every_door() {
         200
     );
 
-    let id = started.upload_id.as_str();
-    for (name, body) in [
-        (
-            "sign_parts",
-            form(&[("upload_id", id), ("parts[0][part_number]", "1")]),
-        ),
-        (
-            "resume_upload",
-            form(&[
-                ("upload_id", id),
-                ("size", "3000"),
-                ("content_type", "image/png"),
-            ]),
-        ),
-        ("keep_upload_alive", form(&[("upload_id", id)])),
-        ("complete_upload", form(&[("upload_id", id)])),
-        ("abort_upload", form(&[("upload_id", id)])),
-    ] {
-        let answer = app.call(&mallory, name, &body).await;
-        assert_eq!(answer.status, 404, "{name}: {answer:?}");
-        assert_eq!(answer.error(), ApiError::NotFound, "{name}");
-    }
-    // In a batch, each foreign id is answered on its own: not found, and nothing else said.
-    let batch = app
-        .call(
-            &mallory,
-            "complete_uploads",
-            &form(&[("upload_ids[0]", id)]),
-        )
-        .await;
-    assert_eq!(batch.status, 200, "{batch:?}");
-    assert_eq!(
-        batch.json::<Vec<Result<UploadView, ApiError>>>(),
-        vec![Err(ApiError::NotFound)]
-    );
-    let download = mallory
-        .get(format!("{}/files/{id}/download", app.base))
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(download.status(), 404);
+    assert_not_found_through_every_door(&app, &mallory, &started.upload_id).await;
     let theirs: LibraryPage = app.call(&mallory, "list_uploads", "").await.json();
     assert!(theirs.uploads.is_empty());
     let mine: LibraryPage = app.call(&alice, "list_uploads", "").await.json();

@@ -1,6 +1,6 @@
 //! `hoist users`: the operator's commands, run beside the server on its database.
 
-use super::{AccountError, Accounts, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use super::{normalize_email, AccountError, Accounts, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use crate::{format, server::config::UsersCommand};
 use std::io::{BufRead, IsTerminal};
 
@@ -39,7 +39,7 @@ pub async fn run(accounts: &Accounts, command: UsersCommand) -> Result<String, S
                 .map_err(failed)?;
             let out = format!(
                 "{} has a new password; its sessions have ended\n",
-                email.trim().to_lowercase()
+                shown(&email)
             );
             Ok(out + &generated)
         }
@@ -47,7 +47,7 @@ pub async fn run(accounts: &Accounts, command: UsersCommand) -> Result<String, S
             accounts.set_quota(&email, size).await.map_err(failed)?;
             Ok(format!(
                 "{} may now keep {}\n",
-                email.trim().to_lowercase(),
+                shown(&email),
                 format::bytes_short(size)
             ))
         }
@@ -55,7 +55,7 @@ pub async fn run(accounts: &Accounts, command: UsersCommand) -> Result<String, S
             accounts.disable(&email).await.map_err(failed)?;
             Ok(format!(
                 "{} is disabled: its sessions have ended and its tokens no longer work; its files stay\n",
-                email.trim().to_lowercase()
+                shown(&email)
             ))
         }
     }
@@ -71,6 +71,11 @@ fn password() -> Result<(String, String), String> {
             (password, shown)
         }
     })
+}
+
+/// The email as the account is stored (the command succeeded, so it normalises).
+fn shown(email: &str) -> String {
+    normalize_email(email).unwrap_or_else(|_| email.to_string())
 }
 
 /// One line from standard input, unless it is a terminal or empty.

@@ -110,10 +110,15 @@ impl Caller {
         }
     }
 
+    /// The bytes this caller may keep: its account's quota, or a guest's.
+    pub fn quota(&self, settings: &AccountSettings) -> u64 {
+        self.account().map_or(settings.guest_quota, |a| a.quota)
+    }
+
     /// What this caller, calling from `ip`, may keep and have on its way.
     pub fn allowance(&self, settings: &AccountSettings, ip: IpAddr) -> Allowance {
         Allowance {
-            quota: self.account().map_or(settings.guest_quota, |a| a.quota),
+            quota: self.quota(settings),
             max_active: settings.max_active_uploads,
             network: self.account().is_none().then(|| NetworkAllowance {
                 key: network_of(ip),

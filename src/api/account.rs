@@ -164,7 +164,7 @@ mod ssr {
         Ok(Me {
             email: caller.account().map(|a| a.email.clone()),
             used,
-            quota: caller.account().map_or(settings.guest_quota, |a| a.quota),
+            quota: caller.quota(settings),
             guest_uploads: settings.guest_uploads,
         })
     }

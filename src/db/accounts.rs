@@ -82,41 +82,36 @@ pub async fn set_quota(pool: &SqlitePool, email: &str, quota: i64) -> DbResult<b
 
 /// Changes the password and ends every session of the account, in one transaction.
 pub async fn set_password(pool: &SqlitePool, email: &str, password_hash: &str) -> DbResult<bool> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let id: Option<String> =
+    let update =
         sqlx::query_scalar("UPDATE accounts SET password_hash = ? WHERE email = ? RETURNING id")
             .bind(password_hash)
-            .bind(email)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(id) = id else {
-        return Ok(false);
-    };
-    end_sessions(&mut tx, &id).await?;
-    tx.commit().await?;
-    Ok(true)
+            .bind(email);
+    update_ending_sessions(pool, update).await
 }
 
-async fn end_sessions(tx: &mut sqlx::SqliteConnection, account_id: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE account_id = ?")
-        .bind(account_id)
-        .execute(tx)
-        .await?;
-    Ok(())
-}
-
-/// Disables the account and ends every session and token it has, in one transaction.
+/// Disables the account and ends every session it has, in one transaction (its tokens stop
+/// working too: a token of a disabled account is not looked up).
 pub async fn disable(pool: &SqlitePool, email: &str) -> DbResult<bool> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let id: Option<String> =
+    let update =
         sqlx::query_scalar("UPDATE accounts SET disabled = 1 WHERE email = ? RETURNING id")
-            .bind(email)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(id) = id else {
+            .bind(email);
+    update_ending_sessions(pool, update).await
+}
+
+/// Runs `update` (an `UPDATE accounts … RETURNING id`) and deletes every session of the account
+/// it changed, in one write transaction; `false` when it changed none.
+async fn update_ending_sessions(
+    pool: &SqlitePool,
+    update: sqlx::query::QueryScalar<'_, sqlx::Sqlite, String, sqlx::sqlite::SqliteArguments>,
+) -> DbResult<bool> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let Some(id) = update.fetch_optional(&mut *tx).await? else {
         return Ok(false);
     };
-    end_sessions(&mut tx, &id).await?;
+    sqlx::query("DELETE FROM sessions WHERE account_id = ?")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(true)
 }

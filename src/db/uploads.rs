@@ -78,29 +78,35 @@ pub async fn insert<'e, E>(db: E, row: &UploadRow) -> DbResult<()>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
-    sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "INSERT INTO uploads (",
         columns!(),
         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    ))
-    .bind(&row.id)
-    .bind(&row.owner)
-    .bind(&row.name)
-    .bind(&row.object_key)
-    .bind(&row.content_type)
-    .bind(row.size)
-    .bind(row.part_size)
-    .bind(&row.s3_upload_id)
-    .bind(&row.status)
-    .bind(&row.reason)
-    .bind(row.created_at)
-    .bind(row.completed_at)
-    .bind(row.expires_at)
-    .bind(&row.checksum)
-    .bind(&row.reap_claim)
-    .execute(db)
-    .await?;
+    ));
+    bind_row(query, row).execute(db).await?;
     Ok(())
+}
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Binds [`UploadRow`]'s values in the order of `columns!()`.
+fn bind_row<'q>(query: Query<'q>, row: &'q UploadRow) -> Query<'q> {
+    query
+        .bind(&row.id)
+        .bind(&row.owner)
+        .bind(&row.name)
+        .bind(&row.object_key)
+        .bind(&row.content_type)
+        .bind(row.size)
+        .bind(row.part_size)
+        .bind(&row.s3_upload_id)
+        .bind(&row.status)
+        .bind(&row.reason)
+        .bind(row.created_at)
+        .bind(row.completed_at)
+        .bind(row.expires_at)
+        .bind(&row.checksum)
+        .bind(&row.reap_claim)
 }
 
 /// What an owner may hold: bytes kept or on their way, and unfinished uploads; for a guest,
@@ -155,7 +161,7 @@ pub async fn insert_many(
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut admitted = Vec::with_capacity(rows.len());
     for (row, first_part) in rows {
-        let done = sqlx::query(concat!(
+        let query = sqlx::query(concat!(
             "INSERT INTO uploads (",
             columns!(),
             ", guest_net) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ",
@@ -164,34 +170,20 @@ pub async fn insert_many(
             "AND (SELECT COUNT(*) FROM uploads WHERE owner = ? AND status = 'uploading') < ? ",
             "AND (? IS NULL OR (SELECT COALESCE(SUM(size), 0) FROM uploads ",
             " WHERE guest_net = ? AND status IN ('uploading', 'uploaded')) + ? <= ?)"
-        ))
-        .bind(&row.id)
-        .bind(&row.owner)
-        .bind(&row.name)
-        .bind(&row.object_key)
-        .bind(&row.content_type)
-        .bind(row.size)
-        .bind(row.part_size)
-        .bind(&row.s3_upload_id)
-        .bind(&row.status)
-        .bind(&row.reason)
-        .bind(row.created_at)
-        .bind(row.completed_at)
-        .bind(row.expires_at)
-        .bind(&row.checksum)
-        .bind(&row.reap_claim)
-        .bind(net)
-        .bind(&row.owner)
-        .bind(row.size)
-        .bind(quota)
-        .bind(&row.owner)
-        .bind(max_active)
-        .bind(net)
-        .bind(net)
-        .bind(row.size)
-        .bind(net_quota)
-        .execute(&mut *tx)
-        .await?;
+        ));
+        let done = bind_row(query, row)
+            .bind(net)
+            .bind(&row.owner)
+            .bind(row.size)
+            .bind(quota)
+            .bind(&row.owner)
+            .bind(max_active)
+            .bind(net)
+            .bind(net)
+            .bind(row.size)
+            .bind(net_quota)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             let refused = refusal(&mut tx, row, (quota, max_active), net).await?;
             admitted.push(Err(refused));

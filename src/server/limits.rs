@@ -162,13 +162,10 @@ fn charge<K: Hash + Eq + Clone>(
     }
 }
 
-/// Finds the client's IP for every request, and charges each server-function call to its IP
-/// and its caller. Runs after the session middleware, which names the caller.
-pub async fn limit_calls(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// Finds the client's IP for every request and charges each server-function call to it.
+/// Runs before the session middleware, so a flood is turned away before it costs a session or
+/// token lookup.
+pub async fn limit_ip(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let limits = &state.limits;
     let peer = request
         .extensions()
@@ -176,18 +173,30 @@ pub async fn limit_calls(
         .map_or(IpAddr::from([127, 0, 0, 1]), |p| p.0.ip());
     let ip = limits.client_ip(peer, request.headers());
     request.extensions_mut().insert(ClientIp(ip));
-    let path = request.uri().path();
-    if request.method() == Method::POST && path.starts_with("/api/") {
-        let caller = request.extensions().get::<Caller>();
-        let charged = limits
-            .charge_ip(ip, 1)
-            .and_then(|()| caller.map_or(Ok(()), |c| limits.charge_caller(c)));
-        if let Err(wait) = charged {
-            tracing::debug!(%ip, path, "rate limited");
-            return too_many(path, wait);
+    if is_call(&request) {
+        if let Err(wait) = limits.charge_ip(ip, 1) {
+            tracing::debug!(%ip, path = request.uri().path(), "rate limited (IP)");
+            return too_many(request.uri().path(), wait);
         }
     }
     next.run(request).await
+}
+
+/// Charges each server-function call to its caller. Runs after the session middleware, which
+/// names the caller.
+pub async fn limit_caller(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let (true, Some(caller)) = (is_call(&request), request.extensions().get::<Caller>()) {
+        if let Err(wait) = state.limits.charge_caller(caller) {
+            tracing::debug!(path = request.uri().path(), "rate limited (caller)");
+            return too_many(request.uri().path(), wait);
+        }
+    }
+    next.run(request).await
+}
+
+/// A server-function call: what the limits count.
+fn is_call(request: &Request) -> bool {
+    request.method() == Method::POST && request.uri().path().starts_with("/api/")
 }
 
 /// A wait in the whole seconds `Retry-After` speaks, rounded up, at least one.

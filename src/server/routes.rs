@@ -23,8 +23,8 @@ use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 const MAX_REQUEST_BODY: usize = 16 * 1024;
 
 /// Layers run from the bottom up: a request meets the timeout first, then the security
-/// headers, the body limit, the cross-site check, the session and the rate limits, before
-/// any handler.
+/// headers, the body limit, the cross-site check, the IP's rate limit, the session and the
+/// caller's rate limit, before any handler.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
@@ -37,11 +37,15 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(guard::server_fn_status))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            limits::limit_calls,
+            limits::limit_caller,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             session::attach,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_ip,
         ))
         .layer(middleware::from_fn_with_state(
             config.clone(),

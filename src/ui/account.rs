@@ -141,26 +141,21 @@ fn SignInOrUp(library_version: RwSignal<u32>, signed: RwSignal<u32>) -> impl Int
             value.and_then(Result::err)
         })
     };
+    let opener = move |form: Open, label: &'static str| {
+        view! {
+            <button
+                type="button"
+                class="link"
+                aria-expanded=move || (open.get() == form).to_string()
+                on:click=move |_| toggle(form)
+            >
+                {label}
+            </button>
+        }
+    };
     view! {
         <div class="sign">
-        <div class="sign-buttons">
-            <button
-                type="button"
-                class="link"
-                aria-expanded=move || (open.get() == Open::SignIn).to_string()
-                on:click=move |_| toggle(Open::SignIn)
-            >
-                "Sign in"
-            </button>
-            <button
-                type="button"
-                class="link"
-                aria-expanded=move || (open.get() == Open::SignUp).to_string()
-                on:click=move |_| toggle(Open::SignUp)
-            >
-                "Sign up"
-            </button>
-        </div>
+        <div class="sign-buttons">{opener(Open::SignIn, "Sign in")} {opener(Open::SignUp, "Sign up")}</div>
         <Show when=move || open.get() == Open::SignIn>
             <ActionForm action=sign_in attr:class="credentials" attr:aria-label="Sign in">
                 <Fields error=error_of(Open::SignIn) new_password=false/>

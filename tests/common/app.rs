@@ -5,7 +5,8 @@
 use super::eventually;
 use hoist::{
     checksum::{self, ChecksumAlgorithm},
-    model::{SignedPart, StartedUpload},
+    error::ApiError,
+    model::{SignedPart, StartedUpload, UploadView},
 };
 use serde::de::DeserializeOwned;
 use std::{
@@ -256,4 +257,51 @@ pub async fn url_for(app: &App, client: &reqwest::Client, id: &str, content: &[u
 
 pub async fn by_id(app: &App, client: &reqwest::Client, name: &str, id: &str) -> Answer {
     app.call(client, name, &form(&[("upload_id", id)])).await
+}
+
+/// `stranger` tries every door to upload `id` (each server function that takes an upload id,
+/// one at a time and in a batch, and the download link): each answers "not found", exactly as
+/// for an id that does not exist.
+pub async fn assert_not_found_through_every_door(app: &App, stranger: &reqwest::Client, id: &str) {
+    for (name, body) in [
+        (
+            "sign_parts",
+            form(&[("upload_id", id), ("parts[0][part_number]", "1")]),
+        ),
+        (
+            "resume_upload",
+            form(&[
+                ("upload_id", id),
+                ("size", "3000"),
+                ("content_type", "image/png"),
+            ]),
+        ),
+        ("keep_upload_alive", form(&[("upload_id", id)])),
+        ("complete_upload", form(&[("upload_id", id)])),
+        ("abort_upload", form(&[("upload_id", id)])),
+        ("delete_upload", form(&[("upload_id", id)])),
+    ] {
+        let answer = app.call(stranger, name, &body).await;
+        assert_eq!(answer.status, 404, "{name} {id}: {answer:?}");
+        assert_eq!(answer.error(), ApiError::NotFound, "{name}");
+    }
+    // In a batch, each foreign id is answered on its own: not found, and nothing else said.
+    let batch = app
+        .call(
+            stranger,
+            "complete_uploads",
+            &form(&[("upload_ids[0]", id)]),
+        )
+        .await;
+    assert_eq!(batch.status, 200, "{batch:?}");
+    assert_eq!(
+        batch.json::<Vec<Result<UploadView, ApiError>>>(),
+        vec![Err(ApiError::NotFound)]
+    );
+    let download = stranger
+        .get(format!("{}/files/{id}/download", app.base))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(download.status(), 404);
 }
