@@ -1,12 +1,15 @@
 //! The pages: the HTML shell; the uploader above the library, under a header with the
-//! account; and the account's API tokens.
+//! account; a file's own page; and the account's API tokens.
 
-use crate::ui::{account::AccountBar, library::Library, tokens::TokensPage, uploader::Uploader};
+use crate::ui::{
+    account::AccountBar, file_page::FilePageView, library::Library, public_page::PublicPage,
+    tokens::TokensPage, uploader::Uploader,
+};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    ParamSegment, StaticSegment,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -40,6 +43,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| "Page not found.".into_view()>
                 <Route path=StaticSegment("") view=HomePage/>
                 <Route path=StaticSegment("account") view=TokensPage/>
+                <Route path=StaticSegment("public") view=PublicPage/>
+                <Route path=(StaticSegment("files"), ParamSegment("id")) view=FilePageView/>
             </Routes>
         </Router>
     }
@@ -58,7 +63,10 @@ fn HomePage() -> impl IntoView {
             <header class="page-head">
                 <div>
                     <h1>"Hoist"</h1>
-                    <p class="tagline">"Files of any size, straight into storage."</p>
+                    <p class="tagline">
+                        "Files of any size, straight into storage. "
+                        <a href="/public">"Public files"</a>
+                    </p>
                 </div>
                 <AccountBar library_version used/>
             </header>

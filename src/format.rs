@@ -62,6 +62,35 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
+/// A media length as a player shows it: `0:07`, `3:05`, `1:02:09`.
+pub fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=3599 => format!("{}:{:02}", s / 60, s % 60),
+        _ => format!("{}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60),
+    }
+}
+
+/// What processing found, in one line: `1920 × 1080 · 0:07 · avc1, mp4a`.
+pub fn media_details(file: &crate::model::FileInfo) -> String {
+    let mut parts = Vec::new();
+    if let (Some(w), Some(h)) = (file.width, file.height) {
+        parts.push(format!("{w} × {h}"));
+    }
+    if let Some(ms) = file.duration_ms {
+        parts.push(clock(ms));
+    }
+    if let Some(codecs) = &file.codecs {
+        parts.push(codecs.clone());
+    }
+    parts.join(" · ")
+}
+
+/// Bytes as lower-case hexadecimal (digests, token secrets).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Unix milliseconds as `2026-11-23 14:05 UTC`.
 pub fn utc_time(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -120,6 +149,13 @@ mod tests {
         assert_eq!(bytes(1536), "1.50 KiB");
         assert_eq!(bytes(20 << 20), "20.0 MiB");
         assert_eq!(bytes(300 << 30), "300 GiB");
+    }
+
+    #[test]
+    fn media_lengths_read_like_a_player() {
+        assert_eq!(clock(7_400), "0:07");
+        assert_eq!(clock(185_000), "3:05");
+        assert_eq!(clock(3_729_000), "1:02:09");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! - `model`, `error`, `format`, `checksum`: shared by both sides.
 //! - Server only: `server` (settings, routes, session cookie, rate limits), `accounts`
 //!   (people, sessions, tokens, quotas), `uploads` (the protocol), `storage` (S3), `db`
-//!   (SQLite), `background` (the reaper and the orphan sweep).
+//!   (SQLite), `background` (the reaper and the orphan sweep), `processing` (the job queue's
+//!   workers: hash, thumbnail, media metadata, poster), `files` (viewing and sharing an
+//!   arrived file), `live` (upload events over Server-Sent Events).
 
 // Release builds keep every component's view type (debug builds erase them); the page's
 // nested views go deeper than the compiler's default limit when it lays those types out.
@@ -29,6 +31,12 @@ pub mod background;
 pub mod clock;
 #[cfg(feature = "ssr")]
 pub mod db;
+#[cfg(feature = "ssr")]
+pub mod files;
+#[cfg(feature = "ssr")]
+pub mod live;
+#[cfg(feature = "ssr")]
+pub mod processing;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]

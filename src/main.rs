@@ -4,11 +4,14 @@ use hoist::{
     accounts::{self, Accounts},
     background::{
         self,
-        housekeeping::{IdleBuckets, StaleSessions},
+        housekeeping::{IdleBuckets, OldEvents, StaleSessions},
         reaper::Reaper,
         sweep::OrphanSweep,
     },
-    db,
+    clock, db,
+    files::Files,
+    live::{feed::Feed, Bell},
+    processing::Workers,
     server::{
         config::{Command, Config},
         limits::Limits,
@@ -17,7 +20,7 @@ use hoist::{
         state::AppState,
     },
     storage::s3::S3Store,
-    uploads::UploadService,
+    uploads::{Arrival, UploadService},
 };
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
@@ -96,6 +99,24 @@ async fn run(config: Config) -> Result<(), String> {
         .await;
     }
 
+    let bell = Bell::default();
+    let workers = Arc::new(Workers::new(
+        pool.clone(),
+        store.clone(),
+        config.processing.clone(),
+        clock::system(),
+        Arc::default(),
+        bell.clone(),
+    ));
+    if config.command == Some(Command::Worker) {
+        let count = config.processing.workers.max(1);
+        tracing::info!("hoist worker: {count} workers on the processing queue");
+        workers.spawn(count);
+        shutdown_signal().await;
+        return Ok(());
+    }
+    workers.spawn(config.processing.workers);
+
     tokio::spawn(background::every(reaper, config.background.interval));
     if let Some(interval) = config.background.orphan_sweep {
         tokio::spawn(background::every(sweep, interval));
@@ -145,7 +166,21 @@ async fn run(config: Config) -> Result<(), String> {
         config.public_url().starts_with("https://"),
         config.accounts.session_lifetime,
     );
-    let uploads = Arc::new(UploadService::new(pool, store, config.rules.clone()));
+    let feed = Feed::start(pool.clone(), bell.clone())
+        .await
+        .map_err(|e| format!("live events: {e}"))?;
+    tokio::spawn(background::every(
+        OldEvents(pool.clone()),
+        Duration::from_secs(3600),
+    ));
+    let files = Arc::new(Files::new(pool.clone(), store.clone(), clock::system()));
+    let arrival = Arrival {
+        job_attempts: config.processing.attempts,
+        queued: workers.queued.clone(),
+        bell,
+    };
+    let uploads =
+        Arc::new(UploadService::new(pool, store, config.rules.clone()).with_arrival(arrival));
     let limits = Arc::new(Limits::new(&config.limits));
     tokio::spawn(background::every(
         IdleBuckets(limits.clone()),
@@ -162,6 +197,8 @@ async fn run(config: Config) -> Result<(), String> {
         accounts,
         cookies,
         limits,
+        files,
+        feed,
     };
 
     let listener = tokio::net::TcpListener::bind(config.site_addr)

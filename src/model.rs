@@ -1,6 +1,13 @@
 //! Data shared by the server and the browser: what crosses the wire, and the rules both sides
 //! must agree on (how a file is cut into parts, which words describe an upload's state).
 
+mod files;
+
+pub use files::{
+    EventCursor, FileInfo, FilePage, Processing, UploadEvent, Visibility, MAX_DESCRIPTION,
+    MAX_TITLE,
+};
+
 use crate::{checksum::ChecksumAlgorithm, error::ClosedBecause};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -196,6 +203,10 @@ pub struct LibraryPage {
     /// meter follows the library without a call of its own.
     #[serde(default)]
     pub used: Option<u64>,
+    /// With the first page: the last event written before it was read, where the page's
+    /// live updates start (see [`UploadEvent`]).
+    #[serde(default)]
+    pub events_after: Option<EventCursor>,
 }
 
 /// One row of the library, as the browser shows it.
@@ -211,6 +222,21 @@ pub struct UploadView {
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: i64,
     pub completed_at_ms: Option<i64>,
+    /// Once the upload has arrived: processing and what it found.
+    #[serde(default)]
+    pub file: Option<FileInfo>,
+}
+
+impl UploadView {
+    /// The word the library shows: an arrived file's processing state once it has started.
+    pub fn status_word(&self) -> &'static str {
+        match (&self.status, &self.file) {
+            (UploadStatus::Uploaded, Some(file)) if file.processing != Processing::Queued => {
+                file.processing.as_str()
+            }
+            (status, _) => status.as_str(),
+        }
+    }
 }
 
 #[cfg(test)]

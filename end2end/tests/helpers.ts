@@ -191,7 +191,7 @@ export async function throttleUploads(page: Page, bytesPerSecond: number) {
 /** The file's download, fetched through the library's link, hashes to `expected`. */
 export async function expectDownloadMatches(page: Page, name: string, expected: Buffer) {
   const row = libraryRow(page, name);
-  await expect(row.locator('.status')).toHaveText('uploaded');
+  await expect(row).toHaveAttribute('data-status', 'uploaded');
   const href = await row.getByRole('link', { name: 'Download' }).getAttribute('href');
   expect(href).toBeTruthy();
   // Relative to the page: the app under test is not always the configured base URL.

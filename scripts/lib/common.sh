@@ -88,7 +88,18 @@ ensure_build_tools() {
     fi
   done
   [ "$failed" = 0 ] || die "a tool failed to install (logs in $TOOLS_DIR/logs)"
+  ensure_media_tools
   say "cargo-leptos, wasm-bindgen $bindgen, wasm-opt and Garage $GARAGE_VERSION are ready"
+}
+
+# ffmpeg makes video posters; without it that job is skipped, so the app runs either way, but the
+# scripts install it so what a user sees matches what the tests check.
+ensure_media_tools() {
+  if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+    step "Installing ffmpeg from Debian"
+    as_root apt-get update -qq && as_root apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null ||
+      die "apt-get could not install ffmpeg"
+  fi
 }
 
 ensure_browser_tools() {

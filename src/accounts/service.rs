@@ -256,8 +256,5 @@ impl Accounts {
 }
 
 fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::format::hex(&Sha256::digest(token.as_bytes()))
 }

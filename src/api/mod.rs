@@ -3,6 +3,7 @@
 //! words for people. Account functions are in [`account`].
 
 pub mod account;
+pub mod files;
 
 use crate::{
     error::ApiError,
@@ -133,11 +134,24 @@ pub async fn delete_upload(upload_id: String) -> Result<(), ApiError> {
 pub async fn list_uploads(cursor: Option<String>) -> Result<LibraryPage, ApiError> {
     let (state, caller) = ssr::context()?;
     let owner = caller.owner();
+    // Read before the page: an event written while it is read is sent again, never missed.
+    let events_after = match cursor {
+        None => Some(
+            crate::db::events::last_id(state.uploads.db())
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot read the newest event");
+                    ApiError::Internal
+                })?,
+        ),
+        Some(_) => None,
+    };
     let mut page = state
         .uploads
         .list(&owner, cursor.as_deref())
         .await
         .map_err(ssr::failed)?;
+    page.events_after = events_after;
     if cursor.is_none() {
         page.used = Some(state.accounts.usage(&owner).await.map_err(|e| {
             tracing::error!(error = %e, "cannot sum an owner's storage");

@@ -2,6 +2,9 @@
 //! Nothing outside this folder writes SQL.
 
 pub mod accounts;
+pub mod events;
+pub mod files;
+pub mod jobs;
 pub mod uploads;
 
 use sqlx::sqlite::{

@@ -61,6 +61,7 @@ impl UploadRow {
             reason: self.closed_because(),
             created_at_ms: self.created_at,
             completed_at_ms: self.completed_at,
+            file: None,
         })
     }
 }
@@ -253,14 +254,14 @@ pub async fn claim_for_delete(pool: &SqlitePool, id: &str, claim: &str) -> DbRes
     Ok(done.rows_affected() == 1)
 }
 
-/// Forgets a deleted upload (its part ledger goes with it).
-pub async fn delete_claimed(pool: &SqlitePool, id: &str, claim: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM uploads WHERE id = ? AND reap_claim = ?")
-        .bind(id)
-        .bind(claim)
-        .execute(pool)
-        .await?;
-    Ok(())
+/// The upload `id`, whoever owns it: for work the server does on its own (never on a
+/// caller's word: see [`find_owned`]).
+pub async fn find<'e, E>(db: E, id: &str) -> DbResult<Option<UploadRow>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    let sql = concat!("SELECT ", columns!(), " FROM uploads WHERE id = ?");
+    Ok(sqlx::query_as(sql).bind(id).fetch_optional(db).await?)
 }
 
 /// The upload `id` if, and only if, it belongs to `owner`.
@@ -339,14 +340,17 @@ pub async fn extend(pool: &SqlitePool, id: &str, now: i64, expires_at: i64) -> D
 
 /// The pardon: a verified upload is taken off death row. Returns false if the upload had
 /// already left the `uploading` state (completed or closed by a concurrent call).
-pub async fn mark_uploaded(pool: &SqlitePool, id: &str, now: i64) -> DbResult<bool> {
+pub async fn mark_uploaded<'e, E>(db: E, id: &str, now: i64) -> DbResult<bool>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
     let done = sqlx::query(
         "UPDATE uploads SET status = 'uploaded', completed_at = ?, expires_at = NULL, reason = NULL \
          WHERE id = ? AND status = 'uploading' AND reap_claim IS NULL",
     )
     .bind(now)
     .bind(id)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -92,6 +92,12 @@ pub enum ApiError {
     BadTokenName { max: usize },
     #[error("This account has {max} tokens, the most allowed; revoke one first.")]
     TooManyTokens { max: u64 },
+    #[error("This page has {max} live connections open already; close some tabs and reload.")]
+    TooManyLiveConnections { max: usize },
+    #[error("Give the file a title of 1 to {max} characters.")]
+    BadTitle { max: usize },
+    #[error("Keep the description under {max} characters.")]
+    BadDescription { max: usize },
     #[error("The storage service cannot be reached right now. Please try again in a moment.")]
     StorageUnavailable,
     #[error("Something went wrong on the server. Please try again.")]
@@ -111,7 +117,9 @@ impl ApiError {
             | Self::DuplicateSession
             | Self::BadEmail
             | Self::BadPassword { .. }
-            | Self::BadTokenName { .. } => 400,
+            | Self::BadTokenName { .. }
+            | Self::BadTitle { .. }
+            | Self::BadDescription { .. } => 400,
             Self::SignInRequired | Self::NotSignedIn | Self::BadToken | Self::WrongCredentials => {
                 401
             }
@@ -124,7 +132,7 @@ impl ApiError {
             | Self::TooManyActive { .. }
             | Self::TooManyTokens { .. } => 409,
             Self::OverQuota { .. } | Self::GuestNetworkFull { .. } => 413,
-            Self::RateLimited { .. } => 429,
+            Self::RateLimited { .. } | Self::TooManyLiveConnections { .. } => 429,
             Self::Rejected(_) => 422,
             Self::StorageUnavailable => 503,
             Self::Internal => 500,

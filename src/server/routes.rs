@@ -6,16 +6,18 @@ use crate::{
     api,
     app::{shell, App},
     error::ApiError,
+    files::Door,
 };
 use axum::{
-    extract::{Path, State},
-    http::StatusCode,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
     middleware,
-    response::Redirect,
+    response::{IntoResponse, Redirect, Response},
     routing::get,
     Extension, Router,
 };
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use serde::Deserialize;
 use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
 /// Server-function arguments are a few fields and at most one batch of part numbers with
@@ -30,7 +32,9 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     let config = state.config.clone();
     Router::new()
-        .route("/files/{id}/download", get(download))
+        .route("/files/{id}/{door}", get(file_door))
+        .route("/events", get(events))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -60,17 +64,66 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A stable link for the library: it signs a fresh, short-lived URL on every click and sends
-/// the browser to the store. The bytes never pass through us.
-async fn download(
+/// `?key=` on a file's links: the share key of a file shared by link.
+#[derive(Deserialize)]
+struct ShareKey {
+    key: Option<String>,
+}
+
+/// Stable links for pages (`content`, `download`, `thumbnail`): each signs a fresh, short-lived
+/// URL and sends the browser to the store. The bytes never pass through us. A player seeking
+/// after its URL lapsed comes back here for a new one.
+async fn file_door(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-) -> Result<Redirect, ApiError> {
+    Path((id, door)): Path<(String, String)>,
+    Query(share): Query<ShareKey>,
+) -> Result<Response, ApiError> {
+    let door = Door::parse(&door).ok_or(ApiError::NotFound)?;
     let url = state
-        .uploads
-        .download_url(&caller.owner(), &id)
+        .files
+        .url(&caller.owner(), &id, share.key.as_deref(), door)
         .await
-        .map_err(api::ssr::failed)?;
-    Ok(Redirect::to(&url))
+        .map_err(api::files::ssr::failed)?;
+    let mut answer = Redirect::to(&url).into_response();
+    if door == Door::Thumbnail {
+        // A library of thumbnails is not signed again on every redraw; the URL outlives this.
+        answer.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("private, max-age=600"),
+        );
+    }
+    Ok(answer)
+}
+
+/// `?after=`: the event cursor a page got with its library.
+#[derive(Deserialize)]
+struct After {
+    after: Option<i64>,
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Query(query): Query<After>,
+) -> Result<Response, ApiError> {
+    // A reconnecting EventSource says where it was; that wins over the page's first cursor.
+    let resumed = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let after = resumed.or(query.after).map(|id| id.max(0));
+    let stream = crate::live::sse::stream(&state.feed, caller.owner(), after).await?;
+    Ok(stream.into_response())
+}
+
+/// Counters for whoever runs the server, in Prometheus's text format.
+async fn metrics(State(state): State<AppState>) -> String {
+    format!(
+        "# HELP hoist_live_clients Open /events connections in this process.\n\
+         # TYPE hoist_live_clients gauge\n\
+         hoist_live_clients {}\n",
+        state.feed.clients()
+    )
 }

@@ -10,6 +10,7 @@
 //! session cookies is refused: one of them was planted to shadow the other.
 
 use super::state::AppState;
+use crate::format::hex;
 use crate::{accounts::Caller, error::ApiError};
 use axum::{
     extract::{Request, State},
@@ -283,10 +284,6 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?;
     file.write_all(text.as_bytes())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

@@ -1,5 +1,5 @@
 use super::{config::Config, limits::Limits, session::Sessions, Uploads};
-use crate::accounts::Accounts;
+use crate::{accounts::Accounts, files::Files, live::feed::Feed};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -14,6 +14,9 @@ pub struct AppState {
     /// Signs and reads session cookies.
     pub cookies: Sessions,
     pub limits: Arc<Limits>,
+    pub files: Arc<Files>,
+    /// Upload events, for `/events`.
+    pub feed: Arc<Feed>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

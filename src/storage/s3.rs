@@ -22,6 +22,9 @@ use aws_sdk_s3::{
 };
 use std::time::Duration;
 
+mod objects;
+pub use objects::is_active_content;
+
 #[derive(Clone)]
 pub struct S3Store {
     /// Talks to the store from the server.

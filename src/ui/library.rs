@@ -1,10 +1,12 @@
-//! The library: every file this browser has uploaded, with its status and a download link,
-//! a page at a time.
+//! The library: every file this browser has uploaded, with its status, thumbnail and a
+//! download link, a page at a time. Rows follow the live feed: a file turns `processing`,
+//! then `ready` with its thumbnail, without a reload.
 
 use crate::{
     api::{delete_upload, list_uploads},
     format,
-    model::{LibraryPage, UploadStatus, UploadView},
+    model::{LibraryPage, UploadEvent, UploadStatus, UploadView},
+    ui::live,
 };
 use leptos::prelude::*;
 
@@ -45,6 +47,14 @@ pub fn Library(
 fn UploadTable(first: LibraryPage, version: RwSignal<u32>) -> impl IntoView {
     let rows = RwSignal::new(first.uploads);
     let next = RwSignal::new(first.next);
+    if let Some(after) = first.events_after {
+        let (stop, stopped) = futures::channel::oneshot::channel::<()>();
+        live::follow(after, move |event| apply(rows, event), stopped);
+        // A new first page (after an upload, a delete) follows from its own cursor.
+        on_cleanup(move || {
+            let _ = stop.send(());
+        });
+    }
     let loading = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let load_more = move |_| {
@@ -68,6 +78,7 @@ fn UploadTable(first: LibraryPage, version: RwSignal<u32>) -> impl IntoView {
         <table>
             <thead>
                 <tr>
+                    <th scope="col"><span class="visually-hidden">"Preview"</span></th>
                     <th scope="col">"Name"</th>
                     <th scope="col">"Size"</th>
                     <th scope="col">"Type"</th>
@@ -77,7 +88,7 @@ fn UploadTable(first: LibraryPage, version: RwSignal<u32>) -> impl IntoView {
                 </tr>
             </thead>
             <tbody>
-                <For each=move || rows.get() key=|upload| upload.id.clone() let:upload>
+                <For each=move || rows.get() key=row_key let:upload>
                     <UploadRow upload version/>
                 </For>
             </tbody>
@@ -91,28 +102,76 @@ fn UploadTable(first: LibraryPage, version: RwSignal<u32>) -> impl IntoView {
     }
 }
 
+/// A row is drawn again when what it shows changes.
+fn row_key(upload: &UploadView) -> (String, &'static str, Option<(u32, bool, String)>) {
+    let file = upload
+        .file
+        .as_ref()
+        .map(|f| (f.jobs_done, f.thumbnail, f.title.clone()));
+    (upload.id.clone(), upload.status_word(), file)
+}
+
+/// One event from the feed, applied to the rows on this page.
+fn apply(rows: RwSignal<Vec<UploadView>>, event: UploadEvent) {
+    match event {
+        UploadEvent::Changed { upload } => rows.update(|rows| {
+            match rows.iter_mut().find(|r| r.id == upload.id) {
+                Some(row) => *row = *upload,
+                // Arrived from another tab or device: newest first.
+                None => rows.insert(0, *upload),
+            }
+        }),
+        UploadEvent::Deleted { upload_id } => {
+            rows.update(|rows| rows.retain(|r| r.id != upload_id))
+        }
+    }
+}
+
 #[component]
 fn UploadRow(upload: UploadView, version: RwSignal<u32>) -> impl IntoView {
     let time = format::utc_time(upload.completed_at_ms.unwrap_or(upload.created_at_ms));
-    let reason = upload.reason.as_ref().map(ToString::to_string);
-    let download = (upload.status == UploadStatus::Uploaded).then(|| {
+    let reason = upload
+        .reason
+        .as_ref()
+        .map(ToString::to_string)
+        .or_else(|| upload.file.as_ref().and_then(|f| f.error.clone()));
+    let arrived = upload.status == UploadStatus::Uploaded;
+    let page = format!("/files/{}", upload.id);
+    let download = arrived.then(|| {
         let href = format!("/files/{}/download", upload.id);
         view! { <a href=href download=upload.name.clone()>"Download"</a> }
     });
+    let thumbnail = upload.file.as_ref().filter(|f| f.thumbnail).map(|_| {
+        let src = format!("/files/{}/thumbnail", upload.id);
+        view! { <img class="thumbnail" src=src alt="" loading="lazy" width="64" height="64"/> }
+    });
+    let details = upload
+        .file
+        .as_ref()
+        .map(format::media_details)
+        .filter(|d| !d.is_empty());
+    let name = if arrived {
+        view! { <a href=page.clone()>{upload.name.clone()}</a> }.into_any()
+    } else {
+        upload.name.clone().into_any()
+    };
     // Uploads still on their way are cancelled from the upload list above.
     let delete = (upload.status != UploadStatus::Uploading)
         .then(|| view! { <DeleteButton id=upload.id.clone() name=upload.name.clone() version/> });
+    let processing = upload.file.as_ref().map(|f| f.processing.as_str());
     view! {
-        <tr data-upload-id=upload.id.clone() data-status=upload.status.as_str()>
+        <tr data-upload-id=upload.id.clone() data-status=upload.status.as_str() data-processing=processing>
+            <td class="preview">{thumbnail}</td>
             <td class="name">
-                {upload.name.clone()}
-                // Why it was rejected or expired, where the person looks for their file.
+                {name}
+                {details.map(|d| view! { <small class="details">{d}</small> })}
+                // Why it was rejected, expired or failed, where the person looks for their file.
                 {reason.clone().map(|why| view! { <small class="reason">{why}</small> })}
             </td>
             <td>{format::bytes(upload.size)}</td>
             <td>{upload.content_type.clone()}</td>
             <td class="status" title=reason.unwrap_or_default()>
-                {upload.status.as_str()}
+                {upload.status_word()}
             </td>
             <td>{time}</td>
             <td class="actions">{download} {delete}</td>

@@ -1,7 +1,10 @@
 //! Components: what people see.
 
 pub mod account;
+pub mod file_page;
 pub mod library;
+pub mod live;
 pub mod progress_bar;
+pub mod public_page;
 pub mod tokens;
 pub mod uploader;

@@ -8,7 +8,7 @@ mod service;
 pub mod sniff;
 
 pub use rules::{RulesError, UploadRules, MAX_PARALLEL_PARTS};
-pub use service::{NewUpload, UploadService};
+pub use service::{Arrival, NewUpload, UploadService};
 
 use crate::{
     db::DbError,

@@ -15,7 +15,8 @@ use crate::{
 };
 use futures::{stream::FuturesOrdered, StreamExt};
 use sqlx::SqlitePool;
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::Notify;
 
 mod start;
 
@@ -46,6 +47,26 @@ pub struct UploadService<S> {
     store: S,
     rules: UploadRules,
     clock: SharedClock,
+    after: Arrival,
+}
+
+/// What follows a verified upload: its jobs are queued (tried this many times each), the
+/// workers and the live feed are woken.
+#[derive(Clone, Debug)]
+pub struct Arrival {
+    pub job_attempts: u32,
+    pub queued: Arc<Notify>,
+    pub bell: crate::live::Bell,
+}
+
+impl Default for Arrival {
+    fn default() -> Self {
+        Self {
+            job_attempts: 5,
+            queued: Arc::default(),
+            bell: crate::live::Bell::default(),
+        }
+    }
 }
 
 impl<S: ObjectStore> UploadService<S> {
@@ -55,7 +76,13 @@ impl<S: ObjectStore> UploadService<S> {
             store,
             rules,
             clock: clock::system(),
+            after: Arrival::default(),
         }
+    }
+
+    /// Whom to wake when a file arrives, and how often its jobs are tried.
+    pub fn with_arrival(self, after: Arrival) -> Self {
+        Self { after, ..self }
     }
 
     /// Judges expiries by `clock` instead of the system's (tests move it forward).
@@ -334,7 +361,16 @@ impl<S: ObjectStore> UploadService<S> {
         if let Err(reason) = sniff::check(&row.content_type, &start.bytes) {
             return Err(self.reject(row, reason).await);
         }
-        Ok(db::uploads::mark_uploaded(&self.db, &row.id, self.clock.now_ms()).await?)
+        let jobs = crate::processing::jobs_for(&row.content_type);
+        let kinds: Vec<&str> = jobs.iter().map(|k| k.as_str()).collect();
+        let now = self.clock.now_ms();
+        let arrived =
+            db::files::arrive(&self.db, &row.id, now, &kinds, self.after.job_attempts).await?;
+        if arrived {
+            self.after.queued.notify_waiters();
+            self.after.bell.ring();
+        }
+        Ok(arrived)
     }
 
     /// The answer for an upload that a concurrent call has settled, or is settling.
@@ -391,12 +427,18 @@ impl<S: ObjectStore> UploadService<S> {
             return Err(UploadError::Closed(closing(&row)));
         }
         if row.status()? == UploadStatus::Uploaded {
-            if let Err(e) = self.store.delete(&row.object_key).await {
-                db::uploads::release_claim(&self.db, id, &claim).await?;
-                return Err(e.into());
+            // The thumbnail first: if the object's delete fails, the file is still whole
+            // but for a picture its next processing would make again.
+            let thumbnail = crate::processing::thumbnail_key(&row.object_key);
+            for key in [thumbnail.as_str(), row.object_key.as_str()] {
+                if let Err(e) = self.store.delete(key).await {
+                    db::uploads::release_claim(&self.db, id, &claim).await?;
+                    return Err(e.into());
+                }
             }
         }
-        db::uploads::delete_claimed(&self.db, id, &claim).await?;
+        db::files::delete_with_event(&self.db, id, &claim, self.clock.now_ms()).await?;
+        self.after.bell.ring();
         Ok(())
     }
 
@@ -417,12 +459,23 @@ impl<S: ObjectStore> UploadService<S> {
         let next = more
             .then(|| rows.last().map(|r| format!("{}.{}", r.created_at, r.id)))
             .flatten();
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let mut files: std::collections::HashMap<String, db::files::FileRow> =
+            db::files::for_uploads(&self.db, &ids)
+                .await?
+                .into_iter()
+                .map(|f| (f.upload_id.clone(), f))
+                .collect();
+        let mut uploads = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut view = row.view()?;
+            view.file = files.remove(&row.id).map(|f| f.info()).transpose()?;
+            uploads.push(view);
+        }
         Ok(LibraryPage {
             used: None,
-            uploads: rows
-                .iter()
-                .map(|row| row.view().map_err(Into::into))
-                .collect::<UploadResult<_>>()?,
+            events_after: None,
+            uploads,
             next,
         })
     }

@@ -153,6 +153,32 @@ impl App {
         child.wait_with_output().expect("hoist finishes")
     }
 
+    /// Starts `hoist worker` beside the server, on its database, with `settings`.
+    pub fn worker(&self, settings: &[(&str, &str)]) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.log_path())
+            .expect("log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        command.env("HOIST_DATA_DIR", self.dir.path()).arg("worker");
+        for (name, value) in settings {
+            command.env(name, value);
+        }
+        command
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("hoist worker starts")
+    }
+
+    /// The server's database, opened beside it (SQLite's WAL lets both read and write).
+    pub async fn database(&self) -> sqlx::SqlitePool {
+        let url = format!("sqlite://{}", self.dir.path().join("hoist.db").display());
+        sqlx::SqlitePool::connect(&url)
+            .await
+            .expect("the app's database")
+    }
+
     /// A new browser signed up as `email` (password `PASSWORD`).
     pub async fn account(&self, email: &str) -> reqwest::Client {
         let client = self.browser();
@@ -232,6 +258,59 @@ pub async fn start(
         .await;
     assert_eq!(answer.status, 200, "{answer:?}");
     answer.json()
+}
+
+/// Uploads `data` whole through the protocol as `client` (start, sign in batches, PUT every
+/// part to the store, complete) and returns the upload's id.
+pub async fn upload(
+    app: &App,
+    client: &reqwest::Client,
+    name: &str,
+    kind: &str,
+    data: &[u8],
+) -> String {
+    use futures::StreamExt;
+    let started = start(app, client, name, data.len() as u64, kind).await;
+    let id = started.upload_id.clone();
+    let parts: Vec<u32> = (1..=started.plan.part_count()).collect();
+    let store = super::store_client();
+    for batch in parts.chunks(100) {
+        let mut pairs = vec![("upload_id".to_string(), id.clone())];
+        for (i, n) in batch.iter().enumerate() {
+            let (a, b) = started.plan.range(*n).expect("a part");
+            let sum = checksum::of(ChecksumAlgorithm::Crc32c, &data[a as usize..b as usize]);
+            pairs.push((format!("parts[{i}][part_number]"), n.to_string()));
+            pairs.push((format!("parts[{i}][checksum]"), sum));
+        }
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let signed = app.call(client, "sign_parts", &form(&pairs)).await;
+        assert_eq!(signed.status, 200, "{signed:?}");
+        let signed: Vec<SignedPart> = signed.json();
+        let sends = signed.into_iter().map(|part| {
+            let (a, b) = started.plan.range(part.part_number).expect("a part");
+            let body = data[a as usize..b as usize].to_vec();
+            let store = store.clone();
+            async move {
+                let answer = super::send(&store, &part.request, body).await;
+                assert!(
+                    answer.status().is_success(),
+                    "part {}: {}",
+                    part.part_number,
+                    answer.status()
+                );
+            }
+        });
+        futures::stream::iter(sends)
+            .buffer_unordered(8)
+            .collect::<Vec<()>>()
+            .await;
+    }
+    let done = by_id(app, client, "complete_upload", &id).await;
+    assert_eq!(done.status, 200, "{done:?}");
+    id
 }
 
 /// Asks for part 1's URL, signed for `content`'s checksum.

@@ -10,6 +10,7 @@ pub mod parse;
 use crate::{
     accounts::AccountSettings,
     background::BackgroundSettings,
+    processing::ProcessingSettings,
     server::{limits::LimitSettings, serve::HttpSettings, session::SessionSettings},
     storage::S3Settings,
     uploads::{RulesError, UploadRules},
@@ -101,6 +102,8 @@ pub struct Config {
     pub accounts: AccountSettings,
     #[command(flatten)]
     pub limits: LimitSettings,
+    #[command(flatten)]
+    pub processing: ProcessingSettings,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -118,6 +121,9 @@ pub enum Command {
         #[arg(long)]
         orphans: bool,
     },
+    /// Run processing jobs (hash, thumbnails, media metadata, posters) from the queue in the
+    /// database, without serving the site: HOIST_WORKERS of them (at least one).
+    Worker,
     /// Manage accounts, on the database this server uses.
     Users {
         #[command(subcommand)]

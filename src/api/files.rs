@@ -1,0 +1,69 @@
+//! Server functions for a file's page: what the caller may see of it, and its owner's title,
+//! description and audience. Whoever may not see a file gets "not found", as for a file that
+//! does not exist.
+
+use crate::{
+    error::ApiError,
+    model::{FilePage, UploadView, Visibility},
+};
+use leptos::prelude::*;
+
+/// `key` is the share key from the page's address, for a file shared by link.
+#[server(endpoint = "get_file")]
+pub async fn get_file(upload_id: String, key: Option<String>) -> Result<FilePage, ApiError> {
+    let (state, caller) = super::ssr::context()?;
+    state
+        .files
+        .page(&caller.owner(), &upload_id, key.as_deref())
+        .await
+        .map_err(ssr::failed)
+}
+
+#[server(endpoint = "describe_file")]
+pub async fn describe_file(
+    upload_id: String,
+    title: String,
+    description: String,
+    visibility: Visibility,
+) -> Result<UploadView, ApiError> {
+    let (state, caller) = super::ssr::context()?;
+    state
+        .files
+        .describe(
+            &caller.owner(),
+            &upload_id,
+            &title,
+            &description,
+            visibility,
+        )
+        .await
+        .map_err(ssr::failed)
+}
+
+/// Files their owners made public, most recently changed first.
+#[server(endpoint = "public_files")]
+pub async fn public_files() -> Result<Vec<UploadView>, ApiError> {
+    let (state, _) = super::ssr::context()?;
+    state.files.public().await.map_err(ssr::failed)
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use crate::{error::ApiError, files::FileError, storage::StorageError};
+
+    pub fn failed(e: FileError) -> ApiError {
+        match e {
+            FileError::NotFound | FileError::NoThumbnail => ApiError::NotFound,
+            FileError::BadTitle { max } => ApiError::BadTitle { max },
+            FileError::BadDescription { max } => ApiError::BadDescription { max },
+            FileError::Storage(StorageError::Unreachable(ref why)) => {
+                tracing::warn!(error = %why, "object store unreachable");
+                ApiError::StorageUnavailable
+            }
+            FileError::Storage(_) | FileError::Db(_) => {
+                tracing::error!(error = %e, "file request failed");
+                ApiError::Internal
+            }
+        }
+    }
+}

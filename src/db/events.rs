@@ -1,0 +1,80 @@
+//! Queries on the `events` table: what happened to whose upload, in the order it happened.
+
+use super::DbResult;
+use sqlx::{SqliteConnection, SqlitePool};
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub owner: String,
+    pub upload_id: String,
+    /// A [`crate::model::UploadEvent`] as JSON.
+    pub body: String,
+}
+
+/// Written inside the transaction that made the change, so an event exists exactly when the
+/// change does.
+pub async fn record(
+    conn: &mut SqliteConnection,
+    owner: &str,
+    upload_id: &str,
+    body: &str,
+    now: i64,
+) -> DbResult<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO events (owner, upload_id, body, at) VALUES (?, ?, ?, ?) RETURNING id",
+    )
+    .bind(owner)
+    .bind(upload_id)
+    .bind(body)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// One owner's events after `after`, oldest first.
+pub async fn for_owner_after(
+    pool: &SqlitePool,
+    owner: &str,
+    after: i64,
+    limit: i64,
+) -> DbResult<Vec<EventRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, owner, upload_id, body FROM events WHERE owner = ? AND id > ? \
+         ORDER BY id LIMIT ?",
+    )
+    .bind(owner)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Everyone's events after `after`, oldest first: what the live feed passes on.
+pub async fn after(pool: &SqlitePool, after: i64, limit: i64) -> DbResult<Vec<EventRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, owner, upload_id, body FROM events WHERE id > ? ORDER BY id LIMIT ?",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The id of the newest event, 0 if there is none.
+pub async fn last_id(pool: &SqlitePool) -> DbResult<i64> {
+    let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM events")
+        .fetch_one(pool)
+        .await?;
+    Ok(id.unwrap_or(0))
+}
+
+/// Forgets events written before `before` (Unix ms). A client away longer than that reloads.
+pub async fn prune(pool: &SqlitePool, before: i64) -> DbResult<u64> {
+    let done = sqlx::query("DELETE FROM events WHERE at < ?")
+        .bind(before)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}

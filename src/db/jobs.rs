@@ -1,0 +1,481 @@
+//! Queries on the `jobs` table: the processing queue. A job is claimed by taking a lease,
+//! kept by renewing it, and finished by the worker that holds it; a lapsed lease makes the
+//! job claimable again. Every transition that changes a file's processing state updates the
+//! file and writes its event in the same transaction.
+
+use super::{files, DbResult};
+use crate::model::Processing;
+use sqlx::{SqliteConnection, SqlitePool};
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: i64,
+    pub upload_id: String,
+    pub kind: String,
+    pub state: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub error: Option<String>,
+}
+
+macro_rules! job_columns {
+    () => {
+        "id, upload_id, kind, state, attempts, max_attempts, error"
+    };
+}
+
+/// How a run ended, as the queue records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Not applicable here (no tool, nothing to read): finished, with the reason.
+    Skipped(String),
+    /// Failed, to be tried again at `run_at` (Unix ms).
+    Retry {
+        error: String,
+        run_at: i64,
+    },
+    /// Failed for good.
+    Failed(String),
+}
+
+/// Queues one job of each kind for the upload; a kind already queued is left as it is.
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    upload_id: &str,
+    kinds: &[&str],
+    max_attempts: u32,
+    now: i64,
+) -> DbResult<()> {
+    for kind in kinds {
+        sqlx::query(
+            "INSERT OR IGNORE INTO jobs (upload_id, kind, state, max_attempts, run_at, created_at) \
+             VALUES (?, ?, 'queued', ?, ?, ?)",
+        )
+        .bind(upload_id)
+        .bind(kind)
+        .bind(i64::from(max_attempts.max(1)))
+        .bind(now)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Takes the next due job for `worker` until `lease_until`: a queued job whose time has come,
+/// or a running one whose worker stopped renewing its lease. A job claimed more often than
+/// it may be tried (its workers keep dying) is failed here instead of handed out again.
+pub async fn claim(
+    pool: &SqlitePool,
+    worker: &str,
+    now: i64,
+    lease_until: i64,
+) -> DbResult<Option<JobRow>> {
+    loop {
+        // A read first: an idle worker polling an empty queue takes no write lock.
+        let due: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= ?) \
+               OR (state = 'running' AND lease_until < ?) LIMIT 1",
+        )
+        .bind(now)
+        .bind(now)
+        .fetch_optional(pool)
+        .await?;
+        if due.is_none() {
+            return Ok(None);
+        }
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let sql = concat!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, \
+               lease_until = ?, error = CASE WHEN state = 'running' \
+                 THEN 'its worker stopped answering' ELSE error END \
+             WHERE id = (SELECT id FROM jobs \
+               WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?) \
+               ORDER BY run_at, id LIMIT 1) \
+             RETURNING ",
+            job_columns!()
+        );
+        let job: Option<JobRow> = sqlx::query_as(sql)
+            .bind(worker)
+            .bind(lease_until)
+            .bind(now)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(job) = job else {
+            return Ok(None);
+        };
+        if job.attempts > job.max_attempts {
+            let why = format!(
+                "{} stopped: its worker stopped answering {} times",
+                job.kind, job.max_attempts
+            );
+            settle(&mut tx, &job, &Outcome::Failed(why), now).await?;
+            tx.commit().await?;
+            continue;
+        }
+        // The first job to start moves the file from queued to processing.
+        let started = sqlx::query(
+            "UPDATE files SET processing = 'processing', updated_at = ? \
+             WHERE upload_id = ? AND processing = 'queued'",
+        )
+        .bind(now)
+        .bind(&job.upload_id)
+        .execute(&mut *tx)
+        .await?;
+        if started.rows_affected() > 0 {
+            files::changed(&mut tx, &job.upload_id, now).await?;
+        }
+        tx.commit().await?;
+        return Ok(Some(job));
+    }
+}
+
+/// Renews a lease. `false`: the job is no longer this worker's (its lease lapsed and another
+/// took it, or the file was deleted), and the worker should drop it.
+pub async fn renew(
+    pool: &SqlitePool,
+    job_id: i64,
+    worker: &str,
+    lease_until: i64,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET lease_until = ? WHERE id = ? AND worker = ? AND state = 'running'",
+    )
+    .bind(lease_until)
+    .bind(job_id)
+    .bind(worker)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What a finished job found, written to its file with the job's end.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Findings {
+    pub sha256: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_ms: Option<u64>,
+    pub codecs: Option<String>,
+    pub thumbnail_key: Option<String>,
+}
+
+/// Ends a run: the outcome, what it found, the file's processing state and its event, in one
+/// transaction. `false` if the job was no longer this worker's: then nothing is written.
+pub async fn finish(
+    pool: &SqlitePool,
+    job: &JobRow,
+    worker: &str,
+    outcome: &Outcome,
+    findings: &Findings,
+    now: i64,
+) -> DbResult<bool> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mine: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM jobs WHERE id = ? AND worker = ? AND state = 'running'")
+            .bind(job.id)
+            .bind(worker)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if mine.is_none() {
+        return Ok(false);
+    }
+    let number = |n: Option<u32>| n.map(i64::from);
+    sqlx::query(
+        "UPDATE files SET sha256 = COALESCE(?, sha256), width = COALESCE(?, width), \
+           height = COALESCE(?, height), duration_ms = COALESCE(?, duration_ms), \
+           codecs = COALESCE(?, codecs), thumbnail_key = COALESCE(?, thumbnail_key) \
+         WHERE upload_id = ?",
+    )
+    .bind(&findings.sha256)
+    .bind(number(findings.width))
+    .bind(number(findings.height))
+    .bind(findings.duration_ms.and_then(|d| i64::try_from(d).ok()))
+    .bind(&findings.codecs)
+    .bind(&findings.thumbnail_key)
+    .bind(&job.upload_id)
+    .execute(&mut *tx)
+    .await?;
+    settle(&mut tx, job, outcome, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Records the outcome and brings the file's processing state in line with its jobs.
+async fn settle(
+    tx: &mut SqliteConnection,
+    job: &JobRow,
+    outcome: &Outcome,
+    now: i64,
+) -> DbResult<()> {
+    let (state, error, run_at) = match outcome {
+        Outcome::Done => ("done", None, None),
+        Outcome::Skipped(why) => ("skipped", Some(why.as_str()), None),
+        Outcome::Retry { error, run_at } => ("queued", Some(error.as_str()), Some(*run_at)),
+        Outcome::Failed(error) => ("failed", Some(error.as_str()), None),
+    };
+    let finished = (state != "queued").then_some(now);
+    sqlx::query(
+        "UPDATE jobs SET state = ?, error = ?, run_at = COALESCE(?, run_at), finished_at = ?, \
+           worker = NULL, lease_until = NULL \
+         WHERE id = ?",
+    )
+    .bind(state)
+    .bind(error)
+    .bind(run_at)
+    .bind(finished)
+    .bind(job.id)
+    .execute(&mut *tx)
+    .await?;
+
+    let (pending, failed): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(state IN ('queued', 'running')), 0), \
+                COALESCE(SUM(state = 'failed'), 0) \
+         FROM jobs WHERE upload_id = ?",
+    )
+    .bind(&job.upload_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let processing = match (pending, failed) {
+        (0, 0) => Processing::Ready,
+        (0, _) => Processing::Failed,
+        _ => Processing::Processing,
+    };
+    // The first failure is the one people read; later ones usually follow from it.
+    sqlx::query(
+        "UPDATE files SET processing = ?, updated_at = ?, error = CASE WHEN ? THEN \
+           (SELECT error FROM jobs WHERE upload_id = ? AND state = 'failed' \
+            ORDER BY finished_at, id LIMIT 1) ELSE NULL END \
+         WHERE upload_id = ?",
+    )
+    .bind(processing.as_str())
+    .bind(now)
+    .bind(failed > 0)
+    .bind(&job.upload_id)
+    .bind(&job.upload_id)
+    .execute(&mut *tx)
+    .await?;
+    files::changed(tx, &job.upload_id, now).await
+}
+
+/// The jobs of one upload, for tests and for the file page.
+pub async fn of_upload(pool: &SqlitePool, upload_id: &str) -> DbResult<Vec<JobRow>> {
+    let sql = concat!(
+        "SELECT ",
+        job_columns!(),
+        " FROM jobs WHERE upload_id = ? ORDER BY id"
+    );
+    Ok(sqlx::query_as(sql).bind(upload_id).fetch_all(pool).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{self, uploads::UploadRow};
+
+    const T0: i64 = 1_000_000;
+
+    /// A database with one upload that has arrived, with a `hash` and a `thumbnail` job tried
+    /// at most `attempts` times.
+    async fn arrived(attempts: u32) -> (tempfile::TempDir, SqlitePool) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let pool = db::connect(&url).await.unwrap();
+        let row = UploadRow {
+            id: "u1".into(),
+            owner: "guest:g".into(),
+            name: "cat.png".into(),
+            object_key: "k/cat.png".into(),
+            content_type: "image/png".into(),
+            size: 10,
+            part_size: 10,
+            s3_upload_id: Some("s3".into()),
+            status: "uploading".into(),
+            reason: None,
+            created_at: T0,
+            completed_at: None,
+            expires_at: Some(T0 + 60_000),
+            checksum: None,
+            reap_claim: None,
+        };
+        db::uploads::insert(&pool, &row).await.unwrap();
+        assert!(
+            db::files::arrive(&pool, "u1", T0, &["hash", "thumbnail"], attempts)
+                .await
+                .unwrap()
+        );
+        (dir, pool)
+    }
+
+    async fn processing(pool: &SqlitePool) -> (String, Option<String>) {
+        let file = db::files::find(pool, "u1").await.unwrap().unwrap();
+        (file.processing, file.error)
+    }
+
+    async fn events(pool: &SqlitePool) -> usize {
+        db::events::for_owner_after(pool, "guest:g", 0, 1000)
+            .await
+            .unwrap()
+            .len()
+    }
+
+    #[tokio::test]
+    async fn jobs_run_once_each_and_the_file_is_ready_when_all_are_done() {
+        let (_dir, pool) = arrived(3).await;
+        assert_eq!(processing(&pool).await.0, "queued");
+        assert_eq!(events(&pool).await, 1, "arrival writes its event");
+        let a = claim(&pool, "w1", T0, T0 + 1000).await.unwrap().unwrap();
+        let b = claim(&pool, "w2", T0, T0 + 1000).await.unwrap().unwrap();
+        assert_ne!(a.id, b.id);
+        assert_eq!((a.attempts, b.attempts), (1, 1));
+        assert!(claim(&pool, "w3", T0, T0 + 1000).await.unwrap().is_none());
+        assert_eq!(processing(&pool).await.0, "processing");
+
+        let found = Findings {
+            sha256: Some("ab".into()),
+            ..Findings::default()
+        };
+        assert!(finish(&pool, &a, "w1", &Outcome::Done, &found, T0 + 10)
+            .await
+            .unwrap());
+        assert_eq!(processing(&pool).await.0, "processing");
+        let skipped = Outcome::Skipped("no ffmpeg".into());
+        assert!(
+            finish(&pool, &b, "w2", &skipped, &Findings::default(), T0 + 20)
+                .await
+                .unwrap()
+        );
+        assert_eq!(processing(&pool).await, ("ready".into(), None));
+        let file = db::files::find(&pool, "u1").await.unwrap().unwrap();
+        assert_eq!(file.sha256.as_deref(), Some("ab"));
+        assert_eq!((file.jobs_done, file.jobs_total), (2, 2));
+        // Arrival, processing, and each job's end.
+        assert_eq!(events(&pool).await, 4);
+        // Finishing again changes nothing: the job is no longer this worker's.
+        assert!(!finish(&pool, &a, "w1", &Outcome::Done, &found, T0 + 30)
+            .await
+            .unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_failed_job_waits_out_its_backoff_then_fails_the_file_at_its_last_attempt() {
+        let (_dir, pool) = arrived(2).await;
+        let job = claim(&pool, "w", T0, T0 + 1000).await.unwrap().unwrap();
+        let retry = Outcome::Retry {
+            error: "hash: the store failed".into(),
+            run_at: T0 + 5000,
+        };
+        assert!(finish(&pool, &job, "w", &retry, &Findings::default(), T0)
+            .await
+            .unwrap());
+        // The other job is due; this one is not until its backoff has passed.
+        let other = claim(&pool, "w", T0 + 4999, T0 + 9999)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(other.id, job.id);
+        assert!(claim(&pool, "w", T0 + 4999, T0 + 9999)
+            .await
+            .unwrap()
+            .is_none());
+        let again = claim(&pool, "w", T0 + 5000, T0 + 9999)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((again.id, again.attempts), (job.id, 2));
+        let failed = Outcome::Failed("hash: the store failed".into());
+        assert!(
+            finish(&pool, &again, "w", &failed, &Findings::default(), T0 + 5001)
+                .await
+                .unwrap()
+        );
+        assert!(finish(
+            &pool,
+            &other,
+            "w",
+            &Outcome::Done,
+            &Findings::default(),
+            T0 + 5002
+        )
+        .await
+        .unwrap());
+        assert_eq!(
+            processing(&pool).await,
+            ("failed".into(), Some("hash: the store failed".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_lease_hands_the_job_to_another_worker_and_the_first_cannot_finish_it() {
+        let (_dir, pool) = arrived(3).await;
+        let first = claim(&pool, "dead", T0, T0 + 1000).await.unwrap().unwrap();
+        let _other = claim(&pool, "busy", T0, T0 + 1_000_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(renew(&pool, first.id, "dead", T0 + 1000).await.unwrap());
+        assert!(claim(&pool, "new", T0 + 999, T0 + 5000)
+            .await
+            .unwrap()
+            .is_none());
+        let taken = claim(&pool, "new", T0 + 1001, T0 + 5000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((taken.id, taken.attempts), (first.id, 2));
+        assert_eq!(taken.error.as_deref(), Some("its worker stopped answering"));
+        assert!(!renew(&pool, first.id, "dead", T0 + 9000).await.unwrap());
+        assert!(!finish(
+            &pool,
+            &first,
+            "dead",
+            &Outcome::Done,
+            &Findings::default(),
+            T0 + 1002
+        )
+        .await
+        .unwrap());
+        assert!(finish(
+            &pool,
+            &taken,
+            "new",
+            &Outcome::Done,
+            &Findings::default(),
+            T0 + 1003
+        )
+        .await
+        .unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_workers_keep_dying_fails_instead_of_running_forever() {
+        let (_dir, pool) = arrived(2).await;
+        let mut now = T0;
+        // Both jobs are claimed and abandoned twice: each has had its two attempts.
+        for _ in 0..2 {
+            for _ in 0..2 {
+                claim(&pool, "dies", now, now + 10).await.unwrap().unwrap();
+            }
+            now += 11;
+        }
+        assert!(claim(&pool, "next", now, now + 10).await.unwrap().is_none());
+        let (state, error) = processing(&pool).await;
+        assert_eq!(state, "failed");
+        assert!(error.unwrap().contains("stopped answering 2 times"));
+        let jobs = of_upload(&pool, "u1").await.unwrap();
+        assert!(jobs.iter().all(|j| j.state == "failed"), "{jobs:?}");
+    }
+
+    #[tokio::test]
+    async fn queueing_a_files_jobs_twice_queues_them_once() {
+        let (_dir, pool) = arrived(3).await;
+        let mut conn = pool.acquire().await.unwrap();
+        enqueue(&mut conn, "u1", &["hash", "thumbnail"], 3, T0)
+            .await
+            .unwrap();
+        drop(conn);
+        assert_eq!(of_upload(&pool, "u1").await.unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,224 @@
+//! Files once they have arrived: who may see one, its page, its owner's title, description
+//! and audience, and the short-lived URLs that show, play or download it. Whoever may not see
+//! a file learns nothing of it: every refusal is "not found".
+
+use crate::{
+    clock::SharedClock,
+    db::{self, files::FileRow, uploads::UploadRow, DbError},
+    model::{FilePage, UploadStatus, UploadView, Visibility, MAX_DESCRIPTION, MAX_TITLE},
+    storage::{s3::S3Store, ObjectStore, StorageError},
+};
+use sqlx::SqlitePool;
+use std::time::Duration;
+
+/// How long a URL for viewing, playing or downloading lasts. A player whose URL lapsed
+/// mid-film asks `/files/{id}/content` again and is sent a fresh one.
+const URL_TTL: Duration = Duration::from_secs(900);
+/// At most this many files on the public page.
+const PUBLIC_PAGE: i64 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// No such file, not arrived, or not the caller's to see: all look the same.
+    #[error("no such file")]
+    NotFound,
+    #[error("no thumbnail yet")]
+    NoThumbnail,
+    #[error("the title must be 1 to {max} characters")]
+    BadTitle { max: usize },
+    #[error("the description must be at most {max} characters")]
+    BadDescription { max: usize },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+pub type FileResult<T> = Result<T, FileError>;
+
+/// The ways into a file's bytes, each a stable link (`/files/{id}/{door}`) that redirects to
+/// a fresh presigned URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    /// Shown or played in the page (active content is downloaded instead).
+    Content,
+    /// Downloaded under its name.
+    Download,
+    /// Its thumbnail, once processing made one.
+    Thumbnail,
+}
+
+impl Door {
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "content" => Some(Self::Content),
+            "download" => Some(Self::Download),
+            "thumbnail" => Some(Self::Thumbnail),
+            _ => None,
+        }
+    }
+}
+
+pub struct Files {
+    db: SqlitePool,
+    store: S3Store,
+    clock: SharedClock,
+}
+
+/// A file someone may see, and whether it is theirs.
+struct Visible {
+    upload: UploadRow,
+    file: Option<FileRow>,
+    mine: bool,
+}
+
+impl Files {
+    pub fn new(db: SqlitePool, store: S3Store, clock: SharedClock) -> Self {
+        Self { db, store, clock }
+    }
+
+    /// The file if `owner` owns it, or it is public, or it is shared by link and `key` is its
+    /// link's key.
+    async fn visible(&self, owner: &str, id: &str, key: Option<&str>) -> FileResult<Visible> {
+        if id.len() > 64 || key.is_some_and(|k| k.len() > 64) {
+            return Err(FileError::NotFound);
+        }
+        let upload = db::uploads::find(&self.db, id)
+            .await?
+            .filter(|u| u.status().ok() == Some(UploadStatus::Uploaded))
+            .ok_or(FileError::NotFound)?;
+        let file = db::files::find(&self.db, id).await?;
+        let mine = upload.owner == owner;
+        let shared = match &file {
+            Some(file) => match file.visibility()? {
+                Visibility::Private => false,
+                Visibility::Public => true,
+                Visibility::Link => key.is_some_and(|k| same(k, &file.share_key)),
+            },
+            None => false,
+        };
+        if !(mine || shared) {
+            return Err(FileError::NotFound);
+        }
+        Ok(Visible { upload, file, mine })
+    }
+
+    pub async fn page(&self, owner: &str, id: &str, key: Option<&str>) -> FileResult<FilePage> {
+        let seen = self.visible(owner, id, key).await?;
+        let share_path = seen
+            .mine
+            .then(|| {
+                seen.file
+                    .as_ref()
+                    .map(|f| format!("/files/{id}?key={}", f.share_key))
+            })
+            .flatten();
+        Ok(FilePage {
+            upload: view(&seen.upload, seen.file.as_ref())?,
+            mine: seen.mine,
+            share_path,
+        })
+    }
+
+    /// The owner's title, description and audience. The title is trimmed and may not be
+    /// empty; neither may hold control characters (a line break in a description is fine).
+    pub async fn describe(
+        &self,
+        owner: &str,
+        id: &str,
+        title: &str,
+        description: &str,
+        visibility: Visibility,
+    ) -> FileResult<UploadView> {
+        let title = title.trim();
+        if title.is_empty()
+            || title.chars().count() > MAX_TITLE
+            || title.chars().any(char::is_control)
+        {
+            return Err(FileError::BadTitle { max: MAX_TITLE });
+        }
+        let description = description.trim_end();
+        if description.chars().count() > MAX_DESCRIPTION
+            || description
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        {
+            return Err(FileError::BadDescription {
+                max: MAX_DESCRIPTION,
+            });
+        }
+        let seen = self.visible(owner, id, None).await?;
+        if !seen.mine {
+            return Err(FileError::NotFound);
+        }
+        let now = self.clock.now_ms();
+        if !db::files::describe(&self.db, id, owner, title, description, visibility, now).await? {
+            return Err(FileError::NotFound);
+        }
+        let file = db::files::find(&self.db, id).await?;
+        view(&seen.upload, file.as_ref())
+    }
+
+    /// A short-lived URL through one of the file's doors.
+    pub async fn url(
+        &self,
+        owner: &str,
+        id: &str,
+        key: Option<&str>,
+        door: Door,
+    ) -> FileResult<String> {
+        let seen = self.visible(owner, id, key).await?;
+        let u = &seen.upload;
+        let url = match door {
+            Door::Content => {
+                self.store
+                    .presign_view(&u.object_key, &u.name, &u.content_type, URL_TTL)
+                    .await?
+            }
+            Door::Download => {
+                self.store
+                    .presign_get(&u.object_key, &u.name, URL_TTL)
+                    .await?
+            }
+            Door::Thumbnail => {
+                let thumbnail = seen
+                    .file
+                    .and_then(|f| f.thumbnail_key)
+                    .ok_or(FileError::NoThumbnail)?;
+                let name = format!("{}.jpg", u.name);
+                self.store
+                    .presign_view(&thumbnail, &name, "image/jpeg", URL_TTL)
+                    .await?
+            }
+        };
+        Ok(url)
+    }
+
+    /// The public page: files their owners made public, most recently changed first.
+    pub async fn public(&self) -> FileResult<Vec<UploadView>> {
+        let ids = db::files::public(&self.db, PUBLIC_PAGE).await?;
+        let mut views = Vec::with_capacity(ids.len());
+        let mut conn = self.db.acquire().await.map_err(DbError::from)?;
+        for id in ids {
+            if let Some((_, view)) = db::files::full_view(&mut conn, &id).await? {
+                views.push(view);
+            }
+        }
+        Ok(views)
+    }
+}
+
+fn view(upload: &UploadRow, file: Option<&FileRow>) -> FileResult<UploadView> {
+    let mut view = upload.view()?;
+    view.file = file.map(FileRow::info).transpose()?;
+    Ok(view)
+}
+
+/// Compares a key in constant time: how long a wrong key takes says nothing of the right one.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}

@@ -1,0 +1,138 @@
+//! What Hoist knows of a file after it has arrived (processing, what the jobs found, what its
+//! owner says of it), and the events that tell a page when that changes.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a file's processing stands. `Queued` shows as plain "uploaded": nothing has started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Processing {
+    Queued,
+    Processing,
+    Ready,
+    Failed,
+}
+
+impl Processing {
+    pub const ALL: [Self; 4] = [Self::Queued, Self::Processing, Self::Ready, Self::Failed];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Processing => "processing",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+}
+
+/// Who may see a file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Its owner only.
+    #[default]
+    Private,
+    /// Anyone with its link (which carries an unguessable key).
+    Link,
+    /// Anyone: it is listed on the public page.
+    Public,
+}
+
+impl Visibility {
+    pub const ALL: [Self; 3] = [Self::Private, Self::Link, Self::Public];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Private => "private",
+            Self::Link => "link",
+            Self::Public => "public",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+
+    /// How the owner's menu says it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Private => "Private: only you",
+            Self::Link => "Anyone with the link",
+            Self::Public => "Public: listed for everyone",
+        }
+    }
+}
+
+/// What the jobs found and the owner wrote, for a file that has arrived.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub processing: Processing,
+    /// Why processing failed.
+    pub error: Option<String>,
+    /// Jobs finished (done or skipped) of all this file's jobs.
+    pub jobs_done: u32,
+    pub jobs_total: u32,
+    pub sha256: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_ms: Option<u64>,
+    pub codecs: Option<String>,
+    /// Whether `/files/{id}/thumbnail` has a picture to show.
+    pub thumbnail: bool,
+    pub title: String,
+    pub description: String,
+    pub visibility: Visibility,
+}
+
+/// One event on `/events`. Its `id:` is the database's, so a client that reconnects with
+/// `Last-Event-ID` gets everything after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum UploadEvent {
+    /// The upload as it is now: the page redraws its row from this alone.
+    Changed {
+        upload: Box<super::UploadView>,
+    },
+    Deleted {
+        upload_id: String,
+    },
+}
+
+/// `/files/{id}`: one file as whoever opened its page may see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePage {
+    pub upload: super::UploadView,
+    /// The owner sees the controls and the share link; everyone else neither.
+    pub mine: bool,
+    /// The path that opens the file for others (`/files/{id}?key=…`), for its owner only.
+    pub share_path: Option<String>,
+}
+
+/// The longest title and description an owner may write, in characters.
+pub const MAX_TITLE: usize = 200;
+pub const MAX_DESCRIPTION: usize = 5_000;
+
+/// Which event-source `after` a page should ask for: the id of the last event written when
+/// its library page was read, so nothing between the two is missed.
+pub type EventCursor = i64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip() {
+        for p in Processing::ALL {
+            assert_eq!(Processing::parse(p.as_str()), Some(p));
+        }
+        for v in Visibility::ALL {
+            assert_eq!(Visibility::parse(v.as_str()), Some(v));
+        }
+        assert_eq!(Visibility::parse("secret"), None);
+    }
+}

@@ -1,0 +1,120 @@
+//! What happens after an upload: a durable queue of jobs in the database (`db::jobs`), run by
+//! workers inside the server or in `hoist worker`. Each job kind is a small module; each reads
+//! the object from the store a range at a time, never the whole file at once, and each can run
+//! twice with the same result (a worker that dies mid-job has its job run again).
+
+mod hash;
+mod media;
+mod poster;
+pub mod reader;
+mod settings;
+mod thumbnail;
+pub mod worker;
+
+pub use settings::ProcessingSettings;
+pub use worker::Workers;
+
+use crate::{db::DbError, storage::StorageError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// SHA-256 of the whole object.
+    Hash,
+    /// A small JPEG of an image, and its dimensions.
+    Thumbnail,
+    /// Duration, dimensions and codecs from an MP4/MOV/M4A container's boxes.
+    Media,
+    /// A frame of a video as its thumbnail, made by ffmpeg.
+    Poster,
+}
+
+impl JobKind {
+    pub const ALL: [Self; 4] = [Self::Hash, Self::Thumbnail, Self::Media, Self::Poster];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Hash => "hash",
+            Self::Thumbnail => "thumbnail",
+            Self::Media => "media",
+            Self::Poster => "poster",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == word)
+    }
+}
+
+/// The jobs a file of this (verified) type gets, in the order they are queued.
+pub fn jobs_for(content_type: &str) -> Vec<JobKind> {
+    let t = content_type.to_ascii_lowercase();
+    let mut jobs = vec![JobKind::Hash];
+    if thumbnail::can_read(&t) {
+        jobs.push(JobKind::Thumbnail);
+    }
+    if media::can_read(&t) {
+        jobs.push(JobKind::Media);
+    }
+    if t.starts_with("video/") {
+        jobs.push(JobKind::Poster);
+    }
+    jobs
+}
+
+/// Where a file's thumbnail is kept: beside its object, so the key says whose it is.
+pub fn thumbnail_key(object_key: &str) -> String {
+    format!("{object_key}.thumbnail.jpg")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("the store failed: {0}")]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The bytes are not what their type says, or are damaged: trying again cannot help.
+    #[error("{what} could not be read: {why}")]
+    Unreadable { what: &'static str, why: String },
+    /// Decoding would pass the limits (a decompression bomb, or simply too large).
+    #[error("the image is too large to decode ({why})")]
+    TooLarge { why: String },
+    #[error("ffmpeg failed: {0}")]
+    Tool(String),
+    #[error("the job's thread stopped: {0}")]
+    Thread(String),
+}
+
+impl JobError {
+    /// Failures that would fail the same way again: the file shows `failed` at once instead
+    /// of after every retry.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Unreadable { .. } | Self::TooLarge { .. })
+    }
+}
+
+/// What a job ended with when it did not fail.
+#[derive(Debug)]
+pub enum Finished {
+    Found(crate::db::jobs::Findings),
+    /// Nothing to do here (no ffmpeg, say): the file can still be ready.
+    Skipped(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_type_gets_its_jobs() {
+        use JobKind::*;
+        assert_eq!(jobs_for("image/png"), [Hash, Thumbnail]);
+        assert_eq!(jobs_for("image/svg+xml"), [Hash]);
+        assert_eq!(jobs_for("video/mp4"), [Hash, Media, Poster]);
+        assert_eq!(jobs_for("video/webm"), [Hash, Poster]);
+        assert_eq!(jobs_for("audio/mp4"), [Hash, Media]);
+        assert_eq!(jobs_for("application/octet-stream"), [Hash]);
+        for kind in JobKind::ALL {
+            assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
+        }
+    }
+}

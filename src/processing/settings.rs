@@ -1,0 +1,61 @@
+//! The processing queue's settings (environment variable and default named once, here).
+
+use crate::server::config::parse;
+use std::time::Duration;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct ProcessingSettings {
+    /// Jobs run at once by the web server itself; 0 leaves them to `hoist worker`.
+    #[arg(long = "workers", env = "HOIST_WORKERS", default_value = "2", value_parser = parse::number_in(0..=64usize))]
+    pub workers: usize,
+    /// Times a job is tried before its file shows `failed`.
+    #[arg(long = "job-attempts", env = "HOIST_JOB_ATTEMPTS", default_value = "5", value_parser = parse::number_in(1..=100u32))]
+    pub attempts: u32,
+    /// A running job is its worker's for this long, renewed while the worker lives; a worker
+    /// that dies lets it lapse and another takes the job over.
+    #[arg(long = "job-lease", env = "HOIST_JOB_LEASE", default_value = "30s", value_parser = parse::duration)]
+    pub lease: Duration,
+    /// The wait before a failed job's first retry; it doubles with each further one.
+    #[arg(long = "job-backoff", env = "HOIST_JOB_BACKOFF", default_value = "5s", value_parser = parse::duration)]
+    pub backoff: Duration,
+    /// Images with more pixels than this on a side are not decoded (a decompression bomb
+    /// fails cleanly instead of taking the worker's memory).
+    #[arg(long = "thumbnail-max-side", env = "HOIST_THUMBNAIL_MAX_SIDE", default_value = "12000", value_parser = parse::number_in(16..=65_535u32))]
+    pub max_image_side: u32,
+    /// The ffmpeg that makes video posters; without one that job is skipped.
+    #[arg(long = "ffmpeg", env = "HOIST_FFMPEG", default_value = "ffmpeg")]
+    pub ffmpeg: String,
+}
+
+impl ProcessingSettings {
+    /// The wait before retrying a job that failed on its `attempt`-th try (1-based), capped at
+    /// ten minutes.
+    pub fn backoff_after(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(16);
+        self.backoff
+            .saturating_mul(1 << doublings)
+            .min(Duration::from_secs(600))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: ProcessingSettings,
+    }
+
+    #[test]
+    fn backoff_doubles_and_stops_at_ten_minutes() {
+        let settings = Cli::parse_from(["x", "--job-backoff", "5s"]).settings;
+        let waits: Vec<_> = (1..=10)
+            .map(|a| settings.backoff_after(a).as_secs())
+            .collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 320, 600, 600, 600]);
+        assert_eq!(settings.backoff_after(u32::MAX).as_secs(), 600);
+    }
+}

@@ -1,0 +1,185 @@
+//! The workers: each takes the next due job from the queue, runs it while renewing its lease,
+//! and records how it ended. Retries wait out a doubling backoff; a failure that would repeat
+//! itself (a damaged file) fails at once.
+
+use super::{hash, media, poster, thumbnail, Finished, JobError, JobKind, ProcessingSettings};
+use crate::{
+    clock::{millis, SharedClock},
+    db::{
+        self,
+        jobs::{Findings, JobRow, Outcome},
+    },
+    live::Bell,
+    storage::{s3::S3Store, ObjectStore},
+};
+use sqlx::SqlitePool;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::Notify;
+
+/// How often an idle worker looks for jobs queued by another process (or whose lease lapsed);
+/// jobs queued by this process wake it at once.
+const POLL: Duration = Duration::from_secs(1);
+
+pub struct Workers {
+    db: SqlitePool,
+    store: S3Store,
+    settings: ProcessingSettings,
+    clock: SharedClock,
+    /// Rung when jobs are queued in this process.
+    pub queued: Arc<Notify>,
+    /// Rung when a job's end wrote an event.
+    bell: Bell,
+    /// This process's name in the `worker` column.
+    name: String,
+}
+
+impl Workers {
+    pub fn new(
+        db: SqlitePool,
+        store: S3Store,
+        settings: ProcessingSettings,
+        clock: SharedClock,
+        queued: Arc<Notify>,
+        bell: Bell,
+    ) -> Self {
+        Self {
+            db,
+            store,
+            settings,
+            clock,
+            queued,
+            bell,
+            name: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// Runs `count` workers until the process ends.
+    pub fn spawn(self: &Arc<Self>, count: usize) {
+        for index in 0..count {
+            let workers = self.clone();
+            tokio::spawn(async move { workers.run(index).await });
+        }
+    }
+
+    async fn run(&self, index: usize) {
+        let me = format!("{}/{index}", self.name);
+        loop {
+            // Listening before looking: a job queued between the two still wakes us.
+            let queued = self.queued.notified();
+            tokio::pin!(queued);
+            queued.as_mut().enable();
+            match self.next(&me).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "worker: cannot reach the queue"),
+            }
+            tokio::select! {
+                _ = queued => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Claims and runs one job. `false`: nothing was due.
+    pub async fn next(&self, me: &str) -> Result<bool, db::DbError> {
+        let now = self.clock.now_ms();
+        let lease = millis(self.settings.lease);
+        let Some(job) = db::jobs::claim(&self.db, me, now, now + lease).await? else {
+            return Ok(false);
+        };
+        self.bell.ring();
+        let started = std::time::Instant::now();
+        let result = tokio::select! {
+            result = self.perform(&job) => Some(result),
+            () = self.keep_lease(&job, me) => None,
+        };
+        let Some(result) = result else {
+            tracing::warn!(
+                job = job.id,
+                kind = job.kind,
+                "worker: lost the job's lease; another worker has it"
+            );
+            return Ok(true);
+        };
+        let (outcome, findings) = self.outcome(&job, result);
+        tracing::info!(
+            job = job.id,
+            kind = job.kind,
+            upload = job.upload_id,
+            attempt = job.attempts,
+            ms = started.elapsed().as_millis() as u64,
+            outcome = ?outcome,
+            "worker: job finished"
+        );
+        let mine =
+            db::jobs::finish(&self.db, &job, me, &outcome, &findings, self.clock.now_ms()).await?;
+        if !mine {
+            // The file was deleted meanwhile (or the job taken over): a thumbnail made for
+            // it would be left behind.
+            if let Some(key) = &findings.thumbnail_key {
+                if db::files::find(&self.db, &job.upload_id).await?.is_none() {
+                    let _ = self.store.delete(key).await;
+                }
+            }
+        }
+        self.bell.ring();
+        Ok(true)
+    }
+
+    /// Renews the lease every third of its length; returns only if it was lost.
+    async fn keep_lease(&self, job: &JobRow, me: &str) {
+        let every = self.settings.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let until = self.clock.now_ms() + millis(self.settings.lease);
+            match db::jobs::renew(&self.db, job.id, me, until).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                // The database is away: keep working; the lease may still hold when it returns.
+                Err(error) => tracing::warn!(%error, "worker: cannot renew a lease"),
+            }
+        }
+    }
+
+    async fn perform(&self, job: &JobRow) -> Result<Finished, JobError> {
+        let Some(kind) = JobKind::parse(&job.kind) else {
+            return Err(JobError::Unreadable {
+                what: "the job",
+                why: format!("this version knows no job {:?}", job.kind),
+            });
+        };
+        let Some(upload) = db::uploads::find(&self.db, &job.upload_id).await? else {
+            return Ok(Finished::Skipped("the file was deleted".into()));
+        };
+        let (key, size) = (upload.object_key.as_str(), upload.size());
+        match kind {
+            JobKind::Hash => hash::run(&self.store, key, size).await,
+            JobKind::Thumbnail => {
+                thumbnail::run(&self.store, key, size, self.settings.max_image_side).await
+            }
+            JobKind::Media => media::run(&self.store, key, size).await,
+            JobKind::Poster => poster::run(&self.store, key, &self.settings.ffmpeg).await,
+        }
+    }
+
+    fn outcome(&self, job: &JobRow, result: Result<Finished, JobError>) -> (Outcome, Findings) {
+        let label = job.kind.as_str();
+        match result {
+            Ok(Finished::Found(findings)) => (Outcome::Done, findings),
+            Ok(Finished::Skipped(why)) => (Outcome::Skipped(why), Findings::default()),
+            Err(e) if e.is_permanent() || job.attempts >= job.max_attempts => (
+                Outcome::Failed(format!("{label}: {e}")),
+                Findings::default(),
+            ),
+            Err(e) => {
+                let attempt = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+                let wait = millis(self.settings.backoff_after(attempt));
+                let retry = Outcome::Retry {
+                    error: format!("{label}: {e}"),
+                    run_at: self.clock.now_ms() + wait,
+                };
+                (retry, Findings::default())
+            }
+        }
+    }
+}

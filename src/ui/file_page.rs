@@ -1,0 +1,191 @@
+//! `/files/{id}`: one file. An image is shown, a video or audio plays (from a short-lived
+//! presigned GET: the store answers Range, so seeking fetches only what it needs), with what
+//! processing found. Its owner edits the title, description and audience here and copies the
+//! link to share it; anyone else sees it only if it is public or they hold that link.
+
+use crate::{
+    api::files::{get_file, DescribeFile},
+    format,
+    model::{FilePage, UploadView, Visibility, MAX_DESCRIPTION, MAX_TITLE},
+};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+#[component]
+pub fn FilePageView() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let describe = ServerAction::<DescribeFile>::new();
+    let page = Resource::new(
+        move || {
+            (
+                params.read().get("id").unwrap_or_default(),
+                query.read().get("key"),
+                describe.version().get(),
+            )
+        },
+        |(id, key, _)| get_file(id, key),
+    );
+    view! {
+        <main class="file-page">
+            <header class="page-head">
+                <a href="/">"Back to uploads"</a>
+            </header>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    page.get()
+                        .map(|result| match result {
+                            Ok(file) => view! { <FileView file describe/> }.into_any(),
+                            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </main>
+    }
+}
+
+#[component]
+fn FileView(file: FilePage, describe: ServerAction<DescribeFile>) -> impl IntoView {
+    let upload = file.upload.clone();
+    // A visitor came with the link's key; the file's own links carry it on.
+    let key = use_query_map().read_untracked().get("key");
+    let suffix = key.map(|k| format!("?key={k}")).unwrap_or_default();
+    let content = format!("/files/{}/content{suffix}", upload.id);
+    let download = format!("/files/{}/download{suffix}", upload.id);
+    let title = upload
+        .file
+        .as_ref()
+        .map_or_else(|| upload.name.clone(), |f| f.title.clone());
+    let description = upload
+        .file
+        .as_ref()
+        .map(|f| f.description.clone())
+        .unwrap_or_default();
+    let shown = media(&upload, content);
+    let processing = upload.file.as_ref().map(|f| f.processing.as_str());
+    let id = upload.id.clone();
+    view! {
+        <article data-upload-id=id data-processing=processing>
+            <h1>{title}</h1>
+            {(!description.is_empty()).then(|| view! { <p class="description">{description}</p> })}
+            <div class="media">{shown}</div>
+            <Facts upload=upload.clone()/>
+            <p><a class="button" href=download download=upload.name.clone()>"Download"</a></p>
+            {file.mine.then(|| view! { <OwnerControls upload file=file.clone() describe/> })}
+        </article>
+    }
+}
+
+/// The element that shows the file, by its type.
+fn media(upload: &UploadView, src: String) -> AnyView {
+    let t = upload.content_type.as_str();
+    let label = upload.name.clone();
+    if t.starts_with("video/") {
+        let poster = upload
+            .file
+            .as_ref()
+            .filter(|f| f.thumbnail)
+            .map(|_| format!("/files/{}/thumbnail", upload.id));
+        view! { <video controls preload="metadata" src=src poster=poster aria-label=label></video> }
+            .into_any()
+    } else if t.starts_with("audio/") {
+        view! { <audio controls preload="metadata" src=src aria-label=label></audio> }.into_any()
+    } else if t.starts_with("image/") && t != "image/svg+xml" {
+        view! { <img src=src alt=label/> }.into_any()
+    } else {
+        view! { <p class="empty">"No preview for this type of file."</p> }.into_any()
+    }
+}
+
+#[component]
+fn Facts(upload: UploadView) -> impl IntoView {
+    let file = upload.file.clone();
+    let details = file.as_ref().map(format::media_details).unwrap_or_default();
+    let error = file.as_ref().and_then(|f| f.error.clone());
+    let sha = file.as_ref().and_then(|f| f.sha256.clone());
+    view! {
+        <dl class="facts">
+            <dt>"Name"</dt><dd>{upload.name.clone()}</dd>
+            <dt>"Size"</dt><dd>{format::bytes(upload.size)}</dd>
+            <dt>"Type"</dt><dd>{upload.content_type.clone()}</dd>
+            <dt>"Status"</dt><dd class="status">{upload.status_word()}</dd>
+            {(!details.is_empty()).then(|| view! { <dt>"Media"</dt><dd class="details">{details}</dd> })}
+            {error.map(|e| view! { <dt>"Problem"</dt><dd class="reason">{e}</dd> })}
+            {sha.map(|s| view! { <dt>"SHA-256"</dt><dd><code>{s}</code></dd> })}
+        </dl>
+    }
+}
+
+#[component]
+fn OwnerControls(
+    upload: UploadView,
+    file: FilePage,
+    describe: ServerAction<DescribeFile>,
+) -> impl IntoView {
+    let info = upload.file.clone();
+    let title = info
+        .as_ref()
+        .map_or_else(|| upload.name.clone(), |f| f.title.clone());
+    let description = info
+        .as_ref()
+        .map(|f| f.description.clone())
+        .unwrap_or_default();
+    let current = info.as_ref().map(|f| f.visibility).unwrap_or_default();
+    let share = file
+        .share_path
+        .clone()
+        .filter(|_| current != Visibility::Private);
+    let options = Visibility::ALL
+        .into_iter()
+        .map(|v| view! { <option value=v.as_str() selected=v == current>{v.label()}</option> })
+        .collect_view();
+    let error = move || {
+        describe
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
+    };
+    view! {
+        <section class="owner">
+            <h2>"Your file"</h2>
+            <ActionForm action=describe attr:class="describe-form">
+                <input type="hidden" name="upload_id" value=upload.id.clone()/>
+                <label>"Title"
+                    <input type="text" name="title" value=title required maxlength=MAX_TITLE.to_string()/>
+                </label>
+                <label>"Description"
+                    <textarea name="description" maxlength=MAX_DESCRIPTION.to_string()>{description}</textarea>
+                </label>
+                <label>"Who can see it"
+                    <select name="visibility">{options}</select>
+                </label>
+                <button type="submit" class="button">"Save"</button>
+            </ActionForm>
+            {error}
+            {share.map(|path| view! { <ShareLink path/> })}
+        </section>
+    }
+}
+
+/// The file's link, whole, to copy.
+#[component]
+fn ShareLink(path: String) -> impl IntoView {
+    // The origin is the page's own; on the server the path alone is rendered until hydration.
+    let link = RwSignal::new(path.clone());
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(origin) = web_sys::window().and_then(|w| w.location().origin().ok()) {
+            link.set(format!("{origin}{path}"));
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &path;
+    });
+    view! {
+        <p class="share">
+            <label>"Link to share"
+                <input type="text" readonly value=move || link.get() aria-label="Link to share"/>
+            </label>
+        </p>
+    }
+}
