@@ -14,11 +14,12 @@ PROFILE=${BENCH_PROFILE:-release}
 source "$(dirname "$0")/lib.sh"
 
 step "Making a 20 MiB PNG and a 20 MiB MP4"
-# Noise does not compress: 3000 × 2400 RGB is about 20 MiB as a PNG.
-ffmpeg -y -hide_banner -loglevel error -f lavfi -i "nullsrc=s=3000x2400,geq=r='random(1)*255':g='random(2)*255':b='random(3)*255'" \
+# Noise barely compresses: 4400 × 3400 is about 20 MiB as a PNG, and a noisy 40 s video at
+# 4 Mbit/s about 20 MiB as an MP4.
+ffmpeg -y -hide_banner -loglevel error -f lavfi -i "nullsrc=s=4400x3400,geq=r='random(1)*255':g='random(2)*255':b='random(3)*255'" \
   -frames:v 1 "$WORK/noise.png"
-ffmpeg -y -hide_banner -loglevel error -f lavfi -i testsrc=duration=40:size=640x360:rate=25 \
-  -f lavfi -i sine=frequency=440:duration=40 -c:v libx264 -b:v 4M -maxrate 4M -bufsize 1M \
+ffmpeg -y -hide_banner -loglevel error -f lavfi -i "testsrc=duration=40:size=640x360:rate=25,noise=alls=30:allf=t" \
+  -f lavfi -i sine=frequency=440:duration=40 -c:v libx264 -preset veryfast -b:v 4M -maxrate 4M -bufsize 2M \
   -pix_fmt yuv420p -c:a aac -movflags +faststart -shortest "$WORK/clip.mp4"
 
 start_app processing HOIST_PART_CHECKSUM=off HOIST_RATE_LIMIT=0 HOIST_IP_RATE_LIMIT=0 \

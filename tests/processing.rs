@@ -213,6 +213,67 @@ async fn an_mp4_gets_its_duration_dimensions_codecs_and_a_poster() {
     assert!(fetched <= 256 << 10 || fetched < size / 2, "{line}");
 }
 
+#[tokio::test]
+async fn without_ffmpeg_the_poster_is_skipped_and_the_video_is_still_ready() {
+    let app = App::start(&[("HOIST_FFMPEG", "/nonexistent/ffmpeg")]).await;
+    let client = app.browser();
+    let video = mp4(1, app.dir.path());
+    let id = upload(&app, &client, "clip.mp4", "video/mp4", &video).await;
+    let file = processed(&app, &client, &id, Duration::from_secs(60)).await;
+    assert_eq!(file.processing, Processing::Ready, "{file:?}");
+    assert_eq!((file.width, file.height), (Some(320), Some(240)));
+    assert!(!file.thumbnail);
+    assert_eq!((file.jobs_done, file.jobs_total), (3, 3));
+    let db = app.database().await;
+    let (state, why): (String, Option<String>) =
+        sqlx::query_as("SELECT state, error FROM jobs WHERE upload_id = ? AND kind = 'poster'")
+            .bind(&id)
+            .fetch_one(&db)
+            .await
+            .expect("the poster job");
+    assert_eq!(state, "skipped");
+    assert_eq!(why.as_deref(), Some("/nonexistent/ffmpeg is not installed"));
+}
+
+#[tokio::test]
+async fn a_damaged_video_and_one_whose_moov_claims_too_much_fail_with_the_reason() {
+    let app = App::start(&[]).await;
+    let client = app.browser();
+    // An ftyp box, then a moov box that claims 256 MiB, then a little noise.
+    let mut crafted = media("video/mp4", 24, 1);
+    crafted.extend_from_slice(&(256u32 << 20).to_be_bytes());
+    crafted.extend_from_slice(b"moov");
+    crafted.extend_from_slice(&bytes(1000, 2));
+    let id = upload(&app, &client, "crafted.mp4", "video/mp4", &crafted).await;
+    let file = processed(&app, &client, &id, Duration::from_secs(60)).await;
+    assert_eq!(file.processing, Processing::Failed);
+    let reason = file.error.expect("a reason");
+    assert!(
+        reason.contains("moov box claims 268435456 bytes"),
+        "{reason}"
+    );
+
+    // Noise after a valid ftyp: neither the container reader nor ffmpeg can use it, and
+    // neither is retried.
+    let noise = media("video/mp4", 20_000, 3);
+    let id = upload(&app, &client, "noise.mp4", "video/mp4", &noise).await;
+    let file = processed(&app, &client, &id, Duration::from_secs(60)).await;
+    assert_eq!(file.processing, Processing::Failed);
+    let reason = file.error.expect("a reason");
+    assert!(reason.contains("could not be read"), "{reason}");
+    let db = app.database().await;
+    let attempts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT kind, attempts FROM jobs WHERE upload_id = ? ORDER BY kind")
+            .bind(&id)
+            .fetch_all(&db)
+            .await
+            .expect("jobs");
+    assert!(
+        attempts.iter().all(|(kind, n)| kind == "hash" || *n == 1),
+        "a damaged file is not tried again: {attempts:?}"
+    );
+}
+
 fn field<T: std::str::FromStr>(line: &str, name: &str) -> Option<T> {
     let rest = &line[line.find(name)? + name.len()..];
     rest.split(|c: char| !c.is_ascii_digit())

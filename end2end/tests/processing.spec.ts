@@ -69,9 +69,9 @@ test('a video plays, seeks with ranged requests, and plays for anyone with its l
   const path = testInfo.outputPath(name);
   // Large enough (about 20 MiB) that the player does not fetch it in one go.
   ffmpeg(path, [
-    '-f', 'lavfi', '-i', 'testsrc=duration=40:size=640x360:rate=25',
+    '-f', 'lavfi', '-i', 'testsrc=duration=40:size=640x360:rate=25,noise=alls=30:allf=t',
     '-f', 'lavfi', '-i', 'sine=frequency=440:duration=40',
-    '-c:v', 'libx264', '-b:v', '4M', '-maxrate', '4M', '-bufsize', '1M', '-pix_fmt', 'yuv420p',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '4M', '-maxrate', '4M', '-bufsize', '2M', '-pix_fmt', 'yuv420p',
     '-c:a', 'aac', '-movflags', '+faststart', '-shortest',
   ]);
 

@@ -24,7 +24,7 @@ pub async fn run(store: &S3Store, object_key: &str, ffmpeg: &str) -> Result<Fini
             }
             Ok(_) => continue,
             Err(Missing) => return Ok(Finished::Skipped(format!("{ffmpeg} is not installed"))),
-            Err(Failed(why)) if at == "0" => return Err(JobError::Tool(why)),
+            Err(Failed(why)) if at == "0" => return Err(judge(why)),
             Err(Failed(_)) => continue,
         }
     }
@@ -40,6 +40,27 @@ pub async fn run(store: &S3Store, object_key: &str, ffmpeg: &str) -> Result<Fini
         thumbnail_key: Some(key),
         ..Findings::default()
     }))
+}
+
+/// ffmpeg says why it failed only in words: trouble reaching the store is worth another try,
+/// anything else (a damaged or unsupported video) would fail the same way again.
+fn judge(why: String) -> JobError {
+    const TRANSIENT: [&str; 6] = [
+        "Connection refused",
+        "Connection reset",
+        "timed out",
+        "Server returned 5",
+        "I/O error",
+        "no frame after",
+    ];
+    if TRANSIENT.iter().any(|t| why.contains(t)) {
+        JobError::Tool(why)
+    } else {
+        JobError::Unreadable {
+            what: "the video",
+            why: format!("ffmpeg: {why}"),
+        }
+    }
 }
 
 enum FrameError {

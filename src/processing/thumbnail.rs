@@ -16,6 +16,9 @@ const QUALITY: u8 = 80;
 const MAX_ALLOC: u64 = 600 << 20;
 /// Fetched from the store at a time.
 const WINDOW: usize = 1 << 20;
+/// The largest file a thumbnail is made from. The JPEG decoder reads its whole input before
+/// decoding, so this also bounds what a file can make a worker hold; no photograph comes near.
+const MAX_INPUT: u64 = 128 << 20;
 
 pub fn can_read(content_type: &str) -> bool {
     matches!(
@@ -30,6 +33,11 @@ pub async fn run(
     size: u64,
     max_side: u32,
 ) -> Result<Finished, JobError> {
+    if size > MAX_INPUT {
+        return Err(JobError::TooLarge {
+            why: format!("{size} bytes; thumbnails are made from files up to {MAX_INPUT}"),
+        });
+    }
     let reader = ObjectReader::new(store.clone(), object_key, size, WINDOW, Handle::current());
     let (jpeg, width, height) = tokio::task::spawn_blocking(move || make(reader, max_side))
         .await
