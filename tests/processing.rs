@@ -40,6 +40,21 @@ async fn processed(app: &App, client: &reqwest::Client, id: &str, within: Durati
     }
 }
 
+/// Uploads `data`, waits until its processing fails, and returns the upload's id and the reason.
+async fn failure(
+    app: &App,
+    client: &reqwest::Client,
+    name: &str,
+    kind: &str,
+    data: &[u8],
+) -> (String, String) {
+    let id = upload(app, client, name, kind, data).await;
+    let file = processed(app, client, &id, Duration::from_secs(60)).await;
+    assert_eq!(file.processing, Processing::Failed, "{file:?}");
+    assert!(!file.thumbnail);
+    (id, file.error.expect("a reason"))
+}
+
 fn png(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
@@ -103,15 +118,11 @@ async fn a_png_gets_its_thumbnail_and_size_and_a_damaged_one_fails_with_the_reas
 
     // Bytes that start like a PNG and are not one.
     let damaged = media("image/png", 5000, 7);
-    let bad = upload(&app, &client, "damaged.png", "image/png", &damaged).await;
-    let file = processed(&app, &client, &bad, Duration::from_secs(60)).await;
-    assert_eq!(file.processing, Processing::Failed);
-    let reason = file.error.expect("a reason");
+    let (bad, reason) = failure(&app, &client, "damaged.png", "image/png", &damaged).await;
     assert!(
         reason.starts_with("thumbnail: the image could not be read"),
         "{reason}"
     );
-    assert!(!file.thumbnail);
     // The file itself is kept, and downloads.
     let (status, _) = location(&client, &format!("{}/files/{bad}/download", app.base)).await;
     assert_eq!(status, 303);
@@ -123,10 +134,7 @@ async fn a_decompression_bomb_fails_cleanly_and_the_worker_carries_on() {
     let client = app.browser();
     // A few KiB that claim 20,000 × 20,000 pixels (1.6 GB decoded).
     let bomb = png_claiming(20_000, 20_000);
-    let id = upload(&app, &client, "bomb.png", "image/png", &bomb).await;
-    let file = processed(&app, &client, &id, Duration::from_secs(60)).await;
-    assert_eq!(file.processing, Processing::Failed);
-    let reason = file.error.expect("a reason");
+    let (_, reason) = failure(&app, &client, "bomb.png", "image/png", &bomb).await;
     assert!(reason.contains("too large to decode"), "{reason}");
     // The next image is processed as usual.
     let next = upload(&app, &client, "fine.png", "image/png", &png(64, 64)).await;
@@ -244,10 +252,7 @@ async fn a_damaged_video_and_one_whose_moov_claims_too_much_fail_with_the_reason
     crafted.extend_from_slice(&(256u32 << 20).to_be_bytes());
     crafted.extend_from_slice(b"moov");
     crafted.extend_from_slice(&bytes(1000, 2));
-    let id = upload(&app, &client, "crafted.mp4", "video/mp4", &crafted).await;
-    let file = processed(&app, &client, &id, Duration::from_secs(60)).await;
-    assert_eq!(file.processing, Processing::Failed);
-    let reason = file.error.expect("a reason");
+    let (_, reason) = failure(&app, &client, "crafted.mp4", "video/mp4", &crafted).await;
     assert!(
         reason.contains("moov box claims 268435456 bytes"),
         "{reason}"
@@ -256,10 +261,7 @@ async fn a_damaged_video_and_one_whose_moov_claims_too_much_fail_with_the_reason
     // Noise after a valid ftyp: neither the container reader nor ffmpeg can use it, and
     // neither is retried.
     let noise = media("video/mp4", 20_000, 3);
-    let id = upload(&app, &client, "noise.mp4", "video/mp4", &noise).await;
-    let file = processed(&app, &client, &id, Duration::from_secs(60)).await;
-    assert_eq!(file.processing, Processing::Failed);
-    let reason = file.error.expect("a reason");
+    let (id, reason) = failure(&app, &client, "noise.mp4", "video/mp4", &noise).await;
     assert!(reason.contains("could not be read"), "{reason}");
     let db = app.database().await;
     let attempts: Vec<(String, i64)> =
