@@ -21,7 +21,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from proc_cpu import cpu_seconds
 
-THREADS = 6
+# Threads, as many as the client being compared sends parts at once.
+THREADS = int(os.environ.get("BENCH_THREADS", "6"))
 
 
 def own_cpu() -> float:

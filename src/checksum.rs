@@ -80,9 +80,14 @@ impl Hasher {
 
     /// The digest in base64, as the `x-amz-checksum-*` header wants it.
     pub fn finish(self) -> String {
+        base64(&self.finish_bytes())
+    }
+
+    /// The digest's bytes.
+    pub fn finish_bytes(self) -> Vec<u8> {
         match self {
-            Self::Crc32c(digest) => base64(&digest.finalize().to_be_bytes()),
-            Self::Sha256(hasher) => base64(&sha2::Digest::finalize(*hasher)),
+            Self::Crc32c(digest) => digest.finalize().to_be_bytes().to_vec(),
+            Self::Sha256(hasher) => sha2::Digest::finalize(*hasher).to_vec(),
         }
     }
 }

@@ -8,7 +8,8 @@
 //!   (people, sessions, tokens, quotas), `uploads` (the protocol), `storage` (S3), `db`
 //!   (SQLite), `background` (the reaper and the orphan sweep), `processing` (the job queue's
 //!   workers: hash, thumbnail, media metadata, poster), `files` (viewing and sharing an
-//!   arrived file), `live` (upload events over Server-Sent Events).
+//!   arrived file), `live` (upload events over Server-Sent Events), `client` (the terminal
+//!   client, `hoist upload`, in the same binary).
 
 // Release builds keep every component's view type (debug builds erase them); the page's
 // nested views go deeper than the compiler's default limit when it lays those types out.
@@ -27,6 +28,8 @@ pub mod ui;
 pub mod accounts;
 #[cfg(feature = "ssr")]
 pub mod background;
+#[cfg(feature = "ssr")]
+pub mod client;
 #[cfg(feature = "ssr")]
 pub mod clock;
 #[cfg(feature = "ssr")]

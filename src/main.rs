@@ -26,6 +26,15 @@ use std::{process::ExitCode, sync::Arc, time::Duration};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // `hoist upload` and its siblings talk to a server; they read none of its settings.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| hoist::client::COMMANDS.contains(&a))
+    {
+        return hoist::client::run(args).await;
+    }
     // Logs go to stderr, so stdout carries only what a command answers (`hoist reap --once`).
     let stderr = std::io::stderr();
     tracing_subscriber::fmt()
@@ -73,6 +82,11 @@ async fn run(config: Config) -> Result<(), String> {
     if let Some(Command::Users { command }) = config.command.clone() {
         let answer = accounts::admin::run(&accounts, command).await?;
         print!("{answer}");
+        return Ok(());
+    }
+    if let Some(Command::Tokens { command }) = config.command.clone() {
+        let answer = accounts::admin::tokens(&accounts, command).await?;
+        println!("{answer}");
         return Ok(());
     }
 

@@ -137,6 +137,10 @@ pub struct StartedUpload {
     /// Parts signed in the same answer: the only part of a small file whose checksum came
     /// with the request.
     pub signed: Vec<SignedPart>,
+    /// The caller already holds this content (its SHA-256 came with the request): the upload
+    /// is `uploaded` at once, sharing the stored object, and no byte needs sending.
+    #[serde(default)]
+    pub already_stored: bool,
 }
 
 /// One file of a `start_uploads` batch.
@@ -148,6 +152,11 @@ pub struct FileToStart {
     /// For a file that fits in one part, its checksum (base64, the server's algorithm): the
     /// part's URL then comes with the answer.
     pub checksum: Option<String>,
+    /// The whole file's SHA-256 (64 lowercase hex digits), when the client read it first: if
+    /// the caller holds that content already, nothing is sent (see
+    /// [`StartedUpload::already_stored`]).
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// Where an unfinished upload stands, as the store reports it: what `resume_upload` answers
@@ -177,8 +186,16 @@ pub struct EngineSettings {
     pub upload_ttl_secs: u64,
     /// Files up to this size are one part: their checksum can go with `start_uploads`.
     pub part_size: u64,
+    /// Parts of big files grow up to this size (the terminal client cuts files as the
+    /// server will, so it reads each file once).
+    #[serde(default)]
+    pub max_part_size: u64,
     /// The checksum every part carries, if the server requires one.
     pub checksum: Option<ChecksumAlgorithm>,
+    /// Files up to this size have their SHA-256 read before they start, so content the
+    /// account holds already is not sent (0: none).
+    #[serde(default)]
+    pub hash_first_max: u64,
 }
 
 impl Default for EngineSettings {
@@ -188,7 +205,9 @@ impl Default for EngineSettings {
             upload_ttl_secs: 3600,
             // Unknown until the server says: no file is taken for one part meanwhile.
             part_size: 0,
+            max_part_size: 0,
             checksum: None,
+            hash_first_max: 0,
         }
     }
 }

@@ -5,40 +5,12 @@
 mod common;
 
 use common::{
-    app::{form, upload, App},
+    app::{form, processed, row, upload, App},
     bytes, eventually, media, store_client,
 };
-use hoist::model::{FileInfo, FilePage, LibraryPage, Processing, UploadEvent, UploadView};
+use hoist::model::{FilePage, Processing, UploadEvent, UploadView};
 use sha2::{Digest, Sha256};
 use std::{process::Command, time::Duration};
-
-/// What the library says of `id` now.
-async fn row(app: &App, client: &reqwest::Client, id: &str) -> UploadView {
-    let page: LibraryPage = app.call(client, "list_uploads", "").await.json();
-    page.uploads
-        .into_iter()
-        .find(|u| u.id == id)
-        .unwrap_or_else(|| panic!("{id} is not in the library"))
-}
-
-/// Waits until processing of `id` has ended (ready or failed) and returns what it found.
-async fn processed(app: &App, client: &reqwest::Client, id: &str, within: Duration) -> FileInfo {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut ticks = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        ticks.tick().await;
-        let file = row(app, client, id).await.file;
-        if let Some(file) =
-            file.filter(|f| matches!(f.processing, Processing::Ready | Processing::Failed))
-        {
-            return file;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "processing of {id} did not end within {within:?}"
-        );
-    }
-}
 
 /// Uploads `data`, waits until its processing fails, and returns the upload's id and the reason.
 async fn failure(

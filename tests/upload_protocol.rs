@@ -381,6 +381,7 @@ async fn names_are_sanitised_before_they_reach_the_store() {
                     size: 10,
                     content_type: "text/plain".into(),
                     checksum: None,
+                    sha256: None,
                 }
             )
             .await,
@@ -426,6 +427,7 @@ async fn bad_requests_get_clear_errors() {
         size,
         content_type: content_type.into(),
         checksum: None,
+        sha256: None,
     };
 
     let too_big = h
@@ -579,6 +581,7 @@ async fn an_unreachable_store_gets_a_clear_message() {
         size: 3 * PART,
         content_type: "application/octet-stream".into(),
         checksum: None,
+        sha256: None,
     };
     let err = h.service.start(OWNER, ROOMY, request).await.unwrap_err();
     assert_eq!(
@@ -671,6 +674,7 @@ async fn a_batch_of_small_files_starts_in_one_call_and_completes_in_another() {
         size: data.len() as u64,
         content_type: "application/octet-stream".into(),
         checksum: Some(checksum::of(ChecksumAlgorithm::Crc32c, data)),
+        sha256: None,
     };
     let mut requests: Vec<NewUpload> = files
         .iter()

@@ -1,7 +1,10 @@
 //! `hoist users`: the operator's commands, run beside the server on its database.
 
 use super::{normalize_email, AccountError, Accounts, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
-use crate::{format, server::config::UsersCommand};
+use crate::{
+    format,
+    server::config::{TokensCommand, UsersCommand},
+};
 use std::io::{BufRead, IsTerminal};
 
 /// Runs the command and returns what to print.
@@ -58,6 +61,16 @@ pub async fn run(accounts: &Accounts, command: UsersCommand) -> Result<String, S
                 shown(&email)
             ))
         }
+    }
+}
+
+/// `hoist tokens`: returns what to print (for `create`, the token alone, for scripts).
+pub async fn tokens(accounts: &Accounts, command: TokensCommand) -> Result<String, String> {
+    match command {
+        TokensCommand::Create { email, name } => accounts
+            .create_token_for(&email, &name)
+            .await
+            .map_err(|e| describe(&e)),
     }
 }
 

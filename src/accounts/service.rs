@@ -233,6 +233,16 @@ impl Accounts {
         Ok(listed)
     }
 
+    /// A new API token for the account with this email (`hoist tokens create`).
+    pub async fn create_token_for(&self, email: &str, name: &str) -> AccountResult<String> {
+        let email = normalize_email(email)?;
+        let row = db::by_email(&self.db, &email)
+            .await?
+            .ok_or(AccountError::NoSuchAccount)?;
+        let (secret, _) = self.create_token(&row.into(), name).await?;
+        Ok(secret)
+    }
+
     pub async fn set_quota(&self, email: &str, quota: u64) -> AccountResult<()> {
         let email = normalize_email(email)?;
         let quota = i64::try_from(quota).unwrap_or(i64::MAX);

@@ -26,6 +26,7 @@ pub async fn start_upload(
         size,
         content_type,
         checksum: None,
+        sha256: None,
     };
     uploads
         .start(&owner, allowance, request)
@@ -48,6 +49,7 @@ pub async fn start_uploads(
             size: f.size,
             content_type: f.content_type,
             checksum: f.checksum,
+            sha256: f.sha256,
         })
         .collect();
     let answers = uploads.start_many(&owner, allowance, requests).await;
@@ -168,7 +170,9 @@ pub async fn get_engine_settings() -> Result<EngineSettings, ApiError> {
         parallel_parts: state.config.rules.parallel_parts,
         upload_ttl_secs: state.config.rules.upload_ttl.as_secs(),
         part_size: state.config.rules.part_size,
+        max_part_size: state.config.rules.max_part_size,
         checksum: state.config.rules.part_checksum,
+        hash_first_max: state.config.rules.browser_hash_max,
     })
 }
 

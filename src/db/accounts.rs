@@ -118,11 +118,8 @@ async fn update_ending_sessions(
 
 /// Bytes an owner keeps or has on its way: what its quota is checked against.
 pub async fn usage(pool: &SqlitePool, owner: &str) -> DbResult<u64> {
-    let used: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(size), 0) FROM uploads
-         WHERE owner = ? AND status IN ('uploading', 'uploaded')",
-    )
-    .bind(owner)
+    let used: i64 = sqlx::query_scalar(concat!("SELECT ", super::uploads::held_bytes!("owner")))
+        .bind(owner)
     .fetch_one(pool)
     .await?;
     Ok(u64::try_from(used).unwrap_or(0))

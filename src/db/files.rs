@@ -217,3 +217,127 @@ pub async fn delete_with_event(
     tx.commit().await?;
     Ok(())
 }
+
+/// Makes `row` (a new upload, not yet written) an `uploaded` upload sharing the object of the
+/// owner's earlier upload with this SHA-256 and size, if there is one whose processing has
+/// finished: its file row takes what processing found there, so no job runs again. `false`
+/// (and nothing written) if the owner holds no such upload. Written under the write lock,
+/// with the source still uploaded and unclaimed, so a delete of the source running at the
+/// same moment either sees the new upload or is seen by it (see
+/// [`uploads::claim_for_delete`]).
+pub async fn share_stored(pool: &SqlitePool, row: &uploads::UploadRow, sha256: &str) -> DbResult<bool> {
+    const SOURCE: &str = "SELECT u.id, u.object_key, u.content_type, u.guest_net
+         FROM files f JOIN uploads u ON u.id = f.upload_id
+         WHERE f.sha256 = ? AND u.owner = ? AND u.size = ? AND u.status = 'uploaded'
+           AND u.reap_claim IS NULL AND f.processing IN ('ready', 'failed')
+         LIMIT 1";
+    type Source = (String, String, String, Option<String>);
+    let find = || {
+        sqlx::query_as::<_, Source>(SOURCE)
+            .bind(sha256)
+            .bind(&row.owner)
+            .bind(row.size)
+    };
+    // A plain read first: a file the owner does not hold costs no write lock.
+    if find().fetch_optional(pool).await?.is_none() {
+        return Ok(false);
+    }
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let Some((source, key, content_type, guest_net)) = find().fetch_optional(&mut *tx).await?
+    else {
+        return Ok(false);
+    };
+    let now = row.created_at;
+    sqlx::query(
+        "INSERT INTO uploads (id, owner, name, object_key, content_type, size, part_size, status,
+             created_at, completed_at, checksum, guest_net)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'uploaded', ?, ?, ?, ?)",
+    )
+    .bind(&row.id)
+    .bind(&row.owner)
+    .bind(&row.name)
+    .bind(key)
+    .bind(content_type)
+    .bind(row.size)
+    .bind(row.part_size)
+    .bind(now)
+    .bind(now)
+    .bind(&row.checksum)
+    .bind(guest_net)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO files (upload_id, processing, error, sha256, width, height, duration_ms,
+             codecs, thumbnail_key, title, share_key, updated_at)
+         SELECT ?, processing, error, sha256, width, height, duration_ms, codecs, thumbnail_key,
+             ?, ?, ? FROM files WHERE upload_id = ?",
+    )
+    .bind(&row.id)
+    .bind(&row.name)
+    .bind(uuid::Uuid::new_v4().simple().to_string())
+    .bind(now)
+    .bind(source)
+    .execute(&mut *tx)
+    .await?;
+    changed(&mut tx, &row.id, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// An object a fold left without uploads: to be deleted from the store.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unused {
+    pub key: String,
+    pub thumbnail_key: Option<String>,
+}
+
+/// Content sent again (a file larger than a client reads before sending): once `upload_id`'s
+/// processing has ended and its SHA-256 is known, it and every upload sharing its object move
+/// to the owner's earlier object of the same content, if there is one, and its own object is
+/// returned for deletion. Under the write lock, with both uploads unclaimed (see
+/// [`uploads::claim_for_delete`]).
+pub async fn fold_into_twin(pool: &SqlitePool, upload_id: &str, now: i64) -> DbResult<Option<Unused>> {
+    const TWIN: &str = "SELECT u.object_key, t.object_key, tf.thumbnail_key, uf.thumbnail_key
+         FROM uploads u JOIN files uf ON uf.upload_id = u.id
+         JOIN files tf ON tf.sha256 = uf.sha256
+         JOIN uploads t ON t.id = tf.upload_id
+         WHERE u.id = ? AND u.status = 'uploaded' AND u.reap_claim IS NULL
+           AND uf.processing IN ('ready', 'failed') AND uf.sha256 IS NOT NULL
+           AND t.owner = u.owner AND t.size = u.size AND t.object_key != u.object_key
+           AND t.status = 'uploaded' AND t.reap_claim IS NULL
+           AND tf.processing IN ('ready', 'failed')
+           AND (t.created_at, t.id) < (u.created_at, u.id)
+         ORDER BY t.created_at, t.id LIMIT 1";
+    type Twin = (String, String, Option<String>, Option<String>);
+    let find = || sqlx::query_as::<_, Twin>(TWIN).bind(upload_id);
+    if find().fetch_optional(pool).await?.is_none() {
+        return Ok(None);
+    }
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let Some((own_key, twin_key, twin_thumbnail, own_thumbnail)) =
+        find().fetch_optional(&mut *tx).await?
+    else {
+        return Ok(None);
+    };
+    let moved: Vec<(String,)> = sqlx::query_as(
+        "UPDATE uploads SET object_key = ? WHERE object_key = ? AND status = 'uploaded' RETURNING id",
+    )
+    .bind(&twin_key)
+    .bind(&own_key)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id,) in &moved {
+        sqlx::query("UPDATE files SET thumbnail_key = ?, updated_at = ? WHERE upload_id = ?")
+            .bind(&twin_thumbnail)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        changed(&mut tx, id, now).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(Unused {
+        key: own_key,
+        thumbnail_key: own_thumbnail,
+    }))
+}

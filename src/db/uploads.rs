@@ -75,6 +75,20 @@ macro_rules! columns {
     };
 }
 
+/// The bytes held by the uploads whose `$column` is the bound value, those on their way
+/// included. An object several of them share (the same content uploaded again) counts once.
+macro_rules! held_bytes {
+    ($column:literal) => {
+        concat!(
+            "(SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT object_key, size FROM uploads ",
+            " WHERE ",
+            $column,
+            " = ? AND status IN ('uploading', 'uploaded')))"
+        )
+    };
+}
+pub(crate) use held_bytes;
+
 pub async fn insert<'e, E>(db: E, row: &UploadRow) -> DbResult<()>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
@@ -166,11 +180,12 @@ pub async fn insert_many(
             "INSERT INTO uploads (",
             columns!(),
             ", guest_net) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ",
-            "(SELECT COALESCE(SUM(size), 0) FROM uploads ",
-            " WHERE owner = ? AND status IN ('uploading', 'uploaded')) + ? <= ? ",
+            held_bytes!("owner"),
+            " + ? <= ? ",
             "AND (SELECT COUNT(*) FROM uploads WHERE owner = ? AND status = 'uploading') < ? ",
-            "AND (? IS NULL OR (SELECT COALESCE(SUM(size), 0) FROM uploads ",
-            " WHERE guest_net = ? AND status IN ('uploading', 'uploaded')) + ? <= ?)"
+            "AND (? IS NULL OR ",
+            held_bytes!("guest_net"),
+            " + ? <= ?)"
         ));
         let done = bind_row(query, row)
             .bind(net)
@@ -212,10 +227,12 @@ async fn refusal(
     (quota, max_active): (i64, i64),
     net: Option<&str>,
 ) -> DbResult<Refused> {
-    let (used, active): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(size), 0), COALESCE(SUM(status = 'uploading'), 0) FROM uploads
-         WHERE owner = ? AND status IN ('uploading', 'uploaded')",
-    )
+    let (used, active): (i64, i64) = sqlx::query_as(concat!(
+        "SELECT ",
+        held_bytes!("owner"),
+        ", (SELECT COUNT(*) FROM uploads WHERE owner = ? AND status = 'uploading')"
+    ))
+    .bind(&row.owner)
     .bind(&row.owner)
     .fetch_one(&mut *tx)
     .await?;
@@ -228,10 +245,7 @@ async fn refusal(
     if used.saturating_add(row.size) > quota || net.is_none() {
         return Ok(Refused::Quota { used: count(used) });
     }
-    let net_used: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(size), 0) FROM uploads
-         WHERE guest_net = ? AND status IN ('uploading', 'uploaded')",
-    )
+    let net_used: i64 = sqlx::query_scalar(concat!("SELECT ", held_bytes!("guest_net")))
     .bind(net)
     .fetch_one(&mut *tx)
     .await?;
@@ -240,18 +254,43 @@ async fn refusal(
     })
 }
 
-/// Claims a finished or closed upload for deletion; `false` if someone else holds it (the
-/// reaper, an abort, another delete) or it is still uploading.
-pub async fn claim_for_delete(pool: &SqlitePool, id: &str, claim: &str) -> DbResult<bool> {
+/// What claiming an upload for deletion found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteClaim {
+    /// Someone else holds it (the reaper, an abort, another delete), or it is still uploading.
+    Refused,
+    /// Ours now. `shared`: another upload, not itself being deleted, names the same object
+    /// (the same content uploaded again), so the object must stay.
+    Claimed { shared: bool },
+}
+
+/// Claims a finished or closed upload for deletion. The claim and the look for another upload
+/// of the same object are one write transaction: of two uploads sharing an object deleted at
+/// once, the second to claim sees the first claimed, so the object is deleted (at least once,
+/// never left behind); an upload made to share the object meanwhile is either seen here or
+/// found its source already claimed and did not share it.
+pub async fn claim_for_delete(pool: &SqlitePool, id: &str, claim: &str) -> DbResult<DeleteClaim> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let done = sqlx::query(
         "UPDATE uploads SET reap_claim = ?
          WHERE id = ? AND status != 'uploading' AND reap_claim IS NULL",
     )
     .bind(claim)
     .bind(id)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(DeleteClaim::Refused);
+    }
+    let shared: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM uploads o JOIN uploads u ON o.object_key = u.object_key
+         WHERE u.id = ? AND o.id != u.id AND o.status = 'uploaded' AND o.reap_claim IS NULL)",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(DeleteClaim::Claimed { shared })
 }
 
 /// The upload `id`, whoever owns it: for work the server does on its own (never on a

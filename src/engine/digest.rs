@@ -5,7 +5,7 @@
 //! 1.8 s and left up to 370 MiB of buffers for the garbage collector; a BYOB stream reader
 //! took 1.1 s and no memory.
 
-use crate::checksum::ChecksumAlgorithm;
+use crate::checksum::{ChecksumAlgorithm, Hasher};
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -22,13 +22,19 @@ const BUFFER: u32 = 1024 * 1024;
 pub struct Unreadable;
 
 pub async fn of(blob: &Blob, algorithm: ChecksumAlgorithm) -> Result<String, Unreadable> {
+    let mut done = read(blob, vec![algorithm.hasher()]).await?;
+    done.pop().map(Hasher::finish).ok_or(Unreadable)
+}
+
+/// Feeds every byte of `blob` to each of `hashers`, in one read.
+pub async fn read(blob: &Blob, hashers: Vec<Hasher>) -> Result<Vec<Hasher>, Unreadable> {
     let options = ReadableStreamGetReaderOptions::new();
     options.set_mode(ReadableStreamReaderMode::Byob);
     let reader: ReadableStreamByobReader = blob
         .stream()
         .get_reader_with_options(&options)
         .unchecked_into();
-    let result = read_all(&reader, algorithm).await;
+    let result = read_all(&reader, hashers).await;
     if result.is_err() {
         let _ = reader.cancel();
     }
@@ -38,9 +44,8 @@ pub async fn of(blob: &Blob, algorithm: ChecksumAlgorithm) -> Result<String, Unr
 
 async fn read_all(
     reader: &ReadableStreamByobReader,
-    algorithm: ChecksumAlgorithm,
-) -> Result<String, Unreadable> {
-    let mut hasher = algorithm.hasher();
+    mut hashers: Vec<Hasher>,
+) -> Result<Vec<Hasher>, Unreadable> {
     let mut bytes = vec![0; BUFFER as usize];
     let mut view = Uint8Array::new_with_length(BUFFER);
     loop {
@@ -49,12 +54,14 @@ async fn read_all(
             .map_err(|_| Unreadable)?;
         let field = |name: &str| Reflect::get(&read, &JsValue::from_str(name));
         if field("done").ok().and_then(|d| d.as_bool()).unwrap_or(true) {
-            return Ok(hasher.finish());
+            return Ok(hashers);
         }
         let chunk: Uint8Array = field("value").map_err(|_| Unreadable)?.unchecked_into();
         let len = chunk.length() as usize;
         chunk.copy_to(&mut bytes[..len]);
-        hasher.update(&bytes[..len]);
+        for hasher in &mut hashers {
+            hasher.update(&bytes[..len]);
+        }
         // Reading took our buffer over (transferred it into `chunk`): hand all of it back.
         view = Uint8Array::new(&chunk.buffer());
     }

@@ -29,6 +29,8 @@ pub enum Invalid {
     FileBatchSize { asked: usize, max: usize },
     #[error("That is not a {algorithm} checksum (base64).")]
     NotAChecksum { algorithm: ChecksumAlgorithm },
+    #[error("That is not a SHA-256 (64 hexadecimal digits).")]
+    NotASha256,
     #[error("Part {part} does not exist; this upload has {parts} parts.")]
     NoSuchPart { part: u32, parts: u32 },
     #[error("Part {part} is asked for twice.")]

@@ -113,7 +113,9 @@ impl Workers {
         );
         let mine =
             db::jobs::finish(&self.db, &job, me, &outcome, &findings, self.clock.now_ms()).await?;
-        if !mine {
+        if mine {
+            self.fold(&job.upload_id).await?;
+        } else {
             // The file was deleted meanwhile (or the job taken over): a thumbnail made for
             // it would be left behind.
             if let Some(key) = &findings.thumbnail_key {
@@ -124,6 +126,23 @@ impl Workers {
         }
         self.bell.ring();
         Ok(true)
+    }
+
+    /// Content its owner holds already is kept once: once the file's processing has ended,
+    /// it moves to the earlier object, and its own object goes.
+    async fn fold(&self, upload_id: &str) -> Result<(), db::DbError> {
+        let Some(unused) = db::files::fold_into_twin(&self.db, upload_id, self.clock.now_ms()).await?
+        else {
+            return Ok(());
+        };
+        tracing::info!(upload = upload_id, key = unused.key, "worker: content stored once; its second object goes");
+        for key in unused.thumbnail_key.iter().chain([&unused.key]) {
+            if let Err(e) = self.store.delete(key).await {
+                // Nothing names it any more: only a manual clean-up finds it now.
+                tracing::warn!(key, error = %e, "worker: could not delete an object no upload uses");
+            }
+        }
+        Ok(())
     }
 
     /// Renews the lease every third of its length; returns only if it was lost.

@@ -44,6 +44,11 @@ pub struct UploadRules {
     /// Part uploads a browser keeps in flight at once, across all its files.
     #[arg(long, env = "HOIST_PARALLEL_PARTS", default_value = "6", value_parser = parse::number_in(1..=MAX_PARALLEL_PARTS))]
     pub parallel_parts: u32,
+    /// A browser reads the SHA-256 of files up to this size before sending them, so content
+    /// the account holds already is not sent again (`0`: never). Past it, reading first
+    /// would cost more than it could save (docs/benchmarks.md).
+    #[arg(long, env = "HOIST_BROWSER_HASH_MAX", default_value = "64MiB", value_parser = parse::size)]
+    pub browser_hash_max: u64,
 }
 
 /// Rules that hold between settings, which no one setting's parser can see.

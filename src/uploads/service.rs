@@ -4,7 +4,7 @@ use crate::{
     clock::{self, millis, SharedClock},
     db::{
         self,
-        uploads::{Allowance, UploadRow, ABORT_CLAIM},
+        uploads::{Allowance, DeleteClaim, UploadRow, ABORT_CLAIM},
     },
     error::{ClosedBecause, Invalid, Rejection},
     model::{
@@ -40,6 +40,9 @@ pub struct NewUpload {
     /// The whole file's checksum, for a file that fits in one part: its URL is then signed
     /// in the same answer, saving a round trip per small file.
     pub checksum: Option<String>,
+    /// The whole file's SHA-256 (hex), when the client read it first: content the owner
+    /// holds already is not sent again.
+    pub sha256: Option<String>,
 }
 
 pub struct UploadService<S> {
@@ -422,11 +425,15 @@ impl<S: ObjectStore> UploadService<S> {
             self.abort(owner, id).await?;
         }
         let claim = format!("delete:{}", uuid::Uuid::new_v4());
-        if !db::uploads::claim_for_delete(&self.db, id, &claim).await? {
-            let row = self.find(owner, id).await?;
-            return Err(UploadError::Closed(closing(&row)));
-        }
-        if row.status()? == UploadStatus::Uploaded {
+        let shared = match db::uploads::claim_for_delete(&self.db, id, &claim).await? {
+            DeleteClaim::Claimed { shared } => shared,
+            DeleteClaim::Refused => {
+                let row = self.find(owner, id).await?;
+                return Err(UploadError::Closed(closing(&row)));
+            }
+        };
+        // Another upload of the same content keeps the object (and its thumbnail).
+        if row.status()? == UploadStatus::Uploaded && !shared {
             // The thumbnail first: if the object's delete fails, the file is still whole
             // but for a picture its next processing would make again.
             let thumbnail = crate::processing::thumbnail_key(&row.object_key);

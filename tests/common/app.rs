@@ -6,7 +6,7 @@ use super::eventually;
 use hoist::{
     checksum::{self, ChecksumAlgorithm},
     error::ApiError,
-    model::{SignedPart, StartedUpload, UploadView},
+    model::{FileInfo, LibraryPage, Processing, SignedPart, StartedUpload, UploadView},
 };
 use serde::de::DeserializeOwned;
 use std::{
@@ -383,4 +383,32 @@ pub async fn assert_not_found_through_every_door(app: &App, stranger: &reqwest::
         .await
         .expect("answer");
     assert_eq!(download.status(), 404);
+}
+
+/// What the library says of `id` now.
+pub async fn row(app: &App, client: &reqwest::Client, id: &str) -> UploadView {
+    let page: LibraryPage = app.call(client, "list_uploads", "").await.json();
+    page.uploads
+        .into_iter()
+        .find(|u| u.id == id)
+        .unwrap_or_else(|| panic!("{id} is not in the library"))
+}
+
+/// Waits until processing of `id` has ended (ready or failed) and returns what it found.
+pub async fn processed(app: &App, client: &reqwest::Client, id: &str, within: Duration) -> FileInfo {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut ticks = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        ticks.tick().await;
+        let file = row(app, client, id).await.file;
+        if let Some(file) =
+            file.filter(|f| matches!(f.processing, Processing::Ready | Processing::Failed))
+        {
+            return file;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "processing of {id} did not end within {within:?}"
+        );
+    }
 }

@@ -68,6 +68,7 @@ pub fn rules() -> UploadRules {
         key_prefix: KEY_PREFIX.into(),
         part_checksum: None,
         parallel_parts: 6,
+        browser_hash_max: 0,
     }
 }
 
@@ -182,6 +183,7 @@ impl Harness {
                     size,
                     content_type: content_type.into(),
                     checksum: None,
+                    sha256: None,
                 },
             )
             .await

@@ -5,7 +5,7 @@
 use super::{persist, Engine};
 use crate::{
     api::{resume_upload, start_uploads},
-    checksum::ChecksumAlgorithm,
+    checksum::{ChecksumAlgorithm, Hasher},
     engine::{
         browser, digest,
         resume::{Fingerprint, Unfinished},
@@ -13,7 +13,7 @@ use crate::{
         task::Phase,
     },
     error::ApiError,
-    model::{FileToStart, PartPlan, SignedPart, StartedUpload, MAX_START_BATCH},
+    model::{EngineSettings, FileToStart, PartPlan, SignedPart, StartedUpload, MAX_START_BATCH},
 };
 use leptos::{prelude::*, task::spawn_local};
 use wasm_bindgen::JsCast;
@@ -47,12 +47,41 @@ impl Begun {
         Self {
             upload_id: started.upload_id,
             plan: started.plan,
-            done: Vec::new(),
+            // Content the account holds already: nothing to send, only to complete.
+            done: match started.already_stored {
+                true => (1..=started.plan.part_count()).collect(),
+                false => Vec::new(),
+            },
             checksum: started.checksum,
             signed: started.signed,
             first_part,
         }
     }
+}
+
+/// What a fresh file's start brings, read from the file in one pass: its only part's checksum
+/// (a file that fits in one part), and its SHA-256 (a file up to `hash_first_max`: the server
+/// answers "already stored" for content the account holds).
+async fn first_read(
+    settings: &EngineSettings,
+    fp: &Fingerprint,
+    file: &web_sys::File,
+) -> Result<(Option<String>, Option<String>), digest::Unreadable> {
+    let one_part = settings.checksum.filter(|_| fp.size <= settings.part_size);
+    let whole = fp.size <= settings.hash_first_max;
+    let mut hashers = Vec::new();
+    hashers.extend(one_part.map(ChecksumAlgorithm::hasher));
+    hashers.extend(whole.then(|| ChecksumAlgorithm::Sha256.hasher()));
+    if hashers.is_empty() {
+        return Ok((None, None));
+    }
+    let mut done = digest::read(file.unchecked_ref(), hashers).await?.into_iter();
+    let checksum = one_part.and_then(|_| done.next()).map(Hasher::finish);
+    let sha256 = whole
+        .then(|| done.next())
+        .flatten()
+        .map(|h| crate::format::hex(&h.finish_bytes()));
+    Ok((checksum, sha256))
 }
 
 impl Engine {
@@ -119,8 +148,9 @@ impl Engine {
                 size => usize::try_from(fp.size.div_ceil(size)).unwrap_or(usize::MAX),
             };
             let one_part = settings.checksum.is_some() && fp.size <= settings.part_size;
+            let read_first = one_part || fp.size <= settings.hash_first_max;
             let body = 3 * (fp.name.len() + fp.content_type.len()) + 200;
-            (parts, body, if one_part { fp.size } else { 0 })
+            (parts, body, if read_first { fp.size } else { 0 })
         })
         .unwrap_or((1, 0, 0))
     }
@@ -138,23 +168,16 @@ impl Engine {
                 continue;
             };
             task.set_phase(Phase::Starting);
-            let checksum = match settings.checksum {
-                Some(algorithm) if fp.size <= settings.part_size => {
-                    match digest::of(file.unchecked_ref(), algorithm).await {
-                        Ok(value) => Some(value),
-                        Err(digest::Unreadable) => {
-                            self.fail(id, self.unreadable(id));
-                            continue;
-                        }
-                    }
-                }
-                _ => None,
+            let Ok((checksum, sha256)) = first_read(&settings, &fp, &file).await else {
+                self.fail(id, self.unreadable(id));
+                continue;
             };
             files.push(FileToStart {
                 name: fp.name,
                 size: fp.size,
                 content_type: fp.content_type,
                 checksum: checksum.clone(),
+                sha256,
             });
             batch.push((id, checksum));
         }
@@ -228,6 +251,7 @@ impl Engine {
             size: fp.size,
             content_type: fp.content_type.clone(),
             checksum: None,
+            sha256: None,
         };
         let mut answers = persist(|| start_uploads(vec![file.clone()])).await?;
         let started = answers.pop().ok_or(ApiError::Internal)??;

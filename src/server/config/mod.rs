@@ -70,7 +70,9 @@ impl std::fmt::Display for Source {
 #[command(
     name = "hoist",
     version,
-    about = "Hoist: browser uploads straight into S3-compatible storage"
+    about = "Hoist: browser uploads straight into S3-compatible storage",
+    after_help = "The terminal client: hoist upload, hoist ls, hoist download, hoist rm \
+                  (each with --help)."
 )]
 pub struct Config {
     /// Settings file with a [hoist] table of defaults.
@@ -129,6 +131,18 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// API tokens for programs (`hoist upload`, scripts), on the database this server uses.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+}
+
+/// `hoist tokens …`
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum TokensCommand {
+    /// Prints a new token for the account with this email; NAME says what it is for.
+    Create { email: String, name: String },
 }
 
 /// `hoist users …`

@@ -18,10 +18,12 @@ use crate::{
 /// CreateMultipartUpload calls in flight at once for one batch.
 const CREATES_AT_ONCE: usize = 8;
 
-/// A request that passed every rule: its row, and the checksum its only part is signed for.
+/// A request that passed every rule: its row, the checksum its only part is signed for, and
+/// the whole file's SHA-256 when the client read it first.
 struct Prepared {
     row: UploadRow,
     first_part: Option<Checksum>,
+    sha256: Option<String>,
 }
 
 impl<S: ObjectStore> UploadService<S> {
@@ -48,6 +50,53 @@ impl<S: ObjectStore> UploadService<S> {
             .map(|(request, at)| self.prepare(owner, request, at))
             .collect();
 
+        // Content the owner holds already is answered at once; the rest go to the store.
+        let mut answers: Vec<Option<UploadResult<StartedUpload>>> = Vec::new();
+        let mut fresh = Vec::new();
+        for (i, p) in prepared.into_iter().enumerate() {
+            answers.push(None);
+            match p {
+                Ok(p) if p.sha256.is_some() && self.share_stored(&p).await? => {
+                    answers[i] = Some(Ok(already_stored(p)));
+                }
+                other => fresh.push((i, other)),
+            }
+        }
+        let (indices, fresh): (Vec<usize>, Vec<_>) = fresh.into_iter().unzip();
+        if !fresh.is_empty() {
+            let started = self.start_fresh(&allowance, fresh).await?;
+            for (i, answer) in indices.into_iter().zip(started) {
+                answers[i] = Some(answer);
+            }
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| a.unwrap_or(Err(UploadError::NotFound)))
+            .collect())
+    }
+
+    /// The owner's earlier upload of this content, if any, now shared by `p`'s row as
+    /// `uploaded`. Only the owner's own files are looked at, so whether anyone else holds the
+    /// content cannot be learnt from the answer (nor from its time: the look is the same
+    /// indexed read either way).
+    async fn share_stored(&self, p: &Prepared) -> UploadResult<bool> {
+        let Some(sha256) = p.sha256.as_deref() else {
+            return Ok(false);
+        };
+        let shared = db::files::share_stored(&self.db, &p.row, sha256).await?;
+        if shared {
+            self.after.bell.ring();
+        }
+        Ok(shared)
+    }
+
+    /// Records the fresh uploads of a batch and opens them in the store.
+    async fn start_fresh(
+        &self,
+        allowance: &Allowance,
+        prepared: Vec<UploadResult<Prepared>>,
+    ) -> UploadResult<Vec<UploadResult<StartedUpload>>> {
+
         // The rows come first: if we die before the store has heard of an upload, its row
         // still names the key, so nothing the store might hold is unknown to us.
         // Each file is admitted against the owner's quota as its row goes in, so refused
@@ -57,7 +106,7 @@ impl<S: ObjectStore> UploadService<S> {
             .flatten()
             .map(|p| (&p.row, p.first_part.as_ref().map(|c| c.value.as_str())))
             .collect();
-        let mut admitted = db::uploads::insert_many(&self.db, &rows, &allowance)
+        let mut admitted = db::uploads::insert_many(&self.db, &rows, allowance)
             .await?
             .into_iter();
         let prepared: Vec<UploadResult<Prepared>> = prepared
@@ -66,7 +115,7 @@ impl<S: ObjectStore> UploadService<S> {
                 let p = p?;
                 match admitted.next() {
                     Some(Ok(())) => Ok(p),
-                    Some(Err(refused)) => Err(over_allowance(refused, p.row.size(), &allowance)),
+                    Some(Err(refused)) => Err(over_allowance(refused, p.row.size(), allowance)),
                     None => Err(UploadError::NotFound),
                 }
             })
@@ -151,6 +200,14 @@ impl<S: ObjectStore> UploadService<S> {
         let part_size =
             policy::choose_part_size(request.size, self.rules.part_size, self.rules.max_part_size)
                 .ok_or_else(|| Invalid::BeyondS3 { name: name.clone() })?;
+        let sha256 = request
+            .sha256
+            .map(|hex| hex.to_ascii_lowercase())
+            .map(|hex| match hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                true => Ok(hex),
+                false => Err(Invalid::NotASha256),
+            })
+            .transpose()?;
         let algorithm = self.rules.part_checksum;
         let first_part = match (algorithm, request.checksum) {
             (Some(algorithm), Some(value)) => {
@@ -184,7 +241,11 @@ impl<S: ObjectStore> UploadService<S> {
             checksum: algorithm.map(|a| a.as_str().to_string()),
             reap_claim: None,
         };
-        Ok(Prepared { row, first_part })
+        Ok(Prepared {
+            row,
+            first_part,
+            sha256,
+        })
     }
 
     /// The answer for a file the store has started, with its only part's URL when its
@@ -215,7 +276,20 @@ impl<S: ObjectStore> UploadService<S> {
             plan,
             checksum: self.rules.part_checksum,
             signed,
+            already_stored: false,
         })
+    }
+}
+
+/// The answer for a file whose content its owner holds already: nothing to send.
+fn already_stored(p: Prepared) -> StartedUpload {
+    StartedUpload {
+        plan: plan_of(&p.row),
+        upload_id: p.row.id,
+        name: p.row.name,
+        checksum: None,
+        signed: Vec::new(),
+        already_stored: true,
     }
 }
 

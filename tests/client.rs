@@ -1,0 +1,392 @@
+//! `hoist upload` and its siblings, run as a person runs them: the real binary as a client,
+//! against the real binary as a server, Garage and SQLite; and content stored once per
+//! account.
+
+mod common;
+
+use common::{
+    app::{form, processed, upload, App, PASSWORD},
+    bytes, eventually, s3_settings,
+};
+use hoist::{model::StartedUpload, storage::s3::S3Store, storage::ObjectStore};
+use serde_json::Value;
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    time::Duration,
+};
+
+const MIB: u64 = 1024 * 1024;
+
+/// An account on `app`, its token, and a cache folder of its own for the client's state.
+struct Client<'a> {
+    app: &'a App,
+    token: String,
+    cache: tempfile::TempDir,
+}
+
+impl<'a> Client<'a> {
+    async fn new(app: &'a App, email: &str) -> Self {
+        let made = app.admin(&["users", "create", email], PASSWORD);
+        assert!(made.status.success(), "{made:?}");
+        let token = app.admin(&["tokens", "create", email, "tests"], "");
+        assert!(token.status.success(), "{token:?}");
+        Self {
+            app,
+            token: String::from_utf8(token.stdout).expect("utf-8").trim().to_string(),
+            cache: tempfile::tempdir().expect("cache dir"),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        command
+            .args(args)
+            .env("HOIST_SERVER", &self.app.base)
+            .env("HOIST_TOKEN", &self.token)
+            .env("XDG_CACHE_HOME", self.cache.path())
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("hoist runs")
+    }
+
+    /// `hoist upload --json PATHS`: its exit code and one JSON object per finished file.
+    fn upload(&self, paths: &[&Path]) -> (Output, Vec<Value>) {
+        let mut args = vec!["upload", "--json"];
+        args.extend(paths.iter().map(|p| p.to_str().expect("utf-8 path")));
+        let output = self.run(&args);
+        let lines = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        (output, lines)
+    }
+
+    fn download(&self, id: &str, to: &Path) -> Vec<u8> {
+        let out = self.run(&["download", id, "-o", to.to_str().expect("utf-8")]);
+        assert!(out.status.success(), "{out:?}");
+        std::fs::read(to).expect("downloaded file")
+    }
+
+    /// The account's browser session, for calls the client does not make.
+    async fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .default_headers(
+                [(
+                    reqwest::header::AUTHORIZATION,
+                    format!("Bearer {}", self.token).parse().expect("header"),
+                )]
+                .into_iter()
+                .collect(),
+            )
+            .build()
+            .expect("client")
+    }
+
+    /// The upload the client's state file names for an unfinished file.
+    fn remembered_upload(&self) -> String {
+        let path = self.cache.path().join("hoist/uploads.json");
+        let state: Value =
+            serde_json::from_slice(&std::fs::read(path).expect("state file")).expect("json");
+        state["uploads"][0]["upload_id"]
+            .as_str()
+            .expect("an unfinished upload")
+            .to_string()
+    }
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("folder");
+    }
+    std::fs::write(&path, data).expect("write");
+    path
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn field<'v>(line: &'v Value, name: &str) -> &'v str {
+    line[name].as_str().unwrap_or_else(|| panic!("{name} in {line}"))
+}
+
+#[tokio::test]
+async fn a_big_file_and_a_folder_of_small_ones_arrive_whole() {
+    let app = App::start(&[]).await;
+    let client = Client::new(&app, "cli@example.com").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let big = bytes(200 * MIB, 1);
+    let big_path = write(dir.path(), "big.bin", &big);
+    let folder = dir.path().join("photos");
+    let mut small = Vec::new();
+    for i in 0..50u64 {
+        let data = bytes(1000 + i * 7919, 100 + i);
+        write(&folder, &format!("sub{}/note-{i:02}.txt", i % 3), &data);
+        small.push((format!("note-{i:02}.txt"), data));
+    }
+
+    let (out, lines) = client.upload(&[&big_path, &folder]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(lines.len(), 51, "{}", text(&out));
+    assert!(lines.iter().all(|l| field(l, "status") == "uploaded"));
+
+    let fetched = dir.path().join("fetched");
+    let big_line = lines.iter().find(|l| field(l, "name") == "big.bin").expect("big");
+    assert_eq!(big_line["sent"].as_u64(), Some(200 * MIB));
+    assert!(client.download(field(big_line, "id"), &fetched) == big, "big.bin changed on its way");
+    for (name, data) in &small {
+        let line = lines.iter().find(|l| field(l, "name") == name).expect(name);
+        assert_eq!(&client.download(field(line, "id"), &fetched), data, "{name}");
+    }
+
+    let listed = client.run(&["ls"]);
+    assert!(listed.status.success(), "{}", text(&listed));
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(table.lines().count(), 52, "{table}");
+    assert!(table.contains("big.bin") && table.contains("note-49.txt"), "{table}");
+}
+
+#[tokio::test]
+async fn an_upload_killed_halfway_continues_with_only_the_missing_parts() {
+    let app = App::start(&[]).await;
+    let client = Client::new(&app, "resume@example.com").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let size = 200 * MIB;
+    let data = bytes(size, 7);
+    let path = write(dir.path(), "video.bin", &data);
+
+    // Not a terminal: plain progress lines, one every tenth of the file.
+    let mut first = client
+        .command(&["upload", "--parallel", "2", path.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hoist upload starts");
+    let stdout = first.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("a line");
+        let half = line.contains("50%");
+        seen.push(line);
+        if half {
+            break;
+        }
+    }
+    first.kill().expect("kill");
+    let killed = first.wait().expect("wait");
+    assert!(!killed.success(), "the upload ended before it was killed: {seen:?}");
+
+    // What the store holds now, as the server tells it.
+    let id = client.remembered_upload();
+    let account = client.browser().await;
+    let state = app
+        .call(
+            &account,
+            "resume_upload",
+            &form(&[
+                ("upload_id", &id),
+                ("size", &size.to_string()),
+                ("content_type", "application/octet-stream"),
+            ]),
+        )
+        .await;
+    assert_eq!(state.status, 200, "{state:?}");
+    let state: hoist::model::ResumeState = state.json();
+    let held: u64 = state.done.iter().filter_map(|n| state.plan.part_len(*n)).sum();
+    assert!(held > 0 && held < size, "held {held} of {size}");
+
+    let (out, lines) = client.upload(&[&path]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(field(&lines[0], "id"), id, "the same upload went on");
+    let sent = lines[0]["sent"].as_u64().expect("sent");
+    assert!(
+        sent <= size - held && sent > 0,
+        "sent {sent} after the restart; {} were missing",
+        size - held
+    );
+    let fetched = dir.path().join("fetched");
+    assert!(client.download(&id, &fetched) == data, "the file changed on its way");
+}
+
+#[tokio::test]
+async fn a_bad_token_is_a_usage_error_and_a_refused_file_fails_alone() {
+    let app = App::start(&[("HOIST_ALLOWED_TYPES", "image/*,text/plain")]).await;
+    let client = Client::new(&app, "refused@example.com").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let note = write(dir.path(), "note.txt", b"hello");
+
+    let mut stranger = client.command(&["upload", note.to_str().expect("utf-8")]);
+    stranger.env("HOIST_TOKEN", "hoist_not-a-token");
+    let out = stranger.output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("token"), "{}", text(&out));
+    let mut anonymous = client.command(&["upload", note.to_str().expect("utf-8")]);
+    anonymous.env_remove("HOIST_TOKEN");
+    let out = anonymous.output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    let made = app.admin(&["users", "set-quota", "refused@example.com", "10MiB"], "");
+    assert!(made.status.success(), "{made:?}");
+    let archive = write(dir.path(), "archive.bin", &bytes(1000, 3));
+    let huge = write(dir.path(), "huge.txt", &bytes(11 * MIB, 4));
+    let (out, lines) = client.upload(&[&archive, &note, &huge]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(lines.len(), 1, "{}", text(&out));
+    assert_eq!(field(&lines[0], "name"), "note.txt");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("archive.bin") && stderr.contains("not accepted"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("huge.txt") && stderr.contains("does not fit"),
+        "{stderr}"
+    );
+}
+
+/// Both uploads name one object; it exists.
+async fn one_object(app: &App, first: &str, second: &str) -> String {
+    let db = app.database().await;
+    let key = |id: &str| {
+        let db = db.clone();
+        let id = id.to_string();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT object_key FROM uploads WHERE id = ?")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .expect("row")
+        }
+    };
+    let (a, b) = (key(first).await, key(second).await);
+    assert_eq!(a, b, "two objects for one content");
+    a
+}
+
+async fn used(app: &App, account: &reqwest::Client) -> u64 {
+    let page: hoist::model::LibraryPage = app.call(account, "list_uploads", "").await.json();
+    page.used.expect("used")
+}
+
+#[tokio::test]
+async fn the_same_content_is_stored_once_per_account_and_never_across_accounts() {
+    let app = App::start(&[]).await;
+    let ann = Client::new(&app, "ann@example.com").await;
+    let bob = Client::new(&app, "bob@example.com").await;
+    let store = S3Store::new(&s3_settings());
+    let dir = tempfile::tempdir().expect("dir");
+    let data = bytes(12 * MIB, 21);
+    let first_path = write(dir.path(), "report.bin", &data);
+    let again_path = write(dir.path(), "copy/report-again.bin", &data);
+
+    let (out, first) = ann.upload(&[&first_path]);
+    assert!(out.status.success(), "{}", text(&out));
+    let first_id = field(&first[0], "id").to_string();
+    assert_eq!(first[0]["sent"].as_u64(), Some(12 * MIB));
+    let ann_account = ann.browser().await;
+    processed(&app, &ann_account, &first_id, Duration::from_secs(60)).await;
+
+    let (out, again) = ann.upload(&[&again_path]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(again[0]["already_stored"], Value::Bool(true), "{again:?}");
+    assert_eq!(again[0]["sent"].as_u64(), Some(0), "bytes were sent again");
+    assert_eq!(field(&again[0], "status"), "uploaded");
+    let again_id = field(&again[0], "id").to_string();
+    assert_ne!(again_id, first_id);
+    let key = one_object(&app, &first_id, &again_id).await;
+    assert_eq!(used(&app, &ann_account).await, 12 * MIB, "counted twice");
+    let fetched = dir.path().join("fetched");
+    assert!(ann.download(&again_id, &fetched) == data);
+
+    // Another account: its own object, sent in full, answered as any new file is.
+    let (out, bobs) = bob.upload(&[&first_path]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(bobs[0]["already_stored"], Value::Bool(false));
+    assert_eq!(bobs[0]["sent"].as_u64(), Some(12 * MIB));
+    let bob_account = bob.browser().await;
+    let sha = field(&first[0], "sha256").to_string();
+    let offered = |sha: String| {
+        let app = &app;
+        let bob_account = &bob_account;
+        async move {
+            let answer = app
+                .call(
+                    bob_account,
+                    "start_uploads",
+                    &form(&[
+                        ("files[0][name]", "probe.bin"),
+                        ("files[0][size]", &(12 * MIB).to_string()),
+                        ("files[0][content_type]", "application/octet-stream"),
+                        ("files[0][sha256]", &sha),
+                    ]),
+                )
+                .await;
+            assert_eq!(answer.status, 200, "{answer:?}");
+            let mut started: Vec<Result<StartedUpload, hoist::error::ApiError>> = answer.json();
+            let started = started.remove(0).expect("started");
+            (started.already_stored, started.plan, started.signed.len(), started.checksum)
+        }
+    };
+    assert_eq!(
+        offered(sha.clone()).await,
+        offered("0".repeat(64)).await,
+        "another account's content shows through"
+    );
+
+    // Deleting one of Ann's two keeps the object; deleting the other removes it.
+    let out = ann.run(&["rm", &first_id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(store.head(&key).await.expect("head").is_some(), "the shared object went");
+    assert!(ann.download(&again_id, &fetched) == data);
+    let out = ann.run(&["rm", &again_id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(store.head(&key).await.expect("head").is_none(), "the object stayed behind");
+    assert_eq!(used(&app, &ann_account).await, 0);
+}
+
+#[tokio::test]
+async fn content_sent_again_is_kept_once_after_processing() {
+    let app = App::start(&[]).await;
+    let ann = Client::new(&app, "twice@example.com").await;
+    let account = ann.browser().await;
+    let store = S3Store::new(&s3_settings());
+    let data = bytes(6 * MIB, 31);
+    // Sent in full both times, as a browser sends a file past HOIST_BROWSER_HASH_MAX.
+    let first = upload(&app, &account, "a.bin", "application/octet-stream", &data).await;
+    processed(&app, &account, &first, Duration::from_secs(60)).await;
+    let second = upload(&app, &account, "b.bin", "application/octet-stream", &data).await;
+    let db = app.database().await;
+    let key_of = |id: String| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT object_key FROM uploads WHERE id = ?")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .expect("row")
+        }
+    };
+    let own_key = key_of(second.clone()).await;
+    let kept = key_of(first.clone()).await;
+    assert_ne!(own_key, kept);
+    eventually(Duration::from_secs(60), "the second copy folded into the first", || {
+        let (key_of, second, kept) = (&key_of, second.clone(), kept.clone());
+        async move { key_of(second).await == kept }
+    })
+    .await;
+    assert!(store.head(&own_key).await.expect("head").is_none(), "the second object stayed");
+    assert_eq!(used(&app, &account).await, 6 * MIB);
+    let dir = tempfile::tempdir().expect("dir");
+    assert!(ann.download(&second, &dir.path().join("b")) == data);
+}
