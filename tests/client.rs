@@ -34,7 +34,10 @@ impl<'a> Client<'a> {
         assert!(token.status.success(), "{token:?}");
         Self {
             app,
-            token: String::from_utf8(token.stdout).expect("utf-8").trim().to_string(),
+            token: String::from_utf8(token.stdout)
+                .expect("utf-8")
+                .trim()
+                .to_string(),
             cache: tempfile::tempdir().expect("cache dir"),
         }
     }
@@ -118,7 +121,9 @@ fn text(output: &Output) -> String {
 }
 
 fn field<'v>(line: &'v Value, name: &str) -> &'v str {
-    line[name].as_str().unwrap_or_else(|| panic!("{name} in {line}"))
+    line[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} in {line}"))
 }
 
 #[tokio::test]
@@ -142,19 +147,32 @@ async fn a_big_file_and_a_folder_of_small_ones_arrive_whole() {
     assert!(lines.iter().all(|l| field(l, "status") == "uploaded"));
 
     let fetched = dir.path().join("fetched");
-    let big_line = lines.iter().find(|l| field(l, "name") == "big.bin").expect("big");
+    let big_line = lines
+        .iter()
+        .find(|l| field(l, "name") == "big.bin")
+        .expect("big");
     assert_eq!(big_line["sent"].as_u64(), Some(200 * MIB));
-    assert!(client.download(field(big_line, "id"), &fetched) == big, "big.bin changed on its way");
+    assert!(
+        client.download(field(big_line, "id"), &fetched) == big,
+        "big.bin changed on its way"
+    );
     for (name, data) in &small {
         let line = lines.iter().find(|l| field(l, "name") == name).expect(name);
-        assert_eq!(&client.download(field(line, "id"), &fetched), data, "{name}");
+        assert_eq!(
+            &client.download(field(line, "id"), &fetched),
+            data,
+            "{name}"
+        );
     }
 
     let listed = client.run(&["ls"]);
     assert!(listed.status.success(), "{}", text(&listed));
     let table = String::from_utf8_lossy(&listed.stdout);
     assert_eq!(table.lines().count(), 52, "{table}");
-    assert!(table.contains("big.bin") && table.contains("note-49.txt"), "{table}");
+    assert!(
+        table.contains("big.bin") && table.contains("note-49.txt"),
+        "{table}"
+    );
 }
 
 #[tokio::test]
@@ -185,7 +203,10 @@ async fn an_upload_killed_halfway_continues_with_only_the_missing_parts() {
     }
     first.kill().expect("kill");
     let killed = first.wait().expect("wait");
-    assert!(!killed.success(), "the upload ended before it was killed: {seen:?}");
+    assert!(
+        !killed.success(),
+        "the upload ended before it was killed: {seen:?}"
+    );
 
     // What the store holds now, as the server tells it.
     let id = client.remembered_upload();
@@ -203,7 +224,11 @@ async fn an_upload_killed_halfway_continues_with_only_the_missing_parts() {
         .await;
     assert_eq!(state.status, 200, "{state:?}");
     let state: hoist::model::ResumeState = state.json();
-    let held: u64 = state.done.iter().filter_map(|n| state.plan.part_len(*n)).sum();
+    let held: u64 = state
+        .done
+        .iter()
+        .filter_map(|n| state.plan.part_len(*n))
+        .sum();
     assert!(held > 0 && held < size, "held {held} of {size}");
 
     let (out, lines) = client.upload(&[&path]);
@@ -216,7 +241,10 @@ async fn an_upload_killed_halfway_continues_with_only_the_missing_parts() {
         size - held
     );
     let fetched = dir.path().join("fetched");
-    assert!(client.download(&id, &fetched) == data, "the file changed on its way");
+    assert!(
+        client.download(&id, &fetched) == data,
+        "the file changed on its way"
+    );
 }
 
 #[tokio::test]
@@ -230,7 +258,11 @@ async fn a_bad_token_is_a_usage_error_and_a_refused_file_fails_alone() {
     stranger.env("HOIST_TOKEN", "hoist_not-a-token");
     let out = stranger.output().expect("runs");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("token"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("token"),
+        "{}",
+        text(&out)
+    );
     let mut anonymous = client.command(&["upload", note.to_str().expect("utf-8")]);
     anonymous.env_remove("HOIST_TOKEN");
     let out = anonymous.output().expect("runs");
@@ -335,7 +367,12 @@ async fn the_same_content_is_stored_once_per_account_and_never_across_accounts()
             assert_eq!(answer.status, 200, "{answer:?}");
             let mut started: Vec<Result<StartedUpload, hoist::error::ApiError>> = answer.json();
             let started = started.remove(0).expect("started");
-            (started.already_stored, started.plan, started.signed.len(), started.checksum)
+            (
+                started.already_stored,
+                started.plan,
+                started.signed.len(),
+                started.checksum,
+            )
         }
     };
     assert_eq!(
@@ -347,11 +384,17 @@ async fn the_same_content_is_stored_once_per_account_and_never_across_accounts()
     // Deleting one of Ann's two keeps the object; deleting the other removes it.
     let out = ann.run(&["rm", &first_id]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(store.head(&key).await.expect("head").is_some(), "the shared object went");
+    assert!(
+        store.head(&key).await.expect("head").is_some(),
+        "the shared object went"
+    );
     assert!(ann.download(&again_id, &fetched) == data);
     let out = ann.run(&["rm", &again_id]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(store.head(&key).await.expect("head").is_none(), "the object stayed behind");
+    assert!(
+        store.head(&key).await.expect("head").is_none(),
+        "the object stayed behind"
+    );
     assert_eq!(used(&app, &ann_account).await, 0);
 }
 
@@ -380,12 +423,19 @@ async fn content_sent_again_is_kept_once_after_processing() {
     let own_key = key_of(second.clone()).await;
     let kept = key_of(first.clone()).await;
     assert_ne!(own_key, kept);
-    eventually(Duration::from_secs(60), "the second copy folded into the first", || {
-        let (key_of, second, kept) = (&key_of, second.clone(), kept.clone());
-        async move { key_of(second).await == kept }
-    })
+    eventually(
+        Duration::from_secs(60),
+        "the second copy folded into the first",
+        || {
+            let (key_of, second, kept) = (&key_of, second.clone(), kept.clone());
+            async move { key_of(second).await == kept }
+        },
+    )
     .await;
-    assert!(store.head(&own_key).await.expect("head").is_none(), "the second object stayed");
+    assert!(
+        store.head(&own_key).await.expect("head").is_none(),
+        "the second object stayed"
+    );
     assert_eq!(used(&app, &account).await, 6 * MIB);
     let dir = tempfile::tempdir().expect("dir");
     assert!(ann.download(&second, &dir.path().join("b")) == data);

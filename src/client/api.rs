@@ -31,7 +31,10 @@ impl Api {
             .ok_or_else(|| {
                 ClientError::Usage(format!(
                     "a token is needed: create one on {} and pass it with --token or HOIST_TOKEN",
-                    remote.server.join("account").map_or_else(|_| "the account page".into(), |u| u.to_string())
+                    remote
+                        .server
+                        .join("account")
+                        .map_or_else(|_| "the account page".into(), |u| u.to_string())
                 ))
             })?
             .to_string();
@@ -149,7 +152,10 @@ pub fn busy_for(response: &reqwest::Response) -> Option<Duration> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(Duration::from_secs(1), Duration::from_secs);
-    Some(retry::as_asked(asked.min(Duration::from_secs(300)), jitter()))
+    Some(retry::as_asked(
+        asked.min(Duration::from_secs(300)),
+        jitter(),
+    ))
 }
 
 /// The server's refusal: its own sentence when the body is one of its errors.

@@ -18,14 +18,19 @@ pub async fn list(remote: &Remote, json: bool) -> Result<ExitCode, ClientError> 
     let mut out = std::io::stdout().lock();
     let write = |e: std::io::Error| ClientError::local(std::path::Path::new("standard output"), e);
     if !json {
-        writeln!(out, "{:<36}  {:<9}  {:>9}  {:<16}  name", "id", "status", "size", "uploaded (UTC)")
-            .map_err(write)?;
+        writeln!(
+            out,
+            "{:<36}  {:<9}  {:>9}  {:<16}  name",
+            "id", "status", "size", "uploaded (UTC)"
+        )
+        .map_err(write)?;
     }
     loop {
         let page: LibraryPage = api.call("list_uploads", &ListUploads { cursor }).await?;
         for upload in &page.uploads {
             if json {
-                let line = serde_json::to_string(upload).map_err(|e| ClientError::Protocol(e.to_string()))?;
+                let line = serde_json::to_string(upload)
+                    .map_err(|e| ClientError::Protocol(e.to_string()))?;
                 writeln!(out, "{line}").map_err(write)?;
                 continue;
             }
@@ -72,7 +77,9 @@ pub async fn download(
         .get(reqwest::header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .ok_or_else(|| ClientError::Protocol(format!("the download link answered {}", answer.status())))?;
+        .ok_or_else(|| {
+            ClientError::Protocol(format!("the download link answered {}", answer.status()))
+        })?;
     let store = api::http_client()?;
     let mut response = store
         .get(&location)
@@ -99,7 +106,9 @@ pub async fn download(
             .map_err(fail)?;
         written += chunk.len() as u64;
     }
-    tokio::io::AsyncWriteExt::flush(&mut file).await.map_err(fail)?;
+    tokio::io::AsyncWriteExt::flush(&mut file)
+        .await
+        .map_err(fail)?;
     if written != page.upload.size {
         return Err(ClientError::Store(format!(
             "the download stopped at {written} of {} bytes",

@@ -2,11 +2,7 @@
 //! as a stream (a part is never held whole in memory, so memory stays flat whatever the size).
 
 use super::ClientError;
-use crate::{
-    checksum::ChecksumAlgorithm,
-    format,
-    model::PartPlan,
-};
+use crate::{checksum::ChecksumAlgorithm, format, model::PartPlan};
 use std::{
     io::{Read, Seek, SeekFrom},
     path::{Path, PathBuf},
@@ -98,9 +94,10 @@ fn content_type(path: &Path) -> Result<String, ClientError> {
     if let Some(kind) = infer::get(&head) {
         return Ok(kind.mime_type().to_string());
     }
-    Ok(mime_guess::from_path(path)
-        .first()
-        .map_or_else(|| "application/octet-stream".into(), |m| m.essence_str().to_string()))
+    Ok(mime_guess::from_path(path).first().map_or_else(
+        || "application/octet-stream".into(),
+        |m| m.essence_str().to_string(),
+    ))
 }
 
 /// What one read of a file found: its SHA-256 (hex) if asked, and each part's checksum

@@ -52,7 +52,9 @@ impl Report {
             _ => ProgressDrawTarget::hidden(),
         });
         let total = bars.add(ProgressBar::new(total_bytes));
-        total.set_style(style("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {eta}"));
+        total.set_style(style(
+            "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {eta}",
+        ));
         total.set_prefix("total");
         Self { mode, bars, total }
     }
@@ -61,7 +63,9 @@ impl Report {
     pub fn file(&self, name: &str, size: u64) -> FileProgress {
         let bar = (self.mode == Mode::Bars).then(|| {
             let bar = self.bars.insert_before(&self.total, ProgressBar::new(size));
-            bar.set_style(style("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {eta} {msg}"));
+            bar.set_style(style(
+                "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {eta} {msg}",
+            ));
             bar.set_prefix(shorten(name, 12));
             bar
         });
@@ -168,11 +172,13 @@ impl FileProgress {
 
     /// Bytes counted that must be counted again (a part sent anew, or a hash pass ended).
     pub fn take_back(&self, n: u64) {
-        self.done.fetch_sub(n.min(self.done.load(Ordering::Relaxed)), Ordering::Relaxed);
+        self.done
+            .fetch_sub(n.min(self.done.load(Ordering::Relaxed)), Ordering::Relaxed);
         if let Some(bar) = &self.bar {
             bar.set_position(bar.position().saturating_sub(n));
         }
-        self.total.set_position(self.total.position().saturating_sub(n));
+        self.total
+            .set_position(self.total.position().saturating_sub(n));
     }
 
     /// Counts `n` bytes as done at once (parts the store held before this run).
@@ -201,6 +207,13 @@ fn shorten(name: &str, max: usize) -> String {
     if name.chars().count() <= max {
         return name.to_string();
     }
-    let tail: String = name.chars().rev().take(max - 1).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = name
+        .chars()
+        .rev()
+        .take(max - 1)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("…{tail}")
 }

@@ -45,7 +45,9 @@ impl StateFile {
     /// afresh (what it named will expire on the server by itself).
     pub fn open() -> Result<Self, ClientError> {
         let dir = dirs::cache_dir()
-            .ok_or_else(|| ClientError::Usage("no cache folder: set HOME or XDG_CACHE_HOME".into()))?
+            .ok_or_else(|| {
+                ClientError::Usage("no cache folder: set HOME or XDG_CACHE_HOME".into())
+            })?
             .join("hoist");
         let path = dir.join("uploads.json");
         let saved: Saved = std::fs::read(&path)
@@ -92,8 +94,11 @@ impl StateFile {
         let saved = Saved {
             uploads: entries.to_vec(),
         };
-        let text = serde_json::to_vec_pretty(&saved).map_err(|e| ClientError::local(&self.path, e))?;
-        let temporary = self.path.with_extension(format!("json.{}", std::process::id()));
+        let text =
+            serde_json::to_vec_pretty(&saved).map_err(|e| ClientError::local(&self.path, e))?;
+        let temporary = self
+            .path
+            .with_extension(format!("json.{}", std::process::id()));
         std::fs::write(&temporary, text).map_err(fail)?;
         std::fs::rename(&temporary, &self.path).map_err(fail)
     }

@@ -284,14 +284,22 @@ impl Sender {
         let (ready, rest): (Vec<u32>, Vec<u32>) = parts
             .iter()
             .partition(|n| presigned.iter().any(|p| p.part_number == **n));
-        let batches = rest.chunks(SIGN_BATCH).map(<[u32]>::to_vec).collect::<Vec<_>>();
-        let signed = stream::iter(presigned.into_iter().filter(|p| ready.contains(&p.part_number)).map(Ok))
-            .chain(
-                stream::iter(batches)
-                    .then(|batch| async move { self.sign(going, &batch).await })
-                    .map_ok(|signed| stream::iter(signed.into_iter().map(Ok)))
-                    .try_flatten(),
-            );
+        let batches = rest
+            .chunks(SIGN_BATCH)
+            .map(<[u32]>::to_vec)
+            .collect::<Vec<_>>();
+        let signed = stream::iter(
+            presigned
+                .into_iter()
+                .filter(|p| ready.contains(&p.part_number))
+                .map(Ok),
+        )
+        .chain(
+            stream::iter(batches)
+                .then(|batch| async move { self.sign(going, &batch).await })
+                .map_ok(|signed| stream::iter(signed.into_iter().map(Ok)))
+                .try_flatten(),
+        );
         signed
             .map_ok(|part| self.put(going, part))
             .try_buffer_unordered(self.parallel)
@@ -357,9 +365,7 @@ impl Sender {
                 }
             };
             match next {
-                Next::GiveUp => {
-                    return Err(ClientError::Store(format!("part {number}: {error}")))
-                }
+                Next::GiveUp => return Err(ClientError::Store(format!("part {number}: {error}"))),
                 Next::RetryAfter { pause, .. } => tokio::time::sleep(pause).await,
                 Next::ResignNow => {}
             }
@@ -402,7 +408,10 @@ impl Sender {
             Ok(response) if response.status().is_success() => Ok(()),
             Ok(response) => {
                 let code = response.status().as_u16();
-                Err(PutError::Status(code, response.text().await.unwrap_or_default()))
+                Err(PutError::Status(
+                    code,
+                    response.text().await.unwrap_or_default(),
+                ))
             }
             Err(e) if e.is_timeout() => Err(PutError::Timeout),
             Err(_) => Err(PutError::Network),

@@ -120,8 +120,8 @@ async fn update_ending_sessions(
 pub async fn usage(pool: &SqlitePool, owner: &str) -> DbResult<u64> {
     let used: i64 = sqlx::query_scalar(concat!("SELECT ", super::uploads::held_bytes!("owner")))
         .bind(owner)
-    .fetch_one(pool)
-    .await?;
+        .fetch_one(pool)
+        .await?;
     Ok(u64::try_from(used).unwrap_or(0))
 }
 

@@ -225,7 +225,11 @@ pub async fn delete_with_event(
 /// with the source still uploaded and unclaimed, so a delete of the source running at the
 /// same moment either sees the new upload or is seen by it (see
 /// [`uploads::claim_for_delete`]).
-pub async fn share_stored(pool: &SqlitePool, row: &uploads::UploadRow, sha256: &str) -> DbResult<bool> {
+pub async fn share_stored(
+    pool: &SqlitePool,
+    row: &uploads::UploadRow,
+    sha256: &str,
+) -> DbResult<bool> {
     const SOURCE: &str = "SELECT u.id, u.object_key, u.content_type, u.guest_net
          FROM files f JOIN uploads u ON u.id = f.upload_id
          WHERE f.sha256 = ? AND u.owner = ? AND u.size = ? AND u.status = 'uploaded'
@@ -296,7 +300,11 @@ pub struct Unused {
 /// to the owner's earlier object of the same content, if there is one, and its own object is
 /// returned for deletion. Under the write lock, with both uploads unclaimed (see
 /// [`uploads::claim_for_delete`]).
-pub async fn fold_into_twin(pool: &SqlitePool, upload_id: &str, now: i64) -> DbResult<Option<Unused>> {
+pub async fn fold_into_twin(
+    pool: &SqlitePool,
+    upload_id: &str,
+    now: i64,
+) -> DbResult<Option<Unused>> {
     const TWIN: &str = "SELECT u.object_key, t.object_key, tf.thumbnail_key, uf.thumbnail_key
          FROM uploads u JOIN files uf ON uf.upload_id = u.id
          JOIN files tf ON tf.sha256 = uf.sha256

@@ -246,9 +246,9 @@ async fn refusal(
         return Ok(Refused::Quota { used: count(used) });
     }
     let net_used: i64 = sqlx::query_scalar(concat!("SELECT ", held_bytes!("guest_net")))
-    .bind(net)
-    .fetch_one(&mut *tx)
-    .await?;
+        .bind(net)
+        .fetch_one(&mut *tx)
+        .await?;
     Ok(Refused::Network {
         used: count(net_used),
     })

@@ -131,11 +131,16 @@ impl Workers {
     /// Content its owner holds already is kept once: once the file's processing has ended,
     /// it moves to the earlier object, and its own object goes.
     async fn fold(&self, upload_id: &str) -> Result<(), db::DbError> {
-        let Some(unused) = db::files::fold_into_twin(&self.db, upload_id, self.clock.now_ms()).await?
+        let Some(unused) =
+            db::files::fold_into_twin(&self.db, upload_id, self.clock.now_ms()).await?
         else {
             return Ok(());
         };
-        tracing::info!(upload = upload_id, key = unused.key, "worker: content stored once; its second object goes");
+        tracing::info!(
+            upload = upload_id,
+            key = unused.key,
+            "worker: content stored once; its second object goes"
+        );
         for key in unused.thumbnail_key.iter().chain([&unused.key]) {
             if let Err(e) = self.store.delete(key).await {
                 // Nothing names it any more: only a manual clean-up finds it now.

@@ -395,7 +395,12 @@ pub async fn row(app: &App, client: &reqwest::Client, id: &str) -> UploadView {
 }
 
 /// Waits until processing of `id` has ended (ready or failed) and returns what it found.
-pub async fn processed(app: &App, client: &reqwest::Client, id: &str, within: Duration) -> FileInfo {
+pub async fn processed(
+    app: &App,
+    client: &reqwest::Client,
+    id: &str,
+    within: Duration,
+) -> FileInfo {
     let deadline = tokio::time::Instant::now() + within;
     let mut ticks = tokio::time::interval(Duration::from_millis(100));
     loop {

@@ -75,7 +75,9 @@ async fn first_read(
     if hashers.is_empty() {
         return Ok((None, None));
     }
-    let mut done = digest::read(file.unchecked_ref(), hashers).await?.into_iter();
+    let mut done = digest::read(file.unchecked_ref(), hashers)
+        .await?
+        .into_iter();
     let checksum = one_part.and_then(|_| done.next()).map(Hasher::finish);
     let sha256 = whole
         .then(|| done.next())

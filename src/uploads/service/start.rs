@@ -96,7 +96,6 @@ impl<S: ObjectStore> UploadService<S> {
         allowance: &Allowance,
         prepared: Vec<UploadResult<Prepared>>,
     ) -> UploadResult<Vec<UploadResult<StartedUpload>>> {
-
         // The rows come first: if we die before the store has heard of an upload, its row
         // still names the key, so nothing the store might hold is unknown to us.
         // Each file is admitted against the owner's quota as its row goes in, so refused
@@ -203,10 +202,12 @@ impl<S: ObjectStore> UploadService<S> {
         let sha256 = request
             .sha256
             .map(|hex| hex.to_ascii_lowercase())
-            .map(|hex| match hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                true => Ok(hex),
-                false => Err(Invalid::NotASha256),
-            })
+            .map(
+                |hex| match hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    true => Ok(hex),
+                    false => Err(Invalid::NotASha256),
+                },
+            )
             .transpose()?;
         let algorithm = self.rules.part_checksum;
         let first_part = match (algorithm, request.checksum) {
