@@ -287,21 +287,19 @@ async fn a_bad_token_is_a_usage_error_and_a_refused_file_fails_alone() {
     );
 }
 
-/// Both uploads name one object; it exists.
+/// The object an upload names, as the server's database says.
+async fn object_key(db: &sqlx::SqlitePool, id: &str) -> String {
+    sqlx::query_scalar("SELECT object_key FROM uploads WHERE id = ?")
+        .bind(id)
+        .fetch_one(db)
+        .await
+        .expect("row")
+}
+
+/// Both uploads name one object.
 async fn one_object(app: &App, first: &str, second: &str) -> String {
     let db = app.database().await;
-    let key = |id: &str| {
-        let db = db.clone();
-        let id = id.to_string();
-        async move {
-            sqlx::query_scalar::<_, String>("SELECT object_key FROM uploads WHERE id = ?")
-                .bind(id)
-                .fetch_one(&db)
-                .await
-                .expect("row")
-        }
-    };
-    let (a, b) = (key(first).await, key(second).await);
+    let (a, b) = (object_key(&db, first).await, object_key(&db, second).await);
     assert_eq!(a, b, "two objects for one content");
     a
 }
@@ -381,6 +379,25 @@ async fn the_same_content_is_stored_once_per_account_and_never_across_accounts()
         "another account's content shows through"
     );
 
+    // A hash must look like one: refused with a sentence, before anything is looked up.
+    let bad = app
+        .call(
+            &bob_account,
+            "start_uploads",
+            &form(&[
+                ("files[0][name]", "probe.bin"),
+                ("files[0][size]", "10"),
+                ("files[0][content_type]", "application/octet-stream"),
+                ("files[0][sha256]", "../../etc/passwd"),
+            ]),
+        )
+        .await;
+    let mut answers: Vec<Result<StartedUpload, hoist::error::ApiError>> = bad.json();
+    assert_eq!(
+        answers.remove(0).expect_err("refused").to_string(),
+        "That is not a SHA-256 (64 hexadecimal digits)."
+    );
+
     // Deleting one of Ann's two keeps the object; deleting the other removes it.
     let out = ann.run(&["rm", &first_id]);
     assert!(out.status.success(), "{}", text(&out));
@@ -410,25 +427,15 @@ async fn content_sent_again_is_kept_once_after_processing() {
     processed(&app, &account, &first, Duration::from_secs(60)).await;
     let second = upload(&app, &account, "b.bin", "application/octet-stream", &data).await;
     let db = app.database().await;
-    let key_of = |id: String| {
-        let db = db.clone();
-        async move {
-            sqlx::query_scalar::<_, String>("SELECT object_key FROM uploads WHERE id = ?")
-                .bind(id)
-                .fetch_one(&db)
-                .await
-                .expect("row")
-        }
-    };
-    let own_key = key_of(second.clone()).await;
-    let kept = key_of(first.clone()).await;
+    let own_key = object_key(&db, &second).await;
+    let kept = object_key(&db, &first).await;
     assert_ne!(own_key, kept);
     eventually(
         Duration::from_secs(60),
         "the second copy folded into the first",
         || {
-            let (key_of, second, kept) = (&key_of, second.clone(), kept.clone());
-            async move { key_of(second).await == kept }
+            let (db, second, kept) = (&db, &second, &kept);
+            async move { &object_key(db, second).await == kept }
         },
     )
     .await;

@@ -47,7 +47,7 @@ pub struct UploadRules {
     /// A browser reads the SHA-256 of files up to this size before sending them, so content
     /// the account holds already is not sent again (`0`: never). Past it, reading first
     /// would cost more than it could save (docs/benchmarks.md).
-    #[arg(long, env = "HOIST_BROWSER_HASH_MAX", default_value = "64MiB", value_parser = parse::size)]
+    #[arg(long, env = "HOIST_BROWSER_HASH_MAX", default_value = "64MiB", value_parser = parse::size_or_zero)]
     pub browser_hash_max: u64,
 }
 

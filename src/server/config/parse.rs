@@ -36,6 +36,14 @@ pub fn size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| "must be more than 0 and less than 16EiB".to_string())
 }
 
+/// As [`size`], or `0` (the feature it bounds is off).
+pub fn size_or_zero(text: &str) -> Result<u64, String> {
+    match text.trim() {
+        "0" => Ok(0),
+        text => size(text),
+    }
+}
+
 /// `90` (seconds), `90s`, `15m`, `1h 30m`, `7d`, `500ms`: humantime's forms, plus bare seconds.
 pub fn duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -132,6 +140,9 @@ mod tests {
         assert!(size("0").is_err());
         assert!(size("lots").is_err());
         assert!(size("5 parsecs").is_err());
+        assert_eq!(size_or_zero("0"), Ok(0));
+        assert_eq!(size_or_zero("64MiB"), Ok(64 << 20));
+        assert!(size_or_zero("0MiB").is_err());
     }
 
     #[test]
