@@ -2,7 +2,11 @@
 //! as a stream (a part is never held whole in memory, so memory stays flat whatever the size).
 
 use super::ClientError;
-use crate::{checksum::ChecksumAlgorithm, format, model::PartPlan};
+use crate::{
+    checksum::{ChecksumAlgorithm, Hasher},
+    format,
+    model::PartPlan,
+};
 use std::{
     io::{Read, Seek, SeekFrom},
     path::{Path, PathBuf},
@@ -108,54 +112,67 @@ pub struct Digest {
     pub parts: Vec<String>,
 }
 
-/// Reads the file once, computing what is asked.
+/// Reads the file for what is asked: its SHA-256 and its parts' checksums are two reads side
+/// by side (two threads: SHA-256 is one sequential chain, and the parts' sums need not wait
+/// for it), so reading first costs about one hash of the file.
 pub async fn digest(
     file: &LocalFile,
     plan: PartPlan,
     algorithm: Option<ChecksumAlgorithm>,
     sha256: bool,
 ) -> Result<Digest, ClientError> {
-    let path = file.path.clone();
-    let job = move || digest_blocking(&path, plan, algorithm, sha256);
-    tokio::task::spawn_blocking(job)
-        .await
-        .map_err(|e| ClientError::local(&file.path, e))?
+    let blocking = |job: Box<dyn FnOnce() -> Result<Vec<String>, ClientError> + Send>| async {
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|e| ClientError::local(&file.path, e))?
+    };
+    let (whole, parts) = (file.path.clone(), file.path.clone());
+    let whole = blocking(Box::new(move || match sha256 {
+        true => read_through(&whole, PartPlan::new(plan.size, plan.size.max(1)), || {
+            ChecksumAlgorithm::Sha256.hasher()
+        })
+        .map(|sums| sums.into_iter().map(|bytes| format::hex(&bytes)).collect()),
+        false => Ok(Vec::new()),
+    }));
+    let parts = blocking(Box::new(move || match algorithm {
+        Some(algorithm) => read_through(&parts, plan, || algorithm.hasher()).map(|sums| {
+            sums.iter()
+                .map(|bytes| crate::checksum::base64(bytes))
+                .collect()
+        }),
+        None => Ok(Vec::new()),
+    }));
+    let (whole, parts) = tokio::join!(whole, parts);
+    Ok(Digest {
+        sha256: whole?.into_iter().next(),
+        parts: parts?,
+    })
 }
 
-fn digest_blocking(
+/// Reads the file from start to end, feeding each part of `plan` to a fresh hasher; returns
+/// the digests' bytes in part order.
+fn read_through(
     path: &Path,
     plan: PartPlan,
-    algorithm: Option<ChecksumAlgorithm>,
-    sha256: bool,
-) -> Result<Digest, ClientError> {
-    use sha2::Digest as _;
+    hasher: impl Fn() -> Hasher,
+) -> Result<Vec<Vec<u8>>, ClientError> {
     let fail = |e: std::io::Error| ClientError::local(path, e);
     let mut input = std::fs::File::open(path).map_err(fail)?;
-    let mut whole = sha256.then(sha2::Sha256::new);
-    let mut parts = Vec::new();
     let mut buffer = vec![0u8; CHUNK];
+    let mut sums = Vec::with_capacity(plan.part_count() as usize);
     for part in 1..=plan.part_count() {
         let (start, end) = plan.range(part).unwrap_or((0, 0));
-        let mut part_sum = algorithm.map(ChecksumAlgorithm::hasher);
+        let mut sum = hasher();
         let mut left = end - start;
         while left > 0 {
             let want = usize::try_from(left).map_or(CHUNK, |l| l.min(CHUNK));
             input.read_exact(&mut buffer[..want]).map_err(fail)?;
-            let bytes = &buffer[..want];
-            if let Some(h) = whole.as_mut() {
-                h.update(bytes);
-            }
-            if let Some(h) = part_sum.as_mut() {
-                h.update(bytes);
-            }
+            sum.update(&buffer[..want]);
             left -= want as u64;
         }
-        parts.extend(part_sum.map(|h| h.finish()));
+        sums.push(sum.finish_bytes());
     }
-    Ok(Digest {
-        sha256: whole.map(|h| format::hex(&h.finalize())),
-        parts,
-    })
+    Ok(sums)
 }
 
 /// Part `range` of the file as a stream of chunks, for a request body; `sent` hears of each
