@@ -235,6 +235,10 @@ async fn an_upload_killed_halfway_continues_with_only_the_missing_parts() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(field(&lines[0], "id"), id, "the same upload went on");
     let sent = lines[0]["sent"].as_u64().expect("sent");
+    println!(
+        "resume: killed at {held} of {size} bytes held by the store; sent {sent} after the restart ({} missing)",
+        size - held
+    );
     assert!(
         sent <= size - held && sent > 0,
         "sent {sent} after the restart; {} were missing",
