@@ -39,6 +39,8 @@ pub mod files;
 #[cfg(feature = "ssr")]
 pub mod live;
 #[cfg(feature = "ssr")]
+pub mod observe;
+#[cfg(feature = "ssr")]
 pub mod processing;
 #[cfg(feature = "ssr")]
 pub mod server;

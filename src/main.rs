@@ -35,13 +35,6 @@ async fn main() -> ExitCode {
     {
         return hoist::client::run(args).await;
     }
-    // Logs go to stderr, so stdout carries only what a command answers (`hoist reap --once`).
-    let stderr = std::io::stderr();
-    tracing_subscriber::fmt()
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&stderr))
-        .with_writer(std::io::stderr)
-        .init();
     let config = match Config::load() {
         Ok(config) => config,
         Err(e) if e.is_answer() => {
@@ -58,6 +51,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    hoist::observe::logs::init(config.observe.log_format);
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -112,6 +106,10 @@ async fn run(config: Config) -> Result<(), String> {
         )
         .await;
     }
+
+    // Commands above answer and exit; what runs on (server, worker) is measured.
+    hoist::observe::metrics::install().map_err(|e| format!("metrics: {e}"))?;
+    tokio::spawn(hoist::observe::metrics::keep_up());
 
     let bell = Bell::default();
     let workers = Arc::new(Workers::new(

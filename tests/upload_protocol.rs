@@ -586,7 +586,7 @@ async fn an_unreachable_store_gets_a_clear_message() {
     let err = h.service.start(OWNER, ROOMY, request).await.unwrap_err();
     assert_eq!(
         ApiError::from(&err),
-        ApiError::StorageUnavailable,
+        ApiError::storage_unavailable(),
         "{err:?}"
     );
     // The attempt is on record, not silently dropped: the library says it was aborted.

@@ -145,11 +145,12 @@ mod ssr {
     }
 
     pub fn set_cookie(state: &AppState, subject: &Subject) -> Result<(), ApiError> {
-        let response = use_context::<leptos_axum::ResponseOptions>().ok_or(ApiError::Internal)?;
+        let response =
+            use_context::<leptos_axum::ResponseOptions>().ok_or_else(ApiError::internal)?;
         let value = state
             .cookies
             .set_cookie(subject)
-            .ok_or(ApiError::Internal)?;
+            .ok_or_else(ApiError::internal)?;
         response.append_header(http::header::SET_COOKIE, value);
         Ok(())
     }
@@ -202,10 +203,10 @@ mod ssr {
                 max: MAX_TOKEN_NAME_CHARS,
             },
             AccountError::TooManyTokens(max) => ApiError::TooManyTokens { max: *max },
-            AccountError::Hashing(_) | AccountError::Db(_) => ApiError::Internal,
+            AccountError::Hashing(_) | AccountError::Db(_) => ApiError::internal(),
         };
         match answer {
-            ApiError::Internal => tracing::error!(error = %e, "account request failed"),
+            ApiError::Internal { .. } => tracing::error!(error = %e, "account request failed"),
             _ => tracing::debug!(error = %e, "account request refused"),
         }
         answer

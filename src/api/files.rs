@@ -58,11 +58,11 @@ pub mod ssr {
             FileError::BadDescription { max } => ApiError::BadDescription { max },
             FileError::Storage(StorageError::Unreachable(ref why)) => {
                 tracing::warn!(error = %why, "object store unreachable");
-                ApiError::StorageUnavailable
+                ApiError::storage_unavailable()
             }
             FileError::Storage(_) | FileError::Db(_) => {
                 tracing::error!(error = %e, "file request failed");
-                ApiError::Internal
+                ApiError::internal()
             }
         }
     }

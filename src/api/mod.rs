@@ -143,7 +143,7 @@ pub async fn list_uploads(cursor: Option<String>) -> Result<LibraryPage, ApiErro
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "cannot read the newest event");
-                    ApiError::Internal
+                    ApiError::internal()
                 })?,
         ),
         Some(_) => None,
@@ -157,7 +157,7 @@ pub async fn list_uploads(cursor: Option<String>) -> Result<LibraryPage, ApiErro
     if cursor.is_none() {
         page.used = Some(state.accounts.usage(&owner).await.map_err(|e| {
             tracing::error!(error = %e, "cannot sum an owner's storage");
-            ApiError::Internal
+            ApiError::internal()
         })?);
     }
     Ok(page)
@@ -165,7 +165,7 @@ pub async fn list_uploads(cursor: Option<String>) -> Result<LibraryPage, ApiErro
 
 #[server(endpoint = "engine_settings")]
 pub async fn get_engine_settings() -> Result<EngineSettings, ApiError> {
-    let state = use_context::<crate::server::state::AppState>().ok_or(ApiError::Internal)?;
+    let state = use_context::<crate::server::state::AppState>().ok_or_else(ApiError::internal)?;
     Ok(EngineSettings {
         parallel_parts: state.config.rules.parallel_parts,
         upload_ttl_secs: state.config.rules.upload_ttl.as_secs(),
@@ -191,13 +191,13 @@ pub mod ssr {
 
     /// The app's state and the caller, as the session middleware named it.
     pub fn context() -> Result<(AppState, Caller), ApiError> {
-        let state = use_context::<AppState>().ok_or(ApiError::Internal)?;
-        let parts = use_context::<http::request::Parts>().ok_or(ApiError::Internal)?;
+        let state = use_context::<AppState>().ok_or_else(ApiError::internal)?;
+        let parts = use_context::<http::request::Parts>().ok_or_else(ApiError::internal)?;
         let caller = parts
             .extensions
             .get::<Caller>()
             .cloned()
-            .ok_or(ApiError::Internal)?;
+            .ok_or_else(ApiError::internal)?;
         Ok((state, caller))
     }
 
@@ -214,7 +214,7 @@ pub mod ssr {
         if caller.account().is_none() && !state.accounts.settings.guest_uploads {
             return Err(ApiError::SignInRequired);
         }
-        let ip = client_ip().ok_or(ApiError::Internal)?;
+        let ip = client_ip().ok_or_else(ApiError::internal)?;
         // The call itself was charged already.
         let extra = u32::try_from(files.saturating_sub(1)).unwrap_or(u32::MAX);
         if extra > 0 {
@@ -248,8 +248,10 @@ pub mod ssr {
     pub fn failed(e: UploadError) -> ApiError {
         let answer = ApiError::from(&e);
         match answer {
-            ApiError::StorageUnavailable => tracing::warn!(error = %e, "object store unreachable"),
-            ApiError::Internal => tracing::error!(error = %e, "upload request failed"),
+            ApiError::StorageUnavailable { .. } => {
+                tracing::warn!(error = %e, "object store unreachable")
+            }
+            ApiError::Internal { .. } => tracing::error!(error = %e, "upload request failed"),
             _ => tracing::debug!(error = %e, "request refused"),
         }
         answer
@@ -284,8 +286,8 @@ pub mod ssr {
                 },
                 UploadError::TooManyActive { max } => Self::TooManyActive { max: *max },
                 UploadError::NetworkFull { size, .. } => Self::GuestNetworkFull { size: *size },
-                UploadError::Storage(StorageError::Unreachable(_)) => Self::StorageUnavailable,
-                UploadError::Storage(_) | UploadError::Db(_) => Self::Internal,
+                UploadError::Storage(StorageError::Unreachable(_)) => Self::storage_unavailable(),
+                UploadError::Storage(_) | UploadError::Db(_) => Self::internal(),
             }
         }
     }

@@ -8,6 +8,7 @@
 //! reaper that dies mid-way only delays its rows by the lease. Idempotent: an upload the
 //! store has already forgotten counts as cleaned.
 
+use crate::observe::metrics::{REAPER_FAILED, UPLOADS_EXPIRED};
 use crate::{
     clock::{self, millis, SharedClock},
     db::{self, uploads::Doomed, DbResult},
@@ -101,7 +102,10 @@ impl<S: ObjectStore> Reaper<S> {
             if batch.is_empty() {
                 break;
             }
-            report.add(self.reap(batch).await?);
+            let reaped = self.reap(batch).await?;
+            metrics::counter!(UPLOADS_EXPIRED).increment(reaped.reaped);
+            metrics::counter!(REAPER_FAILED).increment(reaped.failed);
+            report.add(reaped);
         }
         if report.claimed > 0 {
             tracing::info!(

@@ -4,6 +4,7 @@
 //! uploads — ListMultipartUploads lists uploads, never objects — and aborts those of ours,
 //! older than the upload TTL, that no living upload owns.
 
+use crate::observe::metrics::{SWEEP_ABORTED, SWEEP_FAILED, SWEEP_LISTED};
 use crate::{
     clock::{self, millis, SharedClock},
     db::{self, DbError},
@@ -87,6 +88,9 @@ impl<S: ObjectStore> OrphanSweep<S> {
                 }
             }
         }
+        metrics::counter!(SWEEP_LISTED).increment(report.listed);
+        metrics::counter!(SWEEP_ABORTED).increment(report.aborted);
+        metrics::counter!(SWEEP_FAILED).increment(report.failed);
         if report.aborted + report.failed > 0 {
             tracing::info!(
                 listed = report.listed,

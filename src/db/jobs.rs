@@ -39,6 +39,18 @@ pub enum Outcome {
     Failed(String),
 }
 
+impl Outcome {
+    /// The job's state after this outcome (`queued` again for a retry).
+    pub fn word(&self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Skipped(_) => "skipped",
+            Self::Retry { .. } => "queued",
+            Self::Failed(_) => "failed",
+        }
+    }
+}
+
 /// Queues one job of each kind for the upload; a kind already queued is left as it is.
 pub async fn enqueue(
     conn: &mut SqliteConnection,
@@ -210,11 +222,12 @@ async fn settle(
     outcome: &Outcome,
     now: i64,
 ) -> DbResult<()> {
-    let (state, error, run_at) = match outcome {
-        Outcome::Done => ("done", None, None),
-        Outcome::Skipped(why) => ("skipped", Some(why.as_str()), None),
-        Outcome::Retry { error, run_at } => ("queued", Some(error.as_str()), Some(*run_at)),
-        Outcome::Failed(error) => ("failed", Some(error.as_str()), None),
+    let state = outcome.word();
+    let (error, run_at) = match outcome {
+        Outcome::Done => (None, None),
+        Outcome::Skipped(why) => (Some(why.as_str()), None),
+        Outcome::Retry { error, run_at } => (Some(error.as_str()), Some(*run_at)),
+        Outcome::Failed(error) => (Some(error.as_str()), None),
     };
     let finished = (state != "queued").then_some(now);
     sqlx::query(
@@ -258,6 +271,13 @@ async fn settle(
     .execute(&mut *tx)
     .await?;
     files::changed(tx, &job.upload_id, now).await
+}
+
+/// How many jobs are in `state` (`queued` or `running`), by kind: the queue's depth, as
+/// `/metrics` reports it. Finished jobs stay in the table, so the state is always named.
+pub async fn count_in(pool: &SqlitePool, state: &str) -> DbResult<Vec<(String, i64)>> {
+    let sql = "SELECT kind, COUNT(*) FROM jobs WHERE state = ? GROUP BY kind ORDER BY kind";
+    Ok(sqlx::query_as(sql).bind(state).fetch_all(pool).await?)
 }
 
 /// The jobs of one upload, for tests and for the file page.

@@ -453,8 +453,9 @@ pub async fn release_claim(pool: &SqlitePool, id: &str, claim: &str) -> DbResult
 
 /// Ends a claimed upload as `aborted`; nothing if the claim was lost (the reaper took over),
 /// which the caller sees when it reads the row again.
-pub async fn mark_aborted(pool: &SqlitePool, id: &str, claim: &str, now: i64) -> DbResult<()> {
-    sqlx::query(
+/// `false`: the claim was lost meanwhile and someone else settled the upload.
+pub async fn mark_aborted(pool: &SqlitePool, id: &str, claim: &str, now: i64) -> DbResult<bool> {
+    let done = sqlx::query(
         "UPDATE uploads SET status = 'aborted', reason = NULL, completed_at = ?, \
          expires_at = NULL, reap_claim = NULL \
          WHERE id = ? AND reap_claim = ? AND status = 'uploading'",
@@ -464,7 +465,7 @@ pub async fn mark_aborted(pool: &SqlitePool, id: &str, claim: &str, now: i64) ->
     .bind(claim)
     .execute(pool)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records the checksum each part is being signed for. Returns the parts already signed for

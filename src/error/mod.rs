@@ -98,10 +98,18 @@ pub enum ApiError {
     BadTitle { max: usize },
     #[error("Keep the description under {max} characters.")]
     BadDescription { max: usize },
-    #[error("The storage service cannot be reached right now. Please try again in a moment.")]
-    StorageUnavailable,
-    #[error("Something went wrong on the server. Please try again.")]
-    Internal,
+    /// Ours or the store's fault, not the caller's: the sentence names the request (its id,
+    /// set where the answer leaves the server), so a person can quote it and we can find it.
+    #[error("The storage service cannot be reached right now. Please try again in a moment.{}", quote(.reference))]
+    StorageUnavailable {
+        #[serde(default)]
+        reference: Option<String>,
+    },
+    #[error("Something went wrong on the server. Please try again.{}", quote(.reference))]
+    Internal {
+        #[serde(default)]
+        reference: Option<String>,
+    },
     /// The browser could not talk to Hoist at all.
     #[error("Hoist could not be reached: {0}")]
     Transport(String),
@@ -134,18 +142,48 @@ impl ApiError {
             Self::OverQuota { .. } | Self::GuestNetworkFull { .. } => 413,
             Self::RateLimited { .. } | Self::TooManyLiveConnections { .. } => 429,
             Self::Rejected(_) => 422,
-            Self::StorageUnavailable => 503,
-            Self::Internal => 500,
+            Self::StorageUnavailable { .. } => 503,
+            Self::Internal { .. } => 500,
             Self::Transport(_) => 502,
         }
     }
 
+    /// Something went wrong on our side; the request's id is added where it leaves.
+    pub const fn internal() -> Self {
+        Self::Internal { reference: None }
+    }
+
+    pub const fn storage_unavailable() -> Self {
+        Self::StorageUnavailable { reference: None }
+    }
+
+    /// Names the request in a server-side failure's sentence.
+    pub fn with_reference(self, request: &str) -> Self {
+        match self {
+            Self::Internal { reference: None } => Self::Internal {
+                reference: Some(request.to_owned()),
+            },
+            Self::StorageUnavailable { reference: None } => Self::StorageUnavailable {
+                reference: Some(request.to_owned()),
+            },
+            other => other,
+        }
+    }
+
     /// The JSON body of an error answer: the data, and beside it the sentence, for every client
-    /// that is not this page (curl, scripts, a terminal client).
+    /// that is not this page (curl, scripts, a terminal client), and the request's id.
     pub fn to_wire(&self) -> String {
-        let mut value = serde_json::to_value(self).unwrap_or_default();
+        let request = current_request();
+        let error = match &request {
+            Some(id) => self.clone().with_reference(id),
+            None => self.clone(),
+        };
+        let mut value = serde_json::to_value(&error).unwrap_or_default();
         if let Some(object) = value.as_object_mut() {
-            object.insert("message".into(), self.to_string().into());
+            object.insert("message".into(), error.to_string().into());
+            if let Some(id) = request {
+                object.insert("request_id".into(), id.into());
+            }
         }
         value.to_string()
     }
@@ -155,8 +193,23 @@ impl ApiError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::Transport(_) | Self::StorageUnavailable | Self::RateLimited { .. }
+            Self::Transport(_) | Self::StorageUnavailable { .. } | Self::RateLimited { .. }
         )
+    }
+}
+
+/// The request being answered, on the server; a page has none.
+fn current_request() -> Option<String> {
+    #[cfg(feature = "ssr")]
+    return crate::server::traced::current();
+    #[cfg(not(feature = "ssr"))]
+    None
+}
+
+fn quote(reference: &Option<String>) -> String {
+    match reference {
+        Some(id) => format!(" (Request {id}.)"),
+        None => String::new(),
     }
 }
 
@@ -166,7 +219,11 @@ impl axum::response::IntoResponse for ApiError {
     fn into_response(self) -> axum::response::Response {
         let status = axum::http::StatusCode::from_u16(self.status_code())
             .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, self.to_string()).into_response()
+        let error = match current_request() {
+            Some(id) => self.with_reference(&id),
+            None => self,
+        };
+        (status, error.to_string()).into_response()
     }
 }
 
@@ -213,7 +270,7 @@ impl FromServerFnError for ApiError {
                 #[cfg(feature = "ssr")]
                 tracing::error!(error = %other, "server function failed");
                 let _ = other;
-                Self::Internal
+                Self::internal()
             }
         }
     }

@@ -34,7 +34,7 @@ pub async fn stream(
         Some(id) => id,
         None => db::events::last_id(feed.db()).await.map_err(|error| {
             tracing::error!(%error, "live: cannot read the newest event");
-            ApiError::Internal
+            ApiError::internal()
         })?,
     };
     let state = Follow {

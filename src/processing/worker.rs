@@ -102,6 +102,12 @@ impl Workers {
             return Ok(true);
         };
         let (outcome, findings) = self.outcome(&job, result);
+        metrics::histogram!(
+            crate::observe::metrics::JOB_SECONDS,
+            "kind" => job.kind.clone(),
+            "outcome" => outcome.word(),
+        )
+        .record(started.elapsed().as_secs_f64());
         tracing::info!(
             job = job.id,
             kind = job.kind,

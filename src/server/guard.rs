@@ -34,7 +34,7 @@ pub fn error_response(path: &str, error: &ApiError) -> Response {
         }
         response
     } else {
-        (status, error.to_string()).into_response()
+        error.clone().into_response()
     }
 }
 

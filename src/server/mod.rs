@@ -7,6 +7,7 @@ pub mod routes;
 pub mod serve;
 pub mod session;
 pub mod state;
+pub mod traced;
 
 use crate::{storage::s3::S3Store, uploads::UploadService};
 

@@ -1,6 +1,6 @@
 //! The whole HTTP surface in one place: pages, server functions, downloads, static files.
 
-use super::{guard, limits, session, state::AppState};
+use super::{guard, limits, session, state::AppState, traced};
 use crate::{
     accounts::Caller,
     api,
@@ -24,9 +24,10 @@ use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 /// their checksums; file bytes never come here.
 const MAX_REQUEST_BODY: usize = 16 * 1024;
 
-/// Layers run from the bottom up: a request meets the timeout first, then the security
-/// headers, the body limit, the cross-site check, the IP's rate limit, the session and the
-/// caller's rate limit, before any handler.
+/// Layers run from the bottom up: a request gets its id first, then meets the timeout, the
+/// security headers, the body limit, the cross-site check, the IP's rate limit, the session
+/// and the caller's rate limit, before any handler. `/metrics` is added above the session
+/// layers, so only those below it wrap it.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
@@ -34,7 +35,6 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/files/{id}/{door}", get(file_door))
         .route("/events", get(events))
-        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -47,6 +47,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             session::attach,
         ))
+        // A scraper is no session: its bearer token is the metrics token, not an API token.
+        .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             limits::limit_ip,
@@ -61,6 +63,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             config.http.request_timeout,
         ))
+        .layer(middleware::from_fn(traced::trace))
         .with_state(state)
 }
 
@@ -118,12 +121,51 @@ async fn events(
     Ok(stream.into_response())
 }
 
-/// Counters for whoever runs the server, in Prometheus's text format.
-async fn metrics(State(state): State<AppState>) -> String {
-    format!(
-        "# HELP hoist_live_clients Open /events connections in this process.\n\
-         # TYPE hoist_live_clients gauge\n\
-         hoist_live_clients {}\n",
-        state.feed.clients()
+/// Metrics for whoever runs the server, in Prometheus's text format. With
+/// `HOIST_METRICS_TOKEN` set, only a scraper that sends it as a bearer token is answered.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !state.config.observe.may_scrape(&headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "Send the metrics token as a bearer token.",
+        )
+            .into_response();
+    }
+    observe_levels(&state).await;
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::observe::metrics::render(),
     )
+        .into_response()
+}
+
+/// Levels that live elsewhere, read at scrape time.
+async fn observe_levels(state: &AppState) {
+    use crate::observe::metrics::*;
+    use metrics::gauge;
+    let db = state.uploads.db();
+    gauge!(DB_POOL_CONNECTIONS).set(db.size() as f64);
+    gauge!(DB_POOL_IDLE).set(db.num_idle() as f64);
+    gauge!(DB_POOL_MAX).set(db.options().get_max_connections() as f64);
+    gauge!(LIVE_CLIENTS).set(state.feed.clients() as f64);
+    for (job_state, name) in [("queued", JOBS_QUEUED), ("running", JOBS_RUNNING)] {
+        let counts = match crate::db::jobs::count_in(db, job_state).await {
+            Ok(counts) => counts,
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: cannot count the job queue");
+                continue;
+            }
+        };
+        // A kind that emptied must read 0, not its last count.
+        for kind in crate::processing::JobKind::ALL {
+            let n = counts
+                .iter()
+                .find(|(k, _)| k == kind.as_str())
+                .map_or(0, |(_, n)| *n);
+            gauge!(name, "kind" => kind.as_str()).set(n as f64);
+        }
+    }
 }

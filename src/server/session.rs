@@ -176,7 +176,7 @@ pub async fn attach(State(state): State<AppState>, mut request: Request, next: N
             Ok(None) => super::guard::error_response(&path, &ApiError::BadToken),
             Err(e) => {
                 tracing::error!(error = %e, "cannot look up a token");
-                super::guard::error_response(&path, &ApiError::Internal)
+                super::guard::error_response(&path, &ApiError::internal())
             }
         };
     }
@@ -200,7 +200,7 @@ pub async fn attach(State(state): State<AppState>, mut request: Request, next: N
             }),
             Err(e) => {
                 tracing::error!(error = %e, "cannot look up a session");
-                return super::guard::error_response(&path, &ApiError::Internal);
+                return super::guard::error_response(&path, &ApiError::internal());
             }
         },
         None => None,

@@ -11,6 +11,7 @@ use crate::{
         LibraryPage, PartPlan, PartToSign, ResumeState, SignedPart, StartedUpload, UploadStatus,
         UploadView, MAX_COMPLETE_BATCH,
     },
+    observe::metrics as observe,
     storage::{self, Checksum, ObjectStore, PurgeCalls, StorageError, StoredPart},
 };
 use futures::{stream::FuturesOrdered, StreamExt};
@@ -370,6 +371,8 @@ impl<S: ObjectStore> UploadService<S> {
         let arrived =
             db::files::arrive(&self.db, &row.id, now, &kinds, self.after.job_attempts).await?;
         if arrived {
+            metrics::counter!(observe::UPLOADS_COMPLETED).increment(1);
+            metrics::counter!(observe::UPLOADS_COMPLETED_BYTES).increment(row.size());
             self.after.queued.notify_waiters();
             self.after.bell.ring();
         }
@@ -408,7 +411,9 @@ impl<S: ObjectStore> UploadService<S> {
             db::uploads::release_claim(&self.db, id, &claim).await?;
             return Err(e.into());
         }
-        db::uploads::mark_aborted(&self.db, id, &claim, self.clock.now_ms()).await?;
+        if db::uploads::mark_aborted(&self.db, id, &claim, self.clock.now_ms()).await? {
+            metrics::counter!(observe::UPLOADS_ABORTED).increment(1);
+        }
         let row = self.find(owner, id).await?;
         match row.status()? {
             UploadStatus::Aborted => Ok(row.view()?),
@@ -601,6 +606,7 @@ impl<S: ObjectStore> UploadService<S> {
             return e.into();
         }
         tracing::info!(upload = %row.id, %reason, "upload rejected");
+        metrics::counter!(observe::UPLOADS_REJECTED, "stage" => "verify").increment(1);
         UploadError::Rejected(reason)
     }
 }

@@ -50,7 +50,7 @@ impl Engine {
             j.urls.get(&part).map(|(r, _)| r.clone())
         })
         .flatten()
-        .ok_or(ApiError::Internal)
+        .ok_or_else(ApiError::internal)
     }
 
     /// This part first (its checksum is known and its URL is not, or we would not be here),

@@ -256,7 +256,7 @@ impl Engine {
             sha256: None,
         };
         let mut answers = persist(|| start_uploads(vec![file.clone()])).await?;
-        let started = answers.pop().ok_or(ApiError::Internal)??;
+        let started = answers.pop().ok_or_else(ApiError::internal)??;
         Ok(Begun::started(started, None))
     }
 

@@ -10,6 +10,7 @@ pub mod parse;
 use crate::{
     accounts::AccountSettings,
     background::BackgroundSettings,
+    observe::ObserveSettings,
     processing::ProcessingSettings,
     server::{limits::LimitSettings, serve::HttpSettings, session::SessionSettings},
     storage::S3Settings,
@@ -106,6 +107,8 @@ pub struct Config {
     pub limits: LimitSettings,
     #[command(flatten)]
     pub processing: ProcessingSettings,
+    #[command(flatten)]
+    pub observe: ObserveSettings,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -69,10 +69,12 @@ impl<S: ObjectStore> UploadService<S> {
                 answers[i] = Some(answer);
             }
         }
-        Ok(answers
+        let answers: Vec<_> = answers
             .into_iter()
             .map(|a| a.unwrap_or(Err(UploadError::NotFound)))
-            .collect())
+            .collect();
+        count_started(&answers);
+        Ok(answers)
     }
 
     /// The owner's earlier upload of this content, if any, now shared by `p`'s row as
@@ -309,5 +311,22 @@ fn over_allowance(refused: Refused, size: u64, allowance: &Allowance) -> UploadE
         Refused::Active { .. } => UploadError::TooManyActive {
             max: allowance.max_active,
         },
+    }
+}
+
+fn count_started(answers: &[UploadResult<StartedUpload>]) {
+    use crate::observe::metrics::{UPLOADS_ALREADY_STORED, UPLOADS_REJECTED, UPLOADS_STARTED};
+    for answer in answers {
+        match answer {
+            Ok(started) => {
+                metrics::counter!(UPLOADS_STARTED).increment(1);
+                if started.already_stored {
+                    metrics::counter!(UPLOADS_ALREADY_STORED).increment(1);
+                }
+            }
+            // The store or the database failing is ours, not a refusal of the file.
+            Err(UploadError::Storage(_) | UploadError::Db(_)) => {}
+            Err(_) => metrics::counter!(UPLOADS_REJECTED, "stage" => "start").increment(1),
+        }
     }
 }

@@ -1,0 +1,65 @@
+//! Logs and metrics, as settings.
+
+use super::logs::LogFormat;
+use axum::http::{header, HeaderMap};
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct ObserveSettings {
+    /// `text` for a person, `json` for a log collector (one object per line).
+    #[arg(long, env = "HOIST_LOG_FORMAT", default_value = "text", value_enum)]
+    pub log_format: LogFormat,
+    /// When set, `/metrics` answers only a scraper that sends it as a bearer token.
+    #[arg(long, env = "HOIST_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+}
+
+impl ObserveSettings {
+    pub fn may_scrape(&self, headers: &HeaderMap) -> bool {
+        let Some(expected) = self.metrics_token.as_deref().filter(|t| !t.is_empty()) else {
+            return true;
+        };
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        sent.is_some_and(|sent| same(sent.as_bytes(), expected.as_bytes()))
+    }
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal the token.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn settings(token: Option<&str>) -> ObserveSettings {
+        ObserveSettings {
+            log_format: LogFormat::Text,
+            metrics_token: token.map(str::to_owned),
+        }
+    }
+
+    fn bearer(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn metrics_are_open_without_a_token_and_closed_with_one() {
+        assert!(settings(None).may_scrape(&HeaderMap::new()));
+        let guarded = settings(Some("s3cret"));
+        assert!(!guarded.may_scrape(&HeaderMap::new()));
+        assert!(!guarded.may_scrape(&bearer("s3cre")));
+        assert!(!guarded.may_scrape(&bearer("s3cret!")));
+        assert!(guarded.may_scrape(&bearer("s3cret")));
+    }
+}
