@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The load Hoist's control plane holds: bench/load/main.rs plays N concurrent clients (each a
+# guest with its own cookie and connections) doing a page's calls — start a large file, sign its
+# parts in batches of 8, abort it; start a 4 KiB file, PUT its part straight to Garage, complete
+# it; list the library — against one or two release instances on one database, for 100 and
+# 1,000 clients. Parts of the large file are only signed (never sent); the small file's part goes
+# to the real store. Not a test. Prints a Markdown table per run and the servers' peak memory.
+#
+#   bench/load.sh
+# Settings (environment): BENCH_CLIENTS ("100 1000"), BENCH_INSTANCES ("1 2"),
+# BENCH_SECONDS (60), BENCH_PROFILE (release).
+set -euo pipefail
+
+CLIENTS=${BENCH_CLIENTS:-100 1000}
+INSTANCES=${BENCH_INSTANCES:-1 2}
+SECONDS_EACH=${BENCH_SECONDS:-60}
+PROFILE=${BENCH_PROFILE:-release}
+source "$(dirname "$0")/lib.sh"
+
+step "Building the load generator"
+cargo build --"$PROFILE" --no-default-features --features ssr --example load ||
+  die "the load generator did not build"
+LOAD="target/$PROFILE/examples/load"
+
+# 1,000 clients hold 1,000 connections each way, and more while they turn over.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+PIDS=()
+stop_instances() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+}
+trap 'stop_instances; cleanup' EXIT
+
+# instance DATA PORT: one more Hoist on the shared data folder (one SQLite file, one session
+# secret, so a cookie from one instance opens the other). Every client is a guest on loopback
+# calling back to back, faster than a page would: the per-caller and per-IP limits and the
+# guest quotas are lifted, or they, not the server, would set the figures.
+instance() {
+  env HOIST_DATA_DIR="$1" LEPTOS_SITE_ADDR="127.0.0.1:$2" LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
+    HOIST_SESSION_SECRET=load-bench-secret-load-bench-secret-0123 HOIST_RATE_LIMIT=0 HOIST_IP_RATE_LIMIT=0 \
+    HOIST_GUEST_QUOTA=64TiB HOIST_GUEST_NETWORK_QUOTA=1024TiB HOIST_MAX_FILE_SIZE=64GiB \
+    HOIST_S3_LIFECYCLE_RULE=false HOIST_ORPHAN_SWEEP_INTERVAL=off \
+    "$SERVER" >>"$1/instance-$2.log" 2>&1 &
+  PIDS+=($!)
+  wait_for 60 "Hoist on port $2" curl -fsS -o /dev/null "http://127.0.0.1:$2/healthz" ||
+    die "Hoist did not start; see $1/instance-$2.log"
+}
+
+peak_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+
+for instances in $INSTANCES; do
+  for clients in $CLIENTS; do
+    data="$WORK/load-$instances-$clients"
+    mkdir -p "$data"
+    args=()
+    for _ in $(seq "$instances"); do
+      port=$(free_port)
+      instance "$data" "$port"
+      args+=(--server "http://127.0.0.1:$port")
+    done
+    settle
+    step "$clients clients, $instances instance(s), ${SECONDS_EACH}s"
+    "$LOAD" "${args[@]}" --clients "$clients" --duration "${SECONDS_EACH}s" | tee "$data/table.md"
+    rss=()
+    for pid in "${PIDS[@]}"; do rss+=("$(peak_mib "$pid") MiB"); done
+    echo
+    echo "Server peak RSS: ${rss[*]}; commit $(git rev-parse --short HEAD), SQLite"
+    echo
+    stop_instances
+  done
+done
