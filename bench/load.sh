@@ -51,6 +51,12 @@ instance() {
     die "Hoist did not start; see $1/instance-$2.log"
 }
 
+# CPU seconds used so far by every Hoist and every Garage process (the machine has 2 cores,
+# shared by the servers, Garage and the load generator).
+cpu_now() {
+  python3 -c 'import sys; sys.path.insert(0, "bench"); from proc_cpu import cpu_seconds; print(cpu_seconds("hoist"), cpu_seconds("garage"))'
+}
+
 peak_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
 for instances in $INSTANCES; do
@@ -65,11 +71,15 @@ for instances in $INSTANCES; do
     done
     settle
     step "$clients clients, $instances instance(s), ${SECONDS_EACH}s"
-    "$LOAD" "${args[@]}" --clients "$clients" --duration "${SECONDS_EACH}s" | tee "$data/table.md"
+    before=$(cpu_now)
+    /usr/bin/time -f '%U %S' -o "$data/load-cpu" \
+      "$LOAD" "${args[@]}" --clients "$clients" --duration "${SECONDS_EACH}s" | tee "$data/table.md"
+    read -r hoist_cpu garage_cpu < <(python3 -c "import sys; a, b = sys.argv[1:3]; a, b = a.split(), b.split(); print(*(round(float(y) - float(x), 1) for x, y in zip(a, b)))" "$before" "$(cpu_now)")
     rss=()
     for pid in "${PIDS[@]}"; do rss+=("$(peak_mib "$pid") MiB"); done
     echo
-    echo "Server peak RSS: ${rss[*]}; commit $(git rev-parse --short HEAD), SQLite"
+    echo "Server peak RSS: ${rss[*]}; CPU s during the run: Hoist $hoist_cpu, Garage $garage_cpu," \
+      "load generator $(awk '{print $1 + $2}' "$data/load-cpu"); commit $(git rev-parse --short HEAD), SQLite"
     echo
     stop_instances
   done
