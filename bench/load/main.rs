@@ -148,6 +148,20 @@ impl Client {
         serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
     }
 
+    /// A batch server function called for one item: that item's answer.
+    async fn call_one<A: Serialize, T: DeserializeOwned>(
+        &mut self,
+        name: &str,
+        args: &A,
+    ) -> Result<T, String> {
+        let answers: Vec<Result<T, ApiError>> = self.call(name, args).await?;
+        answers
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{name}: no answer for the item"))?
+            .map_err(|e| e.to_string())
+    }
+
     async fn put(&self, part: &SignedPart, body: Vec<u8>) -> Result<(), String> {
         let request = &part.request;
         let method =
@@ -162,14 +176,6 @@ impl Client {
             false => Err(format!("store: {}", answer.status())),
         }
     }
-}
-
-fn one<T>(answers: Vec<Result<T, ApiError>>) -> Result<T, String> {
-    answers
-        .into_iter()
-        .next()
-        .ok_or_else(|| "no answer for the file".to_string())?
-        .map_err(|e| e.to_string())
 }
 
 fn one_file(name: String, size: u64, checksum: Option<String>) -> StartUploads {
@@ -187,11 +193,10 @@ fn one_file(name: String, size: u64, checksum: Option<String>) -> StartUploads {
 async fn cycle(client: &mut Client, tally: &mut Tally, n: u64, args: &Args) -> Option<()> {
     let big = one_file(format!("big-{n}.bin"), args.announced, None);
     let started: StartedUpload = tally
-        .time(0, async {
-            one(client
-                .call::<_, Vec<Result<StartedUpload, ApiError>>>("start_uploads", &big)
-                .await?)
-        })
+        .time(
+            0,
+            client.call_one::<_, StartedUpload>("start_uploads", &big),
+        )
         .await?;
     let parts: Vec<u32> = (1..=started.plan.part_count()).collect();
     for batch in parts.chunks(SIGN_BATCH) {
@@ -221,11 +226,10 @@ async fn cycle(client: &mut Client, tally: &mut Tally, n: u64, args: &Args) -> O
     let checksum = checksum::of(ChecksumAlgorithm::Crc32c, &body);
     let small = one_file(format!("small-{n}.bin"), SMALL as u64, Some(checksum));
     let started: StartedUpload = tally
-        .time(3, async {
-            one(client
-                .call::<_, Vec<Result<StartedUpload, ApiError>>>("start_uploads", &small)
-                .await?)
-        })
+        .time(
+            3,
+            client.call_one::<_, StartedUpload>("start_uploads", &small),
+        )
         .await?;
     let part = started.signed.first()?.clone();
     tally.time(4, client.put(&part, body)).await?;
@@ -233,11 +237,10 @@ async fn cycle(client: &mut Client, tally: &mut Tally, n: u64, args: &Args) -> O
         upload_ids: vec![started.upload_id],
     };
     tally
-        .time(5, async {
-            one(client
-                .call::<_, Vec<Result<UploadView, ApiError>>>("complete_uploads", &complete)
-                .await?)
-        })
+        .time(
+            5,
+            client.call_one::<_, UploadView>("complete_uploads", &complete),
+        )
         .await?;
     tally
         .time(

@@ -8,11 +8,11 @@
 //! reaper that dies mid-way only delays its rows by the lease. Idempotent: an upload the
 //! store has already forgotten counts as cleaned.
 
-use crate::observe::metrics::{REAPER_FAILED, UPLOADS_EXPIRED};
 use crate::{
     clock::{self, millis, SharedClock},
     db::{self, uploads::Doomed, DbResult},
     error::ClosedBecause,
+    observe::metrics::{REAPER_FAILED, UPLOADS_EXPIRED},
     storage::{purge, ObjectStore, PurgeCalls, StorageError},
 };
 use futures::{stream, StreamExt};

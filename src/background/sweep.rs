@@ -4,10 +4,10 @@
 //! uploads — ListMultipartUploads lists uploads, never objects — and aborts those of ours,
 //! older than the upload TTL, that no living upload owns.
 
-use crate::observe::metrics::{SWEEP_ABORTED, SWEEP_FAILED, SWEEP_LISTED};
 use crate::{
     clock::{self, millis, SharedClock},
     db::{self, DbError},
+    observe::metrics::{SWEEP_ABORTED, SWEEP_FAILED, SWEEP_LISTED},
     storage::{ObjectStore, StorageError},
     uploads::naming,
 };

@@ -451,9 +451,8 @@ pub async fn release_claim(pool: &SqlitePool, id: &str, claim: &str) -> DbResult
     Ok(())
 }
 
-/// Ends a claimed upload as `aborted`; nothing if the claim was lost (the reaper took over),
-/// which the caller sees when it reads the row again.
-/// `false`: the claim was lost meanwhile and someone else settled the upload.
+/// Ends a claimed upload as `aborted`. `false`: the claim was lost meanwhile (the reaper took
+/// over), which the caller sees when it reads the row again.
 pub async fn mark_aborted(pool: &SqlitePool, id: &str, claim: &str, now: i64) -> DbResult<bool> {
     let done = sqlx::query(
         "UPDATE uploads SET status = 'aborted', reason = NULL, completed_at = ?, \

@@ -157,27 +157,28 @@ impl ApiError {
         Self::StorageUnavailable { reference: None }
     }
 
-    /// Names the request in a server-side failure's sentence.
-    pub fn with_reference(self, request: &str) -> Self {
-        match self {
+    /// This error as the request being answered gives it, with that request's id: a
+    /// server-side failure names the request in its sentence.
+    fn answered(self) -> (Self, Option<String>) {
+        let Some(id) = current_request() else {
+            return (self, None);
+        };
+        let error = match self {
             Self::Internal { reference: None } => Self::Internal {
-                reference: Some(request.to_owned()),
+                reference: Some(id.clone()),
             },
             Self::StorageUnavailable { reference: None } => Self::StorageUnavailable {
-                reference: Some(request.to_owned()),
+                reference: Some(id.clone()),
             },
             other => other,
-        }
+        };
+        (error, Some(id))
     }
 
     /// The JSON body of an error answer: the data, and beside it the sentence, for every client
     /// that is not this page (curl, scripts, a terminal client), and the request's id.
     pub fn to_wire(&self) -> String {
-        let request = current_request();
-        let error = match &request {
-            Some(id) => self.clone().with_reference(id),
-            None => self.clone(),
-        };
+        let (error, request) = self.clone().answered();
         let mut value = serde_json::to_value(&error).unwrap_or_default();
         if let Some(object) = value.as_object_mut() {
             object.insert("message".into(), error.to_string().into());
@@ -219,11 +220,7 @@ impl axum::response::IntoResponse for ApiError {
     fn into_response(self) -> axum::response::Response {
         let status = axum::http::StatusCode::from_u16(self.status_code())
             .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        let error = match current_request() {
-            Some(id) => self.with_reference(&id),
-            None => self,
-        };
-        (status, error.to_string()).into_response()
+        (status, self.answered().0.to_string()).into_response()
     }
 }
 

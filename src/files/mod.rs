@@ -216,9 +216,5 @@ fn view(upload: &UploadRow, file: Option<&FileRow>) -> FileResult<UploadView> {
 
 /// Compares a key in constant time: how long a wrong key takes says nothing of the right one.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into()
 }

@@ -2,8 +2,6 @@
 //! `hoist reap --once`), as text for a person or as JSON lines for a collector. A request's
 //! lines carry its id through the `request` span (`server::traced`).
 
-use tracing_subscriber::fmt::format::FmtSpan;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     /// One readable line per event; colours on a terminal.
@@ -18,8 +16,7 @@ pub fn init(format: LogFormat) {
     let stderr = std::io::stderr();
     let builder = tracing_subscriber::fmt()
         .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_span_events(FmtSpan::NONE);
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&stderr))

@@ -23,13 +23,11 @@ impl ObserveSettings {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        sent.is_some_and(|sent| same(sent.as_bytes(), expected.as_bytes()))
+        // Constant time: how long a wrong token takes says nothing of the right one.
+        sent.is_some_and(|sent| {
+            subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), expected.as_bytes()).into()
+        })
     }
-}
-
-/// Compares without stopping at the first difference, so timing does not reveal the token.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -131,7 +131,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         )
             .into_response();
     }
-    observe_levels(&state).await;
+    crate::observe::metrics::read_levels(state.uploads.db(), state.feed.clients()).await;
     (
         [(
             http::header::CONTENT_TYPE,
@@ -140,32 +140,4 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         crate::observe::metrics::render(),
     )
         .into_response()
-}
-
-/// Levels that live elsewhere, read at scrape time.
-async fn observe_levels(state: &AppState) {
-    use crate::observe::metrics::*;
-    use metrics::gauge;
-    let db = state.uploads.db();
-    gauge!(DB_POOL_CONNECTIONS).set(db.size() as f64);
-    gauge!(DB_POOL_IDLE).set(db.num_idle() as f64);
-    gauge!(DB_POOL_MAX).set(db.options().get_max_connections() as f64);
-    gauge!(LIVE_CLIENTS).set(state.feed.clients() as f64);
-    for (job_state, name) in [("queued", JOBS_QUEUED), ("running", JOBS_RUNNING)] {
-        let counts = match crate::db::jobs::count_in(db, job_state).await {
-            Ok(counts) => counts,
-            Err(e) => {
-                tracing::warn!(error = %e, "metrics: cannot count the job queue");
-                continue;
-            }
-        };
-        // A kind that emptied must read 0, not its last count.
-        for kind in crate::processing::JobKind::ALL {
-            let n = counts
-                .iter()
-                .find(|(k, _)| k == kind.as_str())
-                .map_or(0, |(_, n)| *n);
-            gauge!(name, "kind" => kind.as_str()).set(n as f64);
-        }
-    }
 }
