@@ -5,12 +5,16 @@
 # it; list the library — against one or two release instances on one database, for 100 and
 # 1,000 clients. Parts of the large file are only signed (never sent); the small file's part goes
 # to the real store. Not a test. Prints a Markdown table per run and the servers' peak memory.
+# On SQLite the instances share one file; on PostgreSQL (a throwaway cluster started here, from
+# Debian's package) one database, made fresh for each run.
 #
 #   bench/load.sh
-# Settings (environment): BENCH_CLIENTS ("100 1000"), BENCH_INSTANCES ("1 2"),
-# BENCH_SECONDS (60), BENCH_PROFILE (release).
+# Settings (environment): BENCH_DATABASES ("sqlite postgres"), BENCH_CLIENTS ("100 1000"),
+# BENCH_INSTANCES ("1 2"), BENCH_SECONDS (60), BENCH_PROFILE (release), BENCH_LINK_MBIT (unset:
+# every client calls back to back; a number: each is paced as an upload over a link that fast).
 set -euo pipefail
 
+DATABASES=${BENCH_DATABASES:-sqlite postgres}
 CLIENTS=${BENCH_CLIENTS:-100 1000}
 INSTANCES=${BENCH_INSTANCES:-1 2}
 SECONDS_EACH=${BENCH_SECONDS:-60}
@@ -34,14 +38,37 @@ stop_instances() {
   done
   PIDS=()
 }
-trap 'stop_instances; cleanup' EXIT
+trap 'stop_instances; scripts/local-pg.sh stop "$WORK/pg" >/dev/null 2>&1 || true; cleanup' EXIT
 
-# instance DATA PORT: one more Hoist on the shared data folder (one SQLite file, one session
-# secret, so a cookie from one instance opens the other). Every client is a guest on loopback
+if [[ " $DATABASES " == *" postgres "* ]]; then
+  ensure_database_tools
+  chmod 711 "$WORK"
+  scripts/local-pg.sh start "$WORK/pg" "$(free_port)"
+  # shellcheck disable=SC1091
+  source "$WORK/pg/pg.env"
+fi
+
+# database_for KIND DATA: the URL every instance of a run shares.
+database_for() {
+  case $1 in
+  sqlite) echo "sqlite://$2/hoist.db" ;;
+  postgres)
+    local name
+    name="load_$(basename "$2" | tr -c 'a-z0-9\n' _)"
+    psql -q "$HOIST_TEST_POSTGRES/postgres" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null ||
+      die "could not make the database $name"
+    echo "$HOIST_TEST_POSTGRES/$name"
+    ;;
+  *) die "BENCH_DATABASES: unknown database $1" ;;
+  esac
+}
+
+# instance DATA PORT DATABASE_URL: one more Hoist on the shared database and session secret, so
+# a cookie from one instance opens the other. Every client is a guest on loopback
 # calling back to back, faster than a page would: the per-caller and per-IP limits and the
 # guest quotas are lifted, or they, not the server, would set the figures.
 instance() {
-  env HOIST_DATA_DIR="$1" LEPTOS_SITE_ADDR="127.0.0.1:$2" LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
+  env HOIST_DATA_DIR="$1" HOIST_DATABASE_URL="$3" LEPTOS_SITE_ADDR="127.0.0.1:$2" LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
     HOIST_SESSION_SECRET=load-bench-secret-load-bench-secret-0123 HOIST_RATE_LIMIT=0 HOIST_IP_RATE_LIMIT=0 \
     HOIST_GUEST_QUOTA=64TiB HOIST_GUEST_NETWORK_QUOTA=1024TiB HOIST_MAX_FILE_SIZE=64GiB \
     HOIST_S3_LIFECYCLE_RULE=false HOIST_ORPHAN_SWEEP_INTERVAL=off \
@@ -51,36 +78,41 @@ instance() {
     die "Hoist did not start; see $1/instance-$2.log"
 }
 
-# CPU seconds used so far by every Hoist and every Garage process (the machine has 2 cores,
-# shared by the servers, Garage and the load generator).
+# CPU seconds used so far by every Hoist, Garage and PostgreSQL process (the machine has 2
+# cores, shared by the servers, Garage, the database and the load generator).
 cpu_now() {
-  python3 -c 'import sys; sys.path.insert(0, "bench"); from proc_cpu import cpu_seconds; print(cpu_seconds("hoist"), cpu_seconds("garage"))'
+  python3 -c 'import sys; sys.path.insert(0, "bench"); from proc_cpu import cpu_seconds; print(cpu_seconds("hoist"), cpu_seconds("garage"), cpu_seconds("postgres"))'
 }
 
 peak_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
+for database in $DATABASES; do
 for instances in $INSTANCES; do
   for clients in $CLIENTS; do
-    data="$WORK/load-$instances-$clients"
+    data="$WORK/load-$database-$instances-$clients"
     mkdir -p "$data"
+    url=$(database_for "$database" "$data")
     args=()
     for _ in $(seq "$instances"); do
       port=$(free_port)
-      instance "$data" "$port"
+      instance "$data" "$port" "$url"
       args+=(--server "http://127.0.0.1:$port")
     done
     settle
-    step "$clients clients, $instances instance(s), ${SECONDS_EACH}s"
+    step "$clients clients, $instances instance(s), $database, ${SECONDS_EACH}s"
     before=$(cpu_now)
     /usr/bin/time -f '%U %S' -o "$data/load-cpu" \
-      "$LOAD" "${args[@]}" --clients "$clients" --duration "${SECONDS_EACH}s" | tee "$data/table.md"
-    read -r hoist_cpu garage_cpu < <(python3 -c "import sys; a, b = sys.argv[1:3]; a, b = a.split(), b.split(); print(*(round(float(y) - float(x), 1) for x, y in zip(a, b)))" "$before" "$(cpu_now)")
+      "$LOAD" "${args[@]}" --clients "$clients" --duration "${SECONDS_EACH}s" \
+      ${BENCH_LINK_MBIT:+--link-mbit "$BENCH_LINK_MBIT"} | tee "$data/table.md"
+    read -r hoist_cpu garage_cpu postgres_cpu < <(python3 -c "import sys; a, b = sys.argv[1:3]; a, b = a.split(), b.split(); print(*(round(float(y) - float(x), 1) for x, y in zip(a, b)))" "$before" "$(cpu_now)")
     rss=()
     for pid in "${PIDS[@]}"; do rss+=("$(peak_mib "$pid") MiB"); done
     echo
     echo "Server peak RSS: ${rss[*]}; CPU s during the run: Hoist $hoist_cpu, Garage $garage_cpu," \
-      "load generator $(awk '{print $1 + $2}' "$data/load-cpu"); commit $(git rev-parse --short HEAD), SQLite"
+      "PostgreSQL $postgres_cpu, load generator $(awk '{print $1 + $2}' "$data/load-cpu");" \
+      "commit $(git rev-parse --short HEAD), $database"
     echo
     stop_instances
   done
+done
 done

@@ -2,7 +2,8 @@
 # Runs every test of Hoist on this machine, installing whatever is missing first:
 #   1. the browser bundle's dependency check,
 #   2. cargo test: unit tests and integration tests against a real Garage (started here on free
-#      ports, stopped afterwards) and real SQLite files,
+#      ports, stopped afterwards), twice: on SQLite files, then on a throwaway PostgreSQL
+#      cluster (also started here),
 #   3. Playwright end-to-end tests in Debian's Chromium against the running app.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -10,8 +11,11 @@ cd "$ROOT"
 
 ensure_build_tools
 ensure_browser_tools
+ensure_database_tools
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hoist-test.XXXXXX")
+# PostgreSQL runs as its own user, which must be able to reach its folder in here.
+chmod 711 "$WORK"
 APP_PIDS=()
 cleanup() {
   local status=$?
@@ -21,6 +25,7 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   "$ROOT/scripts/local-s3.sh" stop "$WORK/s3" >/dev/null 2>&1 || true
+  "$ROOT/scripts/local-pg.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
   if [ "$status" != 0 ]; then
     local log
     for log in "$WORK"/*.log; do
@@ -41,12 +46,21 @@ scripts/local-s3.sh start "$WORK/s3" "$(free_port)"
 # shellcheck disable=SC1091
 source "$WORK/s3/s3.env"
 
-step "Unit and integration tests (cargo test)"
+step "Starting a throwaway PostgreSQL on a free port"
+scripts/local-pg.sh start "$WORK/pg" "$(free_port)"
+# shellcheck disable=SC1091
+source "$WORK/pg/pg.env"
+
+step "Unit and integration tests on SQLite (cargo test)"
 # cargo-leptos builds debug servers with this flag; passing it here too lets both builds share
 # their compiled dependencies instead of compiling everything twice. --show-output prints what
 # passing tests measured (the reaper's figures, say).
 RUSTFLAGS="--cfg erase_components" cargo test --no-default-features --features ssr -- --show-output 2>&1 | tee "$WORK/cargo-test.log" ||
   die "cargo test failed"
+
+step "Unit and integration tests again, on PostgreSQL (cargo test)"
+HOIST_TEST_DATABASE=postgres RUSTFLAGS="--cfg erase_components" cargo test --no-default-features --features ssr -- --show-output 2>&1 | tee "$WORK/cargo-test-postgres.log" ||
+  die "cargo test on PostgreSQL failed"
 
 step "Building the app (cargo leptos build)"
 cargo leptos build || die "cargo leptos build failed"
@@ -99,7 +113,7 @@ step "End-to-end tests (Playwright, Chromium)"
   HOIST_SITE_ROOT="$ROOT/target/site" npx playwright test 2>&1) |
   tee "$WORK/e2e.log" || die "the end-to-end tests failed"
 
-cargo_passed=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$WORK/cargo-test.log" | awk '{ s += $1 } END { print s + 0 }')
+cargo_passed=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$WORK/cargo-test.log" "$WORK/cargo-test-postgres.log" | awk '{ s += $1 } END { print s + 0 }')
 e2e_passed=$(sed -n 's/^ *\([0-9]*\) passed (.*/\1/p' "$WORK/e2e.log" | tail -n1)
 step "All tests passed: $cargo_passed cargo tests, ${e2e_passed:-0} end-to-end tests"
 echo "hoist: $((cargo_passed + ${e2e_passed:-0})) passed, 0 failed"

@@ -713,12 +713,7 @@ async fn a_session_ends_when_idle_too_long_and_at_its_lifetime_however_busy() {
     }
     // Then silence: the session's last use, as the database has it, grows older than the idle
     // lifetime (read there, since a call with the cookie would itself be a use).
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        app.dir.path().join("hoist.db").display()
-    ))
-    .await
-    .expect("the app's database");
+    let db = app.database().await;
     let db = &db;
     eventually(
         Duration::from_secs(20),

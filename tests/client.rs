@@ -292,8 +292,8 @@ async fn a_bad_token_is_a_usage_error_and_a_refused_file_fails_alone() {
 }
 
 /// The object an upload names, as the server's database says.
-async fn object_key(db: &sqlx::SqlitePool, id: &str) -> String {
-    sqlx::query_scalar("SELECT object_key FROM uploads WHERE id = ?")
+async fn object_key(db: &hoist::db::Pool, id: &str) -> String {
+    sqlx::query_scalar("SELECT object_key FROM uploads WHERE id = $1")
         .bind(id)
         .fetch_one(db)
         .await

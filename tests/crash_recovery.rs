@@ -6,7 +6,7 @@ mod common;
 
 use common::{
     app::{free_port, until_healthy},
-    bytes, eventually, pending_at, plant_expired, s3_settings, KEY_PREFIX, MIB,
+    bytes, database_url, eventually, pending_at, plant_expired, s3_settings, KEY_PREFIX, MIB,
 };
 use hoist::{
     clock::{Clock, SystemClock},
@@ -23,10 +23,11 @@ use std::{
 const PART: u64 = 5 * MIB;
 
 /// `hoist` with a 2 s upload TTL, a reaper every second and an orphan sweep every second.
-fn hoist(data_dir: &Path) -> Command {
+fn hoist(data_dir: &Path, database_url: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
     command
         .env("HOIST_DATA_DIR", data_dir)
+        .env("HOIST_DATABASE_URL", database_url)
         .env("HOIST_UPLOAD_TTL", "2s")
         .env("HOIST_URL_TTL", "1s")
         .env("HOIST_REAPER_INTERVAL", "1s")
@@ -47,7 +48,8 @@ impl Server {
     async fn start(data_dir: &Path) -> Self {
         let port = free_port();
         let log = std::fs::File::create(data_dir.join(format!("server-{port}.log"))).expect("log");
-        let child = hoist(data_dir)
+        let database_url = database_url(data_dir).await;
+        let child = hoist(data_dir, &database_url)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
@@ -86,8 +88,8 @@ impl Drop for Server {
     }
 }
 
-async fn row(pool: &sqlx::SqlitePool, id: &str) -> UploadRow {
-    sqlx::query_as("SELECT * FROM uploads WHERE id = ?")
+async fn row(pool: &db::Pool, id: &str) -> UploadRow {
+    sqlx::query_as("SELECT * FROM uploads WHERE id = $1")
         .bind(id)
         .fetch_one(pool)
         .await
@@ -96,7 +98,7 @@ async fn row(pool: &sqlx::SqlitePool, id: &str) -> UploadRow {
 
 /// An uploading row for a two-part upload of `key`, as `start_upload` writes it.
 async fn record(
-    pool: &sqlx::SqlitePool,
+    pool: &db::Pool,
     id: &str,
     key: &str,
     s3_upload_id: Option<String>,
@@ -133,12 +135,9 @@ async fn a_server_killed_mid_upload_leaves_nothing_behind_once_restarted() {
     let idle = server.start_upload("crash-idle.bin", 2 * PART + 1).await;
     // Started, one part in the store.
     let half = server.start_upload("crash-half.bin", 2 * PART + 1).await;
-    let pool = db::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("hoist.db").display()
-    ))
-    .await
-    .expect("the server's database");
+    let pool = db::connect(&database_url(dir.path()).await)
+        .await
+        .expect("the server's database");
     let half_row = row(&pool, &half.upload_id).await;
     let half_s3 = half_row.s3_upload_id.clone().expect("multipart created");
     store
@@ -219,12 +218,9 @@ async fn a_server_killed_mid_upload_leaves_nothing_behind_once_restarted() {
 async fn hoist_reap_once_cleans_up_and_says_how_much() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = S3Store::new(&s3_settings());
-    let pool = db::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("hoist.db").display()
-    ))
-    .await
-    .expect("database");
+    let pool = db::connect(&database_url(dir.path()).await)
+        .await
+        .expect("database");
     let id = uuid::Uuid::new_v4().to_string();
     let key = format!("{KEY_PREFIX}{id}/expired-long-ago.bin");
     let s3_id = store
@@ -240,7 +236,7 @@ async fn hoist_reap_once_cleans_up_and_says_how_much() {
     )
     .await;
 
-    let out = hoist(dir.path())
+    let out = hoist(dir.path(), &database_url(dir.path()).await)
         .args(["reap", "--once"])
         .output()
         .expect("hoist reap --once runs");
@@ -263,16 +259,12 @@ async fn two_reaper_processes_on_one_database_reap_every_upload_exactly_once() {
     // Enough that the second process is up before the first has finished: both must take part.
     const ROWS: usize = 12_000;
     let dir = tempfile::tempdir().expect("temp dir");
-    let pool = db::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("hoist.db").display()
-    ))
-    .await
-    .expect("database");
+    let url = database_url(dir.path()).await;
+    let pool = db::connect(&url).await.expect("database");
     assert_eq!(plant_expired(&pool, ROWS, SystemClock.now_ms()).await, ROWS);
 
     let reap = || {
-        hoist(dir.path())
+        hoist(dir.path(), &url)
             .args(["reap", "--once"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -6,7 +6,9 @@ mod common;
 
 use common::{
     app::{form, processed, row, upload, App},
-    bytes, eventually, media, store_client,
+    bytes,
+    events::Events,
+    eventually, media, store_client,
 };
 use hoist::model::{FilePage, Processing, UploadEvent, UploadView};
 use sha2::{Digest, Sha256};
@@ -206,7 +208,7 @@ async fn without_ffmpeg_the_poster_is_skipped_and_the_video_is_still_ready() {
     assert_eq!((file.jobs_done, file.jobs_total), (3, 3));
     let db = app.database().await;
     let (state, why): (String, Option<String>) =
-        sqlx::query_as("SELECT state, error FROM jobs WHERE upload_id = ? AND kind = 'poster'")
+        sqlx::query_as("SELECT state, error FROM jobs WHERE upload_id = $1 AND kind = 'poster'")
             .bind(&id)
             .fetch_one(&db)
             .await
@@ -237,7 +239,7 @@ async fn a_damaged_video_and_one_whose_moov_claims_too_much_fail_with_the_reason
     assert!(reason.contains("could not be read"), "{reason}");
     let db = app.database().await;
     let attempts: Vec<(String, i64)> =
-        sqlx::query_as("SELECT kind, attempts FROM jobs WHERE upload_id = ? ORDER BY kind")
+        sqlx::query_as("SELECT kind, attempts FROM jobs WHERE upload_id = $1 ORDER BY kind")
             .bind(&id)
             .fetch_all(&db)
             .await
@@ -277,11 +279,11 @@ async fn a_worker_killed_mid_job_loses_nothing_and_hashing_a_gibibyte_keeps_memo
     let expected = sha256_hex(&data);
     drop(data);
     let db = app.database().await;
-    let state = |db: &sqlx::SqlitePool| {
+    let state = |db: &hoist::db::Pool| {
         let (db, id) = (db.clone(), id.clone());
         async move {
             let row: Option<(String, i64)> = sqlx::query_as(
-                "SELECT state, attempts FROM jobs WHERE upload_id = ? AND kind = 'hash'",
+                "SELECT state, attempts FROM jobs WHERE upload_id = $1 AND kind = 'hash'",
             )
             .bind(&id)
             .fetch_optional(&db)
@@ -350,75 +352,6 @@ async fn a_worker_killed_mid_job_loses_nothing_and_hashing_a_gibibyte_keeps_memo
     );
     assert!(samples >= 5 && baseline > 0, "RSS was sampled");
     assert!(growth < 50 << 20, "the worker's memory grew {growth} bytes");
-}
-
-/// Server-Sent Events as a test reads them: `(id, event)` pairs.
-struct Events {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl Events {
-    async fn open(app: &App, client: &reqwest::Client, last: Option<i64>) -> Self {
-        let mut request = client.get(format!("{}/events", app.base));
-        if let Some(id) = last {
-            request = request.header("last-event-id", id.to_string());
-        }
-        let response = request.send().await.expect("hoist answers");
-        assert_eq!(response.status(), 200);
-        assert_eq!(
-            response
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok()),
-            Some("text/event-stream")
-        );
-        Self {
-            response,
-            buffer: String::new(),
-        }
-    }
-
-    /// The next event, or `None` if none comes within `wait`.
-    async fn next(&mut self, wait: Duration) -> Option<(i64, UploadEvent)> {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let mut id = None;
-                let mut data = None;
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        id = v.trim().parse().ok();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data = Some(v.trim().to_owned());
-                    }
-                }
-                if let (Some(id), Some(data)) = (id, data) {
-                    return Some((id, serde_json::from_str(&data).expect("an event")));
-                }
-                continue; // a heartbeat comment
-            }
-            let chunk = tokio::time::timeout(wait, self.response.chunk())
-                .await
-                .ok()?;
-            self.buffer
-                .push_str(&String::from_utf8_lossy(&chunk.ok()??));
-        }
-    }
-
-    /// Events until `id`'s file is ready.
-    async fn until_ready(&mut self, id: &str) -> Vec<(i64, UploadEvent)> {
-        let mut seen = Vec::new();
-        while let Some((n, event)) = self.next(Duration::from_secs(60)).await {
-            let ready = matches!(&event, UploadEvent::Changed { upload } if upload.id == id
-                && upload.file.as_ref().is_some_and(|f| f.processing == Processing::Ready));
-            seen.push((n, event));
-            if ready {
-                return seen;
-            }
-        }
-        panic!("{id} never became ready on the stream: {seen:?}");
-    }
 }
 
 fn about(events: &[(i64, UploadEvent)]) -> Vec<String> {

@@ -11,6 +11,11 @@
 //!    ranged GET);
 //! 7. `list_uploads`, the library's first page.
 //!
+//! By default each client calls back to back (the most the servers can take). With
+//! `--link-mbit`, each client is paced like a real upload over a link of that speed: after
+//! each batch of signatures it waits as long as that batch's parts would take to send, so
+//! 1,000 clients are 1,000 uploads in progress, not 1,000 callers in a tight loop.
+//!
 //! With several `--server`s, each call goes to the next one in turn, so an upload is started
 //! on one instance, signed on another and completed on a third. Nothing is retried: every
 //! failure counts. Prints, per call: requests, requests per second, p50/p99/max latency,
@@ -47,6 +52,9 @@ struct Args {
     /// The size announced for the file whose parts are signed and never sent.
     #[arg(long, default_value_t = 256 << 20)]
     announced: u64,
+    /// Pace each client as an upload over a link of this many Mbit/s (default: no pause).
+    #[arg(long)]
+    link_mbit: Option<f64>,
     /// Print JSON lines instead of a table.
     #[arg(long)]
     json: bool,
@@ -214,6 +222,14 @@ async fn cycle(client: &mut Client, tally: &mut Tally, n: u64, args: &Args) -> O
         tally
             .time(1, client.call::<_, Vec<SignedPart>>("sign_parts", &sign))
             .await?;
+        if let Some(mbit) = args.link_mbit {
+            let bytes: u64 = batch
+                .iter()
+                .filter_map(|&n| started.plan.range(n))
+                .map(|(a, b)| b - a)
+                .sum();
+            tokio::time::sleep(Duration::from_secs_f64(bytes as f64 * 8.0 / (mbit * 1e6))).await;
+        }
     }
     let abort = AbortUpload {
         upload_id: started.upload_id,
@@ -311,8 +327,11 @@ async fn main() {
 
 fn report(args: &Args, total: &mut Tally, seconds: f64) {
     if !args.json {
+        let pace = args.link_mbit.map_or("back to back".to_owned(), |m| {
+            format!("paced at {m} Mbit/s")
+        });
         println!(
-            "{} clients, {} instance(s), {:.0} s, {} cycles\n",
+            "{} clients ({pace}), {} instance(s), {:.0} s, {} cycles\n",
             args.clients,
             args.servers.len(),
             seconds,
@@ -335,6 +354,7 @@ fn report(args: &Args, total: &mut Tally, seconds: f64) {
                 "{}",
                 serde_json::json!({
                     "call": name, "clients": args.clients, "instances": args.servers.len(),
+                    "link_mbit": args.link_mbit,
                     "requests": sorted.len(), "per_second": rate, "p50_ms": p50,
                     "p99_ms": p99, "max_ms": max, "errors": total.errors[i],
                     "error_texts": total.texts[i],

@@ -102,6 +102,24 @@ ensure_media_tools() {
   fi
 }
 
+# PostgreSQL for the second pass of the integration tests and the load figures: Debian's server
+# package, run as a throwaway cluster by scripts/local-pg.sh (never the system's own cluster).
+postgres_bin() {
+  local dir
+  for dir in /usr/lib/postgresql/*/bin; do
+    [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && { echo "$dir"; return 0; }
+  done
+  return 1
+}
+
+ensure_database_tools() {
+  if ! postgres_bin >/dev/null; then
+    step "Installing PostgreSQL from Debian"
+    as_root apt-get update -qq && as_root apt-get install -y -qq --no-install-recommends postgresql >/dev/null ||
+      die "apt-get could not install postgresql"
+  fi
+}
+
 ensure_browser_tools() {
   if [ ! -x /usr/bin/chromium ]; then
     step "Installing Chromium from Debian"

@@ -14,7 +14,11 @@ pub async fn run(accounts: &Accounts, command: UsersCommand) -> Result<String, S
         UsersCommand::List => {
             let mut out = format!("{:<40} {:>10} {:>10}  state\n", "email", "used", "quota");
             for (row, used) in accounts.list().await.map_err(failed)? {
-                let state = if row.disabled { "disabled" } else { "active" };
+                let state = if row.is_disabled() {
+                    "disabled"
+                } else {
+                    "active"
+                };
                 out.push_str(&format!(
                     "{:<40} {:>10} {:>10}  {state}\n",
                     row.email,

@@ -4,12 +4,12 @@ use super::{
     normalize_email, Account, AccountError, AccountResult, AccountSettings, Passwords,
     MAX_PASSWORD_CHARS, MAX_TOKENS, MAX_TOKEN_NAME_CHARS, MIN_PASSWORD_CHARS,
 };
+use crate::db::Pool;
 use crate::{
     clock::{self, millis, SharedClock},
     db::accounts::{self as db, AccountRow, TokenRow},
 };
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 
 /// A session's last use is written at most this often (milliseconds), not on every request —
 /// and at least four times per idle lifetime, so a session in use never lapses.
@@ -25,14 +25,14 @@ pub struct NewSession {
 }
 
 pub struct Accounts {
-    db: SqlitePool,
+    db: Pool,
     pub settings: AccountSettings,
     passwords: Passwords,
     clock: SharedClock,
 }
 
 impl Accounts {
-    pub fn new(db: SqlitePool, settings: AccountSettings) -> Result<Self, String> {
+    pub fn new(db: Pool, settings: AccountSettings) -> Result<Self, String> {
         Ok(Self {
             db,
             settings,
@@ -72,7 +72,7 @@ impl Accounts {
         let Some(row) = found else {
             return Err(AccountError::WrongCredentials);
         };
-        if row.disabled {
+        if row.is_disabled() {
             return Err(AccountError::Disabled);
         }
         self.begin_session(row.into(), guest).await
@@ -108,7 +108,7 @@ impl Accounts {
         };
         let now = self.clock.now_ms();
         let (idle, begun) = self.stale_before(now);
-        if row.last_seen_at < idle || row.created_at < begun || row.account.disabled {
+        if row.last_seen_at < idle || row.created_at < begun || row.account.is_disabled() {
             db::delete_session(&self.db, id).await?;
             return Ok(None);
         }
@@ -132,7 +132,7 @@ impl Accounts {
             return Ok(None);
         }
         let found = db::by_token(&self.db, &token_hash(token), self.clock.now_ms()).await?;
-        Ok(found.filter(|a| !a.disabled).map(Account::from))
+        Ok(found.filter(|a| !a.is_disabled()).map(Account::from))
     }
 
     /// A new token for `account`: the secret is in the answer and nowhere else.
@@ -191,7 +191,7 @@ impl Accounts {
             email,
             password_hash,
             quota: i64::try_from(self.settings.default_quota).unwrap_or(i64::MAX),
-            disabled: false,
+            disabled: 0,
             created_at: self.clock.now_ms(),
         };
         if !db::insert(&self.db, &row).await? {

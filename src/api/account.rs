@@ -105,7 +105,7 @@ mod ssr {
             guest_owner, Account, AccountError, Caller, NewSession, MAX_PASSWORD_CHARS,
             MAX_TOKEN_NAME_CHARS, MIN_PASSWORD_CHARS,
         },
-        db::accounts::TokenRow,
+        db::{accounts::TokenRow, DbError},
         model::{Me, TokenView},
         server::{session::Subject, state::AppState},
     };
@@ -203,6 +203,9 @@ mod ssr {
                 max: MAX_TOKEN_NAME_CHARS,
             },
             AccountError::TooManyTokens(max) => ApiError::TooManyTokens { max: *max },
+            AccountError::Db(DbError::Unstorable) => {
+                ApiError::Malformed(DbError::UNSTORABLE.into())
+            }
             AccountError::Hashing(_) | AccountError::Db(_) => ApiError::internal(),
         };
         match answer {

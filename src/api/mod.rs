@@ -181,7 +181,7 @@ pub mod ssr {
     use super::ApiError;
     use crate::{
         accounts::Caller,
-        db::uploads::Allowance,
+        db::{uploads::Allowance, DbError},
         server::{limits::ClientIp, state::AppState, Uploads},
         storage::StorageError,
         uploads::UploadError,
@@ -287,6 +287,7 @@ pub mod ssr {
                 UploadError::TooManyActive { max } => Self::TooManyActive { max: *max },
                 UploadError::NetworkFull { size, .. } => Self::GuestNetworkFull { size: *size },
                 UploadError::Storage(StorageError::Unreachable(_)) => Self::storage_unavailable(),
+                UploadError::Db(DbError::Unstorable) => Self::Malformed(DbError::UNSTORABLE.into()),
                 UploadError::Storage(_) | UploadError::Db(_) => Self::internal(),
             }
         }

@@ -37,7 +37,7 @@ impl Pass for IdleBuckets {
 }
 
 /// Events older than a day are forgotten: a page away that long reloads its library anyway.
-pub struct OldEvents(pub sqlx::SqlitePool);
+pub struct OldEvents(pub crate::db::Pool);
 
 impl Pass for OldEvents {
     const NAME: &'static str = "old events";

@@ -10,13 +10,12 @@
 
 use crate::{
     clock::{self, millis, SharedClock},
-    db::{self, uploads::Doomed, DbResult},
+    db::{self, uploads::Doomed, DbResult, Pool},
     error::ClosedBecause,
     observe::metrics::{REAPER_FAILED, UPLOADS_EXPIRED},
     storage::{purge, ObjectStore, PurgeCalls, StorageError},
 };
 use futures::{stream, StreamExt};
-use sqlx::SqlitePool;
 use std::time::{Duration, Instant};
 
 /// Rows claimed per statement.
@@ -59,7 +58,7 @@ impl ReapReport {
 }
 
 pub struct Reaper<S> {
-    db: SqlitePool,
+    db: Pool,
     store: S,
     /// Tells this reaper's claims from another's.
     token: String,
@@ -70,7 +69,7 @@ pub struct Reaper<S> {
 
 impl<S: ObjectStore> Reaper<S> {
     /// `retry_delay` is the first wait before a failed cleanup is tried again (the interval).
-    pub fn new(db: SqlitePool, store: S, upload_ttl: Duration, retry_delay: Duration) -> Self {
+    pub fn new(db: Pool, store: S, upload_ttl: Duration, retry_delay: Duration) -> Self {
         Self {
             db,
             store,

@@ -6,12 +6,11 @@
 
 use crate::{
     clock::{self, millis, SharedClock},
-    db::{self, DbError},
+    db::{self, DbError, Pool},
     observe::metrics::{SWEEP_ABORTED, SWEEP_FAILED, SWEEP_LISTED},
     storage::{ObjectStore, StorageError},
     uploads::naming,
 };
-use sqlx::SqlitePool;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,7 +31,7 @@ pub enum SweepError {
 }
 
 pub struct OrphanSweep<S> {
-    db: SqlitePool,
+    db: Pool,
     store: S,
     prefix: String,
     older_than: Duration,
@@ -43,7 +42,7 @@ impl<S: ObjectStore> OrphanSweep<S> {
     /// Only uploads started more than `older_than` ago are candidates (the upload TTL: a
     /// younger one may belong to a start that is still recording it). Looks only under
     /// `prefix`, where Hoist's keys are: other applications may share the bucket.
-    pub fn new(db: SqlitePool, store: S, prefix: &str, older_than: Duration) -> Self {
+    pub fn new(db: Pool, store: S, prefix: &str, older_than: Duration) -> Self {
         Self {
             db,
             store,

@@ -1,7 +1,7 @@
 //! Queries on `accounts`, `sessions` and `api_tokens`.
 
 use super::DbResult;
-use sqlx::SqlitePool;
+use super::Pool;
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct AccountRow {
@@ -9,13 +9,18 @@ pub struct AccountRow {
     pub email: String,
     pub password_hash: String,
     pub quota: i64,
-    pub disabled: bool,
+    /// 0 or 1 (an integer in both databases, as `Any` reads no SQLite boolean).
+    pub disabled: i64,
     pub created_at: i64,
 }
 
 impl AccountRow {
     pub fn quota(&self) -> u64 {
         u64::try_from(self.quota).unwrap_or(0)
+    }
+
+    pub fn is_disabled(&self) -> bool {
+        self.disabled != 0
     }
 }
 
@@ -44,10 +49,10 @@ macro_rules! account {
 }
 
 /// `false` when the email is taken.
-pub async fn insert(pool: &SqlitePool, row: &AccountRow) -> DbResult<bool> {
+pub async fn insert(pool: &Pool, row: &AccountRow) -> DbResult<bool> {
     let done = sqlx::query(
         "INSERT INTO accounts (id, email, password_hash, quota, disabled, created_at)
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
     )
     .bind(&row.id)
     .bind(&row.email)
@@ -60,19 +65,19 @@ pub async fn insert(pool: &SqlitePool, row: &AccountRow) -> DbResult<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn by_email(pool: &SqlitePool, email: &str) -> DbResult<Option<AccountRow>> {
-    let sql = concat!("SELECT ", account!(), " FROM accounts a WHERE a.email = ?");
+pub async fn by_email(pool: &Pool, email: &str) -> DbResult<Option<AccountRow>> {
+    let sql = concat!("SELECT ", account!(), " FROM accounts a WHERE a.email = $1");
     Ok(sqlx::query_as(sql).bind(email).fetch_optional(pool).await?)
 }
 
-pub async fn all(pool: &SqlitePool) -> DbResult<Vec<AccountRow>> {
+pub async fn all(pool: &Pool) -> DbResult<Vec<AccountRow>> {
     let sql = concat!("SELECT ", account!(), " FROM accounts a ORDER BY a.email");
     Ok(sqlx::query_as(sql).fetch_all(pool).await?)
 }
 
 /// `false` when there is no such account.
-pub async fn set_quota(pool: &SqlitePool, email: &str, quota: i64) -> DbResult<bool> {
-    let done = sqlx::query("UPDATE accounts SET quota = ? WHERE email = ?")
+pub async fn set_quota(pool: &Pool, email: &str, quota: i64) -> DbResult<bool> {
+    let done = sqlx::query("UPDATE accounts SET quota = $1 WHERE email = $2")
         .bind(quota)
         .bind(email)
         .execute(pool)
@@ -81,9 +86,9 @@ pub async fn set_quota(pool: &SqlitePool, email: &str, quota: i64) -> DbResult<b
 }
 
 /// Changes the password and ends every session of the account, in one transaction.
-pub async fn set_password(pool: &SqlitePool, email: &str, password_hash: &str) -> DbResult<bool> {
+pub async fn set_password(pool: &Pool, email: &str, password_hash: &str) -> DbResult<bool> {
     let update =
-        sqlx::query_scalar("UPDATE accounts SET password_hash = ? WHERE email = ? RETURNING id")
+        sqlx::query_scalar("UPDATE accounts SET password_hash = $1 WHERE email = $2 RETURNING id")
             .bind(password_hash)
             .bind(email);
     update_ending_sessions(pool, update).await
@@ -91,9 +96,9 @@ pub async fn set_password(pool: &SqlitePool, email: &str, password_hash: &str) -
 
 /// Disables the account and ends every session it has, in one transaction (its tokens stop
 /// working too: a token of a disabled account is not looked up).
-pub async fn disable(pool: &SqlitePool, email: &str) -> DbResult<bool> {
+pub async fn disable(pool: &Pool, email: &str) -> DbResult<bool> {
     let update =
-        sqlx::query_scalar("UPDATE accounts SET disabled = 1 WHERE email = ? RETURNING id")
+        sqlx::query_scalar("UPDATE accounts SET disabled = 1 WHERE email = $1 RETURNING id")
             .bind(email);
     update_ending_sessions(pool, update).await
 }
@@ -101,14 +106,14 @@ pub async fn disable(pool: &SqlitePool, email: &str) -> DbResult<bool> {
 /// Runs `update` (an `UPDATE accounts … RETURNING id`) and deletes every session of the account
 /// it changed, in one write transaction; `false` when it changed none.
 async fn update_ending_sessions(
-    pool: &SqlitePool,
-    update: sqlx::query::QueryScalar<'_, sqlx::Sqlite, String, sqlx::sqlite::SqliteArguments>,
+    pool: &Pool,
+    update: sqlx::query::QueryScalar<'_, sqlx::Any, String, sqlx::any::AnyArguments>,
 ) -> DbResult<bool> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::write(pool).await?;
     let Some(id) = update.fetch_optional(&mut *tx).await? else {
         return Ok(false);
     };
-    sqlx::query("DELETE FROM sessions WHERE account_id = ?")
+    sqlx::query("DELETE FROM sessions WHERE account_id = $1")
         .bind(&id)
         .execute(&mut *tx)
         .await?;
@@ -117,36 +122,38 @@ async fn update_ending_sessions(
 }
 
 /// Bytes an owner keeps or has on its way: what its quota is checked against.
-pub async fn usage(pool: &SqlitePool, owner: &str) -> DbResult<u64> {
-    let used: i64 = sqlx::query_scalar(concat!("SELECT ", super::uploads::held_bytes!("owner")))
-        .bind(owner)
-        .fetch_one(pool)
-        .await?;
+pub async fn usage(pool: &Pool, owner: &str) -> DbResult<u64> {
+    let used: i64 = sqlx::query_scalar(concat!(
+        "SELECT ",
+        super::uploads::held_bytes!("owner", "$1")
+    ))
+    .bind(owner)
+    .fetch_one(pool)
+    .await?;
     Ok(u64::try_from(used).unwrap_or(0))
 }
 
 /// A new signed-in session; the guest's uploads, if any, become the account's in the same
 /// transaction.
 pub async fn insert_session(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: &str,
     account_id: &str,
     now: i64,
     adopt_from: Option<&str>,
 ) -> DbResult<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::write(pool).await?;
     sqlx::query(
-        "INSERT INTO sessions (id, account_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO sessions (id, account_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)",
     )
     .bind(id)
     .bind(account_id)
-    .bind(now)
     .bind(now)
     .execute(&mut *tx)
     .await?;
     if let Some(guest) = adopt_from {
         // No longer a guest's: they stop counting against the guests of its network.
-        sqlx::query("UPDATE uploads SET owner = ?, guest_net = NULL WHERE owner = ?")
+        sqlx::query("UPDATE uploads SET owner = $1, guest_net = NULL WHERE owner = $2")
             .bind(format!("account:{account_id}"))
             .bind(guest)
             .execute(&mut *tx)
@@ -156,17 +163,17 @@ pub async fn insert_session(
     Ok(())
 }
 
-pub async fn session(pool: &SqlitePool, id: &str) -> DbResult<Option<SessionRow>> {
+pub async fn session(pool: &Pool, id: &str) -> DbResult<Option<SessionRow>> {
     let sql = concat!(
         "SELECT s.created_at, s.last_seen_at, ",
         account!(),
-        " FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = ?"
+        " FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1"
     );
     Ok(sqlx::query_as(sql).bind(id).fetch_optional(pool).await?)
 }
 
-pub async fn touch_session(pool: &SqlitePool, id: &str, now: i64) -> DbResult<()> {
-    sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ?")
+pub async fn touch_session(pool: &Pool, id: &str, now: i64) -> DbResult<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
         .execute(pool)
@@ -174,8 +181,8 @@ pub async fn touch_session(pool: &SqlitePool, id: &str, now: i64) -> DbResult<()
     Ok(())
 }
 
-pub async fn delete_session(pool: &SqlitePool, id: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE id = ?")
+pub async fn delete_session(pool: &Pool, id: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
         .bind(id)
         .execute(pool)
         .await?;
@@ -184,11 +191,11 @@ pub async fn delete_session(pool: &SqlitePool, id: &str) -> DbResult<()> {
 
 /// Sessions idle since `idle_before` or begun before `begun_before`.
 pub async fn delete_stale_sessions(
-    pool: &SqlitePool,
+    pool: &Pool,
     idle_before: i64,
     begun_before: i64,
 ) -> DbResult<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?")
+    let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
         .bind(idle_before)
         .bind(begun_before)
         .execute(pool)
@@ -197,13 +204,14 @@ pub async fn delete_stale_sessions(
 }
 
 pub async fn insert_token(
-    pool: &SqlitePool,
+    pool: &Pool,
     account_id: &str,
     token: &TokenRow,
     token_hash: &str,
 ) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO api_tokens (id, account_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO api_tokens (id, account_id, name, token_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&token.id)
     .bind(account_id)
@@ -215,18 +223,18 @@ pub async fn insert_token(
     Ok(())
 }
 
-pub async fn count_tokens(pool: &SqlitePool, account_id: &str) -> DbResult<u64> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE account_id = ?")
+pub async fn count_tokens(pool: &Pool, account_id: &str) -> DbResult<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE account_id = $1")
         .bind(account_id)
         .fetch_one(pool)
         .await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-pub async fn tokens(pool: &SqlitePool, account_id: &str) -> DbResult<Vec<TokenRow>> {
+pub async fn tokens(pool: &Pool, account_id: &str) -> DbResult<Vec<TokenRow>> {
     Ok(sqlx::query_as(
         "SELECT id, name, created_at, last_used_at FROM api_tokens
-         WHERE account_id = ? ORDER BY created_at, id",
+         WHERE account_id = $1 ORDER BY created_at, id",
     )
     .bind(account_id)
     .fetch_all(pool)
@@ -234,8 +242,8 @@ pub async fn tokens(pool: &SqlitePool, account_id: &str) -> DbResult<Vec<TokenRo
 }
 
 /// `false` when the account has no such token.
-pub async fn delete_token(pool: &SqlitePool, account_id: &str, id: &str) -> DbResult<bool> {
-    let done = sqlx::query("DELETE FROM api_tokens WHERE id = ? AND account_id = ?")
+pub async fn delete_token(pool: &Pool, account_id: &str, id: &str) -> DbResult<bool> {
+    let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND account_id = $2")
         .bind(id)
         .bind(account_id)
         .execute(pool)
@@ -245,15 +253,11 @@ pub async fn delete_token(pool: &SqlitePool, account_id: &str, id: &str) -> DbRe
 
 /// The account a token belongs to. Its last use is written at most once a minute, so a
 /// program calling often does not write on every request.
-pub async fn by_token(
-    pool: &SqlitePool,
-    token_hash: &str,
-    now: i64,
-) -> DbResult<Option<AccountRow>> {
+pub async fn by_token(pool: &Pool, token_hash: &str, now: i64) -> DbResult<Option<AccountRow>> {
     let sql = concat!(
         "SELECT t.id AS token_id, t.last_used_at, ",
         account!(),
-        " FROM api_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = ?"
+        " FROM api_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1"
     );
     #[derive(sqlx::FromRow)]
     struct Found {
@@ -270,7 +274,7 @@ pub async fn by_token(
         return Ok(None);
     };
     if found.last_used_at.is_none_or(|at| now - at > 60_000) {
-        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&found.token_id)
             .execute(pool)

@@ -1,7 +1,10 @@
 //! Queries on the `events` table: what happened to whose upload, in the order it happened.
 
 use super::DbResult;
-use sqlx::{SqliteConnection, SqlitePool};
+use super::{Conn, Pool};
+
+/// PostgreSQL's `LISTEN`/`NOTIFY` channel on which commits that wrote events are announced.
+pub const CHANNEL: &str = "hoist_events";
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct EventRow {
@@ -15,34 +18,42 @@ pub struct EventRow {
 /// Written inside the transaction that made the change, so an event exists exactly when the
 /// change does.
 pub async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     owner: &str,
     upload_id: &str,
     body: &str,
     now: i64,
 ) -> DbResult<i64> {
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO events (owner, upload_id, body, at) VALUES (?, ?, ?, ?) RETURNING id",
+        "INSERT INTO events (owner, upload_id, body, at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(owner)
     .bind(upload_id)
     .bind(body)
     .bind(now)
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    if super::on_postgres(conn) {
+        // Delivered at commit (once per transaction, however many events it wrote) to every
+        // instance listening, whose feed then reads at once rather than at its next poll.
+        sqlx::query("SELECT 1 FROM pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(id)
 }
 
 /// One owner's events after `after`, oldest first.
 pub async fn for_owner_after(
-    pool: &SqlitePool,
+    pool: &Pool,
     owner: &str,
     after: i64,
     limit: i64,
 ) -> DbResult<Vec<EventRow>> {
     Ok(sqlx::query_as(
-        "SELECT id, owner, upload_id, body FROM events WHERE owner = ? AND id > ? \
-         ORDER BY id LIMIT ?",
+        "SELECT id, owner, upload_id, body FROM events WHERE owner = $1 AND id > $2 \
+         ORDER BY id LIMIT $3",
     )
     .bind(owner)
     .bind(after)
@@ -52,9 +63,9 @@ pub async fn for_owner_after(
 }
 
 /// Everyone's events after `after`, oldest first: what the live feed passes on.
-pub async fn after(pool: &SqlitePool, after: i64, limit: i64) -> DbResult<Vec<EventRow>> {
+pub async fn after(pool: &Pool, after: i64, limit: i64) -> DbResult<Vec<EventRow>> {
     Ok(sqlx::query_as(
-        "SELECT id, owner, upload_id, body FROM events WHERE id > ? ORDER BY id LIMIT ?",
+        "SELECT id, owner, upload_id, body FROM events WHERE id > $1 ORDER BY id LIMIT $2",
     )
     .bind(after)
     .bind(limit)
@@ -63,7 +74,7 @@ pub async fn after(pool: &SqlitePool, after: i64, limit: i64) -> DbResult<Vec<Ev
 }
 
 /// The id of the newest event, 0 if there is none.
-pub async fn last_id(pool: &SqlitePool) -> DbResult<i64> {
+pub async fn last_id(pool: &Pool) -> DbResult<i64> {
     let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM events")
         .fetch_one(pool)
         .await?;
@@ -71,8 +82,8 @@ pub async fn last_id(pool: &SqlitePool) -> DbResult<i64> {
 }
 
 /// Forgets events written before `before` (Unix ms). A client away longer than that reloads.
-pub async fn prune(pool: &SqlitePool, before: i64) -> DbResult<u64> {
-    let done = sqlx::query("DELETE FROM events WHERE at < ?")
+pub async fn prune(pool: &Pool, before: i64) -> DbResult<u64> {
+    let done = sqlx::query("DELETE FROM events WHERE at < $1")
         .bind(before)
         .execute(pool)
         .await?;

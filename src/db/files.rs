@@ -2,8 +2,8 @@
 //! its owner says of it. Every change here writes its event in the same transaction.
 
 use super::{events, jobs, uploads, DbError, DbResult};
+use super::{Conn, Pool};
 use crate::model::{FileInfo, Processing, UploadEvent, UploadView, Visibility};
-use sqlx::{SqliteConnection, SqlitePool};
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct FileRow {
@@ -66,20 +66,20 @@ impl FileRow {
 /// can leave all of it or none of it, never an uploaded file without its jobs. `false` if the
 /// upload had already left the `uploading` state.
 pub async fn arrive(
-    pool: &SqlitePool,
+    pool: &Pool,
     upload_id: &str,
     now: i64,
     kinds: &[&str],
     max_attempts: u32,
 ) -> DbResult<bool> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::write(pool).await?;
     if !uploads::mark_uploaded(&mut *tx, upload_id, now).await? {
         return Ok(false);
     }
     let share_key = uuid::Uuid::new_v4().simple().to_string();
     sqlx::query(
         "INSERT INTO files (upload_id, processing, title, share_key, updated_at) \
-         SELECT id, ?, name, ?, ? FROM uploads WHERE id = ?",
+         SELECT id, $1, name, $2, $3 FROM uploads WHERE id = $4",
     )
     .bind(if kinds.is_empty() { "ready" } else { "queued" })
     .bind(share_key)
@@ -94,27 +94,35 @@ pub async fn arrive(
 }
 
 /// The file rows of these uploads (those that have one).
-pub async fn for_uploads(pool: &SqlitePool, upload_ids: &[&str]) -> DbResult<Vec<FileRow>> {
+pub async fn for_uploads(pool: &Pool, upload_ids: &[&str]) -> DbResult<Vec<FileRow>> {
     if upload_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = serde_json::to_string(upload_ids).map_err(|e| DbError::Corrupt(e.to_string()))?;
-    let sql = concat!(
-        "SELECT ",
-        file_columns!(),
-        " FROM files f WHERE f.upload_id IN (SELECT value FROM json_each(?))"
+    // A page is at most a few hundred rows; the statement holds only placeholders.
+    let placeholders: Vec<String> = (1..=upload_ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        concat!(
+            "SELECT ",
+            file_columns!(),
+            " FROM files f WHERE f.upload_id IN ({})"
+        ),
+        placeholders.join(", ")
     );
-    Ok(sqlx::query_as(sql).bind(ids).fetch_all(pool).await?)
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for id in upload_ids {
+        query = query.bind(*id);
+    }
+    Ok(query.fetch_all(pool).await?)
 }
 
 pub async fn find<'e, E>(db: E, upload_id: &str) -> DbResult<Option<FileRow>>
 where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let sql = concat!(
         "SELECT ",
         file_columns!(),
-        " FROM files f WHERE f.upload_id = ?"
+        " FROM files f WHERE f.upload_id = $1"
     );
     Ok(sqlx::query_as(sql)
         .bind(upload_id)
@@ -123,10 +131,7 @@ where
 }
 
 /// An upload with its file, as its owner sees it, and the owner.
-pub async fn full_view(
-    conn: &mut SqliteConnection,
-    upload_id: &str,
-) -> DbResult<Option<(String, UploadView)>> {
+pub async fn full_view(conn: &mut Conn, upload_id: &str) -> DbResult<Option<(String, UploadView)>> {
     let Some(row) = uploads::find(&mut *conn, upload_id).await? else {
         return Ok(None);
     };
@@ -137,7 +142,7 @@ pub async fn full_view(
 }
 
 /// Writes the upload's event as it now stands (nothing if it is gone).
-pub async fn changed(conn: &mut SqliteConnection, upload_id: &str, now: i64) -> DbResult<()> {
+pub async fn changed(conn: &mut Conn, upload_id: &str, now: i64) -> DbResult<()> {
     if let Some((owner, upload)) = full_view(conn, upload_id).await? {
         let body = serde_json::to_string(&UploadEvent::Changed {
             upload: Box::new(upload),
@@ -151,7 +156,7 @@ pub async fn changed(conn: &mut SqliteConnection, upload_id: &str, now: i64) -> 
 /// The owner's words and choice of audience. `false` if the file is not theirs (or has not
 /// arrived).
 pub async fn describe(
-    pool: &SqlitePool,
+    pool: &Pool,
     upload_id: &str,
     owner: &str,
     title: &str,
@@ -159,10 +164,10 @@ pub async fn describe(
     visibility: Visibility,
     now: i64,
 ) -> DbResult<bool> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::write(pool).await?;
     let done = sqlx::query(
-        "UPDATE files SET title = ?, description = ?, visibility = ?, updated_at = ? \
-         WHERE upload_id = ? AND upload_id IN (SELECT id FROM uploads WHERE owner = ?)",
+        "UPDATE files SET title = $1, description = $2, visibility = $3, updated_at = $4 \
+         WHERE upload_id = $5 AND upload_id IN (SELECT id FROM uploads WHERE owner = $6)",
     )
     .bind(title)
     .bind(description)
@@ -181,11 +186,11 @@ pub async fn describe(
 }
 
 /// Public files, most recently changed first, with their uploads.
-pub async fn public(pool: &SqlitePool, limit: i64) -> DbResult<Vec<String>> {
+pub async fn public(pool: &Pool, limit: i64) -> DbResult<Vec<String>> {
     let ids: Vec<(String,)> = sqlx::query_as(
         "SELECT f.upload_id FROM files f JOIN uploads u ON u.id = f.upload_id \
          WHERE f.visibility = 'public' AND u.status = 'uploaded' \
-         ORDER BY f.updated_at DESC LIMIT ?",
+         ORDER BY f.updated_at DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(pool)
@@ -195,14 +200,14 @@ pub async fn public(pool: &SqlitePool, limit: i64) -> DbResult<Vec<String>> {
 
 /// Deletes an upload's row (its file, jobs and parts go with it) and writes that it went.
 pub async fn delete_with_event(
-    pool: &SqlitePool,
+    pool: &Pool,
     upload_id: &str,
     claim: &str,
     now: i64,
 ) -> DbResult<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::write(pool).await?;
     let owner: Option<(String,)> =
-        sqlx::query_as("DELETE FROM uploads WHERE id = ? AND reap_claim = ? RETURNING owner")
+        sqlx::query_as("DELETE FROM uploads WHERE id = $1 AND reap_claim = $2 RETURNING owner")
             .bind(upload_id)
             .bind(claim)
             .fetch_optional(&mut *tx)
@@ -225,14 +230,10 @@ pub async fn delete_with_event(
 /// with the source still uploaded and unclaimed, so a delete of the source running at the
 /// same moment either sees the new upload or is seen by it (see
 /// [`uploads::claim_for_delete`]).
-pub async fn share_stored(
-    pool: &SqlitePool,
-    row: &uploads::UploadRow,
-    sha256: &str,
-) -> DbResult<bool> {
+pub async fn share_stored(pool: &Pool, row: &uploads::UploadRow, sha256: &str) -> DbResult<bool> {
     const SOURCE: &str = "SELECT u.id, u.object_key, u.content_type, u.guest_net
          FROM files f JOIN uploads u ON u.id = f.upload_id
-         WHERE f.sha256 = ? AND u.owner = ? AND u.size = ? AND u.status = 'uploaded'
+         WHERE f.sha256 = $1 AND u.owner = $2 AND u.size = $3 AND u.status = 'uploaded'
            AND u.reap_claim IS NULL AND f.processing IN ('ready', 'failed')
          LIMIT 1";
     type Source = (String, String, String, Option<String>);
@@ -246,7 +247,7 @@ pub async fn share_stored(
     if find().fetch_optional(pool).await?.is_none() {
         return Ok(false);
     }
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::write(pool).await?;
     let Some((source, key, content_type, guest_net)) = find().fetch_optional(&mut *tx).await?
     else {
         return Ok(false);
@@ -255,7 +256,7 @@ pub async fn share_stored(
     sqlx::query(
         "INSERT INTO uploads (id, owner, name, object_key, content_type, size, part_size, status,
              created_at, completed_at, checksum, guest_net)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'uploaded', ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'uploaded', $8, $8, $9, $10)",
     )
     .bind(&row.id)
     .bind(&row.owner)
@@ -265,7 +266,6 @@ pub async fn share_stored(
     .bind(row.size)
     .bind(row.part_size)
     .bind(now)
-    .bind(now)
     .bind(&row.checksum)
     .bind(guest_net)
     .execute(&mut *tx)
@@ -273,8 +273,8 @@ pub async fn share_stored(
     sqlx::query(
         "INSERT INTO files (upload_id, processing, error, sha256, width, height, duration_ms,
              codecs, thumbnail_key, title, share_key, updated_at)
-         SELECT ?, processing, error, sha256, width, height, duration_ms, codecs, thumbnail_key,
-             ?, ?, ? FROM files WHERE upload_id = ?",
+         SELECT $1, processing, error, sha256, width, height, duration_ms, codecs, thumbnail_key,
+             $2, $3, $4 FROM files WHERE upload_id = $5",
     )
     .bind(&row.id)
     .bind(&row.name)
@@ -300,16 +300,12 @@ pub struct Unused {
 /// to the owner's earlier object of the same content, if there is one, and its own object is
 /// returned for deletion. Under the write lock, with both uploads unclaimed (see
 /// [`uploads::claim_for_delete`]).
-pub async fn fold_into_twin(
-    pool: &SqlitePool,
-    upload_id: &str,
-    now: i64,
-) -> DbResult<Option<Unused>> {
+pub async fn fold_into_twin(pool: &Pool, upload_id: &str, now: i64) -> DbResult<Option<Unused>> {
     const TWIN: &str = "SELECT u.object_key, t.object_key, tf.thumbnail_key, uf.thumbnail_key
          FROM uploads u JOIN files uf ON uf.upload_id = u.id
          JOIN files tf ON tf.sha256 = uf.sha256
          JOIN uploads t ON t.id = tf.upload_id
-         WHERE u.id = ? AND u.status = 'uploaded' AND u.reap_claim IS NULL
+         WHERE u.id = $1 AND u.status = 'uploaded' AND u.reap_claim IS NULL
            AND uf.processing IN ('ready', 'failed') AND uf.sha256 IS NOT NULL
            AND t.owner = u.owner AND t.size = u.size AND t.object_key != u.object_key
            AND t.status = 'uploaded' AND t.reap_claim IS NULL
@@ -321,21 +317,22 @@ pub async fn fold_into_twin(
     if find().fetch_optional(pool).await?.is_none() {
         return Ok(None);
     }
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::write(pool).await?;
     let Some((own_key, twin_key, twin_thumbnail, own_thumbnail)) =
         find().fetch_optional(&mut *tx).await?
     else {
         return Ok(None);
     };
     let moved: Vec<(String,)> = sqlx::query_as(
-        "UPDATE uploads SET object_key = ? WHERE object_key = ? AND status = 'uploaded' RETURNING id",
+        "UPDATE uploads SET object_key = $1 WHERE object_key = $2 AND status = 'uploaded' \
+         RETURNING id",
     )
     .bind(&twin_key)
     .bind(&own_key)
     .fetch_all(&mut *tx)
     .await?;
     for (id,) in &moved {
-        sqlx::query("UPDATE files SET thumbnail_key = ?, updated_at = ? WHERE upload_id = ?")
+        sqlx::query("UPDATE files SET thumbnail_key = $1, updated_at = $2 WHERE upload_id = $3")
             .bind(&twin_thumbnail)
             .bind(now)
             .bind(id)

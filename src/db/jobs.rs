@@ -4,8 +4,8 @@
 //! file and writes its event in the same transaction.
 
 use super::{files, DbResult};
+use super::{Backend, Conn, Pool};
 use crate::model::Processing;
-use sqlx::{SqliteConnection, SqlitePool};
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct JobRow {
@@ -53,7 +53,7 @@ impl Outcome {
 
 /// Queues one job of each kind for the upload; a kind already queued is left as it is.
 pub async fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     upload_id: &str,
     kinds: &[&str],
     max_attempts: u32,
@@ -61,13 +61,12 @@ pub async fn enqueue(
 ) -> DbResult<()> {
     for kind in kinds {
         sqlx::query(
-            "INSERT OR IGNORE INTO jobs (upload_id, kind, state, max_attempts, run_at, created_at) \
-             VALUES (?, ?, 'queued', ?, ?, ?)",
+            "INSERT INTO jobs (upload_id, kind, state, max_attempts, run_at, created_at) \
+             VALUES ($1, $2, 'queued', $3, $4, $4) ON CONFLICT (upload_id, kind) DO NOTHING",
         )
         .bind(upload_id)
         .bind(kind)
         .bind(i64::from(max_attempts.max(1)))
-        .bind(now)
         .bind(now)
         .execute(&mut *conn)
         .await?;
@@ -79,45 +78,35 @@ pub async fn enqueue(
 /// or a running one whose worker stopped renewing its lease. A job claimed more often than
 /// it may be tried (its workers keep dying) is failed here instead of handed out again.
 pub async fn claim(
-    pool: &SqlitePool,
+    pool: &Pool,
     worker: &str,
     now: i64,
     lease_until: i64,
 ) -> DbResult<Option<JobRow>> {
     loop {
-        // A read first: an idle worker polling an empty queue takes no write lock.
         let due: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= ?) \
-               OR (state = 'running' AND lease_until < ?) LIMIT 1",
+            "SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $1) \
+               OR (state = 'running' AND lease_until < $1) LIMIT 1",
         )
-        .bind(now)
         .bind(now)
         .fetch_optional(pool)
         .await?;
         if due.is_none() {
             return Ok(None);
         }
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        let sql = concat!(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, \
-               lease_until = ?, error = CASE WHEN state = 'running' \
-                 THEN 'its worker stopped answering' ELSE error END \
-             WHERE id = (SELECT id FROM jobs \
-               WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?) \
-               ORDER BY run_at, id LIMIT 1) \
-             RETURNING ",
-            job_columns!()
-        );
-        let job: Option<JobRow> = sqlx::query_as(sql)
+        let job: Option<JobRow> = sqlx::query_as(claim_sql(Backend::of(pool)))
             .bind(worker)
             .bind(lease_until)
             .bind(now)
-            .bind(now)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(pool)
             .await?;
         let Some(job) = job else {
             return Ok(None);
         };
+        // The claim is its own statement so that workers on PostgreSQL skip each other's
+        // rows instead of queueing; what it means for the file is written after, in order.
+        // A worker dying in between leaves a running job whose lease will lapse.
+        let mut tx = super::write(pool).await?;
         if job.attempts > job.max_attempts {
             let why = format!(
                 "{} stopped: its worker stopped answering {} times",
@@ -127,10 +116,9 @@ pub async fn claim(
             tx.commit().await?;
             continue;
         }
-        // The first job to start moves the file from queued to processing.
         let started = sqlx::query(
-            "UPDATE files SET processing = 'processing', updated_at = ? \
-             WHERE upload_id = ? AND processing = 'queued'",
+            "UPDATE files SET processing = 'processing', updated_at = $1 \
+             WHERE upload_id = $2 AND processing = 'queued'",
         )
         .bind(now)
         .bind(&job.upload_id)
@@ -144,16 +132,39 @@ pub async fn claim(
     }
 }
 
+/// One statement takes the oldest due job. SQLite runs it under its write lock; on
+/// PostgreSQL `SKIP LOCKED` passes over a row another worker is taking, and the outer
+/// condition is checked again on the row actually locked.
+fn claim_sql(backend: Backend) -> &'static str {
+    macro_rules! claim {
+        ($lock:literal) => {
+            concat!(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = $1, \
+                   lease_until = $2, error = CASE WHEN state = 'running' \
+                     THEN 'its worker stopped answering' ELSE error END \
+                 WHERE id = (SELECT id FROM jobs \
+                   WHERE (state = 'queued' AND run_at <= $3) \
+                     OR (state = 'running' AND lease_until < $3) \
+                   ORDER BY run_at, id LIMIT 1",
+                $lock,
+                ") AND ((state = 'queued' AND run_at <= $3) \
+                   OR (state = 'running' AND lease_until < $3)) \
+                 RETURNING ",
+                job_columns!()
+            )
+        };
+    }
+    match backend {
+        Backend::Sqlite => claim!(""),
+        Backend::Postgres => claim!(" FOR UPDATE SKIP LOCKED"),
+    }
+}
+
 /// Renews a lease. `false`: the job is no longer this worker's (its lease lapsed and another
 /// took it, or the file was deleted), and the worker should drop it.
-pub async fn renew(
-    pool: &SqlitePool,
-    job_id: i64,
-    worker: &str,
-    lease_until: i64,
-) -> DbResult<bool> {
+pub async fn renew(pool: &Pool, job_id: i64, worker: &str, lease_until: i64) -> DbResult<bool> {
     let done = sqlx::query(
-        "UPDATE jobs SET lease_until = ? WHERE id = ? AND worker = ? AND state = 'running'",
+        "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND state = 'running'",
     )
     .bind(lease_until)
     .bind(job_id)
@@ -177,29 +188,33 @@ pub struct Findings {
 /// Ends a run: the outcome, what it found, the file's processing state and its event, in one
 /// transaction. `false` if the job was no longer this worker's: then nothing is written.
 pub async fn finish(
-    pool: &SqlitePool,
+    pool: &Pool,
     job: &JobRow,
     worker: &str,
     outcome: &Outcome,
     findings: &Findings,
     now: i64,
 ) -> DbResult<bool> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mine: Option<(i64,)> =
-        sqlx::query_as("SELECT id FROM jobs WHERE id = ? AND worker = ? AND state = 'running'")
-            .bind(job.id)
-            .bind(worker)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let mut tx = super::write(pool).await?;
+    // An update, not a read, so that the row stays locked: on PostgreSQL a claim of a lapsed
+    // lease could otherwise slip in between this check and the job's end.
+    let mine: Option<(i64,)> = sqlx::query_as(
+        "UPDATE jobs SET lease_until = lease_until \
+         WHERE id = $1 AND worker = $2 AND state = 'running' RETURNING id",
+    )
+    .bind(job.id)
+    .bind(worker)
+    .fetch_optional(&mut *tx)
+    .await?;
     if mine.is_none() {
         return Ok(false);
     }
     let number = |n: Option<u32>| n.map(i64::from);
     sqlx::query(
-        "UPDATE files SET sha256 = COALESCE(?, sha256), width = COALESCE(?, width), \
-           height = COALESCE(?, height), duration_ms = COALESCE(?, duration_ms), \
-           codecs = COALESCE(?, codecs), thumbnail_key = COALESCE(?, thumbnail_key) \
-         WHERE upload_id = ?",
+        "UPDATE files SET sha256 = COALESCE($1, sha256), width = COALESCE($2, width), \
+           height = COALESCE($3, height), duration_ms = COALESCE($4, duration_ms), \
+           codecs = COALESCE($5, codecs), thumbnail_key = COALESCE($6, thumbnail_key) \
+         WHERE upload_id = $7",
     )
     .bind(&findings.sha256)
     .bind(number(findings.width))
@@ -216,12 +231,7 @@ pub async fn finish(
 }
 
 /// Records the outcome and brings the file's processing state in line with its jobs.
-async fn settle(
-    tx: &mut SqliteConnection,
-    job: &JobRow,
-    outcome: &Outcome,
-    now: i64,
-) -> DbResult<()> {
+async fn settle(tx: &mut Conn, job: &JobRow, outcome: &Outcome, now: i64) -> DbResult<()> {
     let state = outcome.word();
     let (error, run_at) = match outcome {
         Outcome::Done => (None, None),
@@ -231,9 +241,9 @@ async fn settle(
     };
     let finished = (state != "queued").then_some(now);
     sqlx::query(
-        "UPDATE jobs SET state = ?, error = ?, run_at = COALESCE(?, run_at), finished_at = ?, \
-           worker = NULL, lease_until = NULL \
-         WHERE id = ?",
+        "UPDATE jobs SET state = $1, error = $2, run_at = COALESCE($3, run_at), \
+           finished_at = $4, worker = NULL, lease_until = NULL \
+         WHERE id = $5",
     )
     .bind(state)
     .bind(error)
@@ -244,9 +254,10 @@ async fn settle(
     .await?;
 
     let (pending, failed): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(state IN ('queued', 'running')), 0), \
-                COALESCE(SUM(state = 'failed'), 0) \
-         FROM jobs WHERE upload_id = ?",
+        "SELECT CAST(COALESCE(SUM(CASE WHEN state IN ('queued', 'running') THEN 1 ELSE 0 END), 0) \
+                  AS BIGINT), \
+                CAST(COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM jobs WHERE upload_id = $1",
     )
     .bind(&job.upload_id)
     .fetch_one(&mut *tx)
@@ -258,15 +269,14 @@ async fn settle(
     };
     // The first failure is the one people read; later ones usually follow from it.
     sqlx::query(
-        "UPDATE files SET processing = ?, updated_at = ?, error = CASE WHEN ? THEN \
-           (SELECT error FROM jobs WHERE upload_id = ? AND state = 'failed' \
+        "UPDATE files SET processing = $1, updated_at = $2, error = CASE WHEN $3 > 0 THEN \
+           (SELECT error FROM jobs WHERE upload_id = $4 AND state = 'failed' \
             ORDER BY finished_at, id LIMIT 1) ELSE NULL END \
-         WHERE upload_id = ?",
+         WHERE upload_id = $4",
     )
     .bind(processing.as_str())
     .bind(now)
-    .bind(failed > 0)
-    .bind(&job.upload_id)
+    .bind(failed)
     .bind(&job.upload_id)
     .execute(&mut *tx)
     .await?;
@@ -275,17 +285,17 @@ async fn settle(
 
 /// How many jobs are in `state` (`queued` or `running`), by kind: the queue's depth, as
 /// `/metrics` reports it. Finished jobs stay in the table, so the state is always named.
-pub async fn count_in(pool: &SqlitePool, state: &str) -> DbResult<Vec<(String, i64)>> {
-    let sql = "SELECT kind, COUNT(*) FROM jobs WHERE state = ? GROUP BY kind ORDER BY kind";
+pub async fn count_in(pool: &Pool, state: &str) -> DbResult<Vec<(String, i64)>> {
+    let sql = "SELECT kind, COUNT(*) FROM jobs WHERE state = $1 GROUP BY kind ORDER BY kind";
     Ok(sqlx::query_as(sql).bind(state).fetch_all(pool).await?)
 }
 
 /// The jobs of one upload, for tests and for the file page.
-pub async fn of_upload(pool: &SqlitePool, upload_id: &str) -> DbResult<Vec<JobRow>> {
+pub async fn of_upload(pool: &Pool, upload_id: &str) -> DbResult<Vec<JobRow>> {
     let sql = concat!(
         "SELECT ",
         job_columns!(),
-        " FROM jobs WHERE upload_id = ? ORDER BY id"
+        " FROM jobs WHERE upload_id = $1 ORDER BY id"
     );
     Ok(sqlx::query_as(sql).bind(upload_id).fetch_all(pool).await?)
 }
@@ -299,9 +309,9 @@ mod tests {
 
     /// A database with one upload that has arrived, with a `hash` and a `thumbnail` job tried
     /// at most `attempts` times.
-    async fn arrived(attempts: u32) -> (tempfile::TempDir, SqlitePool) {
+    async fn arrived(attempts: u32) -> (tempfile::TempDir, Pool) {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let url = db::testing::fresh_url(dir.path()).await;
         let pool = db::connect(&url).await.unwrap();
         let row = UploadRow {
             id: "u1".into(),
@@ -329,12 +339,12 @@ mod tests {
         (dir, pool)
     }
 
-    async fn processing(pool: &SqlitePool) -> (String, Option<String>) {
+    async fn processing(pool: &Pool) -> (String, Option<String>) {
         let file = db::files::find(pool, "u1").await.unwrap().unwrap();
         (file.processing, file.error)
     }
 
-    async fn events(pool: &SqlitePool) -> usize {
+    async fn events(pool: &Pool) -> usize {
         db::events::for_owner_after(pool, "guest:g", 0, 1000)
             .await
             .unwrap()

@@ -1,5 +1,12 @@
-//! Persistence: the SQLite database, its migrations, and one module of queries per table.
-//! Nothing outside this folder writes SQL.
+//! Persistence: SQLite (the default) or PostgreSQL, their migrations, and one module of
+//! queries per table. Nothing outside this folder writes SQL.
+//!
+//! Both databases run the same statements through sqlx's `Any` driver. They are written in
+//! the dialect the two share: `$n` placeholders (SQLite reads `$1` as parameter 1 too),
+//! `ON CONFLICT`, `RETURNING`, `CASE` rather than either's own functions, counts and sums
+//! cast to `BIGINT` (PostgreSQL would sum into `NUMERIC`, which `Any` cannot read), and
+//! integers rather than booleans in rows. The few statements whose best form differs (a
+//! claim that skips rows another instance holds) are picked by [`Backend`].
 
 pub mod accounts;
 pub mod events;
@@ -7,36 +14,193 @@ pub mod files;
 pub mod jobs;
 pub mod uploads;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use std::{str::FromStr, time::Duration};
+use sqlx::{any::AnyPoolOptions, Connection, Executor};
+
+pub type Pool = sqlx::AnyPool;
+pub type Conn = sqlx::AnyConnection;
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("database error: {0}")]
-    Sqlx(#[from] sqlx::Error),
+    Sqlx(sqlx::Error),
+    /// A caller's text holds a character the database cannot keep (PostgreSQL refuses NUL;
+    /// SQLite takes it and finds nothing). Nothing stored can match it: the request is bad.
+    #[error("a value holds a character the database cannot store")]
+    Unstorable,
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the database holds a value this version does not understand: {0}")]
     Corrupt(String),
+    #[error("{0:?} is not a database this version can use: the URL must start with sqlite:// or postgres://")]
+    Unsupported(String),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        // 22021: character_not_in_repertoire, PostgreSQL's answer to a NUL in text.
+        match &e {
+            sqlx::Error::Database(d) if d.code().as_deref() == Some("22021") => Self::Unstorable,
+            _ => Self::Sqlx(e),
+        }
+    }
+}
+
+impl DbError {
+    /// What a caller is told when their text cannot be stored (see [`DbError::Unstorable`]).
+    pub const UNSTORABLE: &'static str = "a value holds a NUL character";
 }
 
 pub type DbResult<T> = Result<T, DbError>;
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Self> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Some(Self::Sqlite),
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            _ => None,
+        }
+    }
+
+    pub fn of(pool: &Pool) -> Self {
+        Self::of_url(pool.connect_options().database_url.as_str()).unwrap_or(Self::Sqlite)
+    }
+
+    fn of_conn(conn: &Conn) -> Self {
+        if conn.backend_name() == "PostgreSQL" {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
+}
+
 /// Opens (creating if needed) the database and brings its schema up to date.
-pub async fn connect(url: &str) -> DbResult<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(true)
-        // WAL lets the library be read while uploads are being recorded.
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
+pub async fn connect(url: &str) -> DbResult<Pool> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of_url(url).ok_or_else(|| DbError::Unsupported(url.to_owned()))?;
+    let url = match backend {
+        // Made if missing, as the default database in the data folder must be.
+        Backend::Sqlite if !url.contains("mode=") => {
+            let glue = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{glue}mode=rwc")
+        }
+        _ => url.to_owned(),
+    };
+    let pool = AnyPoolOptions::new()
         .max_connections(8)
-        .connect_with(options)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets the library be read while uploads are being recorded.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(&url)
         .await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
+    match backend {
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+    }
     Ok(pool)
+}
+
+/// A transaction whose reads must not go stale before its writes (a quota checked, then an
+/// upload admitted; a job's siblings counted, then the file marked ready). SQLite gives that
+/// by taking its one write lock at `BEGIN IMMEDIATE`; on PostgreSQL the same transactions
+/// queue on one advisory lock, held until commit. Events are written only inside these, so
+/// their ids are also committed in order, which the live feed's cursor relies on.
+pub async fn write(pool: &Pool) -> DbResult<Tx> {
+    match Backend::of(pool) {
+        Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Backend::Postgres => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
+                .bind(WRITER_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        }
+    }
+}
+
+/// The advisory lock of [`write`]: a number no other program on the database is likely to use.
+const WRITER_LOCK: i64 = 0x486f_6973_7400;
+
+/// True if `conn` (inside [`write`]) is on PostgreSQL, where statements may add row locks.
+pub fn on_postgres(conn: &Conn) -> bool {
+    Backend::of_conn(conn) == Backend::Postgres
+}
+
+/// Support for tests: a fresh database each.
+#[doc(hidden)]
+pub mod testing {
+    use super::*;
+
+    /// Makes the empty database `name` on `server` (a `postgres://` URL without a database
+    /// name) unless it is there already, and returns its URL.
+    pub async fn create_postgres_database(server: &str, name: &str) -> String {
+        let server = server.trim_end_matches('/');
+        let mut admin = sqlx::postgres::PgConnection::connect(&format!("{server}/postgres"))
+            .await
+            .expect("the test PostgreSQL server");
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                .bind(name)
+                .fetch_optional(&mut admin)
+                .await
+                .expect("list databases");
+        if exists.is_none() {
+            (&mut admin)
+                .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create database");
+        }
+        format!("{server}/{name}")
+    }
+
+    /// The test command's PostgreSQL server (`HOIST_TEST_POSTGRES`, a URL without a database).
+    pub fn postgres_server() -> Option<String> {
+        std::env::var("HOIST_TEST_POSTGRES")
+            .ok()
+            .filter(|s| !s.is_empty())
+    }
+
+    /// True on the test command's second pass, which runs every test on PostgreSQL
+    /// (`HOIST_TEST_DATABASE=postgres`).
+    pub fn on_postgres() -> bool {
+        std::env::var("HOIST_TEST_DATABASE").is_ok_and(|d| d == "postgres")
+    }
+
+    /// The PostgreSQL server, which the PostgreSQL pass cannot do without.
+    pub fn required_postgres_server() -> String {
+        postgres_server().expect(
+            "HOIST_TEST_POSTGRES names no PostgreSQL server: run scripts/test.sh, or start one \
+             with scripts/local-pg.sh and source its pg.env",
+        )
+    }
+
+    /// The URL of a new, empty database: on the test PostgreSQL server on the PostgreSQL
+    /// pass, else SQLite in `dir`.
+    pub async fn fresh_url(dir: &std::path::Path) -> String {
+        if on_postgres() {
+            let name = format!("hoist_{}", uuid::Uuid::new_v4().simple());
+            create_postgres_database(&required_postgres_server(), &name).await
+        } else {
+            format!("sqlite://{}", dir.join("hoist.db").display())
+        }
+    }
 }

@@ -1,11 +1,11 @@
 //! Queries on the `uploads` table.
 
+use super::{Backend, Conn, Pool};
 use super::{DbError, DbResult};
 use crate::{
     error::ClosedBecause,
     model::{UploadStatus, UploadView},
 };
-use sqlx::SqlitePool;
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct UploadRow {
@@ -78,12 +78,14 @@ macro_rules! columns {
 /// The bytes held by the uploads whose `$column` is the bound value, those on their way
 /// included. An object several of them share (the same content uploaded again) counts once.
 macro_rules! held_bytes {
-    ($column:literal) => {
+    ($column:literal, $param:literal) => {
         concat!(
-            "(SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT object_key, size FROM uploads ",
-            " WHERE ",
+            "(SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM (SELECT DISTINCT object_key, size \
+              FROM uploads WHERE ",
             $column,
-            " = ? AND status IN ('uploading', 'uploaded')))"
+            " = ",
+            $param,
+            " AND status IN ('uploading', 'uploaded')) held)"
         )
     };
 }
@@ -91,18 +93,18 @@ pub(crate) use held_bytes;
 
 pub async fn insert<'e, E>(db: E, row: &UploadRow) -> DbResult<()>
 where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let query = sqlx::query(concat!(
         "INSERT INTO uploads (",
         columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ));
     bind_row(query, row).execute(db).await?;
     Ok(())
 }
 
-type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// Binds [`UploadRow`]'s values in the order of `columns!()`.
 fn bind_row<'q>(query: Query<'q>, row: &'q UploadRow) -> Query<'q> {
@@ -153,12 +155,12 @@ pub enum Refused {
 
 /// New uploads in one write transaction, each admitted only if it fits the owner's allowance
 /// beside everything the owner holds at that instant, the batch's earlier files included.
-/// The check and the insert are one statement inside `BEGIN IMMEDIATE`, so concurrent starts
-/// are serialised by SQLite's write lock: together they can never pass the quota. Each row
+/// The check and the insert are one statement inside a [`super::write`] transaction, so
+/// concurrent starts are serialised: together they can never pass the quota. Each row
 /// carries the checksum its only part is signed for when the browser sent one (a starting
 /// upload has no part signed yet, so there is no conflict).
 pub async fn insert_many(
-    pool: &SqlitePool,
+    pool: &Pool,
     rows: &[(&UploadRow, Option<&str>)],
     allowance: &Allowance,
 ) -> DbResult<Vec<Result<(), Refused>>> {
@@ -173,30 +175,25 @@ pub async fn insert_many(
         .network
         .as_ref()
         .map_or(i64::MAX, |n| limit(n.quota));
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::write(pool).await?;
     let mut admitted = Vec::with_capacity(rows.len());
     for (row, first_part) in rows {
         let query = sqlx::query(concat!(
             "INSERT INTO uploads (",
             columns!(),
-            ", guest_net) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ",
-            held_bytes!("owner"),
-            " + ? <= ? ",
-            "AND (SELECT COUNT(*) FROM uploads WHERE owner = ? AND status = 'uploading') < ? ",
-            "AND (? IS NULL OR ",
-            held_bytes!("guest_net"),
-            " + ? <= ?)"
+            ", guest_net) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             $15, $16 WHERE ",
+            held_bytes!("owner", "$2"),
+            " + $6 <= $17 ",
+            "AND (SELECT COUNT(*) FROM uploads WHERE owner = $2 AND status = 'uploading') < $18 ",
+            "AND ($16 IS NULL OR ",
+            held_bytes!("guest_net", "$16"),
+            " + $6 <= $19)"
         ));
         let done = bind_row(query, row)
             .bind(net)
-            .bind(&row.owner)
-            .bind(row.size)
             .bind(quota)
-            .bind(&row.owner)
             .bind(max_active)
-            .bind(net)
-            .bind(net)
-            .bind(row.size)
             .bind(net_quota)
             .execute(&mut *tx)
             .await?;
@@ -207,7 +204,7 @@ pub async fn insert_many(
         }
         if let Some(checksum) = first_part {
             sqlx::query(
-                "INSERT INTO upload_parts (upload_id, part_number, checksum) VALUES (?, 1, ?)",
+                "INSERT INTO upload_parts (upload_id, part_number, checksum) VALUES ($1, 1, $2)",
             )
             .bind(&row.id)
             .bind(checksum)
@@ -222,17 +219,16 @@ pub async fn insert_many(
 
 /// Which limit a refused row met, read inside the transaction that refused it.
 async fn refusal(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut Conn,
     row: &UploadRow,
     (quota, max_active): (i64, i64),
     net: Option<&str>,
 ) -> DbResult<Refused> {
     let (used, active): (i64, i64) = sqlx::query_as(concat!(
         "SELECT ",
-        held_bytes!("owner"),
-        ", (SELECT COUNT(*) FROM uploads WHERE owner = ? AND status = 'uploading')"
+        held_bytes!("owner", "$1"),
+        ", (SELECT COUNT(*) FROM uploads WHERE owner = $1 AND status = 'uploading')"
     ))
-    .bind(&row.owner)
     .bind(&row.owner)
     .fetch_one(&mut *tx)
     .await?;
@@ -245,7 +241,7 @@ async fn refusal(
     if used.saturating_add(row.size) > quota || net.is_none() {
         return Ok(Refused::Quota { used: count(used) });
     }
-    let net_used: i64 = sqlx::query_scalar(concat!("SELECT ", held_bytes!("guest_net")))
+    let net_used: i64 = sqlx::query_scalar(concat!("SELECT ", held_bytes!("guest_net", "$1")))
         .bind(net)
         .fetch_one(&mut *tx)
         .await?;
@@ -269,11 +265,11 @@ pub enum DeleteClaim {
 /// once, the second to claim sees the first claimed, so the object is deleted (at least once,
 /// never left behind); an upload made to share the object meanwhile is either seen here or
 /// found its source already claimed and did not share it.
-pub async fn claim_for_delete(pool: &SqlitePool, id: &str, claim: &str) -> DbResult<DeleteClaim> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+pub async fn claim_for_delete(pool: &Pool, id: &str, claim: &str) -> DbResult<DeleteClaim> {
+    let mut tx = super::write(pool).await?;
     let done = sqlx::query(
-        "UPDATE uploads SET reap_claim = ?
-         WHERE id = ? AND status != 'uploading' AND reap_claim IS NULL",
+        "UPDATE uploads SET reap_claim = $1
+         WHERE id = $2 AND status != 'uploading' AND reap_claim IS NULL",
     )
     .bind(claim)
     .bind(id)
@@ -282,33 +278,37 @@ pub async fn claim_for_delete(pool: &SqlitePool, id: &str, claim: &str) -> DbRes
     if done.rows_affected() != 1 {
         return Ok(DeleteClaim::Refused);
     }
-    let shared: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM uploads o JOIN uploads u ON o.object_key = u.object_key
-         WHERE u.id = ? AND o.id != u.id AND o.status = 'uploaded' AND o.reap_claim IS NULL)",
+    let shared: i64 = sqlx::query_scalar(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM uploads o JOIN uploads u
+           ON o.object_key = u.object_key
+         WHERE u.id = $1 AND o.id != u.id AND o.status = 'uploaded' AND o.reap_claim IS NULL)
+         THEN 1 ELSE 0 END",
     )
     .bind(id)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(DeleteClaim::Claimed { shared })
+    Ok(DeleteClaim::Claimed {
+        shared: shared != 0,
+    })
 }
 
 /// The upload `id`, whoever owns it: for work the server does on its own (never on a
 /// caller's word: see [`find_owned`]).
 pub async fn find<'e, E>(db: E, id: &str) -> DbResult<Option<UploadRow>>
 where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let sql = concat!("SELECT ", columns!(), " FROM uploads WHERE id = ?");
+    let sql = concat!("SELECT ", columns!(), " FROM uploads WHERE id = $1");
     Ok(sqlx::query_as(sql).bind(id).fetch_optional(db).await?)
 }
 
 /// The upload `id` if, and only if, it belongs to `owner`.
-pub async fn find_owned(pool: &SqlitePool, id: &str, owner: &str) -> DbResult<Option<UploadRow>> {
+pub async fn find_owned(pool: &Pool, id: &str, owner: &str) -> DbResult<Option<UploadRow>> {
     let sql = concat!(
         "SELECT ",
         columns!(),
-        " FROM uploads WHERE id = ? AND owner = ?"
+        " FROM uploads WHERE id = $1 AND owner = $2"
     );
     Ok(sqlx::query_as(sql)
         .bind(id)
@@ -320,7 +320,7 @@ pub async fn find_owned(pool: &SqlitePool, id: &str, owner: &str) -> DbResult<Op
 /// The owner's uploads, newest first, starting after `after` (the `(created_at, id)` of the
 /// last row of the previous page): a keyset page, as cheap on page 1,000 as on page 1.
 pub async fn list_owned(
-    pool: &SqlitePool,
+    pool: &Pool,
     owner: &str,
     after: Option<(i64, &str)>,
     limit: i64,
@@ -329,12 +329,11 @@ pub async fn list_owned(
     let sql = concat!(
         "SELECT ",
         columns!(),
-        " FROM uploads WHERE owner = ? AND (created_at < ? OR (created_at = ? AND id > ?)) \
-         ORDER BY created_at DESC, id LIMIT ?"
+        " FROM uploads WHERE owner = $1 AND (created_at < $2 OR (created_at = $2 AND id > $3)) \
+         ORDER BY created_at DESC, id LIMIT $4"
     );
     Ok(sqlx::query_as(sql)
         .bind(owner)
-        .bind(created_at)
         .bind(created_at)
         .bind(id)
         .bind(limit)
@@ -343,13 +342,13 @@ pub async fn list_owned(
 }
 
 /// The store's ids for uploads it has started, `(id, s3_upload_id)`, in one transaction.
-pub async fn set_s3_upload_ids(pool: &SqlitePool, ids: &[(&str, &str)]) -> DbResult<()> {
+pub async fn set_s3_upload_ids(pool: &Pool, ids: &[(&str, &str)]) -> DbResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
     let mut tx = pool.begin().await?;
     for (id, s3_upload_id) in ids {
-        sqlx::query("UPDATE uploads SET s3_upload_id = ? WHERE id = ?")
+        sqlx::query("UPDATE uploads SET s3_upload_id = $1 WHERE id = $2")
             .bind(s3_upload_id)
             .bind(id)
             .execute(&mut *tx)
@@ -363,11 +362,11 @@ pub async fn set_s3_upload_ids(pool: &SqlitePool, ids: &[(&str, &str)]) -> DbRes
 /// or has already expired (an expired upload is dead even before the reaper gets to it:
 /// reviving it could race the reaper's abort), or someone is closing it. A failed cleanup
 /// leaves a future retry time in `expires_at`; `reap_attempts` keeps such an upload dead.
-pub async fn extend(pool: &SqlitePool, id: &str, now: i64, expires_at: i64) -> DbResult<bool> {
+pub async fn extend(pool: &Pool, id: &str, now: i64, expires_at: i64) -> DbResult<bool> {
     let done = sqlx::query(
-        "UPDATE uploads SET expires_at = MAX(expires_at, ?) \
-         WHERE id = ? AND status = 'uploading' AND reap_claim IS NULL AND reap_attempts = 0 \
-           AND expires_at > ?",
+        "UPDATE uploads SET expires_at = CASE WHEN expires_at > $1 THEN expires_at ELSE $1 END \
+         WHERE id = $2 AND status = 'uploading' AND reap_claim IS NULL AND reap_attempts = 0 \
+           AND expires_at > $3",
     )
     .bind(expires_at)
     .bind(id)
@@ -381,11 +380,12 @@ pub async fn extend(pool: &SqlitePool, id: &str, now: i64, expires_at: i64) -> D
 /// already left the `uploading` state (completed or closed by a concurrent call).
 pub async fn mark_uploaded<'e, E>(db: E, id: &str, now: i64) -> DbResult<bool>
 where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let done = sqlx::query(
-        "UPDATE uploads SET status = 'uploaded', completed_at = ?, expires_at = NULL, reason = NULL \
-         WHERE id = ? AND status = 'uploading' AND reap_claim IS NULL",
+        "UPDATE uploads SET status = 'uploaded', completed_at = $1, expires_at = NULL, \
+           reason = NULL \
+         WHERE id = $2 AND status = 'uploading' AND reap_claim IS NULL",
     )
     .bind(now)
     .bind(id)
@@ -397,15 +397,15 @@ where
 /// Ends an upload that will never be verified (rejected or aborted). An upload already
 /// settled keeps what it was: the caller reads the row afterwards.
 pub async fn mark_closed(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: &str,
     status: UploadStatus,
     reason: Option<&ClosedBecause>,
     now: i64,
 ) -> DbResult<()> {
     sqlx::query(
-        "UPDATE uploads SET status = ?, reason = ?, completed_at = ?, expires_at = NULL \
-         WHERE id = ? AND status = 'uploading'",
+        "UPDATE uploads SET status = $1, reason = $2, completed_at = $3, expires_at = NULL \
+         WHERE id = $4 AND status = 'uploading'",
     )
     .bind(status.as_str())
     .bind(reason.map(ClosedBecause::to_stored))
@@ -421,16 +421,16 @@ pub async fn mark_closed(
 /// a completion. The claim moves the expiry one `lease_until` ahead: should the request die
 /// half-way, the reaper finishes the job.
 pub async fn claim_for_abort(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: &str,
     claim: &str,
     now: i64,
     lease_until: i64,
 ) -> DbResult<bool> {
     let done = sqlx::query(
-        "UPDATE uploads SET reap_claim = ?, expires_at = ? \
-         WHERE id = ? AND status = 'uploading' AND reap_claim IS NULL AND reap_attempts = 0 \
-           AND expires_at > ?",
+        "UPDATE uploads SET reap_claim = $1, expires_at = $2 \
+         WHERE id = $3 AND status = 'uploading' AND reap_claim IS NULL AND reap_attempts = 0 \
+           AND expires_at > $4",
     )
     .bind(claim)
     .bind(lease_until)
@@ -442,8 +442,8 @@ pub async fn claim_for_abort(
 }
 
 /// Gives an abort's claim back (the store was away): the upload lives on, as before.
-pub async fn release_claim(pool: &SqlitePool, id: &str, claim: &str) -> DbResult<()> {
-    sqlx::query("UPDATE uploads SET reap_claim = NULL WHERE id = ? AND reap_claim = ?")
+pub async fn release_claim(pool: &Pool, id: &str, claim: &str) -> DbResult<()> {
+    sqlx::query("UPDATE uploads SET reap_claim = NULL WHERE id = $1 AND reap_claim = $2")
         .bind(id)
         .bind(claim)
         .execute(pool)
@@ -453,11 +453,11 @@ pub async fn release_claim(pool: &SqlitePool, id: &str, claim: &str) -> DbResult
 
 /// Ends a claimed upload as `aborted`. `false`: the claim was lost meanwhile (the reaper took
 /// over), which the caller sees when it reads the row again.
-pub async fn mark_aborted(pool: &SqlitePool, id: &str, claim: &str, now: i64) -> DbResult<bool> {
+pub async fn mark_aborted(pool: &Pool, id: &str, claim: &str, now: i64) -> DbResult<bool> {
     let done = sqlx::query(
-        "UPDATE uploads SET status = 'aborted', reason = NULL, completed_at = ?, \
+        "UPDATE uploads SET status = 'aborted', reason = NULL, completed_at = $1, \
          expires_at = NULL, reap_claim = NULL \
-         WHERE id = ? AND reap_claim = ? AND status = 'uploading'",
+         WHERE id = $2 AND reap_claim = $3 AND status = 'uploading'",
     )
     .bind(now)
     .bind(id)
@@ -470,7 +470,7 @@ pub async fn mark_aborted(pool: &SqlitePool, id: &str, claim: &str, now: i64) ->
 /// Records the checksum each part is being signed for. Returns the parts already signed for
 /// a different checksum; those are left as they were.
 pub async fn record_part_checksums(
-    pool: &SqlitePool,
+    pool: &Pool,
     upload_id: &str,
     parts: &[(u32, &str)],
 ) -> DbResult<Vec<u32>> {
@@ -478,12 +478,12 @@ pub async fn record_part_checksums(
     let mut conflicts = Vec::new();
     for &(part_number, checksum) in parts {
         let recorded: String = sqlx::query_scalar(
-            "INSERT INTO upload_parts (upload_id, part_number, checksum) VALUES (?, ?, ?) \
-             ON CONFLICT (upload_id, part_number) DO UPDATE SET checksum = checksum \
+            "INSERT INTO upload_parts (upload_id, part_number, checksum) VALUES ($1, $2, $3) \
+             ON CONFLICT (upload_id, part_number) DO UPDATE SET checksum = upload_parts.checksum \
              RETURNING checksum",
         )
         .bind(upload_id)
-        .bind(part_number)
+        .bind(i64::from(part_number))
         .bind(checksum)
         .fetch_one(&mut *tx)
         .await?;
@@ -497,15 +497,15 @@ pub async fn record_part_checksums(
 
 /// Signs a part for other content after all: the store refused (or never got) the first.
 pub async fn replace_part_checksum(
-    pool: &SqlitePool,
+    pool: &Pool,
     upload_id: &str,
     part_number: u32,
     checksum: &str,
 ) -> DbResult<()> {
-    sqlx::query("UPDATE upload_parts SET checksum = ? WHERE upload_id = ? AND part_number = ?")
+    sqlx::query("UPDATE upload_parts SET checksum = $1 WHERE upload_id = $2 AND part_number = $3")
         .bind(checksum)
         .bind(upload_id)
-        .bind(part_number)
+        .bind(i64::from(part_number))
         .execute(pool)
         .await?;
     Ok(())
@@ -521,33 +521,44 @@ pub struct Doomed {
 }
 
 /// Claims up to `limit` expired uploads, oldest expiry first, through the expiry index. One
-/// statement, so two reapers on one database never claim the same row: the second sees the
-/// pushed-forward expiry. The claim lasts until `lease_until`; after that an unfinished claim
-/// (its reaper died) is expired again and claimable.
+/// statement, so two reapers on one database never claim the same row: on SQLite the second
+/// sees the pushed-forward expiry; on PostgreSQL it skips rows the first has locked and
+/// re-checks the expiry of those it waited for. The claim lasts until `lease_until`; after
+/// that an unfinished claim (its reaper died) is expired again and claimable.
 pub async fn claim_expired(
-    pool: &SqlitePool,
+    pool: &Pool,
     token: &str,
     now: i64,
     lease_until: i64,
     limit: i64,
 ) -> DbResult<Vec<Doomed>> {
-    Ok(sqlx::query_as(
-        "UPDATE uploads SET reap_claim = ?, expires_at = ? \
-         WHERE id IN (SELECT id FROM uploads WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) \
-         RETURNING id, object_key, s3_upload_id, reap_attempts",
-    )
-    .bind(token)
-    .bind(lease_until)
-    .bind(now)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
+    let sql = match Backend::of(pool) {
+        Backend::Sqlite => {
+            "UPDATE uploads SET reap_claim = $1, expires_at = $2 \
+             WHERE id IN (SELECT id FROM uploads WHERE expires_at <= $3 \
+               ORDER BY expires_at LIMIT $4) \
+             RETURNING id, object_key, s3_upload_id, reap_attempts"
+        }
+        Backend::Postgres => {
+            "UPDATE uploads SET reap_claim = $1, expires_at = $2 \
+             WHERE id IN (SELECT id FROM uploads WHERE expires_at <= $3 \
+               ORDER BY expires_at LIMIT $4 FOR UPDATE SKIP LOCKED) AND expires_at <= $3 \
+             RETURNING id, object_key, s3_upload_id, reap_attempts"
+        }
+    };
+    Ok(sqlx::query_as(sql)
+        .bind(token)
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
 }
 
 /// Marks claimed uploads `expired`, in one transaction. Returns how many were still held by
 /// this claim (an upload aborted meanwhile by its owner stays `aborted`).
 pub async fn mark_reaped(
-    pool: &SqlitePool,
+    pool: &Pool,
     token: &str,
     ids: &[String],
     reason: &ClosedBecause,
@@ -558,9 +569,9 @@ pub async fn mark_reaped(
     let mut marked = 0;
     for id in ids {
         marked += sqlx::query(
-            "UPDATE uploads SET status = 'expired', reason = ?, completed_at = ?, \
+            "UPDATE uploads SET status = 'expired', reason = $1, completed_at = $2, \
              expires_at = NULL, reap_claim = NULL, reap_error = NULL \
-             WHERE id = ? AND reap_claim = ? AND status = 'uploading'",
+             WHERE id = $3 AND reap_claim = $4 AND status = 'uploading'",
         )
         .bind(&reason)
         .bind(now)
@@ -577,7 +588,7 @@ pub async fn mark_reaped(
 /// Gives a claimed upload back after its cleanup failed: tried again at `retry_at`, with the
 /// store's answer kept where an operator can see it.
 pub async fn reap_failed(
-    pool: &SqlitePool,
+    pool: &Pool,
     token: &str,
     id: &str,
     error: &str,
@@ -585,7 +596,7 @@ pub async fn reap_failed(
 ) -> DbResult<()> {
     sqlx::query(
         "UPDATE uploads SET reap_claim = NULL, reap_attempts = reap_attempts + 1, \
-         reap_error = ?, expires_at = ? WHERE id = ? AND reap_claim = ?",
+         reap_error = $1, expires_at = $2 WHERE id = $3 AND reap_claim = $4",
     )
     .bind(error)
     .bind(retry_at)
@@ -598,9 +609,9 @@ pub async fn reap_failed(
 
 /// The store's upload id a living upload under `key` has recorded: `Some(None)` while it is
 /// still being created, `None` if no living upload owns the key.
-pub async fn living_upload_at(pool: &SqlitePool, key: &str) -> DbResult<Option<Option<String>>> {
+pub async fn living_upload_at(pool: &Pool, key: &str) -> DbResult<Option<Option<String>>> {
     Ok(sqlx::query_scalar(
-        "SELECT s3_upload_id FROM uploads WHERE object_key = ? AND status = 'uploading'",
+        "SELECT s3_upload_id FROM uploads WHERE object_key = $1 AND status = 'uploading'",
     )
     .bind(key)
     .fetch_optional(pool)

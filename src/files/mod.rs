@@ -4,11 +4,10 @@
 
 use crate::{
     clock::SharedClock,
-    db::{self, files::FileRow, uploads::UploadRow, DbError},
+    db::{self, files::FileRow, uploads::UploadRow, DbError, Pool},
     model::{FilePage, UploadStatus, UploadView, Visibility, MAX_DESCRIPTION, MAX_TITLE},
     storage::{s3::S3Store, ObjectStore, StorageError},
 };
-use sqlx::SqlitePool;
 use std::time::Duration;
 
 /// How long a URL for viewing, playing or downloading lasts. A player whose URL lapsed
@@ -60,7 +59,7 @@ impl Door {
 }
 
 pub struct Files {
-    db: SqlitePool,
+    db: Pool,
     store: S3Store,
     clock: SharedClock,
 }
@@ -73,7 +72,7 @@ struct Visible {
 }
 
 impl Files {
-    pub fn new(db: SqlitePool, store: S3Store, clock: SharedClock) -> Self {
+    pub fn new(db: Pool, store: S3Store, clock: SharedClock) -> Self {
         Self { db, store, clock }
     }
 

@@ -1,11 +1,12 @@
 //! The feed: one task per process tails the `events` table and broadcasts each new row to the
-//! process's live connections, which pick their owner's. Event ids are handed out under
-//! SQLite's write lock, so they are committed in order and "after the last id seen" misses
-//! nothing.
+//! process's live connections, which pick their owner's. Event ids are handed out under the
+//! database's writer lock (`db::write`), so they are committed in order and "after the last id
+//! seen" misses nothing. A commit in this process rings the [`Bell`]; on PostgreSQL a commit in
+//! any instance or worker is also announced by `NOTIFY`, so events cross instances at once;
+//! the poll catches whatever else (a SQLite neighbour, a dropped listener).
 
 use super::Bell;
-use crate::db::{self, events::EventRow};
-use sqlx::SqlitePool;
+use crate::db::{self, events::EventRow, Pool};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -23,7 +24,7 @@ const BUFFER: usize = 1024;
 pub const PER_OWNER: usize = 16;
 
 pub struct Feed {
-    db: SqlitePool,
+    db: Pool,
     sender: broadcast::Sender<Arc<EventRow>>,
     /// Open connections per owner.
     open: Mutex<HashMap<String, usize>>,
@@ -31,7 +32,7 @@ pub struct Feed {
 
 impl Feed {
     /// Starts tailing after the newest event now in the database.
-    pub async fn start(db: SqlitePool, bell: Bell) -> Result<Arc<Self>, db::DbError> {
+    pub async fn start(db: Pool, bell: Bell) -> Result<Arc<Self>, db::DbError> {
         let last = db::events::last_id(&db).await?;
         let (sender, _) = broadcast::channel(BUFFER);
         let feed = Arc::new(Self {
@@ -39,11 +40,15 @@ impl Feed {
             sender,
             open: Mutex::default(),
         });
+        if db::Backend::of(&feed.db) == db::Backend::Postgres {
+            let url = feed.db.connect_options().database_url.to_string();
+            tokio::spawn(listen(url, bell.clone()));
+        }
         tokio::spawn(tail(feed.clone(), bell, last));
         Ok(feed)
     }
 
-    pub fn db(&self) -> &SqlitePool {
+    pub fn db(&self) -> &Pool {
         &self.db
     }
 
@@ -87,6 +92,25 @@ impl Drop for Admitted {
                 open.remove(&self.owner);
             }
         }
+    }
+}
+
+/// Rings the bell for every `NOTIFY` on the events channel, reconnecting when the connection
+/// is lost.
+async fn listen(url: String, bell: Bell) {
+    loop {
+        match sqlx::postgres::PgListener::connect(&url).await {
+            Ok(mut listener) => match listener.listen(db::events::CHANNEL).await {
+                Ok(()) => {
+                    while listener.recv().await.is_ok() {
+                        bell.ring();
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "live feed: cannot LISTEN"),
+            },
+            Err(error) => tracing::warn!(%error, "live feed: cannot connect to listen"),
+        }
+        tokio::time::sleep(POLL * 4).await;
     }
 }
 

@@ -5,10 +5,10 @@
 //!
 //! Every name is here, so what a dashboard can rely on is in one place.
 
+use crate::db::Pool;
 use crate::processing::JobKind;
 use metrics::gauge;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use sqlx::SqlitePool;
 use std::sync::OnceLock;
 
 pub const UPLOADS_STARTED: &str = "hoist_uploads_started_total";
@@ -76,7 +76,7 @@ pub fn render() -> String {
 
 /// Levels that live elsewhere (the pool, the job queue in the database, the live connections),
 /// read when a scrape comes.
-pub async fn read_levels(db: &SqlitePool, live_clients: usize) {
+pub async fn read_levels(db: &Pool, live_clients: usize) {
     gauge!(DB_POOL_CONNECTIONS).set(db.size() as f64);
     gauge!(DB_POOL_IDLE).set(db.num_idle() as f64);
     gauge!(DB_POOL_MAX).set(db.options().get_max_connections() as f64);

@@ -8,11 +8,11 @@ use crate::{
     db::{
         self,
         jobs::{Findings, JobRow, Outcome},
+        Pool,
     },
     live::Bell,
     storage::{s3::S3Store, ObjectStore},
 };
-use sqlx::SqlitePool;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;
 
@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 const POLL: Duration = Duration::from_secs(1);
 
 pub struct Workers {
-    db: SqlitePool,
+    db: Pool,
     store: S3Store,
     settings: ProcessingSettings,
     clock: SharedClock,
@@ -35,7 +35,7 @@ pub struct Workers {
 
 impl Workers {
     pub fn new(
-        db: SqlitePool,
+        db: Pool,
         store: S3Store,
         settings: ProcessingSettings,
         clock: SharedClock,

@@ -5,6 +5,7 @@ use crate::{
     db::{
         self,
         uploads::{Allowance, DeleteClaim, UploadRow, ABORT_CLAIM},
+        Pool,
     },
     error::{ClosedBecause, Invalid, Rejection},
     model::{
@@ -15,7 +16,6 @@ use crate::{
     storage::{self, Checksum, ObjectStore, PurgeCalls, StorageError, StoredPart},
 };
 use futures::{stream::FuturesOrdered, StreamExt};
-use sqlx::SqlitePool;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;
 
@@ -47,7 +47,7 @@ pub struct NewUpload {
 }
 
 pub struct UploadService<S> {
-    db: SqlitePool,
+    db: Pool,
     store: S,
     rules: UploadRules,
     clock: SharedClock,
@@ -74,7 +74,7 @@ impl Default for Arrival {
 }
 
 impl<S: ObjectStore> UploadService<S> {
-    pub fn new(db: SqlitePool, store: S, rules: UploadRules) -> Self {
+    pub fn new(db: Pool, store: S, rules: UploadRules) -> Self {
         Self {
             db,
             store,
@@ -98,7 +98,7 @@ impl<S: ObjectStore> UploadService<S> {
         &self.store
     }
 
-    pub fn db(&self) -> &SqlitePool {
+    pub fn db(&self) -> &Pool {
         &self.db
     }
 

@@ -23,6 +23,8 @@ pub struct App {
     child: Child,
     pub base: String,
     pub dir: tempfile::TempDir,
+    /// SQLite in `dir`, or a PostgreSQL database on the test command's second pass.
+    pub database_url: String,
 }
 
 /// What a server function answered: its status and body.
@@ -75,11 +77,23 @@ impl App {
     /// Starts `hoist` with the test settings plus `settings`, and waits until it answers.
     pub async fn start(settings: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = super::database_url(dir.path()).await;
+        Self::start_in(dir, database_url, settings).await
+    }
+
+    /// Starts `hoist` with its data in `dir` on the database `database_url` (which another
+    /// instance may share).
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        database_url: String,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
         command
             .env("HOIST_DATA_DIR", dir.path())
+            .env("HOIST_DATABASE_URL", &database_url)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("HOIST_S3_SET_CORS", "false")
             .env("HOIST_S3_LIFECYCLE_RULE", "false")
@@ -100,6 +114,7 @@ impl App {
             child,
             base: format!("http://127.0.0.1:{port}"),
             dir,
+            database_url,
         };
         until_healthy(&app.base).await;
         app
@@ -141,6 +156,7 @@ impl App {
         use std::io::Write;
         let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"))
             .env("HOIST_DATA_DIR", self.dir.path())
+            .env("HOIST_DATABASE_URL", &self.database_url)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -160,7 +176,10 @@ impl App {
             .open(self.log_path())
             .expect("log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
-        command.env("HOIST_DATA_DIR", self.dir.path()).arg("worker");
+        command
+            .env("HOIST_DATA_DIR", self.dir.path())
+            .env("HOIST_DATABASE_URL", &self.database_url)
+            .arg("worker");
         for (name, value) in settings {
             command.env(name, value);
         }
@@ -172,9 +191,8 @@ impl App {
     }
 
     /// The server's database, opened beside it (SQLite's WAL lets both read and write).
-    pub async fn database(&self) -> sqlx::SqlitePool {
-        let url = format!("sqlite://{}", self.dir.path().join("hoist.db").display());
-        sqlx::SqlitePool::connect(&url)
+    pub async fn database(&self) -> hoist::db::Pool {
+        hoist::db::connect(&self.database_url)
             .await
             .expect("the app's database")
     }
@@ -208,6 +226,12 @@ impl App {
     }
 
     /// Still running (not crashed by what it was sent)?
+    /// SIGKILL: no shutdown, exactly as a crash or a lost machine.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }

@@ -1,9 +1,10 @@
 //! What the integration tests share: the upload service wired to the real S3-compatible store
-//! named by the environment (scripts/test.sh starts a Garage and sets it), a fresh SQLite file
-//! per test, and an HTTP client that plays the browser's part.
+//! named by the environment (scripts/test.sh starts a Garage and sets it), a fresh database per
+//! test (SQLite, or PostgreSQL on the test command's second pass), and an HTTP client that plays the browser's part.
 #![allow(dead_code)]
 
 pub mod app;
+pub mod events;
 
 use hoist::{
     checksum,
@@ -87,7 +88,7 @@ pub async fn harness_with(rules: UploadRules) -> Harness {
 
 pub async fn harness_on(settings: S3Settings, rules: UploadRules) -> Harness {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("hoist.db").display());
+    let url = db::testing::fresh_url(dir.path()).await;
     let pool = db::connect(&url).await.expect("database");
     let store = S3Store::new(&settings);
     let clock = ManualClock::new();
@@ -462,23 +463,39 @@ where
 /// Writes `n` expired uploads straight into the database (keys no store has heard of, with
 /// made-up upload ids; half of them one-part), as a long outage would leave them: expired
 /// by `now` (Unix milliseconds).
-pub async fn plant_expired(pool: &sqlx::SqlitePool, n: usize, now: i64) -> usize {
+pub async fn plant_expired(pool: &db::Pool, n: usize, now: i64) -> usize {
+    let batch = uuid::Uuid::new_v4().simple().to_string();
     let result = sqlx::query(
-        "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?) \
+        "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $1) \
          INSERT INTO uploads (id, owner, name, object_key, content_type, size, part_size, \
                               s3_upload_id, status, created_at, expires_at) \
-         SELECT printf('planted-%d-%s', i, hex(randomblob(8))), 'planted', 'fake.bin', \
-                printf('hoist/%s/fake-%d.bin', lower(hex(randomblob(16))), i), \
+         SELECT 'planted-' || i || '-' || $4, 'planted', 'fake.bin', \
+                'hoist/' || $4 || '/fake-' || i || '.bin', \
                 'application/octet-stream', \
                 CASE i % 2 WHEN 0 THEN 20971520 ELSE 1000 END, 5242880, \
-                lower(hex(randomblob(32))), \
-                'uploading', ?, ? - (i % 1000) FROM seq",
+                'fake-' || $4 || '-' || i, \
+                'uploading', $2, $3 - (i % 1000) FROM seq",
     )
     .bind(n as i64)
     .bind(now)
     .bind(now - 1)
+    .bind(batch)
     .execute(pool)
     .await
     .expect("plant rows");
     result.rows_affected() as usize
+}
+
+/// The database of the server whose data folder is `dir`: SQLite in it, or, on the test
+/// command's PostgreSQL pass, a database of its own on that server (named after the folder,
+/// so that every process started on the folder finds the same one). Made if missing.
+pub async fn database_url(dir: &std::path::Path) -> String {
+    if !db::testing::on_postgres() {
+        return format!("sqlite://{}", dir.join("hoist.db").display());
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hash = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut hash);
+    let name = format!("hoist_dir_{:016x}", hash.finish());
+    db::testing::create_postgres_database(&db::testing::required_postgres_server(), &name).await
 }
