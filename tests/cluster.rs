@@ -165,6 +165,26 @@ impl Upload {
     }
 }
 
+/// An upload of 17 MiB started on `app`, its first two parts signed there and sent.
+async fn half_sent(app: &App, client: &reqwest::Client, name: &str, seed: u64) -> Upload {
+    let upload = Upload::start(app, client, name, bytes(17 * MIB, seed)).await;
+    let parts = upload.parts();
+    upload
+        .put(&upload.sign(app, client, &parts[..2]).await)
+        .await;
+    upload
+}
+
+/// The rest of a [`half_sent`] upload, signed and completed through `app`.
+async fn finish(upload: Upload, app: &App, client: &reqwest::Client) -> (String, Vec<u8>) {
+    let parts = upload.parts();
+    upload
+        .put(&upload.sign(app, client, &parts[2..]).await)
+        .await;
+    upload.complete(app, client).await;
+    (upload.id().to_owned(), upload.data)
+}
+
 /// The file's bytes as its owner downloads them (through `app`, from the store).
 async fn download(app: &App, client: &reqwest::Client, id: &str) -> Vec<u8> {
     let response = client
@@ -221,30 +241,14 @@ async fn two_instances_on_postgresql_and_three_garage_nodes_survive_losing_one_o
     }
 
     // Instance A is lost mid-upload: the page goes on through B.
-    let upload = Upload::start(&a, &client, "instance-lost.bin", bytes(17 * MIB, 7)).await;
-    let parts = upload.parts();
-    upload
-        .put(&upload.sign(&a, &client, &parts[..2]).await)
-        .await;
+    let upload = half_sent(&a, &client, "instance-lost.bin", 7).await;
     a.kill();
-    upload
-        .put(&upload.sign(&b, &client, &parts[2..]).await)
-        .await;
-    upload.complete(&b, &client).await;
-    stored.push((upload.id().to_owned(), upload.data));
+    stored.push(finish(upload, &b, &client).await);
 
     // A Garage node is lost mid-upload: the other two hold every object (quorum 2 of 3).
-    let upload = Upload::start(&b, &client, "node-lost.bin", bytes(17 * MIB, 8)).await;
-    let parts = upload.parts();
-    upload
-        .put(&upload.sign(&b, &client, &parts[..2]).await)
-        .await;
+    let upload = half_sent(&b, &client, "node-lost.bin", 8).await;
     cluster.kill_node(3);
-    upload
-        .put(&upload.sign(&b, &client, &parts[2..]).await)
-        .await;
-    upload.complete(&b, &client).await;
-    stored.push((upload.id().to_owned(), upload.data));
+    stored.push(finish(upload, &b, &client).await);
 
     for (id, data) in &stored {
         let read = download(&b, &client, id).await;
