@@ -24,6 +24,9 @@ use hoist::{
 };
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // `hoist upload` and its siblings talk to a server; they read none of its settings.
