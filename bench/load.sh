@@ -4,14 +4,18 @@
 # parts in batches of 8, abort it; start a 4 KiB file, PUT its part straight to Garage, complete
 # it; list the library — against one or two release instances on one database, for 100 and
 # 1,000 clients. Parts of the large file are only signed (never sent); the small file's part goes
-# to the real store. Not a test. Prints a Markdown table per run and the servers' peak memory.
+# to the store: Garage by default, or with BENCH_STORE=stub an in-memory stand-in
+# (bench/store_stub/main.rs) for the pure control-plane figure, so that the store's CPU does not
+# share the two cores with the Hoist being measured. Not a test. Prints a Markdown table per run
+# and the servers' peak memory.
 # On SQLite the instances share one file; on PostgreSQL (a throwaway cluster started here, from
 # Debian's package) one database, made fresh for each run.
 #
 #   bench/load.sh
 # Settings (environment): BENCH_DATABASES ("sqlite postgres"), BENCH_CLIENTS ("100 1000"),
 # BENCH_INSTANCES ("1 2"), BENCH_SECONDS (60), BENCH_PROFILE (release), BENCH_LINK_MBIT (unset:
-# every client calls back to back; a number: each is paced as an upload over a link that fast).
+# every client calls back to back; a number: each is paced as an upload over a link that fast),
+# BENCH_STORE (garage | stub).
 set -euo pipefail
 
 DATABASES=${BENCH_DATABASES:-sqlite postgres}
@@ -19,12 +23,26 @@ CLIENTS=${BENCH_CLIENTS:-100 1000}
 INSTANCES=${BENCH_INSTANCES:-1 2}
 SECONDS_EACH=${BENCH_SECONDS:-60}
 PROFILE=${BENCH_PROFILE:-release}
+STORE=${BENCH_STORE:-garage}
 source "$(dirname "$0")/lib.sh"
 
-step "Building the load generator"
-cargo build --"$PROFILE" --no-default-features --features ssr --example load ||
+step "Building the load generator and the store stub"
+cargo build --"$PROFILE" --no-default-features --features ssr --example load --example store_stub ||
   die "the load generator did not build"
 LOAD="target/$PROFILE/examples/load"
+
+case $STORE in
+garage) ;;
+stub)
+  stub_port=$(free_port)
+  "target/$PROFILE/examples/store_stub" --port "$stub_port" >"$WORK/store-stub.log" 2>&1 &
+  STUB_PID=$!
+  wait_for 30 "the store stub" curl -fsS -o /dev/null -X HEAD "http://127.0.0.1:$stub_port/$HOIST_S3_BUCKET" ||
+    die "the store stub did not start; see $WORK/store-stub.log"
+  export HOIST_S3_ENDPOINT="http://127.0.0.1:$stub_port"
+  ;;
+*) die "BENCH_STORE: garage or stub, not $STORE" ;;
+esac
 
 # 1,000 clients hold 1,000 connections each way, and more while they turn over.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -38,7 +56,7 @@ stop_instances() {
   done
   PIDS=()
 }
-trap 'stop_instances; scripts/local-pg.sh stop "$WORK/pg" >/dev/null 2>&1 || true; cleanup' EXIT
+trap 'stop_instances; [ -z "${STUB_PID:-}" ] || kill "$STUB_PID" 2>/dev/null; scripts/local-pg.sh stop "$WORK/pg" >/dev/null 2>&1 || true; cleanup' EXIT
 
 if [[ " $DATABASES " == *" postgres "* ]]; then
   ensure_database_tools
@@ -78,10 +96,10 @@ instance() {
     die "Hoist did not start; see $1/instance-$2.log"
 }
 
-# CPU seconds used so far by every Hoist, Garage and PostgreSQL process (the machine has 2
-# cores, shared by the servers, Garage, the database and the load generator).
+# CPU seconds used so far by every Hoist, store (Garage or the stub) and PostgreSQL process (the
+# machine has 2 cores, shared by the servers, the store, the database and the load generator).
 cpu_now() {
-  python3 -c 'import sys; sys.path.insert(0, "bench"); from proc_cpu import cpu_seconds; print(cpu_seconds("hoist"), cpu_seconds("garage"), cpu_seconds("postgres"))'
+  python3 -c 'import sys; sys.path.insert(0, "bench"); from proc_cpu import cpu_seconds; print(cpu_seconds("hoist"), cpu_seconds("garage") + cpu_seconds("store_stub"), cpu_seconds("postgres"))'
 }
 
 peak_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
@@ -104,11 +122,11 @@ for instances in $INSTANCES; do
     /usr/bin/time -f '%U %S' -o "$data/load-cpu" \
       "$LOAD" "${args[@]}" --clients "$clients" --duration "${SECONDS_EACH}s" \
       ${BENCH_LINK_MBIT:+--link-mbit "$BENCH_LINK_MBIT"} | tee "$data/table.md"
-    read -r hoist_cpu garage_cpu postgres_cpu < <(python3 -c "import sys; a, b = sys.argv[1:3]; a, b = a.split(), b.split(); print(*(round(float(y) - float(x), 1) for x, y in zip(a, b)))" "$before" "$(cpu_now)")
+    read -r hoist_cpu store_cpu postgres_cpu < <(python3 -c "import sys; a, b = sys.argv[1:3]; a, b = a.split(), b.split(); print(*(round(float(y) - float(x), 1) for x, y in zip(a, b)))" "$before" "$(cpu_now)")
     rss=()
     for pid in "${PIDS[@]}"; do rss+=("$(peak_mib "$pid") MiB"); done
     echo
-    echo "Server peak RSS: ${rss[*]}; CPU s during the run: Hoist $hoist_cpu, Garage $garage_cpu," \
+    echo "Server peak RSS: ${rss[*]}; CPU s during the run: Hoist $hoist_cpu, store ($STORE) $store_cpu," \
       "PostgreSQL $postgres_cpu, load generator $(awk '{print $1 + $2}' "$data/load-cpu");" \
       "commit $(git rev-parse --short HEAD), $database"
     echo

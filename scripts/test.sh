@@ -33,6 +33,9 @@ cleanup() {
       printf '\n--- last lines of %s ---\n' "$(basename "$log")" >&2
       tail -n 30 "$log" >&2
     done
+    # Last, so that whoever reads only the end of the output still learns which step failed.
+    printf '\nscripts/test.sh failed (exit %s) at: %s; free disk: %s\n' "$status" "${CURRENT_STEP:-the start}" \
+      "$(df -h --output=avail "$ROOT" | tail -n1 | tr -d ' ')" >&2
   fi
   rm -rf "$WORK"
 }
@@ -61,9 +64,12 @@ RUSTFLAGS="--cfg erase_components" cargo test --no-default-features --features s
 step "Unit and integration tests again, on PostgreSQL (cargo test)"
 HOIST_TEST_DATABASE=postgres RUSTFLAGS="--cfg erase_components" cargo test --no-default-features --features ssr -- --show-output 2>&1 | tee "$WORK/cargo-test-postgres.log" ||
   die "cargo test on PostgreSQL failed"
+# The browser tests run on SQLite: the cluster and its few hundred test databases can go.
+scripts/local-pg.sh stop "$WORK/pg" >/dev/null 2>&1 || true
+rm -rf "$WORK/pg"
 
 step "Building the app (cargo leptos build)"
-cargo leptos build || die "cargo leptos build failed"
+cargo leptos build 2>&1 | tee "$WORK/build.log" || die "cargo leptos build failed"
 
 step "Starting the app"
 # start_app NAME SETTING=VALUE...: runs the built server on a free port with the test settings

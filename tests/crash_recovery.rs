@@ -121,6 +121,7 @@ async fn record(
         expires_at: Some(expires_at),
         checksum: None,
         reap_claim: None,
+        reap_attempts: 0,
     };
     db::uploads::insert(pool, &row).await.expect("row");
 }

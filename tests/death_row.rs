@@ -328,7 +328,10 @@ async fn a_cleanup_the_store_refuses_is_kept_visible_and_tried_again() {
     // The store is away (nothing listens on the discard port).
     let mut away = common::s3_settings();
     away.endpoint = "http://127.0.0.1:9".into();
-    let offline = Reaper::new(h.service.db().clone(), S3Store::new(&away), TTL, RETRY)
+    // A retry a whole TTL away: the row then looks like a freshly extended upload, and only
+    // its failed attempt says it is dead.
+    let retry = TTL;
+    let offline = Reaper::new(h.service.db().clone(), S3Store::new(&away), TTL, retry)
         .with_clock(h.clock.clone());
     let report = offline.run_once().await.expect("reap");
     assert_eq!((report.claimed, report.reaped, report.failed), (1, 0, 1));
@@ -348,7 +351,7 @@ async fn a_cleanup_the_store_refuses_is_kept_visible_and_tried_again() {
     );
     assert_eq!(
         expires_at,
-        Some(h.clock.now_ms() + RETRY.as_millis() as i64),
+        Some(h.clock.now_ms() + retry.as_millis() as i64),
         "retried later, not at once"
     );
     assert_eq!(status(&h, &started.upload_id).await, "uploading");
@@ -373,7 +376,7 @@ async fn a_cleanup_the_store_refuses_is_kept_visible_and_tried_again() {
 
     // Not before its retry time, even with the store back; then it goes.
     assert_eq!(reaper(&h).run_once().await.expect("reap").claimed, 0);
-    h.clock.advance(RETRY);
+    h.clock.advance(retry);
     let report = reaper(&h).run_once().await.expect("reap");
     assert_eq!((report.reaped, report.failed), (1, 0));
     assert_eq!(status(&h, &started.upload_id).await, "expired");

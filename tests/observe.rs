@@ -30,8 +30,10 @@ async fn scrape(app: &App) -> String {
 async fn metrics_count_what_users_did() {
     let app = App::start(&[
         ("HOIST_ALLOWED_TYPES", "application/octet-stream"),
-        ("HOIST_UPLOAD_TTL", "3s"),
-        ("HOIST_URL_TTL", "1s"),
+        // Short enough for the reaper to come by within the test, long enough that a URL is
+        // still alive when a busy machine gets round to sending 7 MiB to it.
+        ("HOIST_UPLOAD_TTL", "6s"),
+        ("HOIST_URL_TTL", "5s"),
         ("HOIST_REAPER_INTERVAL", "1s"),
     ])
     .await;
@@ -54,12 +56,12 @@ async fn metrics_count_what_users_did() {
     let aborted = start(&app, &alice, "b.bin", 100, "application/octet-stream").await;
     let abort = by_id(&app, &alice, "abort_upload", &aborted.upload_id).await;
     assert_eq!(abort.status, 200, "{abort:?}");
-    // Left alone: expires after 3 s, and the reaper takes it.
+    // Left alone: expires after 6 s, and the reaper takes it.
     start(&app, &alice, "c.bin", 100, "application/octet-stream").await;
 
     let app = &app;
     eventually(
-        Duration::from_secs(20),
+        Duration::from_secs(30),
         "the reaper counted",
         || async move { sample(&scrape(app).await, "hoist_uploads_expired_total") == Some(1.0) },
     )

@@ -11,7 +11,11 @@ CARGO_LEPTOS_VERSION=0.3.10
 GARAGE_VERSION=2.5.0
 BINARYEN_VERSION=132.0.0
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# step TEXT: says what runs next; CURRENT_STEP keeps it for a failure report.
+step() {
+  CURRENT_STEP=$*
+  printf '\n\033[1m==> %s\033[0m\n' "$*"
+}
 say() { printf '    %s\n' "$*"; }
 die() {
   printf '\n\033[31merror:\033[0m %s\n' "$*" >&2

@@ -329,6 +329,7 @@ mod tests {
             expires_at: Some(T0 + 60_000),
             checksum: None,
             reap_claim: None,
+            reap_attempts: 0,
         };
         db::uploads::insert(&pool, &row).await.unwrap();
         assert!(

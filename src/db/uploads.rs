@@ -28,6 +28,8 @@ pub struct UploadRow {
     /// Who is closing the upload right now: the reaper's token, or [`ABORT_CLAIM`] and a
     /// request's id. While set, nothing else may complete or extend it.
     pub reap_claim: Option<String>,
+    /// Failed clean-ups so far: above 0, `expires_at` is the next retry, not a deadline.
+    pub reap_attempts: i64,
 }
 
 /// Claims taken by `abort_upload` start with this; the reaper's are bare tokens.
@@ -72,6 +74,13 @@ macro_rules! columns {
     () => {
         "id, owner, name, object_key, content_type, size, part_size, s3_upload_id, \
          status, reason, created_at, completed_at, expires_at, checksum, reap_claim"
+    };
+}
+
+/// What a read of an [`UploadRow`] selects: its written columns and the reaper's count.
+macro_rules! row_columns {
+    () => {
+        concat!(columns!(), ", reap_attempts")
     };
 }
 
@@ -299,7 +308,7 @@ pub async fn find<'e, E>(db: E, id: &str) -> DbResult<Option<UploadRow>>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let sql = concat!("SELECT ", columns!(), " FROM uploads WHERE id = $1");
+    let sql = concat!("SELECT ", row_columns!(), " FROM uploads WHERE id = $1");
     Ok(sqlx::query_as(sql).bind(id).fetch_optional(db).await?)
 }
 
@@ -307,7 +316,7 @@ where
 pub async fn find_owned(pool: &Pool, id: &str, owner: &str) -> DbResult<Option<UploadRow>> {
     let sql = concat!(
         "SELECT ",
-        columns!(),
+        row_columns!(),
         " FROM uploads WHERE id = $1 AND owner = $2"
     );
     Ok(sqlx::query_as(sql)
@@ -328,7 +337,7 @@ pub async fn list_owned(
     let (created_at, id) = after.unwrap_or((i64::MAX, ""));
     let sql = concat!(
         "SELECT ",
-        columns!(),
+        row_columns!(),
         " FROM uploads WHERE owner = $1 AND (created_at < $2 OR (created_at = $2 AND id > $3)) \
          ORDER BY created_at DESC, id LIMIT $4"
     );
@@ -474,25 +483,34 @@ pub async fn record_part_checksums(
     upload_id: &str,
     parts: &[(u32, &str)],
 ) -> DbResult<Vec<u32>> {
-    let mut tx = pool.begin().await?;
-    let mut conflicts = Vec::new();
-    for &(part_number, checksum) in parts {
-        let recorded: String = sqlx::query_scalar(
-            "INSERT INTO upload_parts (upload_id, part_number, checksum) VALUES ($1, $2, $3) \
-             ON CONFLICT (upload_id, part_number) DO UPDATE SET checksum = upload_parts.checksum \
-             RETURNING checksum",
-        )
-        .bind(upload_id)
-        .bind(i64::from(part_number))
-        .bind(checksum)
-        .fetch_one(&mut *tx)
-        .await?;
-        if recorded != checksum {
-            conflicts.push(part_number);
-        }
+    if parts.is_empty() {
+        return Ok(Vec::new());
     }
-    tx.commit().await?;
-    Ok(conflicts)
+    // One statement for the whole batch (at most MAX_SIGN_BATCH rows): on SQLite every
+    // statement is a trip to the connection's thread and a turn at the write lock.
+    let rows: Vec<String> = (0..parts.len())
+        .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO upload_parts (upload_id, part_number, checksum) VALUES {} \
+         ON CONFLICT (upload_id, part_number) DO UPDATE SET checksum = upload_parts.checksum \
+         RETURNING part_number, checksum",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql)).bind(upload_id);
+    for &(part_number, checksum) in parts {
+        query = query.bind(i64::from(part_number)).bind(checksum);
+    }
+    let recorded = query.fetch_all(pool).await?;
+    Ok(parts
+        .iter()
+        .filter(|&&(n, checksum)| {
+            recorded
+                .iter()
+                .any(|(m, held)| *m == i64::from(n) && held != checksum)
+        })
+        .map(|&(n, _)| n)
+        .collect())
 }
 
 /// Signs a part for other content after all: the store refused (or never got) the first.

@@ -167,7 +167,7 @@ impl<S: ObjectStore> UploadService<S> {
             };
             wanted.push((part_number, len, checksum));
         }
-        self.extend(&row).await?;
+        self.extend_when_due(&row).await?;
         if required.is_some() {
             self.record_checksums(&row, s3_id, &wanted).await?;
         }
@@ -537,6 +537,21 @@ impl<S: ObjectStore> UploadService<S> {
             UploadStatus::Uploading => closing(&now),
             settled => settled,
         }))
+    }
+
+    /// Signing comes in batches every few seconds per upload; pushing the expiry on each would
+    /// be a write per batch. It is pushed once a tenth of the idle time has gone by: an upload
+    /// read as open, unclaimed and with more than nine tenths of its time ahead cannot be
+    /// reaped before that tenth is up, and one active at least every nine tenths of
+    /// `upload_ttl` stays alive.
+    async fn extend_when_due(&self, row: &UploadRow) -> UploadResult<()> {
+        let now = self.clock.now_ms();
+        let fresh_until = now + millis(self.rules.upload_ttl) * 9 / 10;
+        let untouched = row.reap_claim.is_none() && row.reap_attempts == 0;
+        if untouched && row.expires_at.is_some_and(|at| at > fresh_until) {
+            return Ok(());
+        }
+        self.extend(row).await
     }
 
     async fn open_upload(&self, owner: &str, id: &str) -> UploadResult<UploadRow> {

@@ -243,6 +243,7 @@ impl<S: ObjectStore> UploadService<S> {
             expires_at: Some(now + millis(self.rules.upload_ttl)),
             checksum: algorithm.map(|a| a.as_str().to_string()),
             reap_claim: None,
+            reap_attempts: 0,
         };
         Ok(Prepared {
             row,
