@@ -123,6 +123,14 @@ for instances in $INSTANCES; do
       "$LOAD" "${args[@]}" --clients "$clients" --duration "${SECONDS_EACH}s" \
       ${BENCH_LINK_MBIT:+--link-mbit "$BENCH_LINK_MBIT"} | tee "$data/table.md"
     read -r hoist_cpu store_cpu postgres_cpu < <(python3 -c "import sys; a, b = sys.argv[1:3]; a, b = a.split(), b.split(); print(*(round(float(y) - float(x), 1) for x, y in zip(a, b)))" "$before" "$(cpu_now)")
+    # Where the writers' time went, as the first instance saw it (see db::write).
+    curl -fsS "${args[1]}/metrics" | awk '
+      /^hoist_db_write_(wait|held)_seconds_(sum|count) / { v[$1] = $2 }
+      END {
+        n = v["hoist_db_write_wait_seconds_count"]
+        if (n > 0) printf "Write turns: %d, mean wait %.1f ms, mean held %.2f ms\n", n,
+          1000 * v["hoist_db_write_wait_seconds_sum"] / n, 1000 * v["hoist_db_write_held_seconds_sum"] / n
+      }'
     rss=()
     for pid in "${PIDS[@]}"; do rss+=("$(peak_mib "$pid") MiB"); done
     echo

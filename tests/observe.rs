@@ -96,6 +96,16 @@ async fn metrics_count_what_users_did() {
         sample(&text, "hoist_db_pool_connections").is_some_and(|n| n >= 1.0),
         "{text}"
     );
+    // Starting, completing and aborting wrote: each waited for its turn and held it.
+    for series in [
+        "hoist_db_write_wait_seconds_count",
+        "hoist_db_write_held_seconds_count",
+    ] {
+        assert!(
+            sample(&text, series).is_some_and(|n| n >= 3.0),
+            "{series} in\n{text}"
+        );
+    }
     // An octet-stream file is only hashed: its job was queued, ran, and left the queue.
     eventually(Duration::from_secs(20), "the hash job ran", || async move {
         let text = scrape(app).await;

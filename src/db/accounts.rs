@@ -50,17 +50,20 @@ macro_rules! account {
 
 /// `false` when the email is taken.
 pub async fn insert(pool: &Pool, row: &AccountRow) -> DbResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO accounts (id, email, password_hash, quota, disabled, created_at)
+    let done = super::alone(
+        pool,
+        sqlx::query(
+            "INSERT INTO accounts (id, email, password_hash, quota, disabled, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(&row.id)
+        .bind(&row.email)
+        .bind(&row.password_hash)
+        .bind(row.quota)
+        .bind(row.disabled)
+        .bind(row.created_at)
+        .execute(pool),
     )
-    .bind(&row.id)
-    .bind(&row.email)
-    .bind(&row.password_hash)
-    .bind(row.quota)
-    .bind(row.disabled)
-    .bind(row.created_at)
-    .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -77,11 +80,14 @@ pub async fn all(pool: &Pool) -> DbResult<Vec<AccountRow>> {
 
 /// `false` when there is no such account.
 pub async fn set_quota(pool: &Pool, email: &str, quota: i64) -> DbResult<bool> {
-    let done = sqlx::query("UPDATE accounts SET quota = $1 WHERE email = $2")
-        .bind(quota)
-        .bind(email)
-        .execute(pool)
-        .await?;
+    let done = super::alone(
+        pool,
+        sqlx::query("UPDATE accounts SET quota = $1 WHERE email = $2")
+            .bind(quota)
+            .bind(email)
+            .execute(pool),
+    )
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -173,19 +179,25 @@ pub async fn session(pool: &Pool, id: &str) -> DbResult<Option<SessionRow>> {
 }
 
 pub async fn touch_session(pool: &Pool, id: &str, now: i64) -> DbResult<()> {
-    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(pool)
-        .await?;
+    super::alone(
+        pool,
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(pool),
+    )
+    .await?;
     Ok(())
 }
 
 pub async fn delete_session(pool: &Pool, id: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE id = $1")
-        .bind(id)
-        .execute(pool)
-        .await?;
+    super::alone(
+        pool,
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(pool),
+    )
+    .await?;
     Ok(())
 }
 
@@ -195,11 +207,14 @@ pub async fn delete_stale_sessions(
     idle_before: i64,
     begun_before: i64,
 ) -> DbResult<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
-        .bind(idle_before)
-        .bind(begun_before)
-        .execute(pool)
-        .await?;
+    let done = super::alone(
+        pool,
+        sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
+            .bind(idle_before)
+            .bind(begun_before)
+            .execute(pool),
+    )
+    .await?;
     Ok(done.rows_affected())
 }
 
@@ -209,16 +224,19 @@ pub async fn insert_token(
     token: &TokenRow,
     token_hash: &str,
 ) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO api_tokens (id, account_id, name, token_hash, created_at) \
+    super::alone(
+        pool,
+        sqlx::query(
+            "INSERT INTO api_tokens (id, account_id, name, token_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&token.id)
+        .bind(account_id)
+        .bind(&token.name)
+        .bind(token_hash)
+        .bind(token.created_at)
+        .execute(pool),
     )
-    .bind(&token.id)
-    .bind(account_id)
-    .bind(&token.name)
-    .bind(token_hash)
-    .bind(token.created_at)
-    .execute(pool)
     .await?;
     Ok(())
 }
@@ -243,11 +261,14 @@ pub async fn tokens(pool: &Pool, account_id: &str) -> DbResult<Vec<TokenRow>> {
 
 /// `false` when the account has no such token.
 pub async fn delete_token(pool: &Pool, account_id: &str, id: &str) -> DbResult<bool> {
-    let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND account_id = $2")
-        .bind(id)
-        .bind(account_id)
-        .execute(pool)
-        .await?;
+    let done = super::alone(
+        pool,
+        sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND account_id = $2")
+            .bind(id)
+            .bind(account_id)
+            .execute(pool),
+    )
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -274,11 +295,14 @@ pub async fn by_token(pool: &Pool, token_hash: &str, now: i64) -> DbResult<Optio
         return Ok(None);
     };
     if found.last_used_at.is_none_or(|at| now - at > 60_000) {
-        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&found.token_id)
-            .execute(pool)
-            .await?;
+        super::alone(
+            pool,
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(&found.token_id)
+                .execute(pool),
+        )
+        .await?;
     }
     Ok(Some(found.account))
 }

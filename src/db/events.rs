@@ -83,9 +83,12 @@ pub async fn last_id(pool: &Pool) -> DbResult<i64> {
 
 /// Forgets events written before `before` (Unix ms). A client away longer than that reloads.
 pub async fn prune(pool: &Pool, before: i64) -> DbResult<u64> {
-    let done = sqlx::query("DELETE FROM events WHERE at < $1")
-        .bind(before)
-        .execute(pool)
-        .await?;
+    let done = super::alone(
+        pool,
+        sqlx::query("DELETE FROM events WHERE at < $1")
+            .bind(before)
+            .execute(pool),
+    )
+    .await?;
     Ok(done.rows_affected())
 }

@@ -163,13 +163,16 @@ fn claim_sql(backend: Backend) -> &'static str {
 /// Renews a lease. `false`: the job is no longer this worker's (its lease lapsed and another
 /// took it, or the file was deleted), and the worker should drop it.
 pub async fn renew(pool: &Pool, job_id: i64, worker: &str, lease_until: i64) -> DbResult<bool> {
-    let done = sqlx::query(
-        "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND state = 'running'",
+    let done = super::alone(
+        pool,
+        sqlx::query(
+            "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND state = 'running'",
+        )
+        .bind(lease_until)
+        .bind(job_id)
+        .bind(worker)
+        .execute(pool),
     )
-    .bind(lease_until)
-    .bind(job_id)
-    .bind(worker)
-    .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -123,17 +123,119 @@ pub async fn connect(url: &str) -> DbResult<Pool> {
 /// by taking its one write lock at `BEGIN IMMEDIATE`; on PostgreSQL the same transactions
 /// queue on one advisory lock, held until commit. Events are written only inside these, so
 /// their ids are also committed in order, which the live feed's cursor relies on.
-pub async fn write(pool: &Pool) -> DbResult<Tx> {
-    match Backend::of(pool) {
-        Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
+///
+/// Either way a writer first waits for this process's turn (see [`turn`]), holding no
+/// connection while it waits.
+pub async fn write(pool: &Pool) -> DbResult<WriteTx> {
+    let turn = turn(pool).await;
+    let tx = match Backend::of(pool) {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
         Backend::Postgres => {
             let mut tx = pool.begin().await?;
             sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
                 .bind(WRITER_LOCK)
                 .execute(&mut *tx)
                 .await?;
-            Ok(tx)
+            tx
         }
+    };
+    Ok(WriteTx {
+        tx,
+        _turn: Some(turn),
+    })
+}
+
+/// A transaction of writes that need no reads to stay fresh (several rows updated at once).
+/// On SQLite it still takes the process's turn, as every write there does; on PostgreSQL it
+/// is a plain transaction, its rows locked by its own statements.
+pub async fn batch(pool: &Pool) -> DbResult<WriteTx> {
+    let turn = match Backend::of(pool) {
+        Backend::Sqlite => Some(turn(pool).await),
+        Backend::Postgres => None,
+    };
+    let tx = match Backend::of(pool) {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => pool.begin().await?,
+    };
+    Ok(WriteTx { tx, _turn: turn })
+}
+
+/// Runs one writing statement (`statement` is the unstarted future of its `execute` or
+/// `fetch`) in this process's turn on SQLite, at once on PostgreSQL.
+pub async fn alone<T>(pool: &Pool, statement: impl std::future::Future<Output = T>) -> T {
+    match Backend::of(pool) {
+        Backend::Sqlite => {
+            let _turn = turn(pool).await;
+            statement.await
+        }
+        Backend::Postgres => statement.await,
+    }
+}
+
+/// A transaction from [`write`] or [`batch`], with its place in the writers' queue, given up
+/// when the transaction ends. Derefs to the connection, as sqlx's own transaction does.
+pub struct WriteTx {
+    tx: Tx,
+    _turn: Option<Turn>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> DbResult<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
+}
+
+/// This process's writers to one database, one at a time, first come first served.
+///
+/// SQLite lets one connection write at a time and makes the others wait in its busy handler,
+/// which sleeps in steps of up to 100 ms and holds the waiter's pooled connection meanwhile:
+/// under load a queue of writers both slept past their turn and left readers (signing a
+/// part reads) without a connection. PostgreSQL's advisory lock in [`write`] likewise held a
+/// connection per waiter. Queueing here first costs nothing when nobody waits, and leaves the
+/// database's own lock to settle only what other processes do.
+async fn turn(pool: &Pool) -> Turn {
+    type Turns = std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>;
+    static TURNS: std::sync::LazyLock<std::sync::Mutex<Turns>> =
+        std::sync::LazyLock::new(Default::default);
+    let url = pool.connect_options().database_url.to_string();
+    let gate = {
+        // Held for a map lookup only; a poisoned map is still a map.
+        let mut turns = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+        turns.entry(url).or_default().clone()
+    };
+    let asked = std::time::Instant::now();
+    let guard = gate.lock_owned().await;
+    metrics::histogram!(crate::observe::metrics::DB_WRITE_WAIT_SECONDS)
+        .record(asked.elapsed().as_secs_f64());
+    Turn {
+        _guard: guard,
+        since: std::time::Instant::now(),
+    }
+}
+
+/// A writer's turn (see [`turn`]), measured from when it was given until it is given back.
+struct Turn {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    since: std::time::Instant,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        metrics::histogram!(crate::observe::metrics::DB_WRITE_HELD_SECONDS)
+            .record(self.since.elapsed().as_secs_f64());
     }
 }
 
@@ -201,6 +303,57 @@ pub mod testing {
             create_postgres_database(&required_postgres_server(), &name).await
         } else {
             format!("sqlite://{}", dir.join("hoist.db").display())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A writer that must wait holds no connection meanwhile: with one transaction holding the
+    /// database, twice as many writers as the pool has connections queue up, a reader still
+    /// gets a connection, and every writer succeeds once the first commits (none gives up with
+    /// "database is locked").
+    #[tokio::test]
+    async fn queued_writers_leave_readers_a_connection_and_all_get_their_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = connect(&testing::fresh_url(dir.path()).await)
+            .await
+            .unwrap();
+        let first = write(&pool).await.unwrap();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let writers: Vec<_> = (0..16i64)
+            .map(|i| {
+                let (pool, queued) = (pool.clone(), queued.clone());
+                tokio::spawn(async move {
+                    queued.fetch_add(1, Ordering::SeqCst);
+                    if i % 2 == 0 {
+                        write(&pool).await?.commit().await
+                    } else {
+                        accounts::touch_session(&pool, "nobody", i).await
+                    }
+                })
+            })
+            .collect();
+        // Every writer has reached its wait (this test runs on one thread: a writer runs until
+        // it must wait), and had the chance to take a connection if waiting took one.
+        while queued.load(Ordering::SeqCst) < writers.len() {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..100 {
+            if pool.num_idle() == 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let read = accounts::all(&pool).await;
+        assert!(read.is_ok(), "a reader waited on queued writers: {read:?}");
+        first.commit().await.unwrap();
+        for writer in writers {
+            writer.await.unwrap().expect("a queued writer got its turn");
         }
     }
 }

@@ -84,17 +84,18 @@ macro_rules! row_columns {
     };
 }
 
-/// The bytes held by the uploads whose `$column` is the bound value, those on their way
-/// included. An object several of them share (the same content uploaded again) counts once.
+/// The bytes held in `$scope` ("owner" or "net", a guest network) named by `$param`: the
+/// distinct objects of its uploads that are uploading or uploaded, an object several uploads
+/// share (the same content uploaded again) counted once. The database's triggers keep the
+/// figure in `held` (migration 0008), so reading it costs one row however much is held.
 macro_rules! held_bytes {
-    ($column:literal, $param:literal) => {
+    ($scope:literal, $param:literal) => {
         concat!(
-            "(SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM (SELECT DISTINCT object_key, size \
-              FROM uploads WHERE ",
-            $column,
-            " = ",
+            "COALESCE((SELECT bytes FROM held WHERE scope = '",
+            $scope,
+            ":' || ",
             $param,
-            " AND status IN ('uploading', 'uploaded')) held)"
+            "), 0)"
         )
     };
 }
@@ -196,7 +197,7 @@ pub async fn insert_many(
             " + $6 <= $17 ",
             "AND (SELECT COUNT(*) FROM uploads WHERE owner = $2 AND status = 'uploading') < $18 ",
             "AND ($16 IS NULL OR ",
-            held_bytes!("guest_net", "$16"),
+            held_bytes!("net", "$16"),
             " + $6 <= $19)"
         ));
         let done = bind_row(query, row)
@@ -250,7 +251,7 @@ async fn refusal(
     if used.saturating_add(row.size) > quota || net.is_none() {
         return Ok(Refused::Quota { used: count(used) });
     }
-    let net_used: i64 = sqlx::query_scalar(concat!("SELECT ", held_bytes!("guest_net", "$1")))
+    let net_used: i64 = sqlx::query_scalar(concat!("SELECT ", held_bytes!("net", "$1")))
         .bind(net)
         .fetch_one(&mut *tx)
         .await?;
@@ -355,7 +356,7 @@ pub async fn set_s3_upload_ids(pool: &Pool, ids: &[(&str, &str)]) -> DbResult<()
     if ids.is_empty() {
         return Ok(());
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = super::batch(pool).await?;
     for (id, s3_upload_id) in ids {
         sqlx::query("UPDATE uploads SET s3_upload_id = $1 WHERE id = $2")
             .bind(s3_upload_id)
@@ -372,7 +373,7 @@ pub async fn set_s3_upload_ids(pool: &Pool, ids: &[(&str, &str)]) -> DbResult<()
 /// reviving it could race the reaper's abort), or someone is closing it. A failed cleanup
 /// leaves a future retry time in `expires_at`; `reap_attempts` keeps such an upload dead.
 pub async fn extend(pool: &Pool, id: &str, now: i64, expires_at: i64) -> DbResult<bool> {
-    let done = sqlx::query(
+    let done = super::alone(pool, sqlx::query(
         "UPDATE uploads SET expires_at = CASE WHEN expires_at > $1 THEN expires_at ELSE $1 END \
          WHERE id = $2 AND status = 'uploading' AND reap_claim IS NULL AND reap_attempts = 0 \
            AND expires_at > $3",
@@ -380,7 +381,7 @@ pub async fn extend(pool: &Pool, id: &str, now: i64, expires_at: i64) -> DbResul
     .bind(expires_at)
     .bind(id)
     .bind(now)
-    .execute(pool)
+    .execute(pool))
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -412,15 +413,18 @@ pub async fn mark_closed(
     reason: Option<&ClosedBecause>,
     now: i64,
 ) -> DbResult<()> {
-    sqlx::query(
-        "UPDATE uploads SET status = $1, reason = $2, completed_at = $3, expires_at = NULL \
+    super::alone(
+        pool,
+        sqlx::query(
+            "UPDATE uploads SET status = $1, reason = $2, completed_at = $3, expires_at = NULL \
          WHERE id = $4 AND status = 'uploading'",
+        )
+        .bind(status.as_str())
+        .bind(reason.map(ClosedBecause::to_stored))
+        .bind(now)
+        .bind(id)
+        .execute(pool),
     )
-    .bind(status.as_str())
-    .bind(reason.map(ClosedBecause::to_stored))
-    .bind(now)
-    .bind(id)
-    .execute(pool)
     .await?;
     Ok(())
 }
@@ -436,42 +440,51 @@ pub async fn claim_for_abort(
     now: i64,
     lease_until: i64,
 ) -> DbResult<bool> {
-    let done = sqlx::query(
-        "UPDATE uploads SET reap_claim = $1, expires_at = $2 \
+    let done = super::alone(
+        pool,
+        sqlx::query(
+            "UPDATE uploads SET reap_claim = $1, expires_at = $2 \
          WHERE id = $3 AND status = 'uploading' AND reap_claim IS NULL AND reap_attempts = 0 \
            AND expires_at > $4",
+        )
+        .bind(claim)
+        .bind(lease_until)
+        .bind(id)
+        .bind(now)
+        .execute(pool),
     )
-    .bind(claim)
-    .bind(lease_until)
-    .bind(id)
-    .bind(now)
-    .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Gives an abort's claim back (the store was away): the upload lives on, as before.
 pub async fn release_claim(pool: &Pool, id: &str, claim: &str) -> DbResult<()> {
-    sqlx::query("UPDATE uploads SET reap_claim = NULL WHERE id = $1 AND reap_claim = $2")
-        .bind(id)
-        .bind(claim)
-        .execute(pool)
-        .await?;
+    super::alone(
+        pool,
+        sqlx::query("UPDATE uploads SET reap_claim = NULL WHERE id = $1 AND reap_claim = $2")
+            .bind(id)
+            .bind(claim)
+            .execute(pool),
+    )
+    .await?;
     Ok(())
 }
 
 /// Ends a claimed upload as `aborted`. `false`: the claim was lost meanwhile (the reaper took
 /// over), which the caller sees when it reads the row again.
 pub async fn mark_aborted(pool: &Pool, id: &str, claim: &str, now: i64) -> DbResult<bool> {
-    let done = sqlx::query(
-        "UPDATE uploads SET status = 'aborted', reason = NULL, completed_at = $1, \
+    let done = super::alone(
+        pool,
+        sqlx::query(
+            "UPDATE uploads SET status = 'aborted', reason = NULL, completed_at = $1, \
          expires_at = NULL, reap_claim = NULL \
          WHERE id = $2 AND reap_claim = $3 AND status = 'uploading'",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(claim)
+        .execute(pool),
     )
-    .bind(now)
-    .bind(id)
-    .bind(claim)
-    .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -501,7 +514,7 @@ pub async fn record_part_checksums(
     for &(part_number, checksum) in parts {
         query = query.bind(i64::from(part_number)).bind(checksum);
     }
-    let recorded = query.fetch_all(pool).await?;
+    let recorded = super::alone(pool, query.fetch_all(pool)).await?;
     Ok(parts
         .iter()
         .filter(|&&(n, checksum)| {
@@ -520,12 +533,17 @@ pub async fn replace_part_checksum(
     part_number: u32,
     checksum: &str,
 ) -> DbResult<()> {
-    sqlx::query("UPDATE upload_parts SET checksum = $1 WHERE upload_id = $2 AND part_number = $3")
+    super::alone(
+        pool,
+        sqlx::query(
+            "UPDATE upload_parts SET checksum = $1 WHERE upload_id = $2 AND part_number = $3",
+        )
         .bind(checksum)
         .bind(upload_id)
         .bind(i64::from(part_number))
-        .execute(pool)
-        .await?;
+        .execute(pool),
+    )
+    .await?;
     Ok(())
 }
 
@@ -564,13 +582,16 @@ pub async fn claim_expired(
              RETURNING id, object_key, s3_upload_id, reap_attempts"
         }
     };
-    Ok(sqlx::query_as(sql)
-        .bind(token)
-        .bind(lease_until)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
+    Ok(super::alone(
+        pool,
+        sqlx::query_as(sql)
+            .bind(token)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool),
+    )
+    .await?)
 }
 
 /// Marks claimed uploads `expired`, in one transaction. Returns how many were still held by
@@ -583,7 +604,7 @@ pub async fn mark_reaped(
     now: i64,
 ) -> DbResult<u64> {
     let reason = reason.to_stored();
-    let mut tx = pool.begin().await?;
+    let mut tx = super::batch(pool).await?;
     let mut marked = 0;
     for id in ids {
         marked += sqlx::query(
@@ -612,15 +633,18 @@ pub async fn reap_failed(
     error: &str,
     retry_at: i64,
 ) -> DbResult<()> {
-    sqlx::query(
-        "UPDATE uploads SET reap_claim = NULL, reap_attempts = reap_attempts + 1, \
+    super::alone(
+        pool,
+        sqlx::query(
+            "UPDATE uploads SET reap_claim = NULL, reap_attempts = reap_attempts + 1, \
          reap_error = $1, expires_at = $2 WHERE id = $3 AND reap_claim = $4",
+        )
+        .bind(error)
+        .bind(retry_at)
+        .bind(id)
+        .bind(token)
+        .execute(pool),
     )
-    .bind(error)
-    .bind(retry_at)
-    .bind(id)
-    .bind(token)
-    .execute(pool)
     .await?;
     Ok(())
 }

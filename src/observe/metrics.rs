@@ -38,6 +38,10 @@ pub const JOBS_RUNNING: &str = "hoist_jobs_running";
 pub const DB_POOL_CONNECTIONS: &str = "hoist_db_pool_connections";
 pub const DB_POOL_IDLE: &str = "hoist_db_pool_idle_connections";
 pub const DB_POOL_MAX: &str = "hoist_db_pool_max_connections";
+/// How long a writer waited for this process's turn at the database, and held it (see
+/// `db::write`): the wait is where a busy database shows first.
+pub const DB_WRITE_WAIT_SECONDS: &str = "hoist_db_write_wait_seconds";
+pub const DB_WRITE_HELD_SECONDS: &str = "hoist_db_write_held_seconds";
 /// Open `/events` connections in this process.
 pub const LIVE_CLIENTS: &str = "hoist_live_clients";
 
@@ -59,6 +63,9 @@ pub fn install() -> Result<&'static PrometheusHandle, String> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(SERVER_FN_SECONDS.into()), SECONDS_BUCKETS)
         .and_then(|b| b.set_buckets_for_metric(Matcher::Full(JOB_SECONDS.into()), JOB_BUCKETS))
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Prefix("hoist_db_write_".into()), SECONDS_BUCKETS)
+        })
         .map_err(|e| e.to_string())?
         .install_recorder()
         .map_err(|e| e.to_string())?;
@@ -150,6 +157,16 @@ fn describe() {
     );
     describe_histogram!(SERVER_FN_SECONDS, Unit::Seconds, "Server-function latency.");
     describe_histogram!(JOB_SECONDS, Unit::Seconds, "Processing job durations.");
+    describe_histogram!(
+        DB_WRITE_WAIT_SECONDS,
+        Unit::Seconds,
+        "Time a database writer waited for this process's turn."
+    );
+    describe_histogram!(
+        DB_WRITE_HELD_SECONDS,
+        Unit::Seconds,
+        "Time a database writer held this process's turn."
+    );
     describe_gauge!(JOBS_QUEUED, "Processing jobs waiting.");
     describe_gauge!(JOBS_RUNNING, "Processing jobs held by a worker.");
     describe_gauge!(
