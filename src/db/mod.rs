@@ -149,15 +149,19 @@ pub async fn write(pool: &Pool) -> DbResult<WriteTx> {
 /// On SQLite it still takes the process's turn, as every write there does; on PostgreSQL it
 /// is a plain transaction, its rows locked by its own statements.
 pub async fn batch(pool: &Pool) -> DbResult<WriteTx> {
-    let turn = match Backend::of(pool) {
-        Backend::Sqlite => Some(turn(pool).await),
-        Backend::Postgres => None,
-    };
-    let tx = match Backend::of(pool) {
-        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => pool.begin().await?,
-    };
-    Ok(WriteTx { tx, _turn: turn })
+    Ok(match Backend::of(pool) {
+        Backend::Sqlite => {
+            let turn = turn(pool).await;
+            WriteTx {
+                tx: pool.begin_with("BEGIN IMMEDIATE").await?,
+                _turn: Some(turn),
+            }
+        }
+        Backend::Postgres => WriteTx {
+            tx: pool.begin().await?,
+            _turn: None,
+        },
+    })
 }
 
 /// Runs one writing statement (`statement` is the unstarted future of its `execute` or
