@@ -125,11 +125,16 @@ for instances in $INSTANCES; do
     read -r hoist_cpu store_cpu postgres_cpu < <(python3 -c "import sys; a, b = sys.argv[1:3]; a, b = a.split(), b.split(); print(*(round(float(y) - float(x), 1) for x, y in zip(a, b)))" "$before" "$(cpu_now)")
     # Where the writers' time went, as the first instance saw it (see db::write).
     curl -fsS "${args[1]}/metrics" | awk '
-      /^hoist_db_write_(wait|held)_seconds_(sum|count) / { v[$1] = $2 }
+      /^hoist_db_write_(wait|held)_seconds_(sum|count)\{/ {
+        match($1, /kind="[a-z]+"/); kind = substr($1, RSTART + 6, RLENGTH - 7)
+        sub(/\{.*/, "", $1); v[kind, $1] = $2; kinds[kind] = 1
+      }
       END {
-        n = v["hoist_db_write_wait_seconds_count"]
-        if (n > 0) printf "Write turns: %d, mean wait %.1f ms, mean held %.2f ms\n", n,
-          1000 * v["hoist_db_write_wait_seconds_sum"] / n, 1000 * v["hoist_db_write_held_seconds_sum"] / n
+        for (k in kinds) {
+          n = v[k, "hoist_db_write_wait_seconds_count"]
+          if (n > 0) printf "Write turns (%s): %d, mean wait %.1f ms, mean held %.2f ms\n", k, n,
+            1000 * v[k, "hoist_db_write_wait_seconds_sum"] / n, 1000 * v[k, "hoist_db_write_held_seconds_sum"] / n
+        }
       }'
     rss=()
     for pid in "${PIDS[@]}"; do rss+=("$(peak_mib "$pid") MiB"); done

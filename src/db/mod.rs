@@ -15,6 +15,8 @@ pub mod jobs;
 pub mod uploads;
 
 use sqlx::{any::AnyPoolOptions, Connection, Executor};
+use std::sync::Arc;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub type Pool = sqlx::AnyPool;
 pub type Conn = sqlx::AnyConnection;
@@ -127,7 +129,7 @@ pub async fn connect(url: &str) -> DbResult<Pool> {
 /// Either way a writer first waits for this process's turn (see [`turn`]), holding no
 /// connection while it waits.
 pub async fn write(pool: &Pool) -> DbResult<WriteTx> {
-    let turn = turn(pool).await;
+    let turn = turn(pool, Lane::Transaction).await;
     let tx = match Backend::of(pool) {
         Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
         Backend::Postgres => {
@@ -151,7 +153,7 @@ pub async fn write(pool: &Pool) -> DbResult<WriteTx> {
 pub async fn batch(pool: &Pool) -> DbResult<WriteTx> {
     Ok(match Backend::of(pool) {
         Backend::Sqlite => {
-            let turn = turn(pool).await;
+            let turn = turn(pool, Lane::Transaction).await;
             WriteTx {
                 tx: pool.begin_with("BEGIN IMMEDIATE").await?,
                 _turn: Some(turn),
@@ -169,7 +171,7 @@ pub async fn batch(pool: &Pool) -> DbResult<WriteTx> {
 pub async fn alone<T>(pool: &Pool, statement: impl std::future::Future<Output = T>) -> T {
     match Backend::of(pool) {
         Backend::Sqlite => {
-            let _turn = turn(pool).await;
+            let _turn = turn(pool, Lane::Statement).await;
             statement.await
         }
         Backend::Postgres => statement.await,
@@ -202,7 +204,7 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
-/// This process's writers to one database, one at a time, first come first served.
+/// This process's writers to one database, one at a time.
 ///
 /// SQLite lets one connection write at a time and makes the others wait in its busy handler,
 /// which sleeps in steps of up to 100 ms and holds the waiter's pooled connection meanwhile:
@@ -210,35 +212,71 @@ impl std::ops::DerefMut for WriteTx {
 /// part reads) without a connection. PostgreSQL's advisory lock in [`write`] likewise held a
 /// connection per waiter. Queueing here first costs nothing when nobody waits, and leaves the
 /// database's own lock to settle only what other processes do.
-async fn turn(pool: &Pool) -> Turn {
-    type Turns = std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>;
-    static TURNS: std::sync::LazyLock<std::sync::Mutex<Turns>> =
+///
+/// Single statements (a part's checksum as it is signed, a session touched) are what a
+/// waiting user feels most, and each holds the turn a fraction of what a check-then-write
+/// transaction does. So transactions first queue among themselves, and only the one at
+/// their head waits in the writers' queue beside the statements: a statement waits for at
+/// most one transaction, and a transaction for at most the statements that asked before it.
+async fn turn(pool: &Pool, lane: Lane) -> Turn {
+    type Gates = std::collections::HashMap<String, Arc<Gate>>;
+    static GATES: std::sync::LazyLock<std::sync::Mutex<Gates>> =
         std::sync::LazyLock::new(Default::default);
     let url = pool.connect_options().database_url.to_string();
     let gate = {
         // Held for a map lookup only; a poisoned map is still a map.
-        let mut turns = TURNS.lock().unwrap_or_else(|e| e.into_inner());
-        turns.entry(url).or_default().clone()
+        let mut gates = GATES.lock().unwrap_or_else(|e| e.into_inner());
+        gates.entry(url).or_default().clone()
     };
     let asked = std::time::Instant::now();
-    let guard = gate.lock_owned().await;
-    metrics::histogram!(crate::observe::metrics::DB_WRITE_WAIT_SECONDS)
+    let head = match lane {
+        Lane::Transaction => Some(gate.transactions.clone().lock_owned().await),
+        Lane::Statement => None,
+    };
+    let writer = gate.writer.clone().lock_owned().await;
+    metrics::histogram!(crate::observe::metrics::DB_WRITE_WAIT_SECONDS, "kind" => lane.name())
         .record(asked.elapsed().as_secs_f64());
     Turn {
-        _guard: guard,
+        _writer: writer,
+        _head: head,
+        lane,
         since: std::time::Instant::now(),
+    }
+}
+
+/// The two queues of one database's writers (see [`turn`]); tokio's mutex serves in order.
+#[derive(Default)]
+struct Gate {
+    transactions: Arc<Mutex<()>>,
+    writer: Arc<Mutex<()>>,
+}
+
+#[derive(Clone, Copy)]
+enum Lane {
+    Statement,
+    Transaction,
+}
+
+impl Lane {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Statement => "statement",
+            Self::Transaction => "transaction",
+        }
     }
 }
 
 /// A writer's turn (see [`turn`]), measured from when it was given until it is given back.
 struct Turn {
-    _guard: tokio::sync::OwnedMutexGuard<()>,
+    _writer: OwnedMutexGuard<()>,
+    _head: Option<OwnedMutexGuard<()>>,
+    lane: Lane,
     since: std::time::Instant,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        metrics::histogram!(crate::observe::metrics::DB_WRITE_HELD_SECONDS)
+        metrics::histogram!(crate::observe::metrics::DB_WRITE_HELD_SECONDS, "kind" => self.lane.name())
             .record(self.since.elapsed().as_secs_f64());
     }
 }
@@ -315,7 +353,6 @@ pub mod testing {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
 
     /// A writer that must wait holds no connection meanwhile: with one transaction holding the
     /// database, twice as many writers as the pool has connections queue up, a reader still
@@ -358,6 +395,55 @@ mod tests {
         first.commit().await.unwrap();
         for writer in writers {
             writer.await.unwrap().expect("a queued writer got its turn");
+        }
+    }
+
+    /// A single statement (a part's checksum as it is signed) does not wait behind every
+    /// queued transaction: with one transaction holding the database and two more queued,
+    /// each keeping its turn until told, a statement still gets through as the first ends.
+    #[tokio::test]
+    async fn a_statement_waits_for_one_transaction_at_most() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = connect(&testing::fresh_url(dir.path()).await)
+            .await
+            .unwrap();
+        let first = write(&pool).await.unwrap();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let mut releases = Vec::new();
+        let mut holders = Vec::new();
+        for _ in 0..2 {
+            let (release, released) = tokio::sync::oneshot::channel::<()>();
+            let (pool, queued) = (pool.clone(), queued.clone());
+            holders.push(tokio::spawn(async move {
+                queued.fetch_add(1, Ordering::SeqCst);
+                let tx = write(&pool).await?;
+                let _ = released.await;
+                tx.commit().await
+            }));
+            releases.push(release);
+        }
+        while queued.load(Ordering::SeqCst) < holders.len() {
+            tokio::task::yield_now().await;
+        }
+        let statement = {
+            let pool = pool.clone();
+            tokio::spawn(async move { accounts::touch_session(&pool, "nobody", 1).await })
+        };
+        tokio::task::yield_now().await;
+        first.commit().await.unwrap();
+        let done = tokio::time::timeout(std::time::Duration::from_secs(10), statement).await;
+        assert!(
+            matches!(done, Ok(Ok(Ok(())))),
+            "the statement waited behind the queued transactions: {done:?}"
+        );
+        for release in releases {
+            let _ = release.send(());
+        }
+        for holder in holders {
+            holder
+                .await
+                .unwrap()
+                .expect("a queued transaction got its turn");
         }
     }
 }
