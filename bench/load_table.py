@@ -1,7 +1,7 @@
 """One Markdown row per run of bench/load.sh, from its output, as docs/benchmarks.md shows them:
 server-function calls/s (the Hoist calls, not the PUT to the store), p50 / p99 per call, errors,
-peak RSS, each party's CPU seconds and Hoist's CPU per call. The commit each run names goes to
-stderr.
+peak RSS, each party's CPU seconds, Hoist's CPU per call and, where the run printed them, the
+mean wait for a write turn by kind. The commit each run names goes to stderr.
 
     python3 bench/load_table.py LOG [paced]
 """
@@ -25,6 +25,7 @@ FOOTER = re.compile(
     r"(?:Garage|store \(\w+\)) ([\d.]+), PostgreSQL ([\d.]+), load generator ([\d.]+); "
     r"commit (\w+)"
 )
+TURNS = re.compile(r"Write turns \((\w+)\): \d+, mean wait ([\d.]+) ms")
 
 
 def rows_of(block):
@@ -58,6 +59,9 @@ def parse(path, paced=False):
         cells += [instances, str(per_second)] + latencies
         cells += [str(errors), rss, f"{hoist} / {store} / {postgres} / {load}"]
         cells.append(f"{float(hoist) / max(requests, 1) * 1000:.1f} ms")
+        waits = dict(TURNS.findall(block))
+        if waits:
+            cells.append(" / ".join(waits.get(k, "–") for k in ("statement", "transaction")))
         out.append("| " + " | ".join(cells) + " |")
         print(commit, file=sys.stderr)
     return out

@@ -34,6 +34,11 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the database holds a value this version does not understand: {0}")]
     Corrupt(String),
+    #[error("the lock file {path} beside the database could not be opened: {source}")]
+    LockFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0:?} is not a database this version can use: the URL must start with sqlite:// or postgres://")]
     Unsupported(String),
 }
@@ -114,7 +119,10 @@ pub async fn connect(url: &str) -> DbResult<Pool> {
         .connect(&url)
         .await?;
     match backend {
-        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+        Backend::Sqlite => {
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            share_turns(&pool).await?;
+        }
         Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
     }
     Ok(pool)
@@ -219,24 +227,18 @@ impl std::ops::DerefMut for WriteTx {
 /// their head waits in the writers' queue beside the statements: a statement waits for at
 /// most one transaction, and a transaction for at most the statements that asked before it.
 async fn turn(pool: &Pool, lane: Lane) -> Turn {
-    type Gates = std::collections::HashMap<String, Arc<Gate>>;
-    static GATES: std::sync::LazyLock<std::sync::Mutex<Gates>> =
-        std::sync::LazyLock::new(Default::default);
-    let url = pool.connect_options().database_url.to_string();
-    let gate = {
-        // Held for a map lookup only; a poisoned map is still a map.
-        let mut gates = GATES.lock().unwrap_or_else(|e| e.into_inner());
-        gates.entry(url).or_default().clone()
-    };
+    let gate = gate(pool);
     let asked = std::time::Instant::now();
     let head = match lane {
         Lane::Transaction => Some(gate.transactions.clone().lock_owned().await),
         Lane::Statement => None,
     };
     let writer = gate.writer.clone().lock_owned().await;
+    let across = Across::take(&gate).await;
     metrics::histogram!(crate::observe::metrics::DB_WRITE_WAIT_SECONDS, "kind" => lane.name())
         .record(asked.elapsed().as_secs_f64());
     Turn {
+        _across: across,
         _writer: writer,
         _head: head,
         lane,
@@ -244,11 +246,97 @@ async fn turn(pool: &Pool, lane: Lane) -> Turn {
     }
 }
 
-/// The two queues of one database's writers (see [`turn`]); tokio's mutex serves in order.
+/// The queues of `pool`'s database in this process.
+fn gate(pool: &Pool) -> Arc<Gate> {
+    type Gates = std::collections::HashMap<String, Arc<Gate>>;
+    static GATES: std::sync::LazyLock<std::sync::Mutex<Gates>> =
+        std::sync::LazyLock::new(Default::default);
+    let url = pool.connect_options().database_url.to_string();
+    // Held for a map lookup only; a poisoned map is still a map.
+    let mut gates = GATES.lock().unwrap_or_else(|e| e.into_inner());
+    gates.entry(url).or_default().clone()
+}
+
+/// Makes a SQLite database's turns good across processes too: the instances, `hoist worker`
+/// and `hoist tokens` on one file. Each process's turn holder also locks a file beside the
+/// database, so a writer of another process waits in the kernel, woken as the lock is given
+/// back, instead of polling in SQLite's busy handler (which sleeps up to 100 ms a time and,
+/// with two instances under load, put 0.8 s on the tail of a one-row insert).
+async fn share_turns(pool: &Pool) -> DbResult<()> {
+    // SQLite's own answer, so the URL need not be parsed; empty for an in-memory database.
+    let path: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(pool)
+            .await?;
+    if path.is_empty() {
+        return Ok(());
+    }
+    let path = format!("{path}-writer");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| DbError::LockFile { path, source })?;
+    // A second pool on the same URL in this process shares the first one's file.
+    let _ = gate(pool).across.set(file);
+    Ok(())
+}
+
+/// The queues of one database's writers in this process (see [`turn`]); tokio's mutex
+/// serves in order.
 #[derive(Default)]
 struct Gate {
     transactions: Arc<Mutex<()>>,
     writer: Arc<Mutex<()>>,
+    /// SQLite's lock file for other processes (see [`share_turns`]); unset on PostgreSQL.
+    across: std::sync::OnceLock<std::fs::File>,
+}
+
+/// This process's hold on the lock file of [`share_turns`], given back when dropped.
+struct Across(Arc<Gate>);
+
+/// How long a writer waits for another process's turn to end before it leaves the matter
+/// to SQLite's busy timeout (set to the same in [`connect`]).
+const ACROSS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Across {
+    async fn take(gate: &Arc<Gate>) -> Option<Self> {
+        let file = gate.across.get()?;
+        let failed = match file.try_lock() {
+            Ok(()) => return Some(Self(gate.clone())),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                // Another process writes. Waiting blocks a thread. Should the wait be given
+                // up (this future dropped, or the deadline passed), the hold still arrives
+                // as the task's output and is dropped with it: the lock is never left held.
+                let gate = gate.clone();
+                let waiting = tokio::task::spawn_blocking(move || match gate.across.get() {
+                    Some(file) => file.lock().map(|()| Self(gate.clone())),
+                    None => Err(std::io::Error::other("no lock file")),
+                });
+                // A process that never lets go (stopped, or stuck mid-transaction) meets
+                // SQLite's busy timeout after this, as it would without the file.
+                match tokio::time::timeout(ACROSS_PATIENCE, waiting).await {
+                    Ok(Ok(Ok(hold))) => return Some(hold),
+                    Ok(Ok(Err(e))) => e.to_string(),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => "another process held it too long".to_owned(),
+                }
+            }
+            Err(std::fs::TryLockError::Error(e)) => e.to_string(),
+        };
+        // SQLite's own lock still keeps the writes apart; only the waiting is worse.
+        tracing::warn!(error = %failed, "the database's lock file could not be locked");
+        None
+    }
+}
+
+impl Drop for Across {
+    fn drop(&mut self) {
+        if let Some(file) = self.0.across.get() {
+            let _ = file.unlock();
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -268,6 +356,7 @@ impl Lane {
 
 /// A writer's turn (see [`turn`]), measured from when it was given until it is given back.
 struct Turn {
+    _across: Option<Across>,
     _writer: OwnedMutexGuard<()>,
     _head: Option<OwnedMutexGuard<()>>,
     lane: Lane,
@@ -445,5 +534,54 @@ mod tests {
                 .unwrap()
                 .expect("a queued transaction got its turn");
         }
+    }
+
+    /// On SQLite, another process (an instance, `hoist worker`, `hoist tokens`) finds the
+    /// lock file beside the database held while this one has its turn and free after it,
+    /// and this process's writers wait while another holds it, then go on.
+    #[tokio::test]
+    async fn other_processes_on_the_file_wait_for_a_turn_and_are_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = connect(&testing::fresh_url(dir.path()).await)
+            .await
+            .unwrap();
+        let lock_file = dir.path().join("hoist.db-writer");
+        if testing::on_postgres() {
+            assert!(!lock_file.exists(), "PostgreSQL needs no lock file");
+            return;
+        }
+        // What another process would open: a lock on it conflicts with this process's.
+        let other = std::fs::File::options()
+            .write(true)
+            .open(&lock_file)
+            .expect("the lock file beside the database");
+        let tx = write(&pool).await.unwrap();
+        assert!(
+            matches!(other.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+            "another process could write during this one's turn"
+        );
+        tx.commit().await.unwrap();
+        other
+            .try_lock()
+            .expect("the turn ended but the lock file stayed held");
+
+        let writer = {
+            let pool = pool.clone();
+            tokio::spawn(async move { accounts::touch_session(&pool, "nobody", 1).await })
+        };
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !writer.is_finished(),
+            "a write went ahead of another process's turn"
+        );
+        other.unlock().unwrap();
+        // Well inside the patience after which a writer stops waiting for the file.
+        let done = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+        assert!(matches!(done, Ok(Ok(Ok(())))), "{done:?}");
+        other
+            .try_lock()
+            .expect("the writer kept the lock file after its turn");
     }
 }
