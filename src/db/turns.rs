@@ -1,0 +1,425 @@
+//! Writers' turns: every write to the database first waits here, one at a time per database.
+//!
+//! SQLite lets one connection write at a time and makes the others wait in its busy handler,
+//! which sleeps in steps of up to 100 ms and holds the waiter's pooled connection meanwhile:
+//! under load a queue of writers both slept past their turn and left readers (signing a part
+//! reads) without a connection. PostgreSQL's advisory lock in [`super::write`] likewise held a
+//! connection per waiter. Queueing here first costs nothing when nobody waits.
+//!
+//! Within a process the turn is two tokio mutexes (which serve in order). Single statements
+//! (a part's checksum as it is signed, a session touched) are what a waiting user feels most,
+//! and each holds the turn a fraction of what a check-then-write transaction does. So
+//! transactions first queue among themselves, and only the one at their head waits beside the
+//! statements: a statement waits for at most one transaction, a transaction for at most the
+//! statements that asked before it.
+//!
+//! On SQLite the turn also spans processes (instances, `hoist worker`, `hoist tokens` on one
+//! file) through two lock files beside the database: see [`LockFiles`].
+
+use super::{DbError, DbResult, Pool};
+use std::fs::{File, TryLockError};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// Waits for this process's turn to write to `pool`'s database (and, on SQLite, for other
+/// processes' turns to end).
+pub(super) async fn turn(pool: &Pool, lane: Lane) -> Turn {
+    let gate = gate(pool);
+    let asked = Instant::now();
+    let head = match lane {
+        Lane::Transaction => Some(gate.transactions.clone().lock_owned().await),
+        Lane::Statement => None,
+    };
+    let writer = gate.writer.clone().lock_owned().await;
+    let across = Across::take(&gate).await;
+    metrics::histogram!(crate::observe::metrics::DB_WRITE_WAIT_SECONDS, "kind" => lane.name())
+        .record(asked.elapsed().as_secs_f64());
+    Turn {
+        _across: across,
+        _writer: writer,
+        _head: head,
+        lane,
+        since: Instant::now(),
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum Lane {
+    Statement,
+    Transaction,
+}
+
+impl Lane {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Statement => "statement",
+            Self::Transaction => "transaction",
+        }
+    }
+}
+
+/// A writer's turn, measured from when it was given until it is given back. The fields drop
+/// in order: another process is let in first, then this process's next writer.
+pub(super) struct Turn {
+    _across: Option<Across>,
+    _writer: OwnedMutexGuard<()>,
+    _head: Option<OwnedMutexGuard<()>>,
+    lane: Lane,
+    since: Instant,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        metrics::histogram!(crate::observe::metrics::DB_WRITE_HELD_SECONDS, "kind" => self.lane.name())
+            .record(self.since.elapsed().as_secs_f64());
+    }
+}
+
+/// The queues of one database's writers in this process.
+#[derive(Default)]
+struct Gate {
+    transactions: Arc<Mutex<()>>,
+    writer: Arc<Mutex<()>>,
+    /// Set on SQLite by [`share_across_processes`].
+    files: OnceLock<LockFiles>,
+}
+
+/// The queues of `pool`'s database in this process.
+fn gate(pool: &Pool) -> Arc<Gate> {
+    type Gates = std::collections::HashMap<String, Arc<Gate>>;
+    static GATES: std::sync::LazyLock<std::sync::Mutex<Gates>> =
+        std::sync::LazyLock::new(Default::default);
+    let url = pool.connect_options().database_url.to_string();
+    // Held for a map lookup only; a poisoned map is still a map.
+    let mut gates = GATES.lock().unwrap_or_else(|e| e.into_inner());
+    gates.entry(url).or_default().clone()
+}
+
+/// Makes a SQLite database's turns hold across the processes that share its file. Without
+/// it, a writer of another process polled in SQLite's busy handler: with two instances under
+/// load that put 0.8 s on the tail of a one-row insert.
+pub(super) async fn share_across_processes(pool: &Pool) -> DbResult<()> {
+    // SQLite's own answer, so the URL need not be parsed; empty for an in-memory database.
+    let path: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(pool)
+            .await?;
+    if path.is_empty() {
+        return Ok(());
+    }
+    let files = LockFiles::open(&path)?;
+    // A second pool on the same URL in this process shares the first one's files.
+    let _ = gate(pool).files.set(files);
+    Ok(())
+}
+
+/// Two lock files beside a SQLite database. A process holds `turn` while it writes; a writer
+/// of another process waits in the kernel and is woken as it is given back. Asking for
+/// `turn` goes through `next`, held until `turn` is had: so while one process writes, at
+/// most one other waits, and the writer's own next turn queues behind that one. The
+/// processes alternate instead of the one that lets go taking the lock straight back (which,
+/// with two instances, left the other's one-row inserts waiting 80 ms).
+struct LockFiles {
+    turn: File,
+    next: File,
+}
+
+impl LockFiles {
+    /// Opens (creating if needed) the lock files of the database at `path`.
+    fn open(path: &str) -> DbResult<Self> {
+        let open = |suffix: &str| {
+            let path = format!("{path}{suffix}");
+            File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|source| DbError::LockFile { path, source })
+        };
+        Ok(Self {
+            turn: open("-writer")?,
+            next: open("-writer-next")?,
+        })
+    }
+
+    /// Takes the turn if no other process has it or waits for it.
+    fn try_take(&self) -> std::io::Result<bool> {
+        if !free(self.next.try_lock())? {
+            return Ok(false);
+        }
+        let taken = free(self.turn.try_lock());
+        let _ = self.next.unlock();
+        taken
+    }
+
+    /// Waits for the turn, blocking the thread.
+    fn take(&self) -> std::io::Result<()> {
+        self.next.lock()?;
+        let taken = self.turn.lock();
+        let _ = self.next.unlock();
+        taken
+    }
+
+    fn give_back(&self) {
+        let _ = self.turn.unlock();
+    }
+}
+
+/// Whether a `try_lock` got the lock.
+fn free(tried: Result<(), TryLockError>) -> std::io::Result<bool> {
+    match tried {
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// How long a writer waits for other processes' turns before it leaves the matter to
+/// SQLite's busy timeout (set to the same in [`super::connect`]).
+const ACROSS_PATIENCE: Duration = Duration::from_secs(10);
+
+/// This process's hold on [`LockFiles`]' turn, given back when dropped.
+struct Across(Arc<Gate>);
+
+impl Across {
+    async fn take(gate: &Arc<Gate>) -> Option<Self> {
+        let files = gate.files.get()?;
+        let failed = match files.try_take() {
+            Ok(true) => return Some(Self(gate.clone())),
+            Ok(false) => {
+                // Waiting blocks a thread. Should the wait be given up (this future dropped,
+                // or the deadline passed), the hold still arrives as the task's output and is
+                // dropped with it: the lock is never left held by nobody.
+                let gate = gate.clone();
+                let waiting = tokio::task::spawn_blocking(move || match gate.files.get() {
+                    Some(files) => files.take().map(|()| Self(gate.clone())),
+                    None => Err(std::io::Error::other("no lock files")),
+                });
+                // A process that never lets go (stopped, or stuck mid-transaction) meets
+                // SQLite's busy timeout after this, as it would without the files.
+                match tokio::time::timeout(ACROSS_PATIENCE, waiting).await {
+                    Ok(Ok(Ok(hold))) => return Some(hold),
+                    Ok(Ok(Err(e))) => e.to_string(),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => "another process kept its turn too long".to_owned(),
+                }
+            }
+            Err(e) => e.to_string(),
+        };
+        // SQLite's own lock still keeps the writes apart; only the waiting is worse.
+        tracing::warn!(error = %failed, "the database's lock files could not be locked");
+        None
+    }
+}
+
+impl Drop for Across {
+    fn drop(&mut self) {
+        if let Some(files) = self.0.files.get() {
+            files.give_back();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{accounts, connect, testing, write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A writer that must wait holds no connection meanwhile: with one transaction holding the
+    /// database, twice as many writers as the pool has connections queue up, a reader still
+    /// gets a connection, and every writer succeeds once the first commits (none gives up with
+    /// "database is locked").
+    #[tokio::test]
+    async fn queued_writers_leave_readers_a_connection_and_all_get_their_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = connect(&testing::fresh_url(dir.path()).await)
+            .await
+            .unwrap();
+        let first = write(&pool).await.unwrap();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let writers: Vec<_> = (0..16i64)
+            .map(|i| {
+                let (pool, queued) = (pool.clone(), queued.clone());
+                tokio::spawn(async move {
+                    queued.fetch_add(1, Ordering::SeqCst);
+                    if i % 2 == 0 {
+                        write(&pool).await?.commit().await
+                    } else {
+                        accounts::touch_session(&pool, "nobody", i).await
+                    }
+                })
+            })
+            .collect();
+        // Every writer has reached its wait (this test runs on one thread: a writer runs until
+        // it must wait), and had the chance to take a connection if waiting took one.
+        while queued.load(Ordering::SeqCst) < writers.len() {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..100 {
+            if pool.num_idle() == 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let read = accounts::all(&pool).await;
+        assert!(read.is_ok(), "a reader waited on queued writers: {read:?}");
+        first.commit().await.unwrap();
+        for writer in writers {
+            writer.await.unwrap().expect("a queued writer got its turn");
+        }
+    }
+
+    /// A single statement (a part's checksum as it is signed) does not wait behind every
+    /// queued transaction: with one transaction holding the database and two more queued,
+    /// each keeping its turn until told, a statement still gets through as the first ends.
+    #[tokio::test]
+    async fn a_statement_waits_for_one_transaction_at_most() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = connect(&testing::fresh_url(dir.path()).await)
+            .await
+            .unwrap();
+        let first = write(&pool).await.unwrap();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let mut releases = Vec::new();
+        let mut holders = Vec::new();
+        for _ in 0..2 {
+            let (release, released) = tokio::sync::oneshot::channel::<()>();
+            let (pool, queued) = (pool.clone(), queued.clone());
+            holders.push(tokio::spawn(async move {
+                queued.fetch_add(1, Ordering::SeqCst);
+                let tx = write(&pool).await?;
+                let _ = released.await;
+                tx.commit().await
+            }));
+            releases.push(release);
+        }
+        while queued.load(Ordering::SeqCst) < holders.len() {
+            tokio::task::yield_now().await;
+        }
+        let statement = {
+            let pool = pool.clone();
+            tokio::spawn(async move { accounts::touch_session(&pool, "nobody", 1).await })
+        };
+        tokio::task::yield_now().await;
+        first.commit().await.unwrap();
+        let done = tokio::time::timeout(std::time::Duration::from_secs(10), statement).await;
+        assert!(
+            matches!(done, Ok(Ok(Ok(())))),
+            "the statement waited behind the queued transactions: {done:?}"
+        );
+        for release in releases {
+            let _ = release.send(());
+        }
+        for holder in holders {
+            holder
+                .await
+                .unwrap()
+                .expect("a queued transaction got its turn");
+        }
+    }
+
+    /// The database of a fresh pool and, on SQLite, the lock files as another process
+    /// sharing the file would open them (its locks conflict with this process's).
+    async fn pool_and_other_process() -> (tempfile::TempDir, Pool, Option<LockFiles>) {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = connect(&testing::fresh_url(dir.path()).await)
+            .await
+            .unwrap();
+        let path = dir.path().join("hoist.db");
+        let other = if testing::on_postgres() {
+            assert!(
+                !dir.path().join("hoist.db-writer").exists(),
+                "PostgreSQL needs no lock files"
+            );
+            None
+        } else {
+            Some(LockFiles::open(&path.display().to_string()).unwrap())
+        };
+        (dir, pool, other)
+    }
+
+    /// On SQLite, another process (an instance, `hoist worker`, `hoist tokens`) cannot take a
+    /// turn while this one has it and can once it ends; this process's writers wait while
+    /// another has its turn, then go on.
+    #[tokio::test]
+    async fn other_processes_on_the_file_wait_for_a_turn_and_are_waited_for() {
+        let (_dir, pool, Some(other)) = pool_and_other_process().await else {
+            return;
+        };
+        let tx = write(&pool).await.unwrap();
+        assert!(
+            !other.try_take().unwrap(),
+            "another process could write during this one's turn"
+        );
+        tx.commit().await.unwrap();
+        assert!(
+            other.try_take().unwrap(),
+            "the turn ended but other processes still could not write"
+        );
+
+        let writer = {
+            let pool = pool.clone();
+            tokio::spawn(async move { accounts::touch_session(&pool, "nobody", 1).await })
+        };
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !writer.is_finished(),
+            "a write went ahead of another process's turn"
+        );
+        other.give_back();
+        // Well inside the patience after which a writer stops waiting for other processes.
+        let done = tokio::time::timeout(Duration::from_secs(5), writer).await;
+        assert!(matches!(done, Ok(Ok(Ok(())))), "{done:?}");
+        assert!(
+            other.try_take().unwrap(),
+            "the writer kept the turn after it wrote"
+        );
+        other.give_back();
+    }
+
+    /// Two processes alternate: one that ends its turn while the other waits cannot take the
+    /// next turn straight back (with two instances under load, that had one instance's
+    /// inserts wait for the other's whole queue).
+    #[tokio::test]
+    async fn a_process_that_ends_its_turn_lets_a_waiting_one_go_first() {
+        let (_dir, pool, Some(other)) = pool_and_other_process().await else {
+            return;
+        };
+        // Which of two woken processes wins is the scheduler's call: without the way in, the
+        // one letting go mostly won, sometimes not. Twenty rounds leave it no luck.
+        for round in 0..20 {
+            assert!(
+                other.try_take().unwrap(),
+                "round {round}: the writer kept the turn"
+            );
+            let writer = {
+                let pool = pool.clone();
+                tokio::spawn(async move { accounts::touch_session(&pool, "nobody", 1).await })
+            };
+            // The writer waits in line: it holds the way in, so the other process cannot ask.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while other.next.try_lock().is_ok() {
+                let _ = other.next.unlock();
+                assert!(
+                    Instant::now() < deadline,
+                    "the writer never asked for its turn"
+                );
+                tokio::task::yield_now().await;
+            }
+            other.give_back();
+            assert!(
+                !other.try_take().unwrap(),
+                "round {round}: the process that ended its turn took the next one before the \
+                 waiting writer"
+            );
+            let done = tokio::time::timeout(Duration::from_secs(5), writer).await;
+            assert!(matches!(done, Ok(Ok(Ok(())))), "round {round}: {done:?}");
+        }
+        assert!(other.try_take().unwrap(), "the writer kept the turn");
+        other.give_back();
+    }
+}
