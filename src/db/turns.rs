@@ -18,6 +18,7 @@
 
 use super::{DbError, DbResult, Pool};
 use std::fs::{File, TryLockError};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -31,14 +32,20 @@ pub(super) async fn turn(pool: &Pool, lane: Lane) -> Turn {
         Lane::Transaction => Some(gate.transactions.clone().lock_owned().await),
         Lane::Statement => None,
     };
-    let writer = gate.writer.clone().lock_owned().await;
-    let across = Across::take(&gate).await;
+    let waiting = Waiting::start(&gate);
+    let mut writer = gate.writer.clone().lock_owned().await;
+    waiting.end();
+    if writer.hold.is_none() {
+        writer.hold = Across::take(&gate).await;
+        writer.turns = 0;
+    }
+    writer.turns += 1;
     metrics::histogram!(crate::observe::metrics::DB_WRITE_WAIT_SECONDS, "kind" => lane.name())
         .record(asked.elapsed().as_secs_f64());
     Turn {
-        _across: across,
-        _writer: writer,
+        writer: Some(writer),
         _head: head,
+        gate,
         lane,
         since: Instant::now(),
     }
@@ -59,12 +66,11 @@ impl Lane {
     }
 }
 
-/// A writer's turn, measured from when it was given until it is given back. The fields drop
-/// in order: another process is let in first, then this process's next writer.
+/// A writer's turn, measured from when it was given until it is given back.
 pub(super) struct Turn {
-    _across: Option<Across>,
-    _writer: OwnedMutexGuard<()>,
+    writer: Option<OwnedMutexGuard<Kept>>,
     _head: Option<OwnedMutexGuard<()>>,
+    gate: Arc<Gate>,
     lane: Lane,
     since: Instant,
 }
@@ -73,16 +79,83 @@ impl Drop for Turn {
     fn drop(&mut self) {
         metrics::histogram!(crate::observe::metrics::DB_WRITE_HELD_SECONDS, "kind" => self.lane.name())
             .record(self.since.elapsed().as_secs_f64());
+        let Some(mut writer) = self.writer.take() else {
+            return;
+        };
+        // Handing the other processes' turn to this process's next writer saves a trip
+        // through the kernel and another process's wake-up per write; a bounded number of
+        // times, so that the others still get their turns.
+        let keep = writer.hold.is_some()
+            && writer.turns < KEPT_TURNS
+            && self.gate.waiting.load(Ordering::SeqCst) > 0;
+        if !keep {
+            writer.hold = None;
+        }
+        drop(writer);
+        if keep {
+            self.gate.settle();
+        }
     }
+}
+
+/// How many turns in a row a process may keep the other processes' turn (see [`Turn`]'s drop).
+const KEPT_TURNS: u32 = 16;
+
+/// What the writers of one process pass from hand to hand: the other processes' turn, if
+/// this process has it, and how many turns it has been kept.
+#[derive(Default)]
+struct Kept {
+    hold: Option<Across>,
+    turns: u32,
 }
 
 /// The queues of one database's writers in this process.
 #[derive(Default)]
 struct Gate {
     transactions: Arc<Mutex<()>>,
-    writer: Arc<Mutex<()>>,
+    writer: Arc<Mutex<Kept>>,
+    /// Writers that have asked for `writer` and not got it yet.
+    waiting: AtomicUsize,
     /// Set on SQLite by [`share_across_processes`].
     files: OnceLock<LockFiles>,
+}
+
+impl Gate {
+    /// Gives the other processes' turn back if it was kept for a writer that is no longer
+    /// coming. Both the writer that kept it and one that gives up waiting call this after
+    /// their own change, so whichever comes second sees the other's.
+    fn settle(&self) {
+        if self.waiting.load(Ordering::SeqCst) == 0 {
+            if let Ok(mut writer) = self.writer.try_lock() {
+                writer.hold = None;
+            }
+        }
+    }
+}
+
+/// A writer counted in [`Gate::waiting`] until it gets the turn or gives up.
+struct Waiting<'a>(Option<&'a Gate>);
+
+impl<'a> Waiting<'a> {
+    fn start(gate: &'a Gate) -> Self {
+        gate.waiting.fetch_add(1, Ordering::SeqCst);
+        Self(Some(gate))
+    }
+
+    fn end(mut self) {
+        if let Some(gate) = self.0.take() {
+            gate.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(gate) = self.0.take() {
+            gate.waiting.fetch_sub(1, Ordering::SeqCst);
+            gate.settle();
+        }
+    }
 }
 
 /// The queues of `pool`'s database in this process.
@@ -225,7 +298,6 @@ impl Drop for Across {
 mod tests {
     use super::*;
     use crate::db::{accounts, connect, testing, write};
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A writer that must wait holds no connection meanwhile: with one transaction holding the
     /// database, twice as many writers as the pool has connections queue up, a reader still
@@ -420,6 +492,33 @@ mod tests {
             assert!(matches!(done, Ok(Ok(Ok(())))), "round {round}: {done:?}");
         }
         assert!(other.try_take().unwrap(), "the writer kept the turn");
+        other.give_back();
+    }
+
+    /// A writer that gives up while queued (its request dropped) does not leave the other
+    /// processes' turn kept for it: once the writer before it is done, they can write.
+    #[tokio::test]
+    async fn a_writer_that_gives_up_in_the_queue_leaves_no_turn_kept() {
+        let (_dir, pool, Some(other)) = pool_and_other_process().await else {
+            return;
+        };
+        let first = write(&pool).await.unwrap();
+        let quitter = {
+            let pool = pool.clone();
+            tokio::spawn(async move { accounts::touch_session(&pool, "nobody", 1).await })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while gate(&pool).waiting.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the writer never queued");
+            tokio::task::yield_now().await;
+        }
+        quitter.abort();
+        assert!(quitter.await.is_err_and(|e| e.is_cancelled()));
+        first.commit().await.unwrap();
+        assert!(
+            other.try_take().unwrap(),
+            "the turn stayed kept for a writer that had given up"
+        );
         other.give_back();
     }
 }
