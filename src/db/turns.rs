@@ -305,10 +305,7 @@ mod tests {
     /// "database is locked").
     #[tokio::test]
     async fn queued_writers_leave_readers_a_connection_and_all_get_their_turn() {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = connect(&testing::fresh_url(dir.path()).await)
-            .await
-            .unwrap();
+        let (_dir, pool) = fresh_pool().await;
         let first = write(&pool).await.unwrap();
         let queued = Arc::new(AtomicUsize::new(0));
         let writers: Vec<_> = (0..16i64)
@@ -348,10 +345,7 @@ mod tests {
     /// each keeping its turn until told, a statement still gets through as the first ends.
     #[tokio::test]
     async fn a_statement_waits_for_one_transaction_at_most() {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = connect(&testing::fresh_url(dir.path()).await)
-            .await
-            .unwrap();
+        let (_dir, pool) = fresh_pool().await;
         let first = write(&pool).await.unwrap();
         let queued = Arc::new(AtomicUsize::new(0));
         let mut releases = Vec::new();
@@ -370,10 +364,7 @@ mod tests {
         while queued.load(Ordering::SeqCst) < holders.len() {
             tokio::task::yield_now().await;
         }
-        let statement = {
-            let pool = pool.clone();
-            tokio::spawn(async move { accounts::touch_session(&pool, "nobody", 1).await })
-        };
+        let statement = spawn_write(&pool);
         tokio::task::yield_now().await;
         first.commit().await.unwrap();
         let done = tokio::time::timeout(std::time::Duration::from_secs(10), statement).await;
@@ -392,13 +383,24 @@ mod tests {
         }
     }
 
-    /// The database of a fresh pool and, on SQLite, the lock files as another process
-    /// sharing the file would open them (its locks conflict with this process's).
-    async fn pool_and_other_process() -> (tempfile::TempDir, Pool, Option<LockFiles>) {
+    async fn fresh_pool() -> (tempfile::TempDir, Pool) {
         let dir = tempfile::tempdir().unwrap();
         let pool = connect(&testing::fresh_url(dir.path()).await)
             .await
             .unwrap();
+        (dir, pool)
+    }
+
+    /// A single-statement write of its own.
+    fn spawn_write(pool: &Pool) -> tokio::task::JoinHandle<DbResult<()>> {
+        let pool = pool.clone();
+        tokio::spawn(async move { accounts::touch_session(&pool, "nobody", 1).await })
+    }
+
+    /// The database of a fresh pool and, on SQLite, the lock files as another process
+    /// sharing the file would open them (its locks conflict with this process's).
+    async fn pool_and_other_process() -> (tempfile::TempDir, Pool, Option<LockFiles>) {
+        let (dir, pool) = fresh_pool().await;
         let path = dir.path().join("hoist.db");
         let other = if testing::on_postgres() {
             assert!(
@@ -431,10 +433,7 @@ mod tests {
             "the turn ended but other processes still could not write"
         );
 
-        let writer = {
-            let pool = pool.clone();
-            tokio::spawn(async move { accounts::touch_session(&pool, "nobody", 1).await })
-        };
+        let writer = spawn_write(&pool);
         for _ in 0..10 {
             tokio::task::yield_now().await;
         }
@@ -468,10 +467,7 @@ mod tests {
                 other.try_take().unwrap(),
                 "round {round}: the writer kept the turn"
             );
-            let writer = {
-                let pool = pool.clone();
-                tokio::spawn(async move { accounts::touch_session(&pool, "nobody", 1).await })
-            };
+            let writer = spawn_write(&pool);
             // The writer waits in line: it holds the way in, so the other process cannot ask.
             let deadline = Instant::now() + Duration::from_secs(10);
             while other.next.try_lock().is_ok() {
@@ -503,10 +499,7 @@ mod tests {
             return;
         };
         let first = write(&pool).await.unwrap();
-        let quitter = {
-            let pool = pool.clone();
-            tokio::spawn(async move { accounts::touch_session(&pool, "nobody", 1).await })
-        };
+        let quitter = spawn_write(&pool);
         let deadline = Instant::now() + Duration::from_secs(10);
         while gate(&pool).waiting.load(Ordering::SeqCst) == 0 {
             assert!(Instant::now() < deadline, "the writer never queued");
