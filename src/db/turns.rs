@@ -117,7 +117,7 @@ struct Gate {
     /// Writers that have asked for `writer` and not got it yet.
     waiting: AtomicUsize,
     /// Set on SQLite by [`share_across_processes`].
-    files: OnceLock<LockFiles>,
+    files: OnceLock<Arc<LockFiles>>,
 }
 
 impl Gate {
@@ -183,7 +183,7 @@ pub(super) async fn share_across_processes(pool: &Pool) -> DbResult<()> {
     }
     let files = LockFiles::open(&path)?;
     // A second pool on the same URL in this process shares the first one's files.
-    let _ = gate(pool).files.set(files);
+    let _ = gate(pool).files.set(Arc::new(files));
     Ok(())
 }
 
@@ -253,22 +253,19 @@ fn free(tried: Result<(), TryLockError>) -> std::io::Result<bool> {
 const ACROSS_PATIENCE: Duration = Duration::from_secs(10);
 
 /// This process's hold on [`LockFiles`]' turn, given back when dropped.
-struct Across(Arc<Gate>);
+struct Across(Arc<LockFiles>);
 
 impl Across {
-    async fn take(gate: &Arc<Gate>) -> Option<Self> {
-        let files = gate.files.get()?;
+    async fn take(gate: &Gate) -> Option<Self> {
+        let files = gate.files.get()?.clone();
         let failed = match files.try_take() {
-            Ok(true) => return Some(Self(gate.clone())),
+            Ok(true) => return Some(Self(files)),
             Ok(false) => {
                 // Waiting blocks a thread. Should the wait be given up (this future dropped,
                 // or the deadline passed), the hold still arrives as the task's output and is
                 // dropped with it: the lock is never left held by nobody.
-                let gate = gate.clone();
-                let waiting = tokio::task::spawn_blocking(move || match gate.files.get() {
-                    Some(files) => files.take().map(|()| Self(gate.clone())),
-                    None => Err(std::io::Error::other("no lock files")),
-                });
+                let waiting =
+                    tokio::task::spawn_blocking(move || files.take().map(|()| Self(files)));
                 // A process that never lets go (stopped, or stuck mid-transaction) meets
                 // SQLite's busy timeout after this, as it would without the files.
                 match tokio::time::timeout(ACROSS_PATIENCE, waiting).await {
@@ -288,9 +285,7 @@ impl Across {
 
 impl Drop for Across {
     fn drop(&mut self) {
-        if let Some(files) = self.0.files.get() {
-            files.give_back();
-        }
+        self.0.give_back();
     }
 }
 
