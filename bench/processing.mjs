@@ -128,6 +128,8 @@ result.rss_before_clients_mib = +rssMiB().toFixed(1);
 const closers = [];
 for (let i = 0; i < CLIENTS; i++) {
   const guest = new Client();
+  // A stream is only for a session the browser has: the cookie first, as a page gets it.
+  await guest.call('whoami', {});
   closers.push(await guest.events(() => {}));
 }
 await new Promise((ok) => setTimeout(ok, 1000));

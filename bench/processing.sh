@@ -23,7 +23,8 @@ ffmpeg -y -hide_banner -loglevel error -f lavfi -i "testsrc=duration=40:size=640
   -pix_fmt yuv420p -c:a aac -movflags +faststart -shortest "$WORK/clip.mp4"
 
 start_app processing HOIST_PART_CHECKSUM=off HOIST_RATE_LIMIT=0 HOIST_IP_RATE_LIMIT=0 \
-  HOIST_S3_LIFECYCLE_RULE=false HOIST_MAX_CONNECTIONS=8192
+  HOIST_S3_LIFECYCLE_RULE=false HOIST_MAX_CONNECTIONS=8192 \
+  HOIST_LIVE_PER_NETWORK=4096 HOIST_LIVE_MAX=4096
 settle
 ulimit -n 65536 2>/dev/null || true
 line=$(node bench/processing.mjs "$APP_URL" "$APP_PID" "$WORK/noise.png" "$WORK/clip.mp4" "$CLIENTS" "$EVENTS")

@@ -181,7 +181,11 @@ async fn run(config: Config) -> Result<(), String> {
         config.public_url().starts_with("https://"),
         config.accounts.session_lifetime,
     );
-    let feed = Feed::start(pool.clone(), bell.clone())
+    let live = config
+        .live
+        .limits(config.http.max_connections)
+        .map_err(|live| format!("HOIST_LIVE_MAX {live} is over half of HOIST_MAX_CONNECTIONS"))?;
+    let feed = Feed::start(pool.clone(), bell.clone(), live)
         .await
         .map_err(|e| format!("live events: {e}"))?;
     tokio::spawn(background::every(

@@ -94,6 +94,13 @@ pub enum ApiError {
     TooManyTokens { max: u64 },
     #[error("This page has {max} live connections open already; close some tabs and reload.")]
     TooManyLiveConnections { max: usize },
+    /// `/events` without a session cookie or token: a stranger would get a new guest, for free.
+    #[error("Live updates follow a session this browser has already: load the page first (or send an API token).")]
+    LiveNeedsSession,
+    #[error("Your network has {max} live connections open already; live updates resume when some close.")]
+    LiveNetworkFull { max: usize },
+    #[error("The server is following as many live connections as it can; live updates resume in a moment.")]
+    LiveFull,
     #[error("Give the file a title of 1 to {max} characters.")]
     BadTitle { max: usize },
     #[error("Keep the description under {max} characters.")]
@@ -128,9 +135,11 @@ impl ApiError {
             | Self::BadTokenName { .. }
             | Self::BadTitle { .. }
             | Self::BadDescription { .. } => 400,
-            Self::SignInRequired | Self::NotSignedIn | Self::BadToken | Self::WrongCredentials => {
-                401
-            }
+            Self::SignInRequired
+            | Self::NotSignedIn
+            | Self::BadToken
+            | Self::WrongCredentials
+            | Self::LiveNeedsSession => 401,
             Self::CrossSite | Self::AccountDisabled => 403,
             Self::NotFound => 404,
             Self::Incomplete { .. }
@@ -140,7 +149,10 @@ impl ApiError {
             | Self::TooManyActive { .. }
             | Self::TooManyTokens { .. } => 409,
             Self::OverQuota { .. } | Self::GuestNetworkFull { .. } => 413,
-            Self::RateLimited { .. } | Self::TooManyLiveConnections { .. } => 429,
+            Self::RateLimited { .. }
+            | Self::TooManyLiveConnections { .. }
+            | Self::LiveNetworkFull { .. }
+            | Self::LiveFull => 429,
             Self::Rejected(_) => 422,
             Self::StorageUnavailable { .. } => 503,
             Self::Internal { .. } => 500,

@@ -1,8 +1,10 @@
 //! `GET /events`: the caller's upload events as Server-Sent Events. Each carries its `id:`; a
 //! client that reconnects sends `Last-Event-ID` (or a page its `?after=`, the cursor that came
 //! with its library) and first gets everything it missed from the database, then the live
-//! feed. A comment every 15 s keeps proxies from closing a quiet stream; when the client goes,
-//! its stream, receiver and place are dropped with it.
+//! feed. A comment every 15 s keeps proxies from closing a quiet stream. A stream ends by
+//! itself after the feed's `max_age` (the browser reconnects with `Last-Event-ID`, so nothing
+//! is missed), and when the client goes; its receiver and place are dropped with it. (A client
+//! that stops reading is cut off by the connection's write timeout, `server::serve`.)
 
 use super::feed::{Admitted, Feed};
 use crate::{
@@ -10,26 +12,25 @@ use crate::{
     error::ApiError,
 };
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::Stream;
-use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
-use tokio::sync::broadcast::{self, error::RecvError};
+use futures::{Stream, StreamExt};
+use std::{collections::VecDeque, convert::Infallible, net::IpAddr, sync::Arc, time::Duration};
+use tokio::sync::broadcast::error::RecvError;
 
 /// Rows read from the database at a time when catching up.
 const CATCH_UP: i64 = 500;
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
-/// The stream for `owner`, starting after event `after` (`None`: from now on).
+/// The stream for `owner` calling from `ip`, starting after event `after` (`None`: from now
+/// on); refused when a cap binds (see [`Feed::admit`]).
 pub async fn stream(
     feed: &Arc<Feed>,
     owner: String,
+    ip: IpAddr,
     after: Option<i64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let place = feed.admit(&owner).ok_or(ApiError::TooManyLiveConnections {
-        max: super::feed::PER_OWNER,
-    })?;
-    // Subscribed before reading the backlog: an event written in between is in one or both,
-    // and ids weed out the repeats.
-    let receiver = feed.subscribe();
+    // Subscribed on admission, before reading the backlog: an event written in between is in
+    // one or both, and ids weed out the repeats.
+    let place = feed.admit(&owner, ip)?;
     let last = match after {
         Some(id) => id,
         None => db::events::last_id(feed.db()).await.map_err(|error| {
@@ -43,14 +44,21 @@ pub async fn stream(
         last,
         backlog: VecDeque::new(),
         catching_up: true,
-        receiver,
-        _place: place,
+        place,
     };
     let events = futures::stream::unfold(state, |mut state| async move {
         let row = state.next().await?;
         Some((Ok(event(&row)), state))
     });
+    let events = events.take_until(tokio::time::sleep(lifetime(feed.limits().max_age)));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
+}
+
+/// `max_age`, shortened by up to a tenth at random, so that streams opened together (after a
+/// restart) do not all come back in the same second.
+fn lifetime(max_age: Duration) -> Duration {
+    let thousandths = (uuid::Uuid::new_v4().as_u128() % 100) as u32;
+    max_age.saturating_sub(max_age / 1000 * thousandths)
 }
 
 fn event(row: &EventRow) -> Event {
@@ -64,8 +72,7 @@ struct Follow {
     backlog: VecDeque<EventRow>,
     /// The database may hold more after the backlog.
     catching_up: bool,
-    receiver: broadcast::Receiver<Arc<EventRow>>,
-    _place: Admitted,
+    place: Admitted,
 }
 
 impl Follow {
@@ -85,16 +92,31 @@ impl Follow {
                 self.backlog.extend(rows);
                 continue;
             }
-            match self.receiver.recv().await {
-                Ok(row) if row.owner == self.owner && row.id > self.last => {
+            match self.place.recv().await {
+                // Only the owner's events come here; a repeat of the backlog is skipped.
+                Ok(row) if row.id > self.last => {
                     self.last = row.id;
                     return Some(EventRow::clone(&row));
                 }
                 Ok(_) => {}
-                // Fell behind the broadcast: the database still has it all.
+                // Fell behind the feed: the database still has it all.
                 Err(RecvError::Lagged(_)) => self.catching_up = true,
                 Err(RecvError::Closed) => return None,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lifetime_is_at_most_a_tenth_short() {
+        let max = Duration::from_secs(600);
+        for _ in 0..1000 {
+            let life = lifetime(max);
+            assert!(life <= max && life >= max - max / 10, "{life:?}");
         }
     }
 }

@@ -44,6 +44,9 @@ pub const DB_WRITE_WAIT_SECONDS: &str = "hoist_db_write_wait_seconds";
 pub const DB_WRITE_HELD_SECONDS: &str = "hoist_db_write_held_seconds";
 /// Open `/events` connections in this process.
 pub const LIVE_CLIENTS: &str = "hoist_live_clients";
+/// `/events` streams refused, label `why`: `no_session` (no cookie or token was presented),
+/// `owner`, `network` or `full` (which cap bound), `error`.
+pub const LIVE_REFUSED: &str = "hoist_live_refused_total";
 
 /// Latency buckets, in seconds: control-plane calls take milliseconds; the last buckets catch
 /// a store or database in trouble.
@@ -179,4 +182,8 @@ fn describe() {
         "The most database connections this process opens."
     );
     describe_gauge!(LIVE_CLIENTS, "Open /events connections in this process.");
+    describe_counter!(
+        LIVE_REFUSED,
+        "/events streams refused, by why: no_session, owner, network, full, error."
+    );
 }

@@ -10,7 +10,7 @@ use crate::{
 };
 use axum::{
     extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode},
     middleware,
     response::{IntoResponse, Redirect, Response},
     routing::get,
@@ -18,6 +18,7 @@ use axum::{
 };
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde::Deserialize;
+use std::net::IpAddr;
 use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
 /// Server-function arguments are a few fields and at most one batch of part numbers with
@@ -108,17 +109,53 @@ struct After {
 async fn events(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    minted: Option<Extension<session::MintedGuest>>,
+    client: Option<Extension<limits::ClientIp>>,
     headers: HeaderMap,
     Query(query): Query<After>,
-) -> Result<Response, ApiError> {
+) -> Response {
+    if minted.is_some() {
+        return refused(ApiError::LiveNeedsSession);
+    }
+    // Put there by `limits::limit_ip`, which wraps every route.
+    let ip = client.map_or(IpAddr::from([0, 0, 0, 0]), |Extension(c)| c.0);
     // A reconnecting EventSource says where it was; that wins over the page's first cursor.
     let resumed = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let after = resumed.or(query.after).map(|id| id.max(0));
-    let stream = crate::live::sse::stream(&state.feed, caller.owner(), after).await?;
-    Ok(stream.into_response())
+    match crate::live::sse::stream(&state.feed, caller.owner(), ip, after).await {
+        Ok(stream) => stream.into_response(),
+        Err(error) => refused(error),
+    }
+}
+
+/// A page refused a stream tries again after this.
+const LIVE_RETRY_AFTER_SECS: u64 = 10;
+
+/// A stream refused: the sentence, `Retry-After` when it is a matter of room, and the
+/// connection closed, so a client turned away holds no connection either.
+fn refused(error: ApiError) -> Response {
+    let why = match &error {
+        ApiError::LiveNeedsSession => "no_session",
+        ApiError::TooManyLiveConnections { .. } => "owner",
+        ApiError::LiveNetworkFull { .. } => "network",
+        ApiError::LiveFull => "full",
+        _ => "error",
+    };
+    metrics::counter!(crate::observe::metrics::LIVE_REFUSED, "why" => why).increment(1);
+    let room = error.status_code() == 429;
+    let mut response = error.into_response();
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    if room {
+        headers.insert(
+            http::header::RETRY_AFTER,
+            HeaderValue::from(LIVE_RETRY_AFTER_SECS),
+        );
+    }
+    response
 }
 
 /// Metrics for whoever runs the server, in Prometheus's text format. With

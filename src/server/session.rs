@@ -154,6 +154,11 @@ impl Sessions {
     }
 }
 
+/// On a request whose caller is a guest made for it (no session was presented): such a
+/// caller costs a stranger nothing, so what must be counted per person (`/events`) refuses it.
+#[derive(Clone, Copy, Debug)]
+pub struct MintedGuest;
+
 /// Names the caller of every request. A bearer token must be live, or the request is refused;
 /// a cookie naming a session that has ended (signed out, expired, account disabled) is
 /// replaced by a new guest cookie, so the old one opens nothing.
@@ -216,6 +221,9 @@ pub async fn attach(State(state): State<AppState>, mut request: Request, next: N
         }
     };
     request.extensions_mut().insert(caller);
+    if new_cookie.is_some() {
+        request.extensions_mut().insert(MintedGuest);
+    }
     let mut response = next.run(request).await;
     // A server function that signed in or out has set its own cookie: that one stands.
     let own_cookie = response.headers().contains_key(header::SET_COOKIE);

@@ -47,6 +47,12 @@ impl Answer {
     }
 }
 
+/// The `hoist` binary under test: cargo's, unless `HOIST_TEST_BINARY` names a copy (several
+/// worktrees sharing one target folder each link their own build to the same path).
+pub fn hoist_binary() -> String {
+    std::env::var("HOIST_TEST_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_hoist").to_string())
+}
+
 /// A port no one listens on: the system picks it, and it is released for the server.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -90,7 +96,7 @@ impl App {
     ) -> Self {
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        let mut command = Command::new(hoist_binary());
         command
             .env("HOIST_DATA_DIR", dir.path())
             .env("HOIST_DATABASE_URL", &database_url)
@@ -154,7 +160,7 @@ impl App {
     /// Runs `hoist ARGS` beside the server, on its database; `stdin` is piped in.
     pub fn admin(&self, args: &[&str], stdin: &str) -> std::process::Output {
         use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"))
+        let mut child = Command::new(hoist_binary())
             .env("HOIST_DATA_DIR", self.dir.path())
             .env("HOIST_DATABASE_URL", &self.database_url)
             .args(args)
@@ -175,7 +181,7 @@ impl App {
             .append(true)
             .open(self.log_path())
             .expect("log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        let mut command = Command::new(hoist_binary());
         command
             .env("HOIST_DATA_DIR", self.dir.path())
             .env("HOIST_DATABASE_URL", &self.database_url)

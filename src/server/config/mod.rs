@@ -10,6 +10,7 @@ pub mod parse;
 use crate::{
     accounts::AccountSettings,
     background::BackgroundSettings,
+    live::LiveSettings,
     observe::ObserveSettings,
     processing::ProcessingSettings,
     server::{limits::LimitSettings, serve::HttpSettings, session::SessionSettings},
@@ -34,6 +35,11 @@ pub enum ConfigError {
     Unknown { name: String, path: PathBuf },
     #[error(transparent)]
     Rules(#[from] RulesError),
+    #[error(
+        "HOIST_LIVE_MAX ({live}) must be at most half of HOIST_MAX_CONNECTIONS ({connections}), \
+         so that live streams leave room for pages and uploads"
+    )]
+    LiveOverConnections { live: usize, connections: usize },
     /// Help, the version, a missing credential, an unknown flag: clap's own words.
     #[error("{0}")]
     Usage(#[from] clap::Error),
@@ -99,6 +105,8 @@ pub struct Config {
     pub background: BackgroundSettings,
     #[command(flatten)]
     pub http: HttpSettings,
+    #[command(flatten)]
+    pub live: LiveSettings,
     #[command(flatten)]
     pub session: SessionSettings,
     #[command(flatten)]
@@ -189,6 +197,10 @@ impl Config {
             .map_err(|e| explain(e, &args, &env, &file, &path))?;
         let mut config = Self::from_arg_matches(&matches)?;
         config.rules = config.rules.checked()?;
+        let connections = config.http.max_connections;
+        if let Err(live) = config.live.limits(connections) {
+            return Err(ConfigError::LiveOverConnections { live, connections });
+        }
         // Worked out once: every cross-site check reads it.
         let site_addr = config.site_addr;
         config

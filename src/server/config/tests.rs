@@ -127,6 +127,30 @@ fn urls_must_die_before_their_uploads() {
 }
 
 #[test]
+fn live_streams_leave_most_connections_to_pages() {
+    let config = load(&[], &[("HOIST_MAX_CONNECTIONS", "300")]).unwrap();
+    let limits = config.live.limits(config.http.max_connections).unwrap();
+    assert_eq!((limits.total, limits.per_network), (75, 64));
+    let err = load(
+        &[],
+        &[("HOIST_MAX_CONNECTIONS", "300"), ("HOIST_LIVE_MAX", "151")],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConfigError::LiveOverConnections {
+                live: 151,
+                connections: 300
+            }
+        ),
+        "{err:?}"
+    );
+    let config = load(&[], &[("HOIST_LIVE_MAX", "20")]).unwrap();
+    assert_eq!(config.live.limits(4096).unwrap().total, 20);
+}
+
+#[test]
 fn missing_credentials_are_named() {
     let argv = ["hoist", "--config", "/nonexistent/Leptos.toml"];
     let err = Config::load_from(argv, |_| None).unwrap_err().to_string();
