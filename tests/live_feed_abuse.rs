@@ -345,7 +345,10 @@ async fn a_stream_ends_at_its_max_age_and_a_reconnect_gets_what_was_missed() {
         .expect("the stream was still open 20 s after it began");
     let lived = began.elapsed();
     // 4 s less up to a tenth.
-    assert!(lived >= Duration::from_millis(3500), "ended after {lived:?}");
+    assert!(
+        lived >= Duration::from_millis(3500),
+        "ended after {lived:?}"
+    );
     let seen = events_in(&text);
     assert!(seen.iter().any(|(_, id)| *id == first), "{text}");
     let last = seen.iter().map(|(n, _)| *n).max().expect("events");
