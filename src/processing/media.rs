@@ -1,18 +1,27 @@
-//! Duration, dimensions and codecs of an MP4, MOV or M4A, from the container's boxes. The
-//! decoder reads box headers and seeks past the media data, so only the headers and the
-//! `moov` box are fetched, wherever in the file they are.
+//! Duration, dimensions and codecs of an MP4, MOV or M4A, from its first `moov` box.
+//!
+//! The top-level boxes are walked from their headers alone, with small ranged GETs, skipping
+//! the media data by its length. The walk stops at the first `moov`: that one box, if no
+//! larger than [`MAX_MOOV`], is fetched into memory and read by `boxes::facts`. Nothing after
+//! it is ever fetched, so fragments, event messages or a second movie box cost nothing,
+//! whatever they claim; what one job holds is at most one `moov` and one header window.
 
-use super::{reader::ObjectReader, Finished, JobError};
-use crate::{db::jobs::Findings, storage::s3::S3Store};
-use mp4::{Mp4Reader, TrackType};
-use std::io::BufReader;
-use tokio::runtime::Handle;
+use super::{boxes, Finished, JobError};
+use crate::{
+    db::jobs::Findings,
+    storage::{s3::S3Store, StorageError},
+};
 
-/// Fetched from the store at a time: a box header and usually the whole `moov` in one go.
-const WINDOW: usize = 256 << 10;
-/// The decoder parses the `moov` box in memory; a real one is a few MiB even for hours of
-/// video, a crafted one could claim the whole file.
-const MAX_MOOV: u64 = 64 << 20;
+/// Header windows are fetched this large: a file's leading small boxes (ftyp, free, wide…)
+/// and often the whole `moov` of a short clip arrive in one GET.
+const WINDOW: u64 = 64 << 10;
+/// The largest `moov` read. Its sample tables take some 16–20 bytes per video frame or
+/// audio packet: two hours of 30 fps video with AAC sound is about 5 MiB, so 16 MiB covers
+/// six hours, and a job never holds more than this.
+pub const MAX_MOOV: u64 = 16 << 20;
+/// Top-level boxes looked at before the `moov`. A real file has a handful (ftyp, free,
+/// mdat…); each costs at most one small GET, so this bounds the walk's requests.
+const MAX_BOXES: u32 = 64;
 
 pub fn can_read(content_type: &str) -> bool {
     matches!(
@@ -21,95 +30,130 @@ pub fn can_read(content_type: &str) -> bool {
     )
 }
 
-pub async fn run(store: &S3Store, key: &str, size: u64) -> Result<Finished, JobError> {
-    let reader = ObjectReader::new(store.clone(), key, size, WINDOW, Handle::current());
-    let fetched = reader.fetched();
-    let findings = tokio::task::spawn_blocking(move || read(reader, size))
-        .await
-        .map_err(|e| JobError::Thread(e.to_string()))??;
-    let fetched = fetched.load(std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(key, size, fetched, "media: read the container's boxes");
-    Ok(Finished::Found(findings))
-}
-
-/// The size of the top-level `moov` box, read from box headers alone (seeking past the others).
-fn moov_size(reader: &mut BufReader<ObjectReader>, size: u64) -> std::io::Result<Option<u64>> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut at = 0u64;
-    while at + 8 <= size {
-        reader.seek(SeekFrom::Start(at))?;
-        let mut header = [0u8; 16];
-        reader.read_exact(&mut header[..8])?;
-        let mut len = u64::from(u32::from_be_bytes([
-            header[0], header[1], header[2], header[3],
-        ]));
-        if len == 1 {
-            reader.read_exact(&mut header[8..16])?;
-            len = u64::from_be_bytes([
-                header[8], header[9], header[10], header[11], header[12], header[13], header[14],
-                header[15],
-            ]);
-        } else if len == 0 {
-            len = size - at;
-        }
-        if &header[4..8] == b"moov" {
-            return Ok(Some(len));
-        }
-        if len < 8 {
-            return Ok(None);
-        }
-        at = at.saturating_add(len);
-    }
-    Ok(None)
-}
-
-fn read(reader: ObjectReader, size: u64) -> Result<Findings, JobError> {
-    let mut reader = BufReader::new(reader);
-    let unreadable = |why: String| JobError::Unreadable {
+fn unreadable(why: String) -> JobError {
+    JobError::Unreadable {
         what: "the media container",
         why,
+    }
+}
+
+pub async fn run(store: &S3Store, key: &str, size: u64) -> Result<Finished, JobError> {
+    let mut fetcher = Fetcher {
+        store,
+        key,
+        fetched: 0,
     };
-    match moov_size(&mut reader, size) {
-        Ok(Some(len)) if len > MAX_MOOV => {
-            return Err(unreadable(format!("its moov box claims {len} bytes")))
+    let moov = first_moov(&mut fetcher, size).await;
+    tracing::info!(
+        key,
+        size,
+        fetched = fetcher.fetched,
+        "media: read the container's boxes"
+    );
+    let facts = boxes::facts(&moov?).map_err(unreadable)?;
+    Ok(Finished::Found(Findings {
+        duration_ms: facts.duration_ms,
+        width: facts.width,
+        height: facts.height,
+        codecs: (!facts.codecs.is_empty()).then(|| facts.codecs.join(", ")),
+        ..Findings::default()
+    }))
+}
+
+struct Fetcher<'a> {
+    store: &'a S3Store,
+    key: &'a str,
+    /// Bytes fetched so far, for the log.
+    fetched: u64,
+}
+
+impl Fetcher<'_> {
+    /// Exactly `len` bytes at `start` (the caller keeps them within the object).
+    async fn range(&mut self, start: u64, len: u64) -> Result<Vec<u8>, JobError> {
+        let mut body = self
+            .store
+            .read_range(self.key, start, len)
+            .await?
+            .ok_or_else(|| StorageError::Refused("the object is gone".into()))?;
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| StorageError::Unreachable(e.to_string()))?
+        {
+            // A store that sends more than was asked must not make us hold it.
+            if bytes.len() as u64 + chunk.len() as u64 > len {
+                return Err(
+                    StorageError::Unreachable("the store sent more than asked".into()).into(),
+                );
+            }
+            bytes.extend_from_slice(&chunk);
         }
-        Ok(Some(_)) => {}
-        Ok(None) => return Err(unreadable("it has no moov box".into())),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            return Err(unreadable("it ends inside a box header".into()))
+        self.fetched += bytes.len() as u64;
+        if (bytes.len() as u64) < len {
+            return Err(StorageError::Unreachable("the store sent less than asked".into()).into());
         }
-        Err(e) => {
-            return Err(JobError::Storage(
-                crate::storage::StorageError::Unreachable(e.to_string()),
-            ))
+        Ok(bytes)
+    }
+}
+
+/// The bytes from `at` on, if the window starting at `window_at` holds `at`.
+fn held(window: &[u8], window_at: u64, at: u64) -> Option<&[u8]> {
+    window.get(usize::try_from(at.checked_sub(window_at)?).ok()?..)
+}
+
+/// The body of the first top-level `moov` box, found from box headers alone.
+async fn first_moov(fetcher: &mut Fetcher<'_>, size: u64) -> Result<Vec<u8>, JobError> {
+    let (mut window, mut window_at) = (Vec::new(), 0u64);
+    let mut at = 0u64;
+    for _ in 0..MAX_BOXES {
+        if at >= size {
+            return Err(unreadable("it has no moov box".into()));
+        }
+        // The header at `at`, from the window held or a new one fetched there.
+        let mut head =
+            held(&window, window_at, at).and_then(|h| boxes::header(h, size - at).transpose());
+        if head.is_none() {
+            window = fetcher.range(at, WINDOW.min(size - at)).await?;
+            window_at = at;
+            head = boxes::header(&window, size - at).transpose();
+        }
+        let header = match head {
+            Some(header) => header.map_err(unreadable)?,
+            None => return Err(unreadable("it ends inside a box header".into())),
+        };
+        match &header.kind {
+            b"moov" if header.len > MAX_MOOV => {
+                return Err(unreadable(format!(
+                    "its moov box claims {} bytes; at most {MAX_MOOV} are read",
+                    header.len
+                )))
+            }
+            b"moov" => {
+                let (start, len) = (at + header.header_len, header.len - header.header_len);
+                let end_in_window = usize::try_from(start + len - window_at).ok();
+                let in_window =
+                    at >= window_at && end_in_window.is_some_and(|end| end <= window.len());
+                if in_window {
+                    let from = usize::try_from(start - window_at).unwrap_or(usize::MAX);
+                    window.truncate(end_in_window.unwrap_or(0));
+                    return Ok(window.split_off(from.min(window.len())));
+                }
+                drop(window);
+                return fetcher.range(start, len).await;
+            }
+            // A movie fragment belongs after its movie box; before it, it is no file a
+            // player reads, and the only reason to write one is to be parsed.
+            b"moof" | b"emsg" => {
+                return Err(unreadable(format!(
+                    "a {} box comes before its moov box",
+                    String::from_utf8_lossy(&header.kind)
+                )))
+            }
+            _ => at += header.len,
         }
     }
-    std::io::Seek::rewind(&mut reader).map_err(|e| unreadable(e.to_string()))?;
-    let media = Mp4Reader::read_header(reader, size).map_err(|e| match e {
-        mp4::Error::IoError(io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
-            JobError::Storage(crate::storage::StorageError::Unreachable(io.to_string()))
-        }
-        other => JobError::Unreadable {
-            what: "the media container",
-            why: other.to_string(),
-        },
-    })?;
-    let mut tracks: Vec<_> = media.tracks().values().collect();
-    tracks.sort_by_key(|t| t.track_id());
-    let video = tracks
-        .iter()
-        .find(|t| matches!(t.track_type(), Ok(TrackType::Video)));
-    let codecs: Vec<String> = tracks
-        .iter()
-        .filter_map(|t| t.box_type().ok())
-        .map(|fourcc| fourcc.to_string())
-        .collect();
-    let duration = media.duration();
-    Ok(Findings {
-        duration_ms: u64::try_from(duration.as_millis()).ok(),
-        width: video.map(|t| u32::from(t.width())),
-        height: video.map(|t| u32::from(t.height())),
-        codecs: (!codecs.is_empty()).then(|| codecs.join(", ")),
-        ..Findings::default()
-    })
+    Err(unreadable(format!(
+        "more than {MAX_BOXES} boxes come before its moov box"
+    )))
 }

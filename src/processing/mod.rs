@@ -3,6 +3,7 @@
 //! the object from the store a range at a time, never the whole file at once, and each can run
 //! twice with the same result (a worker that dies mid-job has its job run again).
 
+mod boxes;
 mod hash;
 mod media;
 mod poster;
@@ -80,6 +81,12 @@ pub enum JobError {
     TooLarge { why: String },
     #[error("ffmpeg failed: {0}")]
     Tool(String),
+    /// The job passed its deadline: the same file would take as long again.
+    #[error("{what} took longer than {}", humantime::format_duration(*.limit))]
+    TooSlow {
+        what: &'static str,
+        limit: std::time::Duration,
+    },
     #[error("the job's thread stopped: {0}")]
     Thread(String),
 }
@@ -88,7 +95,10 @@ impl JobError {
     /// Failures that would fail the same way again: the file shows `failed` at once instead
     /// of after every retry.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::Unreadable { .. } | Self::TooLarge { .. })
+        matches!(
+            self,
+            Self::Unreadable { .. } | Self::TooLarge { .. } | Self::TooSlow { .. }
+        )
     }
 }
 

@@ -1,39 +1,101 @@
 //! A video's poster: one frame, scaled to thumbnail size, made by ffmpeg reading the object
 //! through a presigned GET (it asks for the ranges it needs, not the whole file). Without
 //! ffmpeg the job is skipped, not failed: the file is still ready.
+//!
+//! ffmpeg parses whatever a stranger uploaded, so it is fenced in: the demuxer is the one the
+//! verified type names (no guessing, no playlist or concat formats that open other inputs),
+//! only the protocols the presigned URL needs, small probe sizes, its threads, an empty
+//! environment, and rlimits on memory, CPU time and file writes. Past the job's deadline it is
+//! killed and the job fails for good.
 
-use super::{thumbnail::SIDE, thumbnail_key, Finished, JobError};
+use super::{thumbnail::SIDE, thumbnail_key, Finished, JobError, ProcessingSettings};
 use crate::{db::jobs::Findings, storage::s3::S3Store};
 use std::{process::Stdio, time::Duration};
-use tokio::process::Command;
+use tokio::{
+    io::{AsyncRead, AsyncReadExt},
+    process::Command,
+};
 
-/// ffmpeg gets this long, the URL a little longer.
-const TIME_LIMIT: Duration = Duration::from_secs(120);
+/// A poster is a ≤ 320 px JPEG of a few KiB; ffmpeg writing more is not making one.
+const MAX_JPEG: usize = 4 << 20;
+/// The end of ffmpeg's error output kept for the reason (its last line says why).
+const STDERR_TAIL: usize = 4 << 10;
+/// Enough for the mov and matroska demuxers to find a video stream's parameters in any sane
+/// file; the default (5 MB, 5 s) lets a crafted one make ffmpeg read and decode much more.
+const PROBE_BYTES: &str = "1048576";
+const ANALYZE_MICROSECONDS: &str = "2000000";
 
-pub async fn run(store: &S3Store, object_key: &str, ffmpeg: &str) -> Result<Finished, JobError> {
+/// The demuxer for a verified media type: ffmpeg is never left to guess from the bytes.
+fn demuxer(content_type: &str) -> Option<&'static str> {
+    Some(match content_type {
+        "video/mp4" | "video/quicktime" | "video/x-m4v" | "video/3gpp" | "video/3gpp2" => "mov",
+        "video/webm" | "video/x-matroska" | "video/matroska" => "matroska",
+        "video/x-msvideo" | "video/avi" => "avi",
+        "video/mpeg" => "mpeg",
+        "video/mp2t" => "mpegts",
+        "video/ogg" => "ogg",
+        "video/x-flv" => "flv",
+        "video/x-ms-wmv" | "video/x-ms-asf" => "asf",
+        _ => return None,
+    })
+}
+
+/// The protocols ffmpeg may open for `url`: exactly its scheme's stack.
+fn protocols(url: &str) -> Option<&'static str> {
+    if url.starts_with("https://") {
+        Some("https,tls,tcp")
+    } else if url.starts_with("http://") {
+        Some("http,tcp")
+    } else {
+        None
+    }
+}
+
+pub async fn run(
+    store: &S3Store,
+    object_key: &str,
+    content_type: &str,
+    settings: &ProcessingSettings,
+) -> Result<Finished, JobError> {
+    let Some(format) = demuxer(&content_type.to_ascii_lowercase()) else {
+        return Ok(Finished::Skipped(format!(
+            "no poster is made from {content_type}"
+        )));
+    };
+    let limit = settings.ffmpeg_time_limit;
     let url = store
-        .presign_internal_get(object_key, TIME_LIMIT + Duration::from_secs(60))
+        .presign_internal_get(object_key, limit + Duration::from_secs(60))
         .await?;
-    // A second in shows more than a black first frame; a shorter video gets its first.
-    let mut jpeg = Vec::new();
-    for at in ["1", "0"] {
-        match frame(ffmpeg, &url, at).await {
-            Ok(bytes) if !bytes.is_empty() => {
-                jpeg = bytes;
-                break;
-            }
-            Ok(_) => continue,
-            Err(Missing) => return Ok(Finished::Skipped(format!("{ffmpeg} is not installed"))),
-            Err(Failed(why)) if at == "0" => return Err(judge(why)),
-            Err(Failed(_)) => continue,
+    let Some(protocols) = protocols(&url) else {
+        return Err(JobError::Tool(
+            "the store's URL is neither http nor https".into(),
+        ));
+    };
+    let run = Run {
+        ffmpeg: &settings.ffmpeg,
+        url: &url,
+        format,
+        protocols,
+        threads: settings.ffmpeg_threads.to_string(),
+        limits: Limits::for_job(settings),
+    };
+    let jpeg = match tokio::time::timeout(limit, run.poster()).await {
+        Ok(Ok(Some(jpeg))) => jpeg,
+        Ok(Ok(None)) => {
+            return Ok(Finished::Skipped(format!(
+                "{} is not installed",
+                run.ffmpeg
+            )))
         }
-    }
-    if jpeg.is_empty() {
-        return Err(JobError::Unreadable {
-            what: "the video",
-            why: "ffmpeg found no frame in it".into(),
-        });
-    }
+        Ok(Err(e)) => return Err(e),
+        // The running ffmpeg was dropped with the future, and kill_on_drop killed it.
+        Err(_) => {
+            return Err(JobError::TooSlow {
+                what: "ffmpeg",
+                limit,
+            })
+        }
+    };
     let key = thumbnail_key(object_key);
     store.put_small(&key, jpeg, "image/jpeg").await?;
     Ok(Finished::Found(Findings {
@@ -45,13 +107,12 @@ pub async fn run(store: &S3Store, object_key: &str, ffmpeg: &str) -> Result<Fini
 /// ffmpeg says why it failed only in words: trouble reaching the store is worth another try,
 /// anything else (a damaged or unsupported video) would fail the same way again.
 fn judge(why: String) -> JobError {
-    const TRANSIENT: [&str; 6] = [
+    const TRANSIENT: [&str; 5] = [
         "Connection refused",
         "Connection reset",
         "timed out",
         "Server returned 5",
         "I/O error",
-        "no frame after",
     ];
     if TRANSIENT.iter().any(|t| why.contains(t)) {
         JobError::Tool(why)
@@ -63,54 +124,187 @@ fn judge(why: String) -> JobError {
     }
 }
 
+/// The rlimits an ffmpeg runs under.
+#[derive(Clone, Copy)]
+struct Limits {
+    memory: u64,
+    cpu_seconds: u64,
+}
+
+impl Limits {
+    fn for_job(settings: &ProcessingSettings) -> Self {
+        // CPU time is a backstop for an ffmpeg the deadline did not end (its server died):
+        // every thread busy for the whole deadline, and a second more.
+        let seconds = settings.ffmpeg_time_limit.as_secs().saturating_add(1);
+        Self {
+            memory: settings.ffmpeg_memory,
+            cpu_seconds: seconds.saturating_mul(u64::from(settings.ffmpeg_threads)),
+        }
+    }
+}
+
+struct Run<'a> {
+    ffmpeg: &'a str,
+    url: &'a str,
+    format: &'static str,
+    protocols: &'static str,
+    threads: String,
+    limits: Limits,
+}
+
 enum FrameError {
     Missing,
     Failed(String),
 }
-use FrameError::{Failed, Missing};
 
-async fn frame(ffmpeg: &str, url: &str, at: &str) -> Result<Vec<u8>, FrameError> {
-    let scale = format!("scale='min({SIDE},iw)':-2");
-    let child = Command::new(ffmpeg)
-        .args([
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-ss",
-            at,
-            "-i",
-            url,
-        ])
-        .args([
-            "-frames:v",
-            "1",
-            "-vf",
-            &scale,
-            "-f",
-            "image2",
-            "-c:v",
-            "mjpeg",
-            "pipe:1",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Missing,
-            _ => Failed(e.to_string()),
-        })?;
-    let out = tokio::time::timeout(TIME_LIMIT, child.wait_with_output())
-        .await
-        .map_err(|_| Failed(format!("no frame after {}s", TIME_LIMIT.as_secs())))?
-        .map_err(|e| Failed(e.to_string()))?;
-    if !out.status.success() {
-        let said = String::from_utf8_lossy(&out.stderr);
-        // The URL's signature must not reach the logs or the page.
-        let said = said.lines().last().unwrap_or("").replace(url, "<object>");
-        return Err(Failed(format!("{} ({})", said.trim(), out.status)));
+impl Run<'_> {
+    /// The poster's JPEG, or `None` when there is no ffmpeg.
+    async fn poster(&self) -> Result<Option<Vec<u8>>, JobError> {
+        // A second in shows more than a black first frame; a shorter video gets its first.
+        for at in ["1", "0"] {
+            match self.frame(at).await {
+                Ok(bytes) if !bytes.is_empty() => return Ok(Some(bytes)),
+                Ok(_) => continue,
+                Err(FrameError::Missing) => return Ok(None),
+                Err(FrameError::Failed(why)) if at == "0" => return Err(judge(why)),
+                Err(FrameError::Failed(_)) => continue,
+            }
+        }
+        Err(JobError::Unreadable {
+            what: "the video",
+            why: "ffmpeg found no frame in it".into(),
+        })
     }
-    Ok(out.stdout)
+
+    fn command(&self, at: &str) -> Command {
+        let scale = format!("scale='min({SIDE},iw)':-2");
+        let mut command = Command::new(self.ffmpeg);
+        command
+            .args(["-nostdin", "-hide_banner", "-loglevel", "error"])
+            .args(["-threads", &self.threads, "-filter_threads", &self.threads])
+            .args(["-protocol_whitelist", self.protocols])
+            .args([
+                "-probesize",
+                PROBE_BYTES,
+                "-analyzeduration",
+                ANALYZE_MICROSECONDS,
+            ])
+            .args(["-f", self.format, "-ss", at, "-i", self.url])
+            .args(["-frames:v", "1", "-vf", &scale, "-threads", &self.threads])
+            .args(["-f", "image2", "-c:v", "mjpeg", "pipe:1"])
+            // The server's environment holds the store's and the database's credentials.
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let Limits {
+            memory,
+            cpu_seconds,
+        } = self.limits;
+        let limits = [
+            (libc::RLIMIT_AS, memory, memory),
+            (libc::RLIMIT_CPU, cpu_seconds, cpu_seconds.saturating_add(1)),
+            (libc::RLIMIT_FSIZE, 0, 0),
+            (libc::RLIMIT_CORE, 0, 0),
+        ];
+        // SAFETY: the closure runs in the forked child before exec, where only
+        // async-signal-safe calls are sound: it calls setrlimit (one) on numbers computed
+        // before the fork, allocating nothing.
+        unsafe {
+            command.pre_exec(move || {
+                for (resource, soft, hard) in limits {
+                    let limit = libc::rlimit {
+                        rlim_cur: soft as libc::rlim_t,
+                        rlim_max: hard as libc::rlim_t,
+                    };
+                    if libc::setrlimit(resource, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        command
+    }
+
+    async fn frame(&self, at: &str) -> Result<Vec<u8>, FrameError> {
+        let mut child = self.command(at).spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => FrameError::Missing,
+            _ => FrameError::Failed(e.to_string()),
+        })?;
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(FrameError::Failed("ffmpeg's pipes were not opened".into()));
+        };
+        let failed = |e: std::io::Error| FrameError::Failed(e.to_string());
+        // On an error the others are dropped, and `child` with them: kill_on_drop kills it.
+        let (status, jpeg, said) = tokio::try_join!(
+            async { child.wait().await.map_err(failed) },
+            bounded(stdout),
+            async { Ok::<_, FrameError>(tail(stderr).await) },
+        )?;
+        if !status.success() {
+            let said = String::from_utf8_lossy(&said);
+            // The URL's signature must not reach the logs or the page.
+            let said = said
+                .lines()
+                .last()
+                .unwrap_or("")
+                .replace(self.url, "<object>");
+            return Err(FrameError::Failed(format!("{} ({status})", said.trim())));
+        }
+        Ok(jpeg)
+    }
+}
+
+/// All of `from`, unless it passes [`MAX_JPEG`].
+async fn bounded(from: impl AsyncRead + Unpin) -> Result<Vec<u8>, FrameError> {
+    let mut out = Vec::new();
+    let read = from.take(MAX_JPEG as u64 + 1).read_to_end(&mut out).await;
+    read.map_err(|e| FrameError::Failed(e.to_string()))?;
+    if out.len() > MAX_JPEG {
+        return Err(FrameError::Failed(format!(
+            "ffmpeg wrote more than {MAX_JPEG} bytes for one frame"
+        )));
+    }
+    Ok(out)
+}
+
+/// The last [`STDERR_TAIL`] bytes of `from`, read to its end.
+async fn tail(mut from: impl AsyncRead + Unpin) -> Vec<u8> {
+    let mut kept = Vec::with_capacity(2 * STDERR_TAIL);
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = from.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&chunk[..n]);
+        if kept.len() > 2 * STDERR_TAIL {
+            kept.drain(..kept.len() - STDERR_TAIL);
+        }
+    }
+    if kept.len() > STDERR_TAIL {
+        kept.drain(..kept.len() - STDERR_TAIL);
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demuxer_and_protocols_come_from_what_was_verified() {
+        assert_eq!(demuxer("video/mp4"), Some("mov"));
+        assert_eq!(demuxer("video/quicktime"), Some("mov"));
+        assert_eq!(demuxer("video/webm"), Some("matroska"));
+        assert_eq!(demuxer("application/vnd.apple.mpegurl"), None);
+        assert_eq!(
+            protocols("https://s3.example/k?X-Amz-Signature=1"),
+            Some("https,tls,tcp")
+        );
+        assert_eq!(protocols("http://127.0.0.1:3900/k"), Some("http,tcp"));
+        assert_eq!(protocols("file:///etc/passwd"), None);
+    }
 }

@@ -25,6 +25,18 @@ pub struct ProcessingSettings {
     /// The ffmpeg that makes video posters; without one that job is skipped.
     #[arg(long = "ffmpeg", env = "HOIST_FFMPEG", default_value = "ffmpeg")]
     pub ffmpeg: String,
+    /// Threads each ffmpeg decodes with: a poster is one frame, and a crafted video must not
+    /// take every core.
+    #[arg(long = "ffmpeg-threads", env = "HOIST_FFMPEG_THREADS", default_value = "1", value_parser = parse::number_in(1..=16u32))]
+    pub ffmpeg_threads: u32,
+    /// ffmpeg's time for one poster; past it ffmpeg is killed and the job fails for good
+    /// (trying again would take as long).
+    #[arg(long = "ffmpeg-time-limit", env = "HOIST_FFMPEG_TIME_LIMIT", default_value = "60s", value_parser = parse::duration)]
+    pub ffmpeg_time_limit: Duration,
+    /// The address space an ffmpeg may map (RLIMIT_AS): a crafted video that asks for more
+    /// fails inside ffmpeg instead of taking the machine's memory.
+    #[arg(long = "ffmpeg-memory", env = "HOIST_FFMPEG_MEMORY", default_value = "1GiB", value_parser = parse::size)]
+    pub ffmpeg_memory: u64,
 }
 
 impl ProcessingSettings {

@@ -188,7 +188,9 @@ impl Workers {
                 thumbnail::run(&self.store, key, size, self.settings.max_image_side).await
             }
             JobKind::Media => media::run(&self.store, key, size).await,
-            JobKind::Poster => poster::run(&self.store, key, &self.settings.ffmpeg).await,
+            JobKind::Poster => {
+                poster::run(&self.store, key, &upload.content_type, &self.settings).await
+            }
         }
     }
 
