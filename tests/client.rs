@@ -5,126 +5,20 @@
 mod common;
 
 use common::{
-    app::{form, processed, upload, App, PASSWORD},
-    bytes, eventually, s3_settings,
+    app::{form, processed, upload, App},
+    bytes,
+    client::{field, text, write, Client},
+    eventually, s3_settings,
 };
 use hoist::{model::StartedUpload, storage::s3::S3Store, storage::ObjectStore};
 use serde_json::Value;
 use std::{
     io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::Stdio,
     time::Duration,
 };
 
 const MIB: u64 = 1024 * 1024;
-
-/// An account on `app`, its token, and a cache folder of its own for the client's state.
-struct Client<'a> {
-    app: &'a App,
-    token: String,
-    cache: tempfile::TempDir,
-}
-
-impl<'a> Client<'a> {
-    async fn new(app: &'a App, email: &str) -> Self {
-        let made = app.admin(&["users", "create", email], PASSWORD);
-        assert!(made.status.success(), "{made:?}");
-        let token = app.admin(&["tokens", "create", email, "tests"], "");
-        assert!(token.status.success(), "{token:?}");
-        Self {
-            app,
-            token: String::from_utf8(token.stdout)
-                .expect("utf-8")
-                .trim()
-                .to_string(),
-            cache: tempfile::tempdir().expect("cache dir"),
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
-        command
-            .args(args)
-            .env("HOIST_SERVER", &self.app.base)
-            .env("HOIST_TOKEN", &self.token)
-            .env("XDG_CACHE_HOME", self.cache.path())
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("hoist runs")
-    }
-
-    /// `hoist upload --json PATHS`: its exit code and one JSON object per finished file.
-    fn upload(&self, paths: &[&Path]) -> (Output, Vec<Value>) {
-        let mut args = vec!["upload", "--json"];
-        args.extend(paths.iter().map(|p| p.to_str().expect("utf-8 path")));
-        let output = self.run(&args);
-        let lines = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect();
-        (output, lines)
-    }
-
-    fn download(&self, id: &str, to: &Path) -> Vec<u8> {
-        let out = self.run(&["download", id, "-o", to.to_str().expect("utf-8")]);
-        assert!(out.status.success(), "{out:?}");
-        std::fs::read(to).expect("downloaded file")
-    }
-
-    /// The account's browser session, for calls the client does not make.
-    async fn browser(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .default_headers(
-                [(
-                    reqwest::header::AUTHORIZATION,
-                    format!("Bearer {}", self.token).parse().expect("header"),
-                )]
-                .into_iter()
-                .collect(),
-            )
-            .build()
-            .expect("client")
-    }
-
-    /// The upload the client's state file names for an unfinished file.
-    fn remembered_upload(&self) -> String {
-        let path = self.cache.path().join("hoist/uploads.json");
-        let state: Value =
-            serde_json::from_slice(&std::fs::read(path).expect("state file")).expect("json");
-        state["uploads"][0]["upload_id"]
-            .as_str()
-            .expect("an unfinished upload")
-            .to_string()
-    }
-}
-
-fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).expect("folder");
-    }
-    std::fs::write(&path, data).expect("write");
-    path
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn field<'v>(line: &'v Value, name: &str) -> &'v str {
-    line[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("{name} in {line}"))
-}
 
 #[tokio::test]
 async fn a_big_file_and_a_folder_of_small_ones_arrive_whole() {

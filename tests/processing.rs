@@ -646,32 +646,3 @@ async fn a_private_file_is_not_found_by_others_and_a_link_file_opens_only_with_i
     );
     assert_eq!(describe(&app, &owner, &id, "ok", "", "secret").await, 400);
 }
-
-#[tokio::test]
-async fn documents_a_browser_would_render_are_always_downloaded() {
-    let app = App::start(&[]).await;
-    let owner = no_redirects(true);
-    let html = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>".to_vec();
-    let id = upload(&app, &owner, "page.html", "text/html", &html).await;
-    let (status, to) = location(&owner, &format!("{}/files/{id}/content", app.base)).await;
-    assert_eq!(status, 303);
-    let got = store_client()
-        .get(to.expect("a URL"))
-        .send()
-        .await
-        .expect("the store answers");
-    let disposition = got
-        .headers()
-        .get("content-disposition")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(disposition.starts_with("attachment"), "{disposition}");
-    let kind = got
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(kind, "application/octet-stream");
-}

@@ -23,21 +23,14 @@ pub struct Api {
 
 impl Api {
     pub fn new(remote: &Remote) -> Result<Self, ClientError> {
-        let token = remote
-            .token
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ClientError::Usage(format!(
-                    "a token is needed: create one on {} and pass it with --token or HOIST_TOKEN",
-                    remote
-                        .server
-                        .join("account")
-                        .map_or_else(|_| "the account page".into(), |u| u.to_string())
-                ))
-            })?
-            .to_string();
+        let token = token(remote)?;
+        if token_in_clear(&remote.server) {
+            eprintln!(
+                "hoist: warning: {} is plain http to another machine: the token crosses the \
+                 network readable by anyone on the way (use https)",
+                remote.server
+            );
+        }
         let http = http_client()?;
         Ok(Self {
             http,
@@ -126,6 +119,86 @@ impl Api {
     }
 }
 
+/// A token file's first line is a token of ~50 characters: anything past this is not one.
+const MAX_TOKEN_FILE: u64 = 4096;
+
+/// The token from `--token`/`HOIST_TOKEN` or from `--token-file`/`HOIST_TOKEN_FILE`.
+fn token(remote: &Remote) -> Result<String, ClientError> {
+    let given = match (&remote.token, &remote.token_file) {
+        (Some(_), Some(_)) => {
+            return Err(ClientError::Usage(
+                "give the token one way: --token (HOIST_TOKEN) or --token-file \
+                 (HOIST_TOKEN_FILE), not both"
+                    .into(),
+            ))
+        }
+        (Some(token), None) => Some(token.clone()),
+        (None, Some(path)) => Some(read_token_file(path)?),
+        (None, None) => None,
+    };
+    given
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ClientError::Usage(format!(
+                "a token is needed: create one on {} and pass it with HOIST_TOKEN or \
+                 --token-file",
+                remote
+                    .server
+                    .join("account")
+                    .map_or_else(|_| "the account page".into(), |u| u.to_string())
+            ))
+        })
+}
+
+fn read_token_file(path: &std::path::Path) -> Result<String, ClientError> {
+    use std::io::Read;
+    let fail = |e: &dyn std::fmt::Display| {
+        ClientError::Usage(format!("--token-file {}: {e}", path.display()))
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if file
+            .metadata()
+            .is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+        {
+            eprintln!(
+                "hoist: warning: {} can be read by other users of this machine (chmod 600 it)",
+                path.display()
+            );
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_TOKEN_FILE)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(&e))?;
+    let text = String::from_utf8(bytes).map_err(|_| fail(&"not a token (not UTF-8 text)"))?;
+    Ok(text.lines().next().unwrap_or_default().to_string())
+}
+
+/// Would a token sent to `server` cross the network readable by anyone on the way: plain
+/// http to a host that is not this machine? (Only the literal loopback names count: a name
+/// such as `dev.localhost` may still be asked of a DNS server.)
+pub fn token_in_clear(server: &url::Url) -> bool {
+    if server.scheme() != "http" {
+        return false;
+    }
+    match server.host() {
+        Some(url::Host::Ipv4(ip)) => !ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => {
+            !(ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()))
+        }
+        Some(url::Host::Domain(name)) => {
+            !name.trim_end_matches('.').eq_ignore_ascii_case("localhost")
+        }
+        None => true,
+    }
+}
+
 /// The HTTP client for the server and the store alike: no redirects followed, a bounded wait
 /// for a connection, a name in `User-Agent`.
 pub fn http_client() -> Result<reqwest::Client, ClientError> {
@@ -186,4 +259,36 @@ pub fn describe(e: &reqwest::Error) -> String {
 pub fn jitter() -> f64 {
     // The low 53 bits of a v4 UUID are random (its version and variant bits are higher up).
     (uuid::Uuid::new_v4().as_u128() & ((1 << 53) - 1)) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_in_clear;
+
+    #[test]
+    fn a_token_in_clear_is_plain_http_to_another_machine() {
+        for server in [
+            "http://hoist.example.com",
+            "http://192.168.1.20:3000",
+            "http://10.0.0.1",
+            "http://[2001:db8::1]:3000",
+            "http://localhost.example.com",
+            "http://dev.localhost",
+        ] {
+            let url = url::Url::parse(server).expect("a URL");
+            assert!(token_in_clear(&url), "{server}");
+        }
+        for server in [
+            "https://hoist.example.com",
+            "http://127.0.0.1:3000",
+            "http://127.8.9.10",
+            "http://localhost:3000",
+            "http://LOCALHOST.",
+            "http://[::1]:3000",
+            "http://[::ffff:127.0.0.1]",
+        ] {
+            let url = url::Url::parse(server).expect("a URL");
+            assert!(!token_in_clear(&url), "{server}");
+        }
+    }
 }

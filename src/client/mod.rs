@@ -1,11 +1,12 @@
 //! The terminal client: `hoist upload`, `hoist ls`, `hoist download`, `hoist rm`. It speaks
 //! the browser's protocol to a Hoist server (start, sign in batches, PUT parts straight to the
 //! store, complete), so the server never carries the bytes here either. [`api`] calls server
-//! functions, [`transfer`] sends one file, [`local`] finds files and reads them, [`state`]
-//! remembers unfinished uploads between runs, [`report`] draws progress, [`library`] is the
-//! rest.
+//! functions, [`transfer`] sends one file, [`download`] fetches one, [`local`] finds files and
+//! reads them, [`state`] remembers unfinished uploads between runs, [`report`] draws progress,
+//! [`library`] is the rest.
 
 pub mod api;
+mod download;
 mod library;
 mod local;
 mod report;
@@ -32,9 +33,14 @@ pub struct Remote {
     /// The Hoist server's address.
     #[arg(long, env = "HOIST_SERVER", default_value = "http://127.0.0.1:3000")]
     pub server: url::Url,
-    /// An API token (create one on the account page, or with `hoist tokens create`).
+    /// An API token (create one on the account page, or with `hoist tokens create`). Given as
+    /// `--token` it shows in the process list and the shell's history, where other users of
+    /// the machine may read it: prefer HOIST_TOKEN or --token-file.
     #[arg(long, env = "HOIST_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// A file holding the API token (its first line), readable by you alone.
+    #[arg(long, env = "HOIST_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,14 +71,18 @@ enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Download a file by its id.
+    /// Download a file by its id. An existing file is never replaced without --force.
     Download {
         #[command(flatten)]
         remote: Remote,
         id: String,
-        /// Where to write it (default: its name, in the current folder).
+        /// Where to write it: a file, or a folder to write it into under its name (default:
+        /// its name, in the current folder).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Delete files by their ids.
     Rm {
@@ -100,6 +110,13 @@ pub enum ClientError {
     Local { path: PathBuf, reason: String },
     #[error("the server answered something unexpected ({0})")]
     Protocol(String),
+    #[error(
+        "the server names the file {name:?}, which is not a safe file name here; \
+         choose one with --output"
+    )]
+    UnsafeName { name: String },
+    #[error("{} exists already; --force replaces it", .path.display())]
+    Exists { path: PathBuf },
 }
 
 impl ClientError {
@@ -144,9 +161,12 @@ pub async fn run(args: Vec<OsString>) -> ExitCode {
             transfer::upload_all(&remote, options, &paths).await
         }
         ClientCommand::Ls { remote, json } => library::list(&remote, json).await,
-        ClientCommand::Download { remote, id, output } => {
-            library::download(&remote, &id, output).await
-        }
+        ClientCommand::Download {
+            remote,
+            id,
+            output,
+            force,
+        } => download::download(&remote, &id, output, force).await,
         ClientCommand::Rm { remote, ids } => library::remove(&remote, &ids).await,
     };
     match outcome {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod client;
 pub mod events;
 
 use hoist::{

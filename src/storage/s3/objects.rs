@@ -7,13 +7,45 @@ use crate::storage::{StorageError, StorageResult};
 use aws_sdk_s3::primitives::ByteStream;
 use std::time::Duration;
 
-/// Types a browser would run or render as a document of the store's origin: never shown
-/// inline, always downloaded.
-const ALWAYS_ATTACHMENT: &[&str] = &["html", "xml", "svg", "javascript", "xhtml", "ecmascript"];
+/// The only types a page may show inline. Everything else — HTML, SVG, XML and XSLT, and
+/// whatever type a browser learns to render as a document next year — is downloaded: a list
+/// of what is dangerous is never complete, a list of what is harmless can be.
+const SHOWN_INLINE: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/bmp",
+    "text/plain",
+    "application/pdf",
+];
 
+/// The type a store URL may serve `content_type` as inline (its essence, lower case, without
+/// parameters), or `None` when it must be downloaded as bytes.
+pub fn inline_type(content_type: &str) -> Option<String> {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let (kind, sub) = essence.split_once('/')?;
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    if !token(kind) || !token(sub) {
+        return None;
+    }
+    let shown = SHOWN_INLINE.contains(&essence.as_str()) || kind == "audio" || kind == "video";
+    shown.then_some(essence)
+}
+
+/// A type a page never shows inline: it is downloaded as bytes.
 pub fn is_active_content(content_type: &str) -> bool {
-    let t = content_type.to_ascii_lowercase();
-    ALWAYS_ATTACHMENT.iter().any(|word| t.contains(word))
+    inline_type(content_type).is_none()
 }
 
 impl S3Store {
@@ -79,8 +111,8 @@ impl S3Store {
     }
 
     /// A GET a page can show in `<img>`, `<video>` or `<audio>` (the store answers Range with
-    /// 206, so seeking fetches only what it needs). Active content comes as a download
-    /// whatever is asked.
+    /// 206, so seeking fetches only what it needs). Only the types of [`SHOWN_INLINE`] (and
+    /// sound and video) come inline; any other comes as a download of bytes whatever is asked.
     pub async fn presign_view(
         &self,
         key: &str,
@@ -88,20 +120,20 @@ impl S3Store {
         content_type: &str,
         ttl: Duration,
     ) -> StorageResult<String> {
-        let disposition = if is_active_content(content_type) {
-            super::content_disposition(name)
-        } else {
-            super::content_disposition(name).replacen("attachment", "inline", 1)
+        let attachment = super::content_disposition(name);
+        // Stored types come from the uploader: the store is told what to answer in both
+        // headers, so neither the stored type nor its parameters reach the browser.
+        let (disposition, served) = match inline_type(content_type) {
+            Some(shown) => (attachment.replacen("attachment", "inline", 1), shown),
+            None => (attachment, "application/octet-stream".to_owned()),
         };
-        let active = is_active_content(content_type);
         let request = self
             .signer
             .get_object()
             .bucket(&self.bucket)
             .key(key)
             .response_content_disposition(disposition)
-            // Stored types come from the uploader: a document type is never trusted inline.
-            .set_response_content_type(active.then(|| "application/octet-stream".to_owned()))
+            .response_content_type(served)
             .presigned(presigning(ttl)?)
             .await
             .map_err(|e| StorageError::Signing(format!("{e:?}")))?;
@@ -111,21 +143,37 @@ impl S3Store {
 
 #[cfg(test)]
 mod tests {
-    use super::is_active_content;
+    use super::{inline_type, is_active_content};
 
     #[test]
-    fn documents_a_browser_would_render_are_active() {
+    fn only_listed_types_are_shown_inline() {
         for t in [
             "text/html",
             "image/svg+xml",
             "application/xml",
             "text/xml",
+            "text/xsl",
+            "application/xslt+xml",
             "application/xhtml+xml",
+            "text/vtt",
+            "application/octet-stream",
+            "image/x-icon",
+            "image/png/../../html",
+            "image/png, text/html",
+            "",
+            "garbage",
         ] {
             assert!(is_active_content(t), "{t}");
         }
-        for t in ["image/png", "video/mp4", "text/plain", "application/pdf"] {
-            assert!(!is_active_content(t), "{t}");
+        for (t, shown) in [
+            ("image/png", "image/png"),
+            ("IMAGE/JPEG", "image/jpeg"),
+            ("video/mp4", "video/mp4"),
+            ("audio/mpeg", "audio/mpeg"),
+            ("text/plain; charset=utf-8", "text/plain"),
+            ("application/pdf", "application/pdf"),
+        ] {
+            assert_eq!(inline_type(t).as_deref(), Some(shown), "{t}");
         }
     }
 }
