@@ -441,3 +441,50 @@ pub async fn processed(
         );
     }
 }
+
+/// Sends `head` (a request line and headers, without the blank line that ends them) and `body`
+/// to the server as raw bytes on a connection of its own, exactly as written: no client library
+/// normalises the path (`/api/x/../y`, `%2e%2e`) first, as a proxy or `curl --path-as-is`
+/// would not. Returns the status and the body.
+pub async fn raw(app: &App, head: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let request = format!(
+        "{head}\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    stream.write_all(body).await.expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_string())
+}
+
+/// The name of every server function the `hoist` binary registers (Leptos's own registry, as
+/// `hoist server-functions` prints it): what a test that must reach every function walks, so
+/// a function added later is covered without anyone remembering to list it.
+pub fn server_functions() -> Vec<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .arg("server-functions")
+        .output()
+        .expect("hoist runs");
+    assert!(output.status.success(), "{output:?}");
+    let names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split(' ').next()?.strip_prefix("/api/"))
+        .map(str::to_owned)
+        .collect();
+    // Guards against walking nothing: the registry of this build is far from empty.
+    assert!(names.len() >= 20, "only {names:?} registered?");
+    names
+}
