@@ -134,11 +134,13 @@ pub async fn connect(url: &str) -> DbResult<Pool> {
 /// Bounds on every PostgreSQL session of ours. An instance that loses its connection in the
 /// middle of a transaction (a partition, a frozen VM: no FIN reaches the server) would keep its
 /// locks until TCP keepalive gives up, hours later, and every other instance's writes would
-/// queue behind them. No transaction of ours waits on anything but the database while open,
-/// so one idle for 15 s is dead and the server ends it; a lock not granted within 10 s, or a
-/// statement still running after 30 s, fails its request (a 500 the caller may retry) instead
-/// of holding a pool connection for the length of the request timeout.
-const POSTGRES_SESSION: &str = "SET idle_in_transaction_session_timeout = '15s'; \
+/// queue behind them. No transaction of ours waits on anything but the database while open
+/// (every one begins and commits inside one `db` function, with no store call between), so
+/// one idle for 5 s is dead and the server ends it. A lock not granted within 10 s — twice
+/// that, so a stuck holder is ended before its waiters give up — or a statement still running
+/// after 30 s fails its request (a 500 the caller may retry) instead of holding a pool
+/// connection for the length of the request timeout.
+const POSTGRES_SESSION: &str = "SET idle_in_transaction_session_timeout = '5s'; \
      SET lock_timeout = '10s'; SET statement_timeout = '30s';";
 
 /// `url` with its password (if any) replaced, for messages a log or a terminal keeps.

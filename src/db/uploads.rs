@@ -80,9 +80,10 @@ macro_rules! columns {
 /// What a read of an [`UploadRow`] selects: its written columns and the reaper's count.
 macro_rules! row_columns {
     () => {
-        concat!(columns!(), ", reap_attempts")
+        concat!($crate::db::uploads::columns!(), ", reap_attempts")
     };
 }
+pub(crate) use columns;
 pub(crate) use row_columns;
 
 /// How many uploads a scope has, as migration 0009's triggers keep it.

@@ -11,7 +11,7 @@ use crate::{
         Pool,
     },
     live::Bell,
-    storage::{s3::S3Store, ObjectStore},
+    storage::s3::S3Store,
 };
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;

@@ -146,6 +146,7 @@ fn OwnerControls(
             .and_then(Result::err)
             .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
     };
+    let id = upload.id.clone();
     view! {
         <section class="owner">
             <h2>"Your file"</h2>
@@ -163,7 +164,7 @@ fn OwnerControls(
                 <button type="submit" class="button">"Save"</button>
             </ActionForm>
             {error}
-            {share.map(|path| view! { <ShareLink path id=upload.id.clone()/> })}
+            {share.map(|path| view! { <ShareLink path id=id.clone()/> })}
         </section>
     }
 }

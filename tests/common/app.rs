@@ -232,6 +232,11 @@ impl App {
         self.child.wait().expect("wait");
     }
 
+    /// The server's process id (to read its memory from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -487,4 +492,69 @@ pub fn server_functions() -> Vec<String> {
     // Guards against walking nothing: the registry of this build is far from empty.
     assert!(names.len() >= 20, "only {names:?} registered?");
     names
+}
+
+/// The resident memory of process `pid`, in bytes (VmRSS in /proc).
+pub fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Watches a running server from the side: its resident memory and whether `/healthz`
+/// answers within a second, every 200 ms, until [`Watch::stop`].
+pub struct Watch {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Watched>,
+}
+
+/// What a [`Watch`] saw.
+#[derive(Debug, Default)]
+pub struct Watched {
+    pub samples: u64,
+    pub max_rss: u64,
+    /// `/healthz` checks that failed or took longer than a second.
+    pub unhealthy: u64,
+    pub slowest_health_ms: u128,
+}
+
+impl Watch {
+    pub fn start(app: &App) -> Self {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let (pid, health) = (app.pid(), format!("{}/healthz", app.base));
+        let task = tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(1))
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("client");
+            let mut seen = Watched::default();
+            let mut ticks = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = stopped.changed() => return seen,
+                }
+                let began = std::time::Instant::now();
+                let ok = http
+                    .get(&health)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                seen.slowest_health_ms = seen.slowest_health_ms.max(began.elapsed().as_millis());
+                seen.unhealthy += u64::from(!ok);
+                seen.max_rss = seen.max_rss.max(resident_bytes(pid));
+                seen.samples += 1;
+            }
+        });
+        Self { stop, task }
+    }
+
+    pub async fn stop(self) -> Watched {
+        let _ = self.stop.send(true);
+        self.task.await.expect("the watch ends")
+    }
 }
