@@ -4,7 +4,8 @@ use hoist::{
     accounts::{self, Accounts},
     background::{
         self,
-        housekeeping::{IdleBuckets, OldEvents, StaleSessions},
+        housekeeping::{ClosedUploads, IdleBuckets, OldEvents, StaleSessions},
+        outbox::Outbox,
         reaper::Reaper,
         sweep::OrphanSweep,
     },
@@ -54,6 +55,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if config.command == Some(Command::ServerFunctions) {
+        for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+            println!("{path} {method}");
+        }
+        return ExitCode::SUCCESS;
+    }
     hoist::observe::logs::init(config.observe.log_format);
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,9 +75,10 @@ async fn run(config: Config) -> Result<(), String> {
     let database_url = config.database_url();
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("HOIST_DATA_DIR {}: {e}", config.data_dir.display()))?;
-    let pool = db::connect(&database_url)
-        .await
-        .map_err(|e| format!("HOIST_DATABASE_URL {database_url}: {e}"))?;
+    let pool = db::connect(&database_url).await.map_err(|e| {
+        let shown = db::without_password(&database_url);
+        format!("HOIST_DATABASE_URL {shown}: {e}")
+    })?;
 
     let accounts = Arc::new(
         Accounts::new(pool.clone(), config.accounts.clone())
@@ -100,9 +108,11 @@ async fn run(config: Config) -> Result<(), String> {
         &config.rules.key_prefix,
         config.rules.upload_ttl,
     );
+    let outbox_wake = db::outbox::Wake::default();
+    let outbox = Outbox::new(pool.clone(), store.clone(), outbox_wake.clone());
     if let Some(Command::Reap { once, orphans }) = config.command {
         return reap(
-            reaper,
+            (reaper, outbox),
             orphans.then_some(sweep),
             once,
             config.background.interval,
@@ -123,6 +133,8 @@ async fn run(config: Config) -> Result<(), String> {
         Arc::default(),
         bell.clone(),
     ));
+    // Every process that dooms objects (a delete here, a fold in any worker) drains them.
+    tokio::spawn(outbox.run());
     if config.command == Some(Command::Worker) {
         let count = config.processing.workers.max(1);
         tracing::info!("hoist worker: {count} workers on the processing queue");
@@ -192,11 +204,19 @@ async fn run(config: Config) -> Result<(), String> {
         OldEvents(pool.clone()),
         Duration::from_secs(3600),
     ));
+    tokio::spawn(background::every(
+        ClosedUploads {
+            db: pool.clone(),
+            retention: config.background.closed_retention,
+        },
+        config.background.interval,
+    ));
     let files = Arc::new(Files::new(pool.clone(), store.clone(), clock::system()));
     let arrival = Arrival {
         job_attempts: config.processing.attempts,
         queued: workers.queued.clone(),
         bell,
+        outbox: outbox_wake,
     };
     let uploads =
         Arc::new(UploadService::new(pool, store, config.rules.clone()).with_arrival(arrival));
@@ -240,7 +260,7 @@ async fn run(config: Config) -> Result<(), String> {
 
 /// `hoist reap`: death row without the web server.
 async fn reap(
-    reaper: Reaper<S3Store>,
+    (reaper, outbox): (Reaper<S3Store>, Outbox<S3Store>),
     sweep: Option<OrphanSweep<S3Store>>,
     once: bool,
     interval: Duration,
@@ -252,6 +272,11 @@ async fn reap(
             report.reaped,
             report.failed,
             report.store_calls()
+        );
+        let drained = outbox.drain().await.map_err(|e| e.to_string())?;
+        println!(
+            "outbox: {} doomed objects deleted ({} failed, {} kept: still named)",
+            drained.deleted, drained.failed, drained.kept
         );
         if let Some(sweep) = &sweep {
             let swept = sweep.run_once().await.map_err(|e| e.to_string())?;

@@ -247,6 +247,20 @@ pub struct UploadView {
 }
 
 impl UploadView {
+    /// What someone other than the owner may know of an arrived file (a public or link
+    /// viewer): its name, size, type, title, description and media facts. Not its hash (which
+    /// says whether someone holds the same bytes), why anything failed, nor when its owner
+    /// began sending it.
+    pub fn for_viewer(mut self) -> Self {
+        self.reason = None;
+        self.created_at_ms = self.completed_at_ms.unwrap_or_default();
+        if let Some(file) = &mut self.file {
+            file.sha256 = None;
+            file.error = None;
+        }
+        self
+    }
+
     /// The word the library shows: an arrived file's processing state once it has started.
     pub fn status_word(&self) -> &'static str {
         match (&self.status, &self.file) {

@@ -6,7 +6,7 @@ mod common;
 
 use common::{
     app::{assert_not_found_through_every_door, by_id, form, sign_for, start, url_for, App},
-    bytes, media, pending_at, s3_settings, send, store_client, KEY_PREFIX,
+    bytes, media, pending_at, s3_settings, send, store_client,
 };
 use futures::StreamExt;
 use hoist::{
@@ -35,8 +35,13 @@ async fn object(key: &str) -> Option<Vec<u8>> {
     Some(out.body.collect().await.ok()?.into_bytes().to_vec())
 }
 
-fn key(started: &StartedUpload) -> String {
-    format!("{KEY_PREFIX}{}/{}", started.upload_id, started.name)
+/// Where the server keeps the upload's bytes (a random key the row names).
+async fn key(app: &App, started: &StartedUpload) -> String {
+    sqlx::query_scalar("SELECT object_key FROM uploads WHERE id = $1")
+        .bind(&started.upload_id)
+        .fetch_one(&app.database().await)
+        .await
+        .expect("the row")
 }
 
 #[tokio::test]
@@ -70,7 +75,10 @@ async fn a_verified_file_cannot_be_swapped_by_a_url_signed_before() {
         "swap answered {}",
         swap.status()
     );
-    assert_eq!(object(&key(&started)).await.as_deref(), Some(&innocent[..]));
+    assert_eq!(
+        object(&key(&app, &started).await).await.as_deref(),
+        Some(&innocent[..])
+    );
 
     // Once a part has arrived, it is never signed again for other content.
     let started = start(&app, &mallory, "dog.png", 4000, "image/png").await;
@@ -103,8 +111,8 @@ async fn a_verified_file_cannot_be_swapped_by_a_url_signed_before() {
         .await
         .status()
         .is_client_error());
-    assert_eq!(object(&key(&started)).await, None);
-    assert_eq!(pending_at(&store(), &key(&started)).await, 0);
+    assert_eq!(object(&key(&app, &started).await).await, None);
+    assert_eq!(pending_at(&store(), &key(&app, &started).await).await, 0);
 
     // Rejected (the bytes are not the PNG announced): likewise.
     let started = start(&app, &mallory, "fish.png", 4000, "image/png").await;
@@ -120,7 +128,7 @@ async fn a_verified_file_cannot_be_swapped_by_a_url_signed_before() {
         .await
         .status()
         .is_client_error());
-    assert_eq!(object(&key(&started)).await, None);
+    assert_eq!(object(&key(&app, &started).await).await, None);
 }
 
 /// The batch doors: a URL handed out with the start takes only the bytes whose checksum came
@@ -181,7 +189,7 @@ async fn a_url_that_comes_with_the_start_takes_only_the_announced_bytes_and_dies
         .await
         .status()
         .is_client_error());
-    assert_eq!(object(&key(&started)).await, Some(innocent));
+    assert_eq!(object(&key(&app, &started).await).await, Some(innocent));
 
     let many: Vec<(String, String)> = (0..51)
         .flat_map(|i| {
@@ -222,6 +230,33 @@ async fn another_sessions_upload_is_not_found_through_every_door() {
     assert!(theirs.uploads.is_empty());
     let mine: LibraryPage = app.call(&alice, "list_uploads", "").await.json();
     assert_eq!(mine.uploads.len(), 1);
+
+    // Every function the server registers, including any added after this test was written,
+    // called by the stranger with the id in every field that could carry one: none tells them
+    // anything of the file, and none changes it.
+    let id = started.upload_id.as_str();
+    common::app::processed(&app, &alice, id, Duration::from_secs(30)).await;
+    let before = serde_json::to_value(common::app::row(&app, &alice, id).await).expect("json");
+    let body = form(&[
+        ("upload_id", id),
+        ("upload_ids[0]", id),
+        ("token_id", id),
+        ("key", id),
+        ("cursor", id),
+        ("title", "taken over"),
+        ("description", "taken over"),
+        ("visibility", "public"),
+    ]);
+    for name in common::app::server_functions() {
+        let answer = app.call(&mallory, &name, &body).await;
+        assert!(answer.status < 500, "{name}: {answer:?}");
+        assert!(
+            !answer.body.contains("private.png"),
+            "{name} told a stranger the file's name: {answer:?}"
+        );
+    }
+    let after = serde_json::to_value(common::app::row(&app, &alice, id).await).expect("json");
+    assert_eq!(before, after, "a stranger changed the file");
 }
 
 /// The cookie the server gave `client`, as `name=value`.
@@ -478,7 +513,7 @@ async fn abort_racing_complete_leaves_the_row_and_the_bucket_agreeing() {
         // store holds the object, so it lands after CompleteMultipartUpload and before the row
         // says uploaded (the window where an abort once left an object behind a row marked
         // aborted); and the abort sent after the completion answered (the file stays).
-        let key = key(&started);
+        let key = key(&app, &started).await;
         let id = started.upload_id.as_str();
         let (complete, abort) = match round % 3 {
             0 => tokio::join!(
@@ -519,7 +554,7 @@ async fn abort_racing_complete_leaves_the_row_and_the_bucket_agreeing() {
             .iter()
             .find(|u| u.id == started.upload_id)
             .expect("listed");
-        let object = object(&key(started)).await;
+        let object = object(&key(&app, started).await).await;
         match view.status {
             UploadStatus::Uploaded => {
                 uploaded += 1;
@@ -532,7 +567,7 @@ async fn abort_racing_complete_leaves_the_row_and_the_bucket_agreeing() {
                     "{} aborted with an object left",
                     view.name
                 );
-                assert_eq!(pending_at(&store, &key(started)).await, 0);
+                assert_eq!(pending_at(&store, &key(&app, started).await).await, 0);
             }
             other => panic!("{} ended {other}", view.name),
         }
@@ -682,14 +717,20 @@ async fn pages_forbid_framing_foreign_scripts_and_shared_caches() {
     );
 }
 
-/// Random form bodies, shaped like each server function's arguments with hostile values, then
-/// pure noise: never a 5xx, and the server is still there afterwards.
+/// The attack run: random form bodies, shaped like each registered server function's
+/// arguments with hostile values, then pure noise, then random requests to every route — while
+/// a watcher reads the server's memory and asks `/healthz` every 200 ms. Never a 5xx, the
+/// server alive, healthy throughout, and its memory within 64 MiB of where it started.
+/// `bench/attack.sh` prints these figures into docs/security.md.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
+async fn ten_thousand_random_bodies_per_server_function_and_route_never_get_a_5xx() {
     const BODIES: usize = 10_000;
     let mut app = App::start(&[]).await;
     let client = app.browser();
-    let functions: [(&str, &[&str]); 10] = [
+    let began = std::time::Instant::now();
+    // The fields each function takes, for bodies shaped like its arguments. A function not
+    // named here (added since) is still fuzzed, with every field any function takes.
+    let known: &[(&str, &[&str])] = &[
         ("start_upload", &["name", "size", "content_type"]),
         (
             "start_uploads",
@@ -716,9 +757,40 @@ async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
         ("keep_upload_alive", &["upload_id"]),
         ("complete_upload", &["upload_id"]),
         ("abort_upload", &["upload_id"]),
+        ("delete_upload", &["upload_id"]),
         ("list_uploads", &["cursor"]),
         ("engine_settings", &[]),
+        ("get_file", &["upload_id", "key"]),
+        (
+            "describe_file",
+            &["upload_id", "title", "description", "visibility"],
+        ),
+        ("public_files", &[]),
+        ("sign_up", &["email", "password", "invite"]),
+        ("sign_in", &["email", "password"]),
+        ("sign_out", &[]),
+        ("whoami", &[]),
+        ("create_token", &["name", "password", "expires_in_days"]),
+        ("list_tokens", &[]),
+        ("revoke_token", &["token_id"]),
     ];
+    let every_field: Vec<&str> = {
+        let mut all: Vec<&str> = known.iter().flat_map(|(_, f)| f.iter().copied()).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    };
+    let registered = common::app::server_functions();
+    let functions: Vec<(String, Vec<&str>)> = registered
+        .iter()
+        .map(|name| {
+            let fields = known
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or_else(|| every_field.clone(), |(_, f)| f.to_vec());
+            (name.clone(), fields)
+        })
+        .collect();
     // One real upload, so some guesses name something that exists.
     let real = start(&app, &client, "real.bin", 10, "").await.upload_id;
     let values = [
@@ -750,6 +822,10 @@ async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
         state
     };
     let mut fives = Vec::new();
+    let mut sent = 0usize;
+    // Warmed up (one upload made, the pool open): memory is measured from here.
+    let start_rss = common::app::resident_bytes(app.pid());
+    let watch = common::app::Watch::start(&app);
     for (name, fields) in functions {
         let mut bodies = Vec::with_capacity(BODIES);
         for i in 0..BODIES {
@@ -757,7 +833,7 @@ async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
                 (0..next() % 200).map(|_| (next() % 256) as u8).collect()
             } else {
                 let mut parts = Vec::new();
-                for field in fields {
+                for field in &fields {
                     if next() % 5 == 0 {
                         continue;
                     }
@@ -781,6 +857,7 @@ async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
             .buffer_unordered(16)
             .collect::<Vec<_>>()
             .await;
+        sent += answers.len();
         for (answer, body) in answers {
             if answer.status >= 500 {
                 fives.push(format!(
@@ -790,6 +867,60 @@ async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
             }
         }
     }
+    // Every route, with hostile paths, queries and headers.
+    let routes = random_route_requests(&app, &real, BODIES, &mut next);
+    // Redirects are not followed: the server's answer is what is judged, not the store's.
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let answers = futures::stream::iter(routes)
+        .map(|(method, path, header)| {
+            let (client, quick, base) = (&client, &quick, &app.base);
+            async move {
+                // A live feed answers its head at once and then streams: the head is enough.
+                let with_cookie = path.starts_with("/events");
+                let http = if with_cookie { client } else { quick };
+                let mut request = http.request(method.clone(), format!("{base}{path}"));
+                if let Some((name, value)) = &header {
+                    request = request.header(*name, value.as_str());
+                }
+                let status =
+                    match tokio::time::timeout(Duration::from_secs(5), request.send()).await {
+                        Ok(Ok(answer)) => answer.status().as_u16(),
+                        Ok(Err(e)) if e.is_builder() => 400,
+                        Ok(Err(e)) => panic!("{method} {path}: no answer: {e}"),
+                        Err(_) => panic!("{method} {path}: no head within 5 s"),
+                    };
+                (status, format!("{method} {path} {header:?}"))
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    sent += answers.len();
+    fives.extend(
+        answers
+            .into_iter()
+            .filter(|(status, _)| *status >= 500)
+            .map(|(status, what)| format!("{what} → {status}")),
+    );
+    let watched = watch.stop().await;
+    let grew = watched.max_rss.saturating_sub(start_rss);
+    println!(
+        "attack run: {sent} requests in {:.0} s, {} answered 5xx; server memory {:.1} MiB at the \
+         start, at most {:.1} MiB (+{:.1} MiB); /healthz asked {} times, {} failed or slower than \
+         1 s, slowest {} ms",
+        began.elapsed().as_secs_f64(),
+        fives.len(),
+        start_rss as f64 / 1048576.0,
+        watched.max_rss as f64 / 1048576.0,
+        grew as f64 / 1048576.0,
+        watched.samples,
+        watched.unhealthy,
+        watched.slowest_health_ms,
+    );
     assert!(
         fives.is_empty(),
         "{} 5xx answers, first: {:?}",
@@ -797,8 +928,111 @@ async fn ten_thousand_random_bodies_per_server_function_never_get_a_5xx() {
         fives.first()
     );
     assert!(app.is_running());
+    assert!(
+        watched.samples >= 10,
+        "watched only {} times",
+        watched.samples
+    );
+    assert_eq!(watched.unhealthy, 0, "{watched:?}");
+    assert!(
+        grew < 64 << 20,
+        "the server grew by {grew} bytes: {watched:?}"
+    );
     let health = reqwest::get(format!("{}/healthz", app.base))
         .await
         .expect("alive");
     assert!(health.status().is_success());
+}
+
+/// `count` requests to each of the server's routes (not server functions): a file's doors
+/// with real, forged and hostile ids, doors and keys; the live feed with hostile cursors; the
+/// health check, metrics, the page and made-up paths, with methods and headers of an
+/// attacker's choice.
+fn random_route_requests(
+    app: &App,
+    real: &str,
+    count: usize,
+    next: &mut impl FnMut() -> u64,
+) -> Vec<(reqwest::Method, String, Option<(&'static str, String)>)> {
+    let _ = app;
+    let ids = [
+        real,
+        "00000000-0000-0000-0000-000000000000",
+        "..",
+        "%2e%2e%2f%2e%2e",
+        "%00",
+        "a%2Fb",
+        "%E2%80%AE",
+        "x",
+    ];
+    let doors = [
+        "content",
+        "download",
+        "thumbnail",
+        "poster",
+        "..",
+        "%00",
+        "",
+        "CONTENT",
+    ];
+    let keys = [
+        "",
+        "?key=",
+        "?key=%00",
+        "?key=..%2F",
+        "?key=aaaaaaaa",
+        "?key[]=1&key=2",
+    ];
+    let cursors = [
+        "",
+        "?after=-1",
+        "?after=99999999999999999999",
+        "?after=x",
+        "?after=%00",
+    ];
+    let pages = [
+        "/", "/files/", "/files", "/public", "/tokens", "/account", "/%00", "/..%2F..",
+    ];
+    let methods = [
+        reqwest::Method::GET,
+        reqwest::Method::GET,
+        reqwest::Method::HEAD,
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+        reqwest::Method::OPTIONS,
+    ];
+    let headers: [(&str, &str); 6] = [
+        ("last-event-id", "-5"),
+        ("last-event-id", "18446744073709551617"),
+        ("x-forwarded-for", "1.2.3.4, x"),
+        ("range", "bytes=99999999999-"),
+        ("authorization", "Bearer nope"),
+        ("cookie", "hoist_session=forged.00"),
+    ];
+    let mut pick = |n: usize| (next() % n as u64) as usize;
+    let mut out = Vec::new();
+    for route in 0..5 {
+        for _ in 0..count {
+            let path = match route {
+                0 => format!(
+                    "/files/{}/{}{}",
+                    ids[pick(ids.len())],
+                    doors[pick(doors.len())],
+                    keys[pick(keys.len())]
+                ),
+                1 => format!("/events{}", cursors[pick(cursors.len())]),
+                2 => "/healthz".to_string(),
+                3 => "/metrics".to_string(),
+                _ => pages[pick(pages.len())].to_string(),
+            };
+            let method = methods[pick(methods.len())].clone();
+            let header = (pick(3) == 0).then(|| {
+                let (name, value) = headers[pick(headers.len())];
+                (name, value.to_string())
+            });
+            out.push((method, path, header));
+        }
+    }
+    out
 }

@@ -24,7 +24,7 @@ const PART: u64 = 5 * MIB;
 
 /// `hoist` with a 2 s upload TTL, a reaper every second and an orphan sweep every second.
 fn hoist(data_dir: &Path, database_url: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
+    let mut command = Command::new(common::app::hoist_binary());
     command
         .env("HOIST_DATA_DIR", data_dir)
         .env("HOIST_DATABASE_URL", database_url)

@@ -252,7 +252,10 @@ async fn a_hundred_thousand_expired_uploads_cost_one_or_two_store_calls_each_and
     // The claim reads the expiry index, not the table.
     let detail = claim_plan(h.service.db(), h.clock.now_ms()).await;
     let uses_index = detail.iter().any(|d| d.contains("uploads_by_expiry"));
-    assert!(uses_index, "claim plan: {detail:?}");
+    let scans_table = detail
+        .iter()
+        .any(|d| d.trim() == "SCAN uploads" || d.contains("Seq Scan on uploads"));
+    assert!(uses_index && !scans_table, "claim plan: {detail:?}");
 
     let reaper = reaper(&h);
     let started = std::time::Instant::now();
@@ -431,14 +434,18 @@ async fn no_upload_outlives_the_longest_duration_allowed_however_active() {
     );
 }
 
-/// How the database would run the reaper's claim, one line per step.
+/// How the database would run the reaper's own claim statement, one line per step.
 async fn claim_plan(pool: &hoist::db::Pool, now: i64) -> Vec<String> {
-    let query =
-        format!("SELECT id FROM uploads WHERE expires_at <= {now} ORDER BY expires_at LIMIT 256");
-    match hoist::db::Backend::of(pool) {
+    let backend = hoist::db::Backend::of(pool);
+    let claim = hoist::db::uploads::claim_expired_statement(backend);
+    match backend {
         hoist::db::Backend::Sqlite => {
-            let sql = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {query}"));
+            let sql = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {claim}"));
             let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sql)
+                .bind("plan")
+                .bind(now + 600_000)
+                .bind(now)
+                .bind(256_i64)
                 .fetch_all(pool)
                 .await
                 .expect("query plan");
@@ -450,11 +457,80 @@ async fn claim_plan(pool: &hoist::db::Pool, now: i64) -> Vec<String> {
                 .execute(pool)
                 .await
                 .expect("analyze");
-            let sql = sqlx::AssertSqlSafe(format!("EXPLAIN {query}"));
+            let sql = sqlx::AssertSqlSafe(format!("EXPLAIN {claim}"));
             sqlx::query_scalar(sql)
+                .bind("plan")
+                .bind(now + 600_000)
+                .bind(now)
+                .bind(256_i64)
                 .fetch_all(pool)
                 .await
                 .expect("query plan")
         }
     }
+}
+
+/// A row the reaper has claimed belongs to the reaper until it lets go: closing it behind the
+/// reaper's back, then the reaper's failed cleanup giving it back with a new expiry, once
+/// revived a closed row into a claim → purge → claim loop that never ended.
+#[tokio::test]
+async fn a_closed_row_never_returns_to_death_row_and_a_claimed_one_is_not_closed_behind_the_reaper()
+{
+    let h = short_lived().await;
+    let pool = h.service.db();
+    let now = h.clock.now_ms();
+    let expire = |id: String| async move {
+        sqlx::query("UPDATE uploads SET expires_at = $1 WHERE id = $2")
+            .bind(now - 1)
+            .bind(&id)
+            .execute(pool)
+            .await
+            .expect("expire it");
+    };
+    let a = h
+        .start("a.bin", 10, "application/octet-stream")
+        .await
+        .upload_id;
+    let b = h
+        .start("b.bin", 10, "application/octet-stream")
+        .await
+        .upload_id;
+    expire(a.clone()).await;
+    expire(b.clone()).await;
+    let claimed = db::uploads::claim_expired(pool, "reaper-1", now, now + 600_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2);
+
+    // While the reaper holds `a`, a completion that rejects it may not close it.
+    let because = ClosedBecause::StoreRefusedStart;
+    db::uploads::mark_closed(pool, &a, UploadStatus::Rejected, Some(&because), now)
+        .await
+        .expect("mark closed");
+    assert_eq!(h.row(OWNER, &a).await.status, "uploading");
+
+    // `b` was closed some other way meanwhile (as rows were before claims were respected);
+    // the reaper's cleanup of both fails and it gives them back.
+    sqlx::query("UPDATE uploads SET status = 'rejected', expires_at = NULL WHERE id = $1")
+        .bind(&b)
+        .execute(pool)
+        .await
+        .expect("close b");
+    for id in [&a, &b] {
+        db::uploads::reap_failed(pool, "reaper-1", id, "store away", now + 1)
+            .await
+            .expect("give back");
+    }
+    // `a` is due again; `b` is closed and stays off death row for good.
+    let later = h.clock.now_ms() + 3_600_000;
+    let again = db::uploads::claim_expired(pool, "reaper-2", later, later + 600_000, 10)
+        .await
+        .expect("claim");
+    let again: Vec<&str> = again.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(again, vec![a.as_str()]);
+    let b_row = h.row(OWNER, &b).await;
+    assert_eq!(
+        (b_row.status.as_str(), b_row.expires_at),
+        ("rejected", None)
+    );
 }

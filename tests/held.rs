@@ -27,6 +27,29 @@ async fn summed(pool: &db::Pool) -> BTreeMap<String, i64> {
     rows.into_iter().collect()
 }
 
+/// How many uploads, of any status, each owner and network has: counted afresh.
+async fn counted(pool: &db::Pool) -> BTreeMap<String, i64> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT 'owner:' || owner, CAST(COUNT(*) AS BIGINT) FROM uploads GROUP BY owner \
+         UNION ALL \
+         SELECT 'net:' || guest_net, CAST(COUNT(*) AS BIGINT) FROM uploads \
+         WHERE guest_net IS NOT NULL GROUP BY guest_net",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("count the uploads");
+    rows.into_iter().collect()
+}
+
+/// How many uploads the triggers say each owner and network has (migration 0009).
+async fn kept_files(pool: &db::Pool) -> BTreeMap<String, i64> {
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT scope, files FROM held WHERE files != 0")
+        .fetch_all(pool)
+        .await
+        .expect("read the counts");
+    rows.into_iter().collect()
+}
+
 async fn kept(pool: &db::Pool) -> BTreeMap<String, i64> {
     let rows: Vec<(String, i64)> = sqlx::query_as("SELECT scope, bytes FROM held WHERE bytes != 0")
         .fetch_all(pool)
@@ -137,6 +160,11 @@ async fn what_an_owner_and_a_network_hold_stays_the_full_sum_whatever_happens() 
         }
         changes += 1;
         assert_eq!(kept(&pool).await, summed(&pool).await, "after step {step}");
+        assert_eq!(
+            kept_files(&pool).await,
+            counted(&pool).await,
+            "files after step {step}"
+        );
     }
     assert!(changes > 400, "only {changes} changes were made");
     assert!(

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{
-    app::{by_id, form, start, upload, App},
+    app::{by_id, form, raw, start, upload, App},
     bytes, eventually,
 };
 use std::time::Duration;
@@ -130,10 +130,22 @@ async fn metrics_count_what_users_did() {
 #[tokio::test]
 async fn a_caller_cannot_mint_time_series() {
     let app = App::start(&[]).await;
-    let client = app.browser();
-    for name in ["no_such_fn", "start_upload/../x", "%2e%2e"] {
-        let answer = app.call(&client, name, "").await;
-        assert!(answer.status >= 400, "{name}: {answer:?}");
+    // Sent as written: an HTTP client library would fold `..` and `%2e%2e` away before sending.
+    for path in [
+        "/api/no_such_fn",
+        "/api/start_upload/../x",
+        "/api/start_upload/%2e%2e/x",
+        "/api/%2e%2e",
+        "/api/..",
+        "/api/sign_parts/..%2fno_such_fn",
+    ] {
+        let (status, body) = raw(
+            &app,
+            &format!("POST {path} HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded"),
+            b"",
+        )
+        .await;
+        assert!((400..500).contains(&status), "{path}: {status} {body}");
     }
     let text = scrape(&app).await;
     assert!(!text.contains("no_such_fn"), "{text}");
@@ -167,6 +179,18 @@ async fn metrics_can_be_kept_for_the_scraper() {
         .unwrap();
     assert_eq!(right.status(), 200);
     assert!(right.text().await.unwrap().contains("hoist_live_clients"));
+}
+
+#[tokio::test]
+async fn metrics_are_closed_on_a_public_site_until_a_token_is_set() {
+    let app = App::start(&[("HOIST_PUBLIC_URL", "https://uploads.example")]).await;
+    let answer = reqwest::get(format!("{}/metrics", app.base))
+        .await
+        .expect("metrics");
+    assert_eq!(answer.status(), 401);
+    let sentence = answer.text().await.expect("a body");
+    assert!(sentence.contains("HOIST_METRICS_TOKEN"), "{sentence}");
+    assert!(!sentence.contains("hoist_"), "{sentence}");
 }
 
 /// The store is away: the sentence a person sees names the request, and the server's JSON log

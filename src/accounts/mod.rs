@@ -120,9 +120,11 @@ impl Caller {
         Allowance {
             quota: self.quota(settings),
             max_active: settings.max_active_uploads,
+            max_files: settings.max_files,
             network: self.account().is_none().then(|| NetworkAllowance {
                 key: network_of(ip),
                 quota: settings.guest_network_quota,
+                max_files: settings.guest_network_max_files,
             }),
         }
     }

@@ -22,6 +22,14 @@ pub struct AccountSettings {
     /// Unfinished uploads one account or guest may have at once.
     #[arg(long, env = "HOIST_MAX_ACTIVE_UPLOADS", default_value = "100", value_parser = parse::number_in(1..=100_000u64))]
     pub max_active_uploads: u64,
+    /// Uploads one account or guest may have in all (closed ones count until
+    /// HOIST_CLOSED_RETENTION removes them): a copy of content already held costs no quota,
+    /// so this is what bounds how many rows one party can make.
+    #[arg(long, env = "HOIST_MAX_FILES", default_value = "100000", value_parser = parse::number_in(1..=100_000_000u64))]
+    pub max_files: u64,
+    /// Uploads all guests from one network may have in all.
+    #[arg(long, env = "HOIST_GUEST_NETWORK_MAX_FILES", default_value = "20000", value_parser = parse::number_in(1..=100_000_000u64))]
+    pub guest_network_max_files: u64,
     /// A signed-in session unused for this long ends.
     #[arg(long, env = "HOIST_SESSION_IDLE", default_value = "14d", value_parser = parse::duration)]
     pub session_idle: Duration,

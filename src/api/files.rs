@@ -40,6 +40,18 @@ pub async fn describe_file(
         .map_err(ssr::failed)
 }
 
+/// A new link key for the owner's file: links handed out before stop opening it. Only the
+/// owner may call it (anyone else: not found); it costs one write.
+#[server(endpoint = "new_share_link")]
+pub async fn new_share_link(upload_id: String) -> Result<FilePage, ApiError> {
+    let (state, caller) = super::ssr::context()?;
+    state
+        .files
+        .new_link(&caller.owner(), &upload_id)
+        .await
+        .map_err(ssr::failed)
+}
+
 /// Files their owners made public, most recently changed first.
 #[server(endpoint = "public_files")]
 pub async fn public_files() -> Result<Vec<UploadView>, ApiError> {

@@ -285,6 +285,7 @@ pub mod ssr {
                     quota: *quota,
                 },
                 UploadError::TooManyActive { max } => Self::TooManyActive { max: *max },
+                UploadError::TooManyFiles => Self::TooManyFiles,
                 UploadError::NetworkFull { size, .. } => Self::GuestNetworkFull { size: *size },
                 UploadError::Storage(StorageError::Unreachable(_)) => Self::storage_unavailable(),
                 UploadError::Db(DbError::Unstorable) => Self::Malformed(DbError::UNSTORABLE.into()),

@@ -36,6 +36,37 @@ impl Pass for IdleBuckets {
     }
 }
 
+/// Uploads that ended without a file (aborted, rejected, expired) are removed once they are
+/// older than the retention: their objects went when they closed, and without this a guest
+/// that starts and abandons uploads would grow the database without end.
+pub struct ClosedUploads {
+    pub db: crate::db::Pool,
+    pub retention: std::time::Duration,
+}
+
+impl Pass for ClosedUploads {
+    const NAME: &'static str = "closed uploads";
+
+    async fn pass(&self) -> Result<(), String> {
+        let retention = i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);
+        let before = crate::clock::SystemClock.now_ms().saturating_sub(retention);
+        let mut removed = 0;
+        loop {
+            let batch = crate::db::uploads::remove_closed(&self.db, before, 1000)
+                .await
+                .map_err(|e| e.to_string())?;
+            removed += batch;
+            if batch < 1000 {
+                break;
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "closed uploads past their retention removed");
+        }
+        Ok(())
+    }
+}
+
 /// Events older than a day are forgotten: a page away that long reloads its library anyway.
 pub struct OldEvents(pub crate::db::Pool);
 

@@ -1,8 +1,10 @@
 //! Work the server does on its own schedule, not on a request: the reaper (death row for
 //! uploads that never completed), the orphan sweep (its backstop for crashes), and
-//! housekeeping (stale sessions, idle rate-limit buckets).
+//! housekeeping (stale sessions, idle rate-limit buckets, closed uploads past retention), and
+//! the outbox (objects a delete or a fold left without a row, deleted from the store).
 
 pub mod housekeeping;
+pub mod outbox;
 pub mod reaper;
 mod settings;
 pub mod sweep;

@@ -15,4 +15,8 @@ pub struct BackgroundSettings {
     /// Put an AbortIncompleteMultipartUpload lifecycle rule on the bucket at start-up.
     #[arg(long = "s3-lifecycle-rule", env = "HOIST_S3_LIFECYCLE_RULE", default_value = "true", value_parser = parse::boolean, action = clap::ArgAction::Set)]
     pub lifecycle_rule: bool,
+    /// How long an upload that ended without a file (aborted, rejected, expired) stays in its
+    /// owner's library, saying why, before its row is removed.
+    #[arg(long = "closed-retention", env = "HOIST_CLOSED_RETENTION", default_value = "30d", value_parser = parse::duration)]
+    pub closed_retention: Duration,
 }

@@ -185,11 +185,48 @@ pub async fn describe(
     Ok(true)
 }
 
-/// Public files, most recently changed first, with their uploads.
+/// Gives the file a new link key, so that every link handed out before opens nothing.
+/// False if `owner` has no such file.
+pub async fn new_share_key(pool: &Pool, upload_id: &str, owner: &str, now: i64) -> DbResult<bool> {
+    let mut tx = super::write(pool).await?;
+    let done = sqlx::query(
+        "UPDATE files SET share_key = $1, updated_at = $2 \
+         WHERE upload_id = $3 AND upload_id IN (SELECT id FROM uploads WHERE owner = $4)",
+    )
+    .bind(uuid::Uuid::new_v4().simple().to_string())
+    .bind(now)
+    .bind(upload_id)
+    .bind(owner)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    changed(&mut tx, upload_id, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Whether `owner`'s files may be shown to anyone else: not when the owner is an account that
+/// has been disabled (its public and link files go dark with it; its files stay).
+pub async fn owner_may_share(pool: &Pool, owner: &str) -> DbResult<bool> {
+    let disabled: Option<(i64,)> = sqlx::query_as(
+        "SELECT disabled FROM accounts WHERE 'account:' || id = $1 AND disabled = 1",
+    )
+    .bind(owner)
+    .fetch_optional(pool)
+    .await?;
+    Ok(disabled.is_none())
+}
+
+/// Public files, most recently changed first, with their uploads. A disabled account's
+/// files are left out.
 pub async fn public(pool: &Pool, limit: i64) -> DbResult<Vec<String>> {
     let ids: Vec<(String,)> = sqlx::query_as(
         "SELECT f.upload_id FROM files f JOIN uploads u ON u.id = f.upload_id \
          WHERE f.visibility = 'public' AND u.status = 'uploaded' \
+           AND NOT EXISTS (SELECT 1 FROM accounts a \
+             WHERE 'account:' || a.id = u.owner AND a.disabled = 1) \
          ORDER BY f.updated_at DESC LIMIT $1",
     )
     .bind(limit)
@@ -198,39 +235,21 @@ pub async fn public(pool: &Pool, limit: i64) -> DbResult<Vec<String>> {
     Ok(ids.into_iter().map(|(id,)| id).collect())
 }
 
-/// Deletes an upload's row (its file, jobs and parts go with it) and writes that it went.
-pub async fn delete_with_event(
-    pool: &Pool,
-    upload_id: &str,
-    claim: &str,
-    now: i64,
-) -> DbResult<()> {
-    let mut tx = super::write(pool).await?;
-    let owner: Option<(String,)> =
-        sqlx::query_as("DELETE FROM uploads WHERE id = $1 AND reap_claim = $2 RETURNING owner")
-            .bind(upload_id)
-            .bind(claim)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some((owner,)) = owner {
-        let body = serde_json::to_string(&UploadEvent::Deleted {
-            upload_id: upload_id.to_owned(),
-        })
-        .map_err(|e| DbError::Corrupt(e.to_string()))?;
-        events::record(&mut tx, &owner, upload_id, &body, now).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
 /// Makes `row` (a new upload, not yet written) an `uploaded` upload sharing the object of the
 /// owner's earlier upload with this SHA-256 and size, if there is one whose processing has
 /// finished: its file row takes what processing found there, so no job runs again. `false`
 /// (and nothing written) if the owner holds no such upload. Written under the write lock,
 /// with the source still uploaded and unclaimed, so a delete of the source running at the
 /// same moment either sees the new upload or is seen by it (see
-/// [`uploads::claim_for_delete`]).
-pub async fn share_stored(pool: &Pool, row: &uploads::UploadRow, sha256: &str) -> DbResult<bool> {
+/// [`super::outbox::delete_upload`]). A copy costs no quota, but it is a row: past the owner's
+/// (or its guest network's) `max_files` none is made (and the fresh start that follows is
+/// refused with the reason).
+pub async fn share_stored(
+    pool: &Pool,
+    row: &uploads::UploadRow,
+    sha256: &str,
+    allowance: &uploads::Allowance,
+) -> DbResult<bool> {
     const SOURCE: &str = "SELECT u.id, u.object_key, u.content_type, u.guest_net
          FROM files f JOIN uploads u ON u.id = f.upload_id
          WHERE f.sha256 = $1 AND u.owner = $2 AND u.size = $3 AND u.status = 'uploaded'
@@ -253,11 +272,20 @@ pub async fn share_stored(pool: &Pool, row: &uploads::UploadRow, sha256: &str) -
         return Ok(false);
     };
     let now = row.created_at;
-    sqlx::query(
+    let limit = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let net_max = allowance
+        .network
+        .as_ref()
+        .map_or(i64::MAX, |n| limit(n.max_files));
+    let made = sqlx::query(concat!(
         "INSERT INTO uploads (id, owner, name, object_key, content_type, size, part_size, status,
              created_at, completed_at, checksum, guest_net)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'uploaded', $8, $8, $9, $10)",
-    )
+         SELECT $1, $2, $3, $4, $5, $6, $7, 'uploaded', $8, $8, $9, $10 WHERE ",
+        uploads::held_files!("owner", "$2"),
+        " < $11 AND ($10 IS NULL OR ",
+        uploads::held_files!("net", "$10"),
+        " < $12)"
+    ))
     .bind(&row.id)
     .bind(&row.owner)
     .bind(&row.name)
@@ -268,8 +296,13 @@ pub async fn share_stored(pool: &Pool, row: &uploads::UploadRow, sha256: &str) -
     .bind(now)
     .bind(&row.checksum)
     .bind(guest_net)
+    .bind(limit(allowance.max_files))
+    .bind(net_max)
     .execute(&mut *tx)
     .await?;
+    if made.rows_affected() == 0 {
+        return Ok(false);
+    }
     sqlx::query(
         "INSERT INTO files (upload_id, processing, error, sha256, width, height, duration_ms,
              codecs, thumbnail_key, title, share_key, updated_at)
@@ -288,7 +321,7 @@ pub async fn share_stored(pool: &Pool, row: &uploads::UploadRow, sha256: &str) -
     Ok(true)
 }
 
-/// An object a fold left without uploads: to be deleted from the store.
+/// An object a fold left without uploads, doomed in the fold's transaction.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Unused {
     pub key: String,
@@ -298,8 +331,8 @@ pub struct Unused {
 /// Content sent again (a file larger than a client reads before sending): once `upload_id`'s
 /// processing has ended and its SHA-256 is known, it and every upload sharing its object move
 /// to the owner's earlier object of the same content, if there is one, and its own object is
-/// returned for deletion. Under the write lock, with both uploads unclaimed (see
-/// [`uploads::claim_for_delete`]).
+/// doomed in the same transaction (the outbox deletes it from the store). Under the write
+/// lock, with both uploads unclaimed (see [`super::outbox::delete_upload`]).
 pub async fn fold_into_twin(pool: &Pool, upload_id: &str, now: i64) -> DbResult<Option<Unused>> {
     const TWIN: &str = "SELECT u.object_key, t.object_key, tf.thumbnail_key, uf.thumbnail_key
          FROM uploads u JOIN files uf ON uf.upload_id = u.id
@@ -340,6 +373,11 @@ pub async fn fold_into_twin(pool: &Pool, upload_id: &str, now: i64) -> DbResult<
             .await?;
         changed(&mut tx, id, now).await?;
     }
+    let mut doomed = vec![own_key.as_str()];
+    if own_thumbnail != twin_thumbnail {
+        doomed.extend(own_thumbnail.as_deref());
+    }
+    super::outbox::doom(&mut tx, &doomed, now).await?;
     tx.commit().await?;
     Ok(Some(Unused {
         key: own_key,

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod events;
 pub mod files;
 pub mod jobs;
+pub mod outbox;
 mod turns;
 pub mod uploads;
 
@@ -92,7 +93,8 @@ impl Backend {
 /// Opens (creating if needed) the database and brings its schema up to date.
 pub async fn connect(url: &str) -> DbResult<Pool> {
     sqlx::any::install_default_drivers();
-    let backend = Backend::of_url(url).ok_or_else(|| DbError::Unsupported(url.to_owned()))?;
+    let backend =
+        Backend::of_url(url).ok_or_else(|| DbError::Unsupported(without_password(url)))?;
     let url = match backend {
         // Made if missing, as the default database in the data folder must be.
         Backend::Sqlite if !url.contains("mode=") => {
@@ -105,14 +107,15 @@ pub async fn connect(url: &str) -> DbResult<Pool> {
         .max_connections(8)
         .after_connect(move |conn, _| {
             Box::pin(async move {
-                if backend == Backend::Sqlite {
+                match backend {
                     // WAL lets the library be read while uploads are being recorded.
-                    conn.execute(
+                    Backend::Sqlite => conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                          PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-                    )
-                    .await?;
+                    ),
+                    Backend::Postgres => conn.execute(POSTGRES_SESSION),
                 }
+                .await?;
                 Ok(())
             })
         })
@@ -126,6 +129,33 @@ pub async fn connect(url: &str) -> DbResult<Pool> {
         Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
     }
     Ok(pool)
+}
+
+/// Bounds on every PostgreSQL session of ours. An instance that loses its connection in the
+/// middle of a transaction (a partition, a frozen VM: no FIN reaches the server) would keep its
+/// locks until TCP keepalive gives up, hours later, and every other instance's writes would
+/// queue behind them. No transaction of ours waits on anything but the database while open
+/// (every one begins and commits inside one `db` function, with no store call between), so
+/// one idle for 5 s is dead and the server ends it. A lock not granted within 10 s — twice
+/// that, so a stuck holder is ended before its waiters give up — or a statement still running
+/// after 30 s fails its request (a 500 the caller may retry) instead of holding a pool
+/// connection for the length of the request timeout.
+const POSTGRES_SESSION: &str = "SET idle_in_transaction_session_timeout = '5s'; \
+     SET lock_timeout = '10s'; SET statement_timeout = '30s';";
+
+/// `url` with its password (if any) replaced, for messages a log or a terminal keeps.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// A transaction whose reads must not go stale before its writes (a quota checked, then an
@@ -218,6 +248,25 @@ const WRITER_LOCK: i64 = 0x486f_6973_7400;
 /// True if `conn` (inside [`write`]) is on PostgreSQL, where statements may add row locks.
 pub fn on_postgres(conn: &Conn) -> bool {
     Backend::of_conn(conn) == Backend::Postgres
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_password_in_a_database_url_is_never_shown() {
+        use super::without_password as shown;
+        assert_eq!(
+            shown("postgres://hoist:s3cret@db.internal:5432/hoist?sslmode=require"),
+            "postgres://hoist:***@db.internal:5432/hoist?sslmode=require"
+        );
+        assert_eq!(shown("postgres://db/hoist"), "postgres://db/hoist");
+        assert_eq!(shown("postgres://me@db/hoist"), "postgres://me@db/hoist");
+        assert_eq!(
+            shown("sqlite:///var/lib/hoist/hoist.db"),
+            "sqlite:///var/lib/hoist/hoist.db"
+        );
+        assert!(!shown("postgres://u:p@ss@host/db").contains("p@ss"));
+    }
 }
 
 /// Support for tests: a fresh database each.

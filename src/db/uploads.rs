@@ -80,9 +80,25 @@ macro_rules! columns {
 /// What a read of an [`UploadRow`] selects: its written columns and the reaper's count.
 macro_rules! row_columns {
     () => {
-        concat!(columns!(), ", reap_attempts")
+        concat!($crate::db::uploads::columns!(), ", reap_attempts")
     };
 }
+pub(crate) use columns;
+pub(crate) use row_columns;
+
+/// How many uploads a scope has, as migration 0009's triggers keep it.
+macro_rules! held_files {
+    ($scope:literal, $param:literal) => {
+        concat!(
+            "COALESCE((SELECT files FROM held WHERE scope = '",
+            $scope,
+            ":' || ",
+            $param,
+            "), 0)"
+        )
+    };
+}
+pub(crate) use held_files;
 
 /// The bytes held in `$scope` ("owner" or "net", a guest network) named by `$param`: the
 /// distinct objects of its uploads that are uploading or uploaded, an object several uploads
@@ -142,6 +158,8 @@ fn bind_row<'q>(query: Query<'q>, row: &'q UploadRow) -> Query<'q> {
 pub struct Allowance {
     pub quota: u64,
     pub max_active: u64,
+    /// Uploads of any status the owner may have.
+    pub max_files: u64,
     pub network: Option<NetworkAllowance>,
 }
 
@@ -150,6 +168,8 @@ pub struct NetworkAllowance {
     /// An IPv4 address, or an IPv6 /64.
     pub key: String,
     pub quota: u64,
+    /// Uploads of any status all guests of the network may have.
+    pub max_files: u64,
 }
 
 /// Why a new upload was not admitted.
@@ -161,6 +181,8 @@ pub enum Refused {
     Active { active: u64 },
     /// Its size on top of what the guests of its network keep (`used`) would pass their quota.
     Network { used: u64 },
+    /// The owner, or the guests of its network, have as many uploads as they may.
+    Files,
 }
 
 /// New uploads in one write transaction, each admitted only if it fits the owner's allowance
@@ -185,6 +207,11 @@ pub async fn insert_many(
         .network
         .as_ref()
         .map_or(i64::MAX, |n| limit(n.quota));
+    let max_files = limit(allowance.max_files);
+    let net_max_files = allowance
+        .network
+        .as_ref()
+        .map_or(i64::MAX, |n| limit(n.max_files));
     let mut tx = super::write(pool).await?;
     let mut admitted = Vec::with_capacity(rows.len());
     for (row, first_part) in rows {
@@ -198,17 +225,24 @@ pub async fn insert_many(
             "AND (SELECT COUNT(*) FROM uploads WHERE owner = $2 AND status = 'uploading') < $18 ",
             "AND ($16 IS NULL OR ",
             held_bytes!("net", "$16"),
-            " + $6 <= $19)"
+            " + $6 <= $19) AND ",
+            held_files!("owner", "$2"),
+            " < $20 AND ($16 IS NULL OR ",
+            held_files!("net", "$16"),
+            " < $21)"
         ));
         let done = bind_row(query, row)
             .bind(net)
             .bind(quota)
             .bind(max_active)
             .bind(net_quota)
+            .bind(max_files)
+            .bind(net_max_files)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            let refused = refusal(&mut tx, row, (quota, max_active), net).await?;
+            let files = (max_files, net_max_files);
+            let refused = refusal(&mut tx, row, (quota, max_active), files, net).await?;
             admitted.push(Err(refused));
             continue;
         }
@@ -232,16 +266,24 @@ async fn refusal(
     tx: &mut Conn,
     row: &UploadRow,
     (quota, max_active): (i64, i64),
+    (max_files, net_max_files): (i64, i64),
     net: Option<&str>,
 ) -> DbResult<Refused> {
-    let (used, active): (i64, i64) = sqlx::query_as(concat!(
+    let (used, active, files, net_files): (i64, i64, i64, i64) = sqlx::query_as(concat!(
         "SELECT ",
         held_bytes!("owner", "$1"),
-        ", (SELECT COUNT(*) FROM uploads WHERE owner = $1 AND status = 'uploading')"
+        ", (SELECT COUNT(*) FROM uploads WHERE owner = $1 AND status = 'uploading'), ",
+        held_files!("owner", "$1"),
+        ", ",
+        held_files!("net", "$2"),
     ))
     .bind(&row.owner)
+    .bind(net)
     .fetch_one(&mut *tx)
     .await?;
+    if files >= max_files || net.is_some() && net_files >= net_max_files {
+        return Ok(Refused::Files);
+    }
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     if active >= max_active {
         return Ok(Refused::Active {
@@ -257,49 +299,6 @@ async fn refusal(
         .await?;
     Ok(Refused::Network {
         used: count(net_used),
-    })
-}
-
-/// What claiming an upload for deletion found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeleteClaim {
-    /// Someone else holds it (the reaper, an abort, another delete), or it is still uploading.
-    Refused,
-    /// Ours now. `shared`: another upload, not itself being deleted, names the same object
-    /// (the same content uploaded again), so the object must stay.
-    Claimed { shared: bool },
-}
-
-/// Claims a finished or closed upload for deletion. The claim and the look for another upload
-/// of the same object are one write transaction: of two uploads sharing an object deleted at
-/// once, the second to claim sees the first claimed, so the object is deleted (at least once,
-/// never left behind); an upload made to share the object meanwhile is either seen here or
-/// found its source already claimed and did not share it.
-pub async fn claim_for_delete(pool: &Pool, id: &str, claim: &str) -> DbResult<DeleteClaim> {
-    let mut tx = super::write(pool).await?;
-    let done = sqlx::query(
-        "UPDATE uploads SET reap_claim = $1
-         WHERE id = $2 AND status != 'uploading' AND reap_claim IS NULL",
-    )
-    .bind(claim)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Ok(DeleteClaim::Refused);
-    }
-    let shared: i64 = sqlx::query_scalar(
-        "SELECT CASE WHEN EXISTS (SELECT 1 FROM uploads o JOIN uploads u
-           ON o.object_key = u.object_key
-         WHERE u.id = $1 AND o.id != u.id AND o.status = 'uploaded' AND o.reap_claim IS NULL)
-         THEN 1 ELSE 0 END",
-    )
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(DeleteClaim::Claimed {
-        shared: shared != 0,
     })
 }
 
@@ -405,7 +404,9 @@ where
 }
 
 /// Ends an upload that will never be verified (rejected or aborted). An upload already
-/// settled keeps what it was: the caller reads the row afterwards.
+/// settled keeps what it was: the caller reads the row afterwards. One the reaper (or an
+/// abort) has claimed is left to its claimant, which closes it once its cleanup is done: a
+/// row closed under a claim would be given back with a new expiry by a failed cleanup.
 pub async fn mark_closed(
     pool: &Pool,
     id: &str,
@@ -417,7 +418,7 @@ pub async fn mark_closed(
         pool,
         sqlx::query(
             "UPDATE uploads SET status = $1, reason = $2, completed_at = $3, expires_at = NULL \
-         WHERE id = $4 AND status = 'uploading'",
+         WHERE id = $4 AND status = 'uploading' AND reap_claim IS NULL",
         )
         .bind(status.as_str())
         .bind(reason.map(ClosedBecause::to_stored))
@@ -568,7 +569,42 @@ pub async fn claim_expired(
     lease_until: i64,
     limit: i64,
 ) -> DbResult<Vec<Doomed>> {
-    let sql = match Backend::of(pool) {
+    let sql = claim_expired_statement(Backend::of(pool));
+    Ok(super::alone(
+        pool,
+        sqlx::query_as(sql)
+            .bind(token)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool),
+    )
+    .await?)
+}
+
+/// Removes up to `limit` uploads that ended without a file (aborted, rejected, expired)
+/// before `before`, through the index of closed uploads. A row still being cleaned up (a
+/// claim or an expiry on it) stays until the cleanup is done. Returns how many went.
+pub async fn remove_closed(pool: &Pool, before: i64, limit: i64) -> DbResult<u64> {
+    let done = super::alone(
+        pool,
+        sqlx::query(
+            "DELETE FROM uploads WHERE id IN (SELECT id FROM uploads \
+               WHERE status IN ('aborted', 'rejected', 'expired') AND completed_at < $1 \
+               AND expires_at IS NULL AND reap_claim IS NULL LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit)
+        .execute(pool),
+    )
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The statement of [`claim_expired`] (binds: claim token, lease end, now, limit), public so
+/// that a test can ask the database how it would run exactly this one.
+pub fn claim_expired_statement(backend: Backend) -> &'static str {
+    match backend {
         Backend::Sqlite => {
             "UPDATE uploads SET reap_claim = $1, expires_at = $2 \
              WHERE id IN (SELECT id FROM uploads WHERE expires_at <= $3 \
@@ -581,17 +617,7 @@ pub async fn claim_expired(
                ORDER BY expires_at LIMIT $4 FOR UPDATE SKIP LOCKED) AND expires_at <= $3 \
              RETURNING id, object_key, s3_upload_id, reap_attempts"
         }
-    };
-    Ok(super::alone(
-        pool,
-        sqlx::query_as(sql)
-            .bind(token)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(pool),
-    )
-    .await?)
+    }
 }
 
 /// Marks claimed uploads `expired`, in one transaction. Returns how many were still held by
@@ -625,7 +651,9 @@ pub async fn mark_reaped(
 }
 
 /// Gives a claimed upload back after its cleanup failed: tried again at `retry_at`, with the
-/// store's answer kept where an operator can see it.
+/// store's answer kept where an operator can see it. A row that was closed meanwhile leaves
+/// death row instead: reviving it would have the reaper claim, purge and fail to mark it
+/// forever (only living uploads are marked `expired`).
 pub async fn reap_failed(
     pool: &Pool,
     token: &str,
@@ -637,7 +665,9 @@ pub async fn reap_failed(
         pool,
         sqlx::query(
             "UPDATE uploads SET reap_claim = NULL, reap_attempts = reap_attempts + 1, \
-         reap_error = $1, expires_at = $2 WHERE id = $3 AND reap_claim = $4",
+         reap_error = $1, \
+         expires_at = CASE WHEN status = 'uploading' THEN $2 ELSE NULL END \
+         WHERE id = $3 AND reap_claim = $4",
         )
         .bind(error)
         .bind(retry_at)

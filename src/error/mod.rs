@@ -68,6 +68,10 @@ pub enum ApiError {
         "You have {max} uploads in progress, the most allowed at once; let some finish first."
     )]
     TooManyActive { max: u64 },
+    /// The caller's library holds as many uploads (finished, closed or on their way) as one
+    /// owner, or all guests of one network, may have.
+    #[error("Your library holds as many files as it may; delete some to upload more.")]
+    TooManyFiles,
     /// Too many requests in too short a time; the answer carries `Retry-After` too.
     #[error("Too many requests; please try again in {retry_after_secs} s.")]
     RateLimited { retry_after_secs: u64 },
@@ -147,6 +151,7 @@ impl ApiError {
             | Self::PartAlreadyStored { .. }
             | Self::EmailTaken
             | Self::TooManyActive { .. }
+            | Self::TooManyFiles
             | Self::TooManyTokens { .. } => 409,
             Self::OverQuota { .. } | Self::GuestNetworkFull { .. } => 413,
             Self::RateLimited { .. }

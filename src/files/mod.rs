@@ -96,7 +96,7 @@ impl Files {
             },
             None => false,
         };
-        if !(mine || shared) {
+        if !(mine || shared && db::files::owner_may_share(&self.db, &upload.owner).await?) {
             return Err(FileError::NotFound);
         }
         Ok(Visible { upload, file, mine })
@@ -112,11 +112,27 @@ impl Files {
                     .map(|f| format!("/files/{id}?key={}", f.share_key))
             })
             .flatten();
+        let upload = view(&seen.upload, seen.file.as_ref())?;
         Ok(FilePage {
-            upload: view(&seen.upload, seen.file.as_ref())?,
+            upload: if seen.mine {
+                upload
+            } else {
+                upload.for_viewer()
+            },
             mine: seen.mine,
             share_path,
         })
+    }
+
+    /// A new link for the owner's file: the old link, wherever it was passed on, opens
+    /// nothing from now on.
+    pub async fn new_link(&self, owner: &str, id: &str) -> FileResult<FilePage> {
+        let seen = self.visible(owner, id, None).await?;
+        if !seen.mine || !db::files::new_share_key(&self.db, id, owner, self.clock.now_ms()).await?
+        {
+            return Err(FileError::NotFound);
+        }
+        self.page(owner, id, None).await
     }
 
     /// The owner's title, description and audience. The title is trimmed and may not be
@@ -200,7 +216,7 @@ impl Files {
         let mut conn = self.db.acquire().await.map_err(DbError::from)?;
         for id in ids {
             if let Some((_, view)) = db::files::full_view(&mut conn, &id).await? {
-                views.push(view);
+                views.push(view.for_viewer());
             }
         }
         Ok(views)

@@ -14,9 +14,13 @@ pub struct ObserveSettings {
 }
 
 impl ObserveSettings {
-    pub fn may_scrape(&self, headers: &HeaderMap) -> bool {
+    /// Whether the scraper that sent `headers` may read `/metrics`. Without a token they are
+    /// open only to a site that is not served over https: a site on the internet keeps its
+    /// traffic figures (uploads per minute, who is failing) to itself until its operator
+    /// chooses a token.
+    pub fn may_scrape(&self, headers: &HeaderMap, public_https: bool) -> bool {
         let Some(expected) = self.metrics_token.as_deref().filter(|t| !t.is_empty()) else {
-            return true;
+            return !public_https;
         };
         let sent = headers
             .get(header::AUTHORIZATION)
@@ -53,11 +57,16 @@ mod tests {
 
     #[test]
     fn metrics_are_open_without_a_token_and_closed_with_one() {
-        assert!(settings(None).may_scrape(&HeaderMap::new()));
-        let guarded = settings(Some("s3cret"));
-        assert!(!guarded.may_scrape(&HeaderMap::new()));
-        assert!(!guarded.may_scrape(&bearer("s3cre")));
-        assert!(!guarded.may_scrape(&bearer("s3cret!")));
-        assert!(guarded.may_scrape(&bearer("s3cret")));
+        assert!(settings(None).may_scrape(&HeaderMap::new(), false));
+        // A public site without a token: closed.
+        assert!(!settings(None).may_scrape(&HeaderMap::new(), true));
+        assert!(!settings(None).may_scrape(&bearer(""), true));
+        for https in [false, true] {
+            let guarded = settings(Some("s3cret"));
+            assert!(!guarded.may_scrape(&HeaderMap::new(), https));
+            assert!(!guarded.may_scrape(&bearer("s3cre"), https));
+            assert!(!guarded.may_scrape(&bearer("s3cret!"), https));
+            assert!(guarded.may_scrape(&bearer("s3cret"), https));
+        }
     }
 }

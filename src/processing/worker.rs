@@ -11,7 +11,7 @@ use crate::{
         Pool,
     },
     live::Bell,
-    storage::{s3::S3Store, ObjectStore},
+    storage::s3::S3Store,
 };
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;
@@ -123,10 +123,11 @@ impl Workers {
             self.fold(&job.upload_id).await?;
         } else {
             // The file was deleted meanwhile (or the job taken over): a thumbnail made for
-            // it would be left behind.
+            // it would be left behind, so it goes to the outbox (which leaves it if a row
+            // names it after all).
             if let Some(key) = &findings.thumbnail_key {
                 if db::files::find(&self.db, &job.upload_id).await?.is_none() {
-                    let _ = self.store.delete(key).await;
+                    db::outbox::doom_alone(&self.db, key, self.clock.now_ms()).await?;
                 }
             }
         }
@@ -135,7 +136,8 @@ impl Workers {
     }
 
     /// Content its owner holds already is kept once: once the file's processing has ended,
-    /// it moves to the earlier object, and its own object goes.
+    /// it moves to the earlier object, and its own object goes to the outbox, which deletes
+    /// it from the store (retrying until the store confirms).
     async fn fold(&self, upload_id: &str) -> Result<(), db::DbError> {
         let Some(unused) =
             db::files::fold_into_twin(&self.db, upload_id, self.clock.now_ms()).await?
@@ -147,12 +149,6 @@ impl Workers {
             key = unused.key,
             "worker: content stored once; its second object goes"
         );
-        for key in unused.thumbnail_key.iter().chain([&unused.key]) {
-            if let Err(e) = self.store.delete(key).await {
-                // Nothing names it any more: only a manual clean-up finds it now.
-                tracing::warn!(key, error = %e, "worker: could not delete an object no upload uses");
-            }
-        }
         Ok(())
     }
 

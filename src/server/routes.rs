@@ -159,14 +159,17 @@ fn refused(error: ApiError) -> Response {
 }
 
 /// Metrics for whoever runs the server, in Prometheus's text format. With
-/// `HOIST_METRICS_TOKEN` set, only a scraper that sends it as a bearer token is answered.
+/// `HOIST_METRICS_TOKEN` set, only a scraper that sends it as a bearer token is answered;
+/// without it, a site whose public URL is https answers no one.
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if !state.config.observe.may_scrape(&headers) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "Send the metrics token as a bearer token.",
-        )
-            .into_response();
+    let https = state.config.public_url().starts_with("https://");
+    if !state.config.observe.may_scrape(&headers, https) {
+        let sentence = if state.config.observe.metrics_token.is_none() && https {
+            "Metrics are closed on a public site until HOIST_METRICS_TOKEN is set."
+        } else {
+            "Send the metrics token as a bearer token."
+        };
+        return (StatusCode::UNAUTHORIZED, sentence).into_response();
     }
     crate::observe::metrics::read_levels(state.uploads.db(), state.feed.clients()).await;
     (

@@ -4,7 +4,7 @@
 //! link to share it; anyone else sees it only if it is public or they hold that link.
 
 use crate::{
-    api::files::{get_file, DescribeFile},
+    api::files::{get_file, DescribeFile, NewShareLink},
     format,
     model::{FilePage, UploadView, Visibility, MAX_DESCRIPTION, MAX_TITLE},
 };
@@ -146,6 +146,7 @@ fn OwnerControls(
             .and_then(Result::err)
             .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
     };
+    let id = upload.id.clone();
     view! {
         <section class="owner">
             <h2>"Your file"</h2>
@@ -163,29 +164,50 @@ fn OwnerControls(
                 <button type="submit" class="button">"Save"</button>
             </ActionForm>
             {error}
-            {share.map(|path| view! { <ShareLink path/> })}
+            {share.map(|path| view! { <ShareLink path id=id.clone()/> })}
         </section>
     }
 }
 
-/// The file's link, whole, to copy.
+/// The file's link, whole, to copy, and a way to replace it: a link passed on too far is
+/// taken back by making a new one.
 #[component]
-fn ShareLink(path: String) -> impl IntoView {
+fn ShareLink(path: String, id: String) -> impl IntoView {
+    let renew = ServerAction::<NewShareLink>::new();
+    let path = Memo::new(move |_| {
+        renew
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .and_then(|page| page.share_path)
+            .unwrap_or_else(|| path.clone())
+    });
     // The origin is the page's own; on the server the path alone is rendered until hydration.
-    let link = RwSignal::new(path.clone());
+    let origin = RwSignal::new(String::new());
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
-        if let Some(origin) = web_sys::window().and_then(|w| w.location().origin().ok()) {
-            link.set(format!("{origin}{path}"));
+        if let Some(o) = web_sys::window().and_then(|w| w.location().origin().ok()) {
+            origin.set(o);
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = &path;
     });
+    let link = move || format!("{}{}", origin.get(), path.get());
+    let error = move || {
+        renew
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
+    };
     view! {
         <p class="share">
             <label>"Link to share"
-                <input type="text" readonly value=move || link.get() aria-label="Link to share"/>
+                <input type="text" readonly value=link aria-label="Link to share"/>
             </label>
         </p>
+        <ActionForm action=renew attr:class="new-link-form">
+            <input type="hidden" name="upload_id" value=id/>
+            <button type="submit" class="button">"New link"</button>
+        </ActionForm>
+        {error}
     }
 }

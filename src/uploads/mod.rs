@@ -42,6 +42,10 @@ pub enum UploadError {
     NetworkFull { size: u64, used: u64, quota: u64 },
     #[error("{max} uploads in progress already")]
     TooManyActive { max: u64 },
+    /// The owner (or the guests of its network) have as many uploads, of any status, as
+    /// they may keep.
+    #[error("as many uploads as allowed already")]
+    TooManyFiles,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]

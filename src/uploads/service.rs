@@ -4,7 +4,8 @@ use crate::{
     clock::{self, millis, SharedClock},
     db::{
         self,
-        uploads::{Allowance, DeleteClaim, UploadRow, ABORT_CLAIM},
+        outbox::Deletion,
+        uploads::{Allowance, UploadRow, ABORT_CLAIM},
         Pool,
     },
     error::{ClosedBecause, Invalid, Rejection},
@@ -61,6 +62,8 @@ pub struct Arrival {
     pub job_attempts: u32,
     pub queued: Arc<Notify>,
     pub bell: crate::live::Bell,
+    /// Rung when a delete doomed objects, so the outbox deletes them at once.
+    pub outbox: db::outbox::Wake,
 }
 
 impl Default for Arrival {
@@ -69,6 +72,7 @@ impl Default for Arrival {
             job_attempts: 5,
             queued: Arc::default(),
             bell: crate::live::Bell::default(),
+            outbox: db::outbox::Wake::default(),
         }
     }
 }
@@ -421,37 +425,31 @@ impl<S: ObjectStore> UploadService<S> {
         }
     }
 
-    /// Deletes an upload for its owner: an unfinished one is aborted first, a finished one's
-    /// object is deleted, and the row goes, so its bytes no longer count against the quota.
+    /// Deletes an upload for its owner: an unfinished one is aborted first; then the row
+    /// goes (so its bytes no longer count against the quota) and, in the same transaction,
+    /// its object and thumbnail go to the outbox unless another upload of the same content
+    /// shares them. The outbox deletes them from the store, retrying until the store
+    /// confirms: a crash or a store away at any moment leaves nothing half-deleted.
     /// Deleting what is already gone answers "not found".
     pub async fn delete(&self, owner: &str, id: &str) -> UploadResult<()> {
         let row = self.find(owner, id).await?;
         if row.status()? == UploadStatus::Uploading {
             self.abort(owner, id).await?;
         }
-        let claim = format!("delete:{}", uuid::Uuid::new_v4());
-        let shared = match db::uploads::claim_for_delete(&self.db, id, &claim).await? {
-            DeleteClaim::Claimed { shared } => shared,
-            DeleteClaim::Refused => {
+        match db::outbox::delete_upload(&self.db, id, owner, self.clock.now_ms()).await? {
+            Deletion::NotFound => Err(UploadError::NotFound),
+            Deletion::Busy { .. } => {
                 let row = self.find(owner, id).await?;
-                return Err(UploadError::Closed(closing(&row)));
+                Err(UploadError::Closed(closing(&row)))
             }
-        };
-        // Another upload of the same content keeps the object (and its thumbnail).
-        if row.status()? == UploadStatus::Uploaded && !shared {
-            // The thumbnail first: if the object's delete fails, the file is still whole
-            // but for a picture its next processing would make again.
-            let thumbnail = crate::processing::thumbnail_key(&row.object_key);
-            for key in [thumbnail.as_str(), row.object_key.as_str()] {
-                if let Err(e) = self.store.delete(key).await {
-                    db::uploads::release_claim(&self.db, id, &claim).await?;
-                    return Err(e.into());
+            Deletion::Deleted { doomed } => {
+                if doomed > 0 {
+                    self.after.outbox.ring();
                 }
+                self.after.bell.ring();
+                Ok(())
             }
         }
-        db::files::delete_with_event(&self.db, id, &claim, self.clock.now_ms()).await?;
-        self.after.bell.ring();
-        Ok(())
     }
 
     /// A page of the owner's library. `cursor` is the `next` of the page before (a client

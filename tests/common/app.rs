@@ -452,3 +452,115 @@ pub async fn processed(
         );
     }
 }
+
+/// Sends `head` (a request line and headers, without the blank line that ends them) and `body`
+/// to the server as raw bytes on a connection of its own, exactly as written: no client library
+/// normalises the path (`/api/x/../y`, `%2e%2e`) first, as a proxy or `curl --path-as-is`
+/// would not. Returns the status and the body.
+pub async fn raw(app: &App, head: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let request = format!(
+        "{head}\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    stream.write_all(body).await.expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_string())
+}
+
+/// The name of every server function the `hoist` binary registers (Leptos's own registry, as
+/// `hoist server-functions` prints it): what a test that must reach every function walks, so
+/// a function added later is covered without anyone remembering to list it.
+pub fn server_functions() -> Vec<String> {
+    let output = Command::new(hoist_binary())
+        .arg("server-functions")
+        .output()
+        .expect("hoist runs");
+    assert!(output.status.success(), "{output:?}");
+    let names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split(' ').next()?.strip_prefix("/api/"))
+        .map(str::to_owned)
+        .collect();
+    // Guards against walking nothing: the registry of this build is far from empty.
+    assert!(names.len() >= 20, "only {names:?} registered?");
+    names
+}
+
+/// The resident memory of process `pid`, in bytes (VmRSS in /proc).
+pub fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Watches a running server from the side: its resident memory and whether `/healthz`
+/// answers within a second, every 200 ms, until [`Watch::stop`].
+pub struct Watch {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Watched>,
+}
+
+/// What a [`Watch`] saw.
+#[derive(Debug, Default)]
+pub struct Watched {
+    pub samples: u64,
+    pub max_rss: u64,
+    /// `/healthz` checks that failed or took longer than a second.
+    pub unhealthy: u64,
+    pub slowest_health_ms: u128,
+}
+
+impl Watch {
+    pub fn start(app: &App) -> Self {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let (pid, health) = (app.pid(), format!("{}/healthz", app.base));
+        let task = tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(1))
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("client");
+            let mut seen = Watched::default();
+            let mut ticks = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = stopped.changed() => return seen,
+                }
+                let began = std::time::Instant::now();
+                let ok = http
+                    .get(&health)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                seen.slowest_health_ms = seen.slowest_health_ms.max(began.elapsed().as_millis());
+                seen.unhealthy += u64::from(!ok);
+                seen.max_rss = seen.max_rss.max(resident_bytes(pid));
+                seen.samples += 1;
+            }
+        });
+        Self { stop, task }
+    }
+
+    pub async fn stop(self) -> Watched {
+        let _ = self.stop.send(true);
+        self.task.await.expect("the watch ends")
+    }
+}

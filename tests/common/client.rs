@@ -32,7 +32,7 @@ impl<'a> Client<'a> {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        let mut command = Command::new(super::app::hoist_binary());
         command
             .args(args)
             .env("HOIST_SERVER", &self.app.base)

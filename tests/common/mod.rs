@@ -25,6 +25,7 @@ pub const OWNER: &str = "session-a";
 pub const ROOMY: db::uploads::Allowance = db::uploads::Allowance {
     quota: 1 << 40,
     max_active: 10_000,
+    max_files: 1_000_000,
     network: None,
 };
 /// Where the tests' uploads go in the bucket, as `HOIST_S3_PREFIX` puts them by default.

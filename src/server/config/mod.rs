@@ -147,6 +147,10 @@ pub enum Command {
         #[command(subcommand)]
         command: TokensCommand,
     },
+    /// Prints the path and method of every server function this build registers, one a line
+    /// (what a fuzzer or a firewall rule needs to know), and exits.
+    #[command(hide = true)]
+    ServerFunctions,
 }
 
 /// `hoist tokens …`

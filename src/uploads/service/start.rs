@@ -56,7 +56,7 @@ impl<S: ObjectStore> UploadService<S> {
         for (i, p) in prepared.into_iter().enumerate() {
             answers.push(None);
             match p {
-                Ok(p) if p.sha256.is_some() && self.share_stored(&p).await? => {
+                Ok(p) if p.sha256.is_some() && self.share_stored(&p, &allowance).await? => {
                     answers[i] = Some(Ok(already_stored(p)));
                 }
                 other => fresh.push((i, other)),
@@ -81,11 +81,11 @@ impl<S: ObjectStore> UploadService<S> {
     /// `uploaded`. Only the owner's own files are looked at, so whether anyone else holds the
     /// content cannot be learnt from the answer (nor from its time: the look is the same
     /// indexed read either way).
-    async fn share_stored(&self, p: &Prepared) -> UploadResult<bool> {
+    async fn share_stored(&self, p: &Prepared, allowance: &Allowance) -> UploadResult<bool> {
         let Some(sha256) = p.sha256.as_deref() else {
             return Ok(false);
         };
-        let shared = db::files::share_stored(&self.db, &p.row, sha256).await?;
+        let shared = db::files::share_stored(&self.db, &p.row, sha256, allowance).await?;
         if shared {
             self.after.bell.ring();
         }
@@ -226,7 +226,7 @@ impl<S: ObjectStore> UploadService<S> {
         let size = i64::try_from(request.size).map_err(|_| too_large(&name))?;
         let part_size = i64::try_from(part_size).map_err(|_| too_large(&name))?;
         let id = uuid::Uuid::new_v4().to_string();
-        let object_key = naming::object_key(&self.rules.key_prefix, &id, &name);
+        let object_key = naming::object_key(&self.rules.key_prefix, &id);
         let row = UploadRow {
             id,
             owner: owner.to_string(),
@@ -312,6 +312,7 @@ fn over_allowance(refused: Refused, size: u64, allowance: &Allowance) -> UploadE
         Refused::Active { .. } => UploadError::TooManyActive {
             max: allowance.max_active,
         },
+        Refused::Files => UploadError::TooManyFiles,
     }
 }
 
