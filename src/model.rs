@@ -8,7 +8,10 @@ pub use files::{
     MAX_TITLE,
 };
 
-use crate::{checksum::ChecksumAlgorithm, error::ClosedBecause};
+use crate::{
+    checksum::ChecksumAlgorithm,
+    error::{ClosedBecause, StayedWithGuest},
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -312,6 +315,10 @@ pub struct Me {
     pub quota: u64,
     /// Whether a guest may upload here.
     pub guest_uploads: bool,
+    /// For a session begun by signing in as a guest with uploads: those that did not become
+    /// the account's.
+    #[serde(default)]
+    pub stayed_with_guest: Option<StayedWithGuest>,
 }
 
 /// An API token as its owner sees it (never the secret, except once in [`NewToken`]).
@@ -321,6 +328,9 @@ pub struct TokenView {
     pub name: String,
     pub created_at_ms: i64,
     pub last_used_at_ms: Option<i64>,
+    /// `None`: until revoked.
+    #[serde(default)]
+    pub expires_at_ms: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

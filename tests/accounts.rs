@@ -473,7 +473,7 @@ async fn a_bearer_token_acts_as_its_account_until_revoked() {
         .call(
             &browser,
             "create_token",
-            &form(&[("name", "laptop script")]),
+            &form(&[("name", "laptop script"), ("password", PASSWORD)]),
         )
         .await;
     assert_eq!(created.status, 200, "{created:?}");
@@ -526,7 +526,11 @@ async fn a_bearer_token_acts_as_its_account_until_revoked() {
     }
     // Tokens are for accounts: a guest cannot make one.
     let guest = app
-        .call(&app.browser(), "create_token", &form(&[("name", "x")]))
+        .call(
+            &app.browser(),
+            "create_token",
+            &form(&[("name", "x"), ("password", PASSWORD)]),
+        )
         .await;
     assert_eq!(guest.status, 401, "{guest:?}");
 }
@@ -537,7 +541,11 @@ async fn a_disabled_account_is_locked_out_everywhere_and_its_files_stay() {
     let browser = app.account("ivan@example.com").await;
     let id = upload_small(&app, &browser, "keep.png", 4).await;
     let NewToken { secret, .. } = app
-        .call(&browser, "create_token", &form(&[("name", "ci")]))
+        .call(
+            &browser,
+            "create_token",
+            &form(&[("name", "ci"), ("password", PASSWORD)]),
+        )
         .await
         .json();
 

@@ -155,9 +155,10 @@ test('a token made on the account page works for a program until it is revoked t
   await openApp(page, QUOTA_APP);
   const email = newEmail();
   await signUp(page, email);
-  await page.getByRole('link', { name: 'API tokens' }).click();
+  await page.getByRole('link', { name: 'Account' }).click();
   await expect(page.getByRole('heading', { name: 'API tokens' })).toBeVisible();
   await page.getByLabel('Name').fill('nightly backup');
+  await page.locator('.token-form input[name=password]').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create token' }).click();
   const secret = (await page.locator('.new-token .secret').textContent()) ?? '';
   expect(secret).toMatch(/^hoist_[0-9a-f]{64}$/);

@@ -40,13 +40,15 @@ pub async fn run(accounts: &Accounts, command: UsersCommand) -> Result<String, S
         }
         UsersCommand::SetPassword { email } => {
             let (password, generated) = password()?;
-            accounts
+            let ended = accounts
                 .set_password(&email, &password)
                 .await
                 .map_err(failed)?;
             let out = format!(
-                "{} has a new password; its sessions have ended\n",
-                shown(&email)
+                "{} has a new password; its sessions ({}) and its tokens ({}) have ended\n",
+                shown(&email),
+                ended.sessions,
+                ended.tokens
             );
             Ok(out + &generated)
         }

@@ -28,6 +28,9 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 pub const MAX_TOKEN_NAME_CHARS: usize = 100;
 /// Tokens one account may hold.
 pub const MAX_TOKENS: u64 = 50;
+/// The longest a token may be made to last, in days (without an expiry it lasts until
+/// revoked).
+pub const MAX_TOKEN_DAYS: u32 = 3650;
 
 /// What can go wrong with an account, as facts; [`crate::error`] has the sentences.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +43,11 @@ pub enum AccountError {
     EmailTaken,
     #[error("wrong email or password")]
     WrongCredentials,
+    /// A signed-in caller's password, asked again, was wrong.
+    #[error("wrong password")]
+    WrongPassword,
+    #[error("a token lasting {0} days")]
+    BadTokenExpiry(u32),
     #[error("account disabled")]
     Disabled,
     #[error("no account with that email")]

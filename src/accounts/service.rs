@@ -2,12 +2,15 @@
 
 use super::{
     normalize_email, Account, AccountError, AccountResult, AccountSettings, Passwords,
-    MAX_PASSWORD_CHARS, MAX_TOKENS, MAX_TOKEN_NAME_CHARS, MIN_PASSWORD_CHARS,
+    MAX_PASSWORD_CHARS, MAX_TOKENS, MAX_TOKEN_DAYS, MAX_TOKEN_NAME_CHARS, MIN_PASSWORD_CHARS,
 };
 use crate::db::Pool;
 use crate::{
     clock::{self, millis, SharedClock},
-    db::accounts::{self as db, AccountRow, TokenRow},
+    db::{
+        accounts::{self as db, AccountRow, Ended, TokenRow},
+        adoption::{Guest, Stayed},
+    },
 };
 use sha2::{Digest, Sha256};
 
@@ -85,6 +88,10 @@ impl Accounts {
     ) -> AccountResult<NewSession> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = self.clock.now_ms();
+        let guest = guest.map(|owner| Guest {
+            owner,
+            max_active: self.settings.max_active_uploads,
+        });
         db::insert_session(&self.db, &id, &account.id, now, guest).await?;
         Ok(NewSession { id, account })
     }
@@ -93,6 +100,12 @@ impl Accounts {
     pub async fn end_stale_sessions(&self) -> AccountResult<u64> {
         let (idle, begun) = self.stale_before(self.clock.now_ms());
         Ok(db::delete_stale_sessions(&self.db, idle, begun).await?)
+    }
+
+    /// What signing in as `session` left with the guest (nothing for a session that adopted
+    /// everything, or none).
+    pub async fn stayed_with_guest(&self, session: &str) -> AccountResult<Stayed> {
+        Ok(db::stayed(&self.db, session).await?)
     }
 
     pub async fn sign_out(&self, session: &str) -> AccountResult<()> {
@@ -135,33 +148,100 @@ impl Accounts {
         Ok(found.filter(|a| !a.is_disabled()).map(Account::from))
     }
 
-    /// A new token for `account`: the secret is in the answer and nowhere else.
+    /// Asks a signed-in caller for the account's password again, before something that
+    /// changes what the account is or who may act for it. Costs one Argon2 verification.
+    pub async fn check_password(&self, account: &Account, password: &str) -> AccountResult<()> {
+        let row = db::by_id(&self.db, &account.id).await?;
+        let stored = row.as_ref().map(|r| r.password_hash.as_str());
+        if self.passwords.verify(password, stored).await && row.is_some() {
+            Ok(())
+        } else {
+            Err(AccountError::WrongPassword)
+        }
+    }
+
+    /// A new token for `account`, refused past [`MAX_TOKENS`]; it lasts `days` if given, else
+    /// until revoked. The secret is in the answer and nowhere else.
     pub async fn create_token(
         &self,
         account: &Account,
         name: &str,
+        days: Option<u32>,
     ) -> AccountResult<(String, TokenRow)> {
         let name = name.trim();
         let chars = name.chars().count();
         if chars == 0 || chars > MAX_TOKEN_NAME_CHARS || name.chars().any(char::is_control) {
             return Err(AccountError::BadTokenName { chars });
         }
-        if db::count_tokens(&self.db, &account.id).await? >= MAX_TOKENS {
-            return Err(AccountError::TooManyTokens(MAX_TOKENS));
+        if let Some(days) = days.filter(|d| !(1..=MAX_TOKEN_DAYS).contains(d)) {
+            return Err(AccountError::BadTokenExpiry(days));
         }
         let secret = format!(
             "{TOKEN_PREFIX}{}{}",
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
         );
+        let now = self.clock.now_ms();
         let row = TokenRow {
             id: uuid::Uuid::new_v4().to_string(),
             name: name.to_string(),
-            created_at: self.clock.now_ms(),
+            created_at: now,
             last_used_at: None,
+            expires_at: days.map(|d| now + i64::from(d) * 86_400_000),
         };
-        db::insert_token(&self.db, &account.id, &row, &token_hash(&secret)).await?;
+        if !db::insert_token(
+            &self.db,
+            &account.id,
+            &row,
+            &token_hash(&secret),
+            MAX_TOKENS,
+        )
+        .await?
+        {
+            return Err(AccountError::TooManyTokens(MAX_TOKENS));
+        }
         Ok((secret, row))
+    }
+
+    /// A new password, the current one given: every token of the account and every session
+    /// but `keep_session` (the one asking) end.
+    pub async fn change_password(
+        &self,
+        account: &Account,
+        keep_session: Option<&str>,
+        current: &str,
+        new: &str,
+    ) -> AccountResult<Ended> {
+        self.check_password(account, current).await?;
+        let password_hash = self.hash(new).await?;
+        db::set_password_by_id(&self.db, &account.id, &password_hash, keep_session)
+            .await?
+            .ok_or(AccountError::NoSuchAccount)
+    }
+
+    /// The first step of deleting an account, the password given: every token and every
+    /// session but `keep_session` end, so nothing else acts for it while its files go.
+    pub async fn begin_deleting(
+        &self,
+        account: &Account,
+        keep_session: Option<&str>,
+        password: &str,
+    ) -> AccountResult<()> {
+        self.check_password(account, password).await?;
+        db::end_other_ways_in(&self.db, &account.id, keep_session).await?;
+        Ok(())
+    }
+
+    /// Up to `limit` uploads the account still owns, any status.
+    pub async fn uploads_left(&self, account: &Account, limit: i64) -> AccountResult<Vec<String>> {
+        let owner = format!("account:{}", account.id);
+        Ok(db::some_uploads_of(&self.db, &owner, limit).await?)
+    }
+
+    /// The last step: the account row goes (its sessions and tokens with it) if it owns no
+    /// upload any more; `false` if one is left.
+    pub async fn finish_deleting(&self, account: &Account) -> AccountResult<bool> {
+        Ok(db::delete_if_empty(&self.db, &account.id).await?)
     }
 
     pub async fn tokens(&self, account: &Account) -> AccountResult<Vec<TokenRow>> {
@@ -200,16 +280,14 @@ impl Accounts {
         Ok(row.into())
     }
 
-    /// A new password; every session of the account ends (signed in anywhere, it must sign
-    /// in again).
-    pub async fn set_password(&self, email: &str, password: &str) -> AccountResult<()> {
+    /// A new password; every session and token of the account ends (signed in anywhere, it
+    /// must sign in again; a program needs a new token).
+    pub async fn set_password(&self, email: &str, password: &str) -> AccountResult<Ended> {
         let email = normalize_email(email)?;
         let password_hash = self.hash(password).await?;
-        if db::set_password(&self.db, &email, &password_hash).await? {
-            Ok(())
-        } else {
-            Err(AccountError::NoSuchAccount)
-        }
+        db::set_password(&self.db, &email, &password_hash)
+            .await?
+            .ok_or(AccountError::NoSuchAccount)
     }
 
     async fn hash(&self, password: &str) -> AccountResult<String> {
@@ -239,7 +317,7 @@ impl Accounts {
         let row = db::by_email(&self.db, &email)
             .await?
             .ok_or(AccountError::NoSuchAccount)?;
-        let (secret, _) = self.create_token(&row.into(), name).await?;
+        let (secret, _) = self.create_token(&row.into(), name, None).await?;
         Ok(secret)
     }
 

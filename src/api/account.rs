@@ -65,13 +65,25 @@ pub async fn whoami() -> Result<Me, ApiError> {
     ssr::me(&state, &caller).await
 }
 
-/// A new token for programs; its secret is in this answer only.
+/// A new token for programs, made only with the account's password (whoever holds a
+/// session cookie for a moment cannot mint a lasting way in); it lasts `expires_in_days` if
+/// given, else until revoked. Its secret is in this answer only.
 #[server(endpoint = "create_token")]
-pub async fn create_token(name: String) -> Result<NewToken, ApiError> {
+pub async fn create_token(
+    name: String,
+    password: String,
+    #[server(default)] expires_in_days: Option<u32>,
+) -> Result<NewToken, ApiError> {
     let (state, account) = ssr::signed_in()?;
+    ssr::charge_password_attempt(&state, &account)?;
+    state
+        .accounts
+        .check_password(&account, &password)
+        .await
+        .map_err(ssr::failed)?;
     let (secret, row) = state
         .accounts
-        .create_token(&account, &name)
+        .create_token(&account, &name, expires_in_days)
         .await
         .map_err(ssr::failed)?;
     Ok(NewToken {
@@ -98,14 +110,15 @@ pub async fn revoke_token(token_id: String) -> Result<(), ApiError> {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(super) mod ssr {
     use super::ApiError;
     use crate::{
         accounts::{
             guest_owner, Account, AccountError, Caller, NewSession, MAX_PASSWORD_CHARS,
-            MAX_TOKEN_NAME_CHARS, MIN_PASSWORD_CHARS,
+            MAX_TOKEN_DAYS, MAX_TOKEN_NAME_CHARS, MIN_PASSWORD_CHARS,
         },
         db::{accounts::TokenRow, DbError},
+        error::StayedWithGuest,
         model::{Me, TokenView},
         server::{session::Subject, state::AppState},
     };
@@ -162,11 +175,28 @@ mod ssr {
             .usage(&caller.owner())
             .await
             .map_err(failed)?;
+        let stayed = match caller {
+            Caller::Account {
+                session: Some(session),
+                ..
+            } => state
+                .accounts
+                .stayed_with_guest(session)
+                .await
+                .map_err(failed)?,
+            _ => Default::default(),
+        };
         Ok(Me {
             email: caller.account().map(|a| a.email.clone()),
             used,
             quota: caller.quota(settings),
             guest_uploads: settings.guest_uploads,
+            stayed_with_guest: (stayed.files > 0).then_some(StayedWithGuest {
+                files: stayed.files,
+                bytes: stayed.bytes,
+                over_quota: stayed.over_quota,
+                over_active: stayed.over_active,
+            }),
         })
     }
 
@@ -178,12 +208,23 @@ mod ssr {
         }
     }
 
+    /// Checking a password again costs what a sign-in attempt costs, so a stolen session
+    /// cannot be used to guess the password faster than the sign-in form allows.
+    pub fn charge_password_attempt(state: &AppState, account: &Account) -> Result<(), ApiError> {
+        let ip = crate::api::ssr::client_ip().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+        state
+            .limits
+            .sign_in_attempt(&account.email, ip)
+            .map_err(crate::api::ssr::rate_limited)
+    }
+
     pub fn token_view(row: TokenRow) -> TokenView {
         TokenView {
             id: row.id,
             name: row.name,
             created_at_ms: row.created_at,
             last_used_at_ms: row.last_used_at,
+            expires_at_ms: row.expires_at,
         }
     }
 
@@ -197,6 +238,10 @@ mod ssr {
             },
             AccountError::EmailTaken => ApiError::EmailTaken,
             AccountError::WrongCredentials => ApiError::WrongCredentials,
+            AccountError::WrongPassword => ApiError::WrongPassword,
+            AccountError::BadTokenExpiry(_) => ApiError::BadTokenExpiry {
+                max_days: MAX_TOKEN_DAYS,
+            },
             AccountError::Disabled => ApiError::AccountDisabled,
             AccountError::NoSuchAccount | AccountError::NoSuchToken => ApiError::NotFound,
             AccountError::BadTokenName { .. } => ApiError::BadTokenName {

@@ -3,6 +3,7 @@
 //! words for people. Account functions are in [`account`].
 
 pub mod account;
+pub mod account_settings;
 pub mod files;
 
 use crate::{

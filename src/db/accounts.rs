@@ -39,6 +39,15 @@ pub struct TokenRow {
     pub name: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// From this instant the token is refused; `None`: until revoked.
+    pub expires_at: Option<i64>,
+}
+
+/// What ending an account's other ways in ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ended {
+    pub sessions: u64,
+    pub tokens: u64,
 }
 
 /// The columns of [`AccountRow`] from `accounts a`, as a literal so queries stay `&'static str`.
@@ -73,6 +82,11 @@ pub async fn by_email(pool: &Pool, email: &str) -> DbResult<Option<AccountRow>> 
     Ok(sqlx::query_as(sql).bind(email).fetch_optional(pool).await?)
 }
 
+pub async fn by_id(pool: &Pool, id: &str) -> DbResult<Option<AccountRow>> {
+    let sql = concat!("SELECT ", account!(), " FROM accounts a WHERE a.id = $1");
+    Ok(sqlx::query_as(sql).bind(id).fetch_optional(pool).await?)
+}
+
 pub async fn all(pool: &Pool) -> DbResult<Vec<AccountRow>> {
     let sql = concat!("SELECT ", account!(), " FROM accounts a ORDER BY a.email");
     Ok(sqlx::query_as(sql).fetch_all(pool).await?)
@@ -91,13 +105,34 @@ pub async fn set_quota(pool: &Pool, email: &str, quota: i64) -> DbResult<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-/// Changes the password and ends every session of the account, in one transaction.
-pub async fn set_password(pool: &Pool, email: &str, password_hash: &str) -> DbResult<bool> {
+/// Changes the password of the account with this email and ends every session and token it
+/// has, in one transaction (whoever knew the old password may have made either); `None`
+/// when there is no such account.
+pub async fn set_password(
+    pool: &Pool,
+    email: &str,
+    password_hash: &str,
+) -> DbResult<Option<Ended>> {
     let update =
         sqlx::query_scalar("UPDATE accounts SET password_hash = $1 WHERE email = $2 RETURNING id")
             .bind(password_hash)
             .bind(email);
-    update_ending_sessions(pool, update).await
+    update_ending(pool, update, Ending::Tokens { keep_session: None }).await
+}
+
+/// The same for the account `id`, signed in as `keep_session`, which stays (the person who
+/// changed the password is the one using it).
+pub async fn set_password_by_id(
+    pool: &Pool,
+    id: &str,
+    password_hash: &str,
+    keep_session: Option<&str>,
+) -> DbResult<Option<Ended>> {
+    let update =
+        sqlx::query_scalar("UPDATE accounts SET password_hash = $1 WHERE id = $2 RETURNING id")
+            .bind(password_hash)
+            .bind(id);
+    update_ending(pool, update, Ending::Tokens { keep_session }).await
 }
 
 /// Disables the account and ends every session it has, in one transaction (its tokens stop
@@ -106,25 +141,93 @@ pub async fn disable(pool: &Pool, email: &str) -> DbResult<bool> {
     let update =
         sqlx::query_scalar("UPDATE accounts SET disabled = 1 WHERE email = $1 RETURNING id")
             .bind(email);
-    update_ending_sessions(pool, update).await
+    Ok(update_ending(pool, update, Ending::Sessions)
+        .await?
+        .is_some())
 }
 
-/// Runs `update` (an `UPDATE accounts … RETURNING id`) and deletes every session of the account
-/// it changed, in one write transaction; `false` when it changed none.
-async fn update_ending_sessions(
+/// What an update of an account ends besides.
+#[derive(Clone, Copy)]
+enum Ending<'a> {
+    Sessions,
+    /// Sessions but `keep_session`, and every token.
+    Tokens {
+        keep_session: Option<&'a str>,
+    },
+}
+
+/// Runs `update` (an `UPDATE accounts … RETURNING id`) and ends what `ending` says for the
+/// account it changed, in one write transaction; `None` when it changed none.
+async fn update_ending(
     pool: &Pool,
     update: sqlx::query::QueryScalar<'_, sqlx::Any, String, sqlx::any::AnyArguments>,
-) -> DbResult<bool> {
+    ending: Ending<'_>,
+) -> DbResult<Option<Ended>> {
     let mut tx = super::write(pool).await?;
     let Some(id) = update.fetch_optional(&mut *tx).await? else {
-        return Ok(false);
+        return Ok(None);
     };
-    sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+    let keep = match ending {
+        Ending::Sessions => None,
+        Ending::Tokens { keep_session } => keep_session,
+    };
+    let sessions = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id != $2")
         .bind(&id)
+        .bind(keep.unwrap_or_default())
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+    let tokens = match ending {
+        Ending::Sessions => 0,
+        Ending::Tokens { .. } => sqlx::query("DELETE FROM api_tokens WHERE account_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+    };
     tx.commit().await?;
-    Ok(true)
+    Ok(Some(Ended { sessions, tokens }))
+}
+
+/// Deletes the account (its sessions and tokens go with it) if it owns no upload any more, in
+/// one write transaction with that look, so an upload started meanwhile is never left
+/// without its account; `false` if one is still there.
+pub async fn delete_if_empty(pool: &Pool, id: &str) -> DbResult<bool> {
+    let mut tx = super::write(pool).await?;
+    let done = sqlx::query(
+        "DELETE FROM accounts WHERE id = $1 AND NOT EXISTS \
+         (SELECT 1 FROM uploads WHERE owner = 'account:' || $1)",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends every session of the account but `keep_session`, and every token, in one
+/// transaction: nothing else may act for the account while it is being deleted.
+pub async fn end_other_ways_in(
+    pool: &Pool,
+    id: &str,
+    keep_session: Option<&str>,
+) -> DbResult<Ended> {
+    // Changes nothing itself: it names the account, as an update would.
+    let found = sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1").bind(id);
+    Ok(update_ending(pool, found, Ending::Tokens { keep_session })
+        .await?
+        .unwrap_or_default())
+}
+
+/// Up to `limit` uploads of `owner`, any status.
+pub async fn some_uploads_of(pool: &Pool, owner: &str, limit: i64) -> DbResult<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM uploads WHERE owner = $1 ORDER BY id LIMIT $2")
+            .bind(owner)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?,
+    )
 }
 
 /// Bytes an owner keeps or has on its way: what its quota is checked against.
@@ -139,34 +242,47 @@ pub async fn usage(pool: &Pool, owner: &str) -> DbResult<u64> {
     Ok(u64::try_from(used).unwrap_or(0))
 }
 
-/// A new signed-in session; the guest's uploads, if any, become the account's in the same
-/// transaction.
+/// A new signed-in session. The guest's uploads, if any, become the account's in the same
+/// write transaction, as far as they fit (see [`super::adoption`]); what did not is kept on
+/// the session and returned.
 pub async fn insert_session(
     pool: &Pool,
     id: &str,
     account_id: &str,
     now: i64,
-    adopt_from: Option<&str>,
-) -> DbResult<()> {
+    adopt_from: Option<super::adoption::Guest<'_>>,
+) -> DbResult<super::adoption::Stayed> {
     let mut tx = super::write(pool).await?;
+    let stayed = match adopt_from {
+        Some(guest) => super::adoption::adopt(&mut tx, guest, account_id).await?,
+        None => super::adoption::Stayed::default(),
+    };
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     sqlx::query(
-        "INSERT INTO sessions (id, account_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)",
+        "INSERT INTO sessions (id, account_id, created_at, last_seen_at, stayed_files, \
+         stayed_bytes, stayed_reasons) VALUES ($1, $2, $3, $3, $4, $5, $6)",
     )
     .bind(id)
     .bind(account_id)
     .bind(now)
+    .bind(count(stayed.files))
+    .bind(count(stayed.bytes))
+    .bind(stayed.reasons())
     .execute(&mut *tx)
     .await?;
-    if let Some(guest) = adopt_from {
-        // No longer a guest's: they stop counting against the guests of its network.
-        sqlx::query("UPDATE uploads SET owner = $1, guest_net = NULL WHERE owner = $2")
-            .bind(format!("account:{account_id}"))
-            .bind(guest)
-            .execute(&mut *tx)
-            .await?;
-    }
     tx.commit().await?;
-    Ok(())
+    Ok(stayed)
+}
+
+/// What signing in as session `id` left with the guest.
+pub async fn stayed(pool: &Pool, id: &str) -> DbResult<super::adoption::Stayed> {
+    let found: Option<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT stayed_files, stayed_bytes, stayed_reasons FROM sessions WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.map_or_else(Default::default, super::adoption::Stayed::from_row))
 }
 
 pub async fn session(pool: &Pool, id: &str) -> DbResult<Option<SessionRow>> {
@@ -218,40 +334,38 @@ pub async fn delete_stale_sessions(
     Ok(done.rows_affected())
 }
 
+/// `false` (and nothing written) when the account holds `max` tokens already. The count and
+/// the insert are one statement in a write transaction, so concurrent creations are
+/// serialised and never pass `max` together.
 pub async fn insert_token(
     pool: &Pool,
     account_id: &str,
     token: &TokenRow,
     token_hash: &str,
-) -> DbResult<()> {
-    super::alone(
-        pool,
-        sqlx::query(
-            "INSERT INTO api_tokens (id, account_id, name, token_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&token.id)
-        .bind(account_id)
-        .bind(&token.name)
-        .bind(token_hash)
-        .bind(token.created_at)
-        .execute(pool),
+    max: u64,
+) -> DbResult<bool> {
+    let mut tx = super::write(pool).await?;
+    let done = sqlx::query(
+        "INSERT INTO api_tokens (id, account_id, name, token_hash, created_at, expires_at) \
+         SELECT $1, $2, $3, $4, $5, $6 \
+         WHERE (SELECT COUNT(*) FROM api_tokens WHERE account_id = $2) < $7",
     )
+    .bind(&token.id)
+    .bind(account_id)
+    .bind(&token.name)
+    .bind(token_hash)
+    .bind(token.created_at)
+    .bind(token.expires_at)
+    .bind(i64::try_from(max).unwrap_or(i64::MAX))
+    .execute(&mut *tx)
     .await?;
-    Ok(())
-}
-
-pub async fn count_tokens(pool: &Pool, account_id: &str) -> DbResult<u64> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE account_id = $1")
-        .bind(account_id)
-        .fetch_one(pool)
-        .await?;
-    Ok(u64::try_from(n).unwrap_or(0))
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn tokens(pool: &Pool, account_id: &str) -> DbResult<Vec<TokenRow>> {
     Ok(sqlx::query_as(
-        "SELECT id, name, created_at, last_used_at FROM api_tokens
+        "SELECT id, name, created_at, last_used_at, expires_at FROM api_tokens
          WHERE account_id = $1 ORDER BY created_at, id",
     )
     .bind(account_id)
@@ -272,13 +386,14 @@ pub async fn delete_token(pool: &Pool, account_id: &str, id: &str) -> DbResult<b
     Ok(done.rows_affected() == 1)
 }
 
-/// The account a token belongs to. Its last use is written at most once a minute, so a
-/// program calling often does not write on every request.
+/// The account a token belongs to, unless the token has expired. Its last use is written at
+/// most once a minute, so a program calling often does not write on every request.
 pub async fn by_token(pool: &Pool, token_hash: &str, now: i64) -> DbResult<Option<AccountRow>> {
     let sql = concat!(
         "SELECT t.id AS token_id, t.last_used_at, ",
         account!(),
-        " FROM api_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1"
+        " FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
+         WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)"
     );
     #[derive(sqlx::FromRow)]
     struct Found {
@@ -289,6 +404,7 @@ pub async fn by_token(pool: &Pool, token_hash: &str, now: i64) -> DbResult<Optio
     }
     let found: Option<Found> = sqlx::query_as(sql)
         .bind(token_hash)
+        .bind(now)
         .fetch_optional(pool)
         .await?;
     let Some(found) = found else {

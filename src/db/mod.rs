@@ -9,6 +9,7 @@
 //! claim that skips rows another instance holds) are picked by [`Backend`].
 
 pub mod accounts;
+pub mod adoption;
 pub mod events;
 pub mod files;
 pub mod jobs;

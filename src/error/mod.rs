@@ -5,9 +5,11 @@
 
 mod closed;
 mod invalid;
+mod notices;
 
 pub use closed::{ClosedBecause, Detected, Rejection};
 pub use invalid::Invalid;
+pub use notices::{AccountDeleted, PasswordChanged, StayedWithGuest};
 
 use crate::{format, model::UploadStatus};
 use leptos::server_fn::{
@@ -79,7 +81,7 @@ pub enum ApiError {
     SignInRequired,
     #[error("Sign in first.")]
     NotSignedIn,
-    #[error("This API token is not valid: it may have been revoked, or its account disabled.")]
+    #[error("This API token is not valid: it may have been revoked or have expired, or its account disabled.")]
     BadToken,
     #[error("Enter an email address like name@example.com.")]
     BadEmail,
@@ -90,12 +92,21 @@ pub enum ApiError {
     /// The same answer for an unknown email and a wrong password.
     #[error("The email or the password is not right.")]
     WrongCredentials,
+    /// A signed-in caller's password, asked again before something that changes the account.
+    #[error("The password is not right.")]
+    WrongPassword,
+    #[error("A token may last 1 to {max_days} days, or until it is revoked.")]
+    BadTokenExpiry { max_days: u32 },
     #[error("This account has been disabled.")]
     AccountDisabled,
     #[error("Give the token a name of 1 to {max} characters.")]
     BadTokenName { max: usize },
     #[error("This account has {max} tokens, the most allowed; revoke one first.")]
     TooManyTokens { max: u64 },
+    /// Deleting an account stopped part-way: its other sessions and tokens have ended, and
+    /// asking again goes on where this stopped.
+    #[error("Your account is not deleted yet: {left} of its files could not be removed just now. Please try again in a moment.")]
+    AccountNotEmptied { left: u64 },
     #[error("This page has {max} live connections open already; close some tabs and reload.")]
     TooManyLiveConnections { max: usize },
     /// `/events` without a session cookie or token: a stranger would get a new guest, for free.
@@ -137,6 +148,7 @@ impl ApiError {
             | Self::BadEmail
             | Self::BadPassword { .. }
             | Self::BadTokenName { .. }
+            | Self::BadTokenExpiry { .. }
             | Self::BadTitle { .. }
             | Self::BadDescription { .. } => 400,
             Self::SignInRequired
@@ -144,7 +156,7 @@ impl ApiError {
             | Self::BadToken
             | Self::WrongCredentials
             | Self::LiveNeedsSession => 401,
-            Self::CrossSite | Self::AccountDisabled => 403,
+            Self::CrossSite | Self::AccountDisabled | Self::WrongPassword => 403,
             Self::NotFound => 404,
             Self::Incomplete { .. }
             | Self::Closed(_)
@@ -159,7 +171,7 @@ impl ApiError {
             | Self::LiveNetworkFull { .. }
             | Self::LiveFull => 429,
             Self::Rejected(_) => 422,
-            Self::StorageUnavailable { .. } => 503,
+            Self::StorageUnavailable { .. } | Self::AccountNotEmptied { .. } => 503,
             Self::Internal { .. } => 500,
             Self::Transport(_) => 502,
         }

@@ -45,13 +45,18 @@ fn Corner(
     let at_sign_in = me.used;
     let used = Signal::derive(move || used.get().unwrap_or(at_sign_in));
     let meter = view! { <StorageMeter used quota=me.quota/> };
+    // Said as long as this session lasts: those uploads are out of its reach.
+    let stayed = me
+        .stayed_with_guest
+        .map(|s| view! { <p class="notice" role="status">{s.to_string()}</p> });
     match me.email {
         Some(email) => view! {
             <div class="signed-in">
                 <span class="email">{email}</span>
                 {meter}
-                <a href="/account">"API tokens"</a>
+                <a href="/account">"Account"</a>
                 <SignOut/>
+                {stayed}
             </div>
         }
         .into_any(),

@@ -1,6 +1,7 @@
 //! Components: what people see.
 
 pub mod account;
+pub mod account_settings;
 pub mod file_page;
 pub mod library;
 pub mod live;

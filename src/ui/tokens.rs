@@ -1,9 +1,12 @@
-//! The account page: API tokens for programs — made with a name, shown once, listed, revoked.
+//! The account page: API tokens for programs — made with a name and the password, shown
+//! once, listed with when each was last used and when it ends, revoked — and the account's
+//! own settings (see [`super::account_settings`]).
 
 use crate::{
     api::account::{list_tokens, CreateToken, RevokeToken},
     format,
     model::TokenView,
+    ui::account_settings::{ChangePassword, DeleteAccount},
 };
 use leptos::prelude::*;
 
@@ -31,15 +34,29 @@ pub fn TokensPage() -> impl IntoView {
     view! {
         <main>
             <header class="page-head">
-                <h1>"API tokens"</h1>
+                <h1>"Your account"</h1>
                 <a href="/">"Back to uploads"</a>
             </header>
+            <h2>"API tokens"</h2>
             <p class="tagline">
                 "Programs send a token as " <code>"Authorization: Bearer …"</code>
                 " and act as your account."
             </p>
             <ActionForm action=create attr:class="token-form">
                 <label>"Name" <input type="text" name="name" required maxlength="100"/></label>
+                <label>
+                    "Lasts"
+                    <select name="expires_in_days">
+                        <option value="30">"30 days"</option>
+                        <option value="90" selected>"90 days"</option>
+                        <option value="365">"a year"</option>
+                        <option value="">"until revoked"</option>
+                    </select>
+                </label>
+                <label>
+                    "Your password"
+                    <input type="password" name="password" required autocomplete="current-password"/>
+                </label>
                 <button type="submit" class="button">"Create token"</button>
             </ActionForm>
             {created}
@@ -56,6 +73,8 @@ pub fn TokensPage() -> impl IntoView {
                         })
                 }}
             </Transition>
+            <ChangePassword/>
+            <DeleteAccount/>
         </main>
     }
 }
@@ -68,12 +87,16 @@ fn TokenTable(list: Vec<TokenView>, revoke: ServerAction<RevokeToken>) -> impl I
             let used = token
                 .last_used_at_ms
                 .map_or_else(|| "never".to_string(), format::utc_time);
+            let ends = token
+                .expires_at_ms
+                .map_or_else(|| "when revoked".to_string(), format::utc_time);
             let id = token.id.clone();
             view! {
                 <tr data-token-id=id>
                     <td>{token.name}</td>
                     <td>{format::utc_time(token.created_at_ms)}</td>
                     <td>{used}</td>
+                    <td>{ends}</td>
                     <td>
                         <ActionForm action=revoke>
                             <input type="hidden" name="token_id" value=token.id/>
@@ -91,6 +114,7 @@ fn TokenTable(list: Vec<TokenView>, revoke: ServerAction<RevokeToken>) -> impl I
                     <th scope="col">"Name"</th>
                     <th scope="col">"Created"</th>
                     <th scope="col">"Last used"</th>
+                    <th scope="col">"Ends"</th>
                     <th scope="col"></th>
                 </tr>
             </thead>
