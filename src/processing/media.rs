@@ -9,7 +9,7 @@ use std::io::BufReader;
 use tokio::runtime::Handle;
 
 /// Fetched from the store at a time: a box header and usually the whole `moov` in one go.
-const WINDOW: usize = 256 << 10;
+pub(super) const WINDOW: usize = 256 << 10;
 /// The decoder parses the `moov` box in memory; a real one is a few MiB even for hours of
 /// video, a crafted one could claim the whole file.
 const MAX_MOOV: u64 = 64 << 20;
@@ -63,7 +63,7 @@ fn moov_size(reader: &mut BufReader<ObjectReader>, size: u64) -> std::io::Result
     Ok(None)
 }
 
-fn read(reader: ObjectReader, size: u64) -> Result<Findings, JobError> {
+pub(super) fn read(reader: ObjectReader, size: u64) -> Result<Findings, JobError> {
     let mut reader = BufReader::new(reader);
     let unreadable = |why: String| JobError::Unreadable {
         what: "the media container",

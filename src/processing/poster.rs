@@ -14,6 +14,20 @@ pub async fn run(store: &S3Store, object_key: &str, ffmpeg: &str) -> Result<Fini
     let url = store
         .presign_internal_get(object_key, TIME_LIMIT + Duration::from_secs(60))
         .await?;
+    let Some(jpeg) = poster(ffmpeg, &url).await? else {
+        return Ok(Finished::Skipped(format!("{ffmpeg} is not installed")));
+    };
+    let key = thumbnail_key(object_key);
+    store.put_small(&key, jpeg, "image/jpeg").await?;
+    Ok(Finished::Found(Findings {
+        thumbnail_key: Some(key),
+        ..Findings::default()
+    }))
+}
+
+/// One frame of the video at `url` as a JPEG; `None` without ffmpeg. The server calls it
+/// with a presigned GET it made, the decoding child with the one it was given.
+pub(super) async fn poster(ffmpeg: &str, url: &str) -> Result<Option<Vec<u8>>, JobError> {
     // A second in shows more than a black first frame; a shorter video gets its first.
     let mut jpeg = Vec::new();
     for at in ["1", "0"] {
@@ -23,7 +37,7 @@ pub async fn run(store: &S3Store, object_key: &str, ffmpeg: &str) -> Result<Fini
                 break;
             }
             Ok(_) => continue,
-            Err(Missing) => return Ok(Finished::Skipped(format!("{ffmpeg} is not installed"))),
+            Err(Missing) => return Ok(None),
             Err(Failed(why)) if at == "0" => return Err(judge(why)),
             Err(Failed(_)) => continue,
         }
@@ -34,12 +48,7 @@ pub async fn run(store: &S3Store, object_key: &str, ffmpeg: &str) -> Result<Fini
             why: "ffmpeg found no frame in it".into(),
         });
     }
-    let key = thumbnail_key(object_key);
-    store.put_small(&key, jpeg, "image/jpeg").await?;
-    Ok(Finished::Found(Findings {
-        thumbnail_key: Some(key),
-        ..Findings::default()
-    }))
+    Ok(Some(jpeg))
 }
 
 /// ffmpeg says why it failed only in words: trouble reaching the store is worth another try,

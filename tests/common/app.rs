@@ -232,6 +232,11 @@ impl App {
         self.child.wait().expect("wait");
     }
 
+    /// The server's process id, to read its memory and its children from /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
