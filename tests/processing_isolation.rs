@@ -169,12 +169,18 @@ async fn a_decompression_bomb_kills_only_its_decoder_and_the_server_keeps_its_me
     assert_eq!(file.processing, Processing::Failed, "{file:?}");
     let reason = file.error.expect("a reason");
     assert!(
-        reason.starts_with("thumbnail: the decoder died: it ran out of memory (its limit is 256 MiB)"),
+        reason.starts_with(
+            "thumbnail: the decoder died: it ran out of memory (its limit is 256 MiB)"
+        ),
         "{reason}"
     );
     assert!(reason.contains("died twice"), "{reason}");
     let (state, attempts, _) = job(&app, &id, "thumbnail").await;
-    assert_eq!((state.as_str(), attempts), ("failed", 2), "killed twice, then never again");
+    assert_eq!(
+        (state.as_str(), attempts),
+        ("failed", 2),
+        "killed twice, then never again"
+    );
 
     let fine = processed(&app, &client, &fine, Duration::from_secs(60)).await;
     assert_eq!(fine.processing, Processing::Ready, "{fine:?}");
@@ -261,11 +267,18 @@ async fn a_decoder_stalled_on_the_store_ends_at_the_deadline_holding_no_secrets_
 
     // What the stalled processes hold: none of the server's secrets.
     let tree = descendants(app.pid());
-    assert!(!tree.is_empty(), "the stalled reader is the server's descendant");
+    assert!(
+        !tree.is_empty(),
+        "the stalled reader is the server's descendant"
+    );
     let mut seen = Vec::new();
     for pid in &tree {
         let (line, environ) = (proc_text(*pid, "cmdline"), proc_text(*pid, "environ"));
-        for secret in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "HOIST_DATABASE_URL"] {
+        for secret in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "HOIST_DATABASE_URL",
+        ] {
             assert!(
                 !environ.contains(secret),
                 "{line:?} (pid {pid}) holds {secret} in its environment"

@@ -6,8 +6,8 @@
 
 use super::{media, poster, reader::ObjectReader, thumbnail, Finished, JobError, JobKind};
 use serde::{Deserialize, Serialize};
-use std::{process::ExitCode, time::Duration};
 use std::io::{Read, Write};
+use std::{process::ExitCode, time::Duration};
 
 /// The subcommand's name: `hoist decode`.
 pub const COMMAND: &str = "decode";

@@ -193,8 +193,11 @@ impl Isolated {
             let _ = stdin.write_all(&body).await;
             drop(stdin);
             let limit = decode::MAX_ANSWER_LINE + decode::MAX_JPEG + 1;
-            let (out, err, status) =
-                tokio::join!(bounded(stdout, limit), bounded(stderr, MAX_STDERR), child.wait());
+            let (out, err, status) = tokio::join!(
+                bounded(stdout, limit),
+                bounded(stderr, MAX_STDERR),
+                child.wait()
+            );
             (out, err, status)
         };
         let Ok((out, err, status)) = tokio::time::timeout(self.limits.deadline, run).await else {
@@ -245,7 +248,9 @@ fn read_answer(out: &[u8]) -> Result<(Answer, Option<Vec<u8>>), Death> {
         serde_json::from_slice(&out[..end]).map_err(|e| Death::Garbled(e.to_string()))?;
     let rest = &out[end + 1..];
     let jpeg = match &answer {
-        Answer::Found { jpeg: Some(len), .. } => {
+        Answer::Found {
+            jpeg: Some(len), ..
+        } => {
             // A JPEG starts with SOI: the server stores nothing else as a thumbnail.
             if *len != rest.len() || *len > decode::MAX_JPEG || !rest.starts_with(&[0xFF, 0xD8]) {
                 return Err(Death::Garbled(format!(

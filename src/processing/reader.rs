@@ -20,9 +20,15 @@ use tokio::runtime::Handle;
 
 /// Where the windows come from.
 enum Source {
-    Store { store: S3Store, key: String },
+    Store {
+        store: S3Store,
+        key: String,
+    },
     /// A presigned GET, asked for a range at a time.
-    Url { http: reqwest::Client, url: String },
+    Url {
+        http: reqwest::Client,
+        url: String,
+    },
 }
 
 pub struct ObjectReader {
@@ -131,7 +137,11 @@ async fn ranged_get(
         // A store that ignores Range sends the whole object: usable from the start only.
         200 if start == 0 => {}
         404 => return Err(StorageError::Refused("the object is gone".into())),
-        status => return Err(StorageError::Refused(format!("the store answered {status}"))),
+        status => {
+            return Err(StorageError::Refused(format!(
+                "the store answered {status}"
+            )))
+        }
     }
     let want = usize::try_from(len).unwrap_or(usize::MAX);
     let mut bytes = Vec::with_capacity(want.min(16 << 20));

@@ -28,7 +28,12 @@ pub struct ProcessingSettings {
     /// Where files are decoded: `child` (a process of its own per job, with limits and no
     /// credentials) or `inline` (in this process: for debugging only, as a file that crashes
     /// or exhausts a decoder then takes the server with it).
-    #[arg(long = "process-isolation", env = "HOIST_PROCESS_ISOLATION", default_value = "child", value_enum)]
+    #[arg(
+        long = "process-isolation",
+        env = "HOIST_PROCESS_ISOLATION",
+        default_value = "child",
+        value_enum
+    )]
     pub isolation: Isolation,
     /// The address space a decoding child may use; past it the job fails.
     #[arg(long = "decode-memory", env = "HOIST_DECODE_MEMORY", default_value = "1GiB", value_parser = decode_memory)]

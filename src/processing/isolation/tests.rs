@@ -41,7 +41,11 @@ async fn the_child_gets_no_environment_but_path_and_runs_under_its_limits() {
         ours.iter().any(|n| !allowed.contains(&n.as_str())),
         "{ours:?}"
     );
-    for secret in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "HOIST_DATABASE_URL"] {
+    for secret in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "HOIST_DATABASE_URL",
+    ] {
         assert!(!text.contains(secret), "{secret} reached the child");
     }
 
@@ -109,7 +113,10 @@ fn an_answer_is_read_only_as_announced() {
     let mut good = line(&found);
     good.extend_from_slice(&[0xFF, 0xD8, 1, 2]);
     let (answer, jpeg) = read_answer(&good).unwrap();
-    assert_eq!((answer, jpeg), (found.clone(), Some(vec![0xFF, 0xD8, 1, 2])));
+    assert_eq!(
+        (answer, jpeg),
+        (found.clone(), Some(vec![0xFF, 0xD8, 1, 2]))
+    );
 
     let mut short = line(&found);
     short.extend_from_slice(&[0xFF, 0xD8, 1]);
@@ -121,6 +128,9 @@ fn an_answer_is_read_only_as_announced() {
     let mut trailing = line(&skipped);
     trailing.push(b'x');
     assert!(matches!(read_answer(&trailing), Err(Death::Garbled(_))));
-    assert!(matches!(read_answer(b"{\"outcome\":"), Err(Death::Garbled(_))));
+    assert!(matches!(
+        read_answer(b"{\"outcome\":"),
+        Err(Death::Garbled(_))
+    ));
     assert_eq!(read_answer(&line(&skipped)).unwrap(), (skipped, None));
 }
