@@ -39,6 +39,11 @@ async fn main() -> ExitCode {
     {
         return hoist::client::run(args).await;
     }
+    // The decoding child: one job from standard input, with nothing of the server's settings
+    // or environment (it is started with neither).
+    if args.get(1).and_then(|a| a.to_str()) == Some(hoist::processing::decode::COMMAND) {
+        return hoist::processing::decode::main().await;
+    }
     let config = match Config::load() {
         Ok(config) => config,
         Err(e) if e.is_answer() => {

@@ -38,57 +38,82 @@ fn unreadable(why: String) -> JobError {
 }
 
 pub async fn run(store: &S3Store, key: &str, size: u64) -> Result<Finished, JobError> {
-    let mut fetcher = Fetcher {
-        store,
-        key,
-        fetched: 0,
-    };
-    let moov = first_moov(&mut fetcher, size).await;
+    let mut fetcher = Fetcher::new(Source::Store { store, key });
+    let findings = facts(&mut fetcher, size).await;
     tracing::info!(
         key,
         size,
         fetched = fetcher.fetched,
         "media: read the container's boxes"
     );
-    let facts = boxes::facts(&moov?).map_err(unreadable)?;
-    Ok(Finished::Found(Findings {
+    Ok(Finished::Found(findings?))
+}
+
+/// What the container says, from its first `moov` alone. The server calls it with its store;
+/// the decoding child with the presigned GET it was given.
+pub(super) async fn facts(fetcher: &mut Fetcher<'_>, size: u64) -> Result<Findings, JobError> {
+    let moov = first_moov(fetcher, size).await?;
+    let facts = boxes::facts(&moov).map_err(unreadable)?;
+    Ok(Findings {
         duration_ms: facts.duration_ms,
         width: facts.width,
         height: facts.height,
         codecs: (!facts.codecs.is_empty()).then(|| facts.codecs.join(", ")),
         ..Findings::default()
-    }))
+    })
 }
 
-struct Fetcher<'a> {
-    store: &'a S3Store,
-    key: &'a str,
+/// Where the bytes come from.
+pub(super) enum Source<'a> {
+    Store {
+        store: &'a S3Store,
+        key: &'a str,
+    },
+    Url {
+        http: &'a reqwest::Client,
+        url: &'a str,
+    },
+}
+
+pub(super) struct Fetcher<'a> {
+    source: Source<'a>,
     /// Bytes fetched so far, for the log.
-    fetched: u64,
+    pub(super) fetched: u64,
 }
 
-impl Fetcher<'_> {
+impl<'a> Fetcher<'a> {
+    pub(super) fn new(source: Source<'a>) -> Self {
+        Self { source, fetched: 0 }
+    }
+
     /// Exactly `len` bytes at `start` (the caller keeps them within the object).
     async fn range(&mut self, start: u64, len: u64) -> Result<Vec<u8>, JobError> {
-        let mut body = self
-            .store
-            .read_range(self.key, start, len)
-            .await?
-            .ok_or_else(|| StorageError::Refused("the object is gone".into()))?;
-        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| StorageError::Unreachable(e.to_string()))?
-        {
-            // A store that sends more than was asked must not make us hold it.
-            if bytes.len() as u64 + chunk.len() as u64 > len {
-                return Err(
-                    StorageError::Unreachable("the store sent more than asked".into()).into(),
-                );
+        let bytes = match &self.source {
+            Source::Store { store, key } => {
+                let mut body = store
+                    .read_range(key, start, len)
+                    .await?
+                    .ok_or_else(|| StorageError::Refused("the object is gone".into()))?;
+                let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+                while let Some(chunk) = body
+                    .try_next()
+                    .await
+                    .map_err(|e| StorageError::Unreachable(e.to_string()))?
+                {
+                    // A store that sends more than was asked must not make us hold it.
+                    if bytes.len() as u64 + chunk.len() as u64 > len {
+                        return Err(StorageError::Unreachable(
+                            "the store sent more than asked".into(),
+                        )
+                        .into());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                bytes
             }
-            bytes.extend_from_slice(&chunk);
-        }
+            // Cut off at `len` by the reader, whatever the store sends.
+            Source::Url { http, url } => super::reader::ranged_get(http, url, start, len).await?,
+        };
         self.fetched += bytes.len() as u64;
         if (bytes.len() as u64) < len {
             return Err(StorageError::Unreachable("the store sent less than asked".into()).into());

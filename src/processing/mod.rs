@@ -2,9 +2,14 @@
 //! workers inside the server or in `hoist worker`. Each job kind is a small module; each reads
 //! the object from the store a range at a time, never the whole file at once, and each can run
 //! twice with the same result (a worker that dies mid-job has its job run again).
+//!
+//! Decoding (images, containers, ffmpeg) runs by default in a child process per job
+//! (`isolation`, `decode`); hashing parses nothing and stays in the worker.
 
 mod boxes;
+pub mod decode;
 mod hash;
+pub mod isolation;
 mod media;
 mod poster;
 pub mod reader;
@@ -12,7 +17,7 @@ mod settings;
 mod thumbnail;
 pub mod worker;
 
-pub use settings::ProcessingSettings;
+pub use settings::{Isolation, ProcessingSettings};
 pub use worker::Workers;
 
 use crate::{db::DbError, storage::StorageError};
@@ -89,16 +94,37 @@ pub enum JobError {
     },
     #[error("the job's thread stopped: {0}")]
     Thread(String),
+    /// The decoding child's own failure, in its words.
+    #[error("{why}")]
+    Decoded { why: String, permanent: bool },
+    /// The decoding child ended without an answer (killed by the kernel or a limit, or
+    /// crashed).
+    #[error("the decoder died: {0}")]
+    Died(isolation::Death),
+    /// The decoding child did not answer in time and was killed.
+    #[error("the decoder did not finish within {}; the file is not tried again", humantime::format_duration(*.0))]
+    Deadline(std::time::Duration),
 }
 
 impl JobError {
     /// Failures that would fail the same way again: the file shows `failed` at once instead
     /// of after every retry.
     pub fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            Self::Unreadable { .. } | Self::TooLarge { .. } | Self::TooSlow { .. }
-        )
+        match self {
+            Self::Unreadable { .. }
+            | Self::TooLarge { .. }
+            | Self::TooSlow { .. }
+            | Self::Deadline(_) => true,
+            Self::Decoded { permanent, .. } => *permanent,
+            Self::Died(death) => death.is_permanent(),
+            Self::Storage(_) | Self::Db(_) | Self::Tool(_) | Self::Thread(_) => false,
+        }
+    }
+
+    /// A decoder died on this job, whose last run ended with `previous`: the second death
+    /// in a row fails the job for good, so one file cannot keep killing decoders.
+    pub fn died_again(&self, previous: Option<&str>) -> bool {
+        matches!(self, Self::Died(_)) && previous.is_some_and(|p| p.contains(isolation::DIED_MARK))
     }
 }
 

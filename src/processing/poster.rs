@@ -51,50 +51,56 @@ fn protocols(url: &str) -> Option<&'static str> {
     }
 }
 
+/// How an ffmpeg is fenced in, as the settings say; handed to the decoding child as it is.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Fence {
+    pub ffmpeg: String,
+    pub threads: u32,
+    pub memory: u64,
+    pub time_limit_ms: u64,
+}
+
+impl Fence {
+    pub fn of(settings: &ProcessingSettings) -> Self {
+        Self {
+            ffmpeg: settings.ffmpeg.clone(),
+            threads: settings.ffmpeg_threads,
+            memory: settings.ffmpeg_memory,
+            time_limit_ms: u64::try_from(settings.ffmpeg_time_limit.as_millis())
+                .unwrap_or(u64::MAX),
+        }
+    }
+
+    fn time_limit(&self) -> Duration {
+        Duration::from_millis(self.time_limit_ms)
+    }
+}
+
+/// What came of asking ffmpeg for a poster.
+pub(super) enum Poster {
+    Jpeg(Vec<u8>),
+    /// No poster is made (no ffmpeg, a type it is not given): the file is still ready.
+    Skipped(String),
+}
+
 pub async fn run(
     store: &S3Store,
     object_key: &str,
     content_type: &str,
     settings: &ProcessingSettings,
 ) -> Result<Finished, JobError> {
-    let Some(format) = demuxer(&content_type.to_ascii_lowercase()) else {
+    let fence = Fence::of(settings);
+    if demuxer(&content_type.to_ascii_lowercase()).is_none() {
         return Ok(Finished::Skipped(format!(
             "no poster is made from {content_type}"
         )));
-    };
-    let limit = settings.ffmpeg_time_limit;
+    }
     let url = store
-        .presign_internal_get(object_key, limit + Duration::from_secs(60))
+        .presign_internal_get(object_key, fence.time_limit() + Duration::from_secs(60))
         .await?;
-    let Some(protocols) = protocols(&url) else {
-        return Err(JobError::Tool(
-            "the store's URL is neither http nor https".into(),
-        ));
-    };
-    let run = Run {
-        ffmpeg: &settings.ffmpeg,
-        url: &url,
-        format,
-        protocols,
-        threads: settings.ffmpeg_threads.to_string(),
-        limits: Limits::for_job(settings),
-    };
-    let jpeg = match tokio::time::timeout(limit, run.poster()).await {
-        Ok(Ok(Some(jpeg))) => jpeg,
-        Ok(Ok(None)) => {
-            return Ok(Finished::Skipped(format!(
-                "{} is not installed",
-                run.ffmpeg
-            )))
-        }
-        Ok(Err(e)) => return Err(e),
-        // The running ffmpeg was dropped with the future, and kill_on_drop killed it.
-        Err(_) => {
-            return Err(JobError::TooSlow {
-                what: "ffmpeg",
-                limit,
-            })
-        }
+    let jpeg = match poster_of(&fence, content_type, &url).await? {
+        Poster::Jpeg(jpeg) => jpeg,
+        Poster::Skipped(why) => return Ok(Finished::Skipped(why)),
     };
     let key = thumbnail_key(object_key);
     store.put_small(&key, jpeg, "image/jpeg").await?;
@@ -102,6 +108,45 @@ pub async fn run(
         thumbnail_key: Some(key),
         ..Findings::default()
     }))
+}
+
+/// One frame of the video at `url` (of the verified `content_type`) as a JPEG, by an ffmpeg
+/// fenced as `fence` says and killed at its time limit. The server calls it with a presigned
+/// GET it made; the decoding child with the one it was given.
+pub(super) async fn poster_of(
+    fence: &Fence,
+    content_type: &str,
+    url: &str,
+) -> Result<Poster, JobError> {
+    let Some(format) = demuxer(&content_type.to_ascii_lowercase()) else {
+        return Ok(Poster::Skipped(format!(
+            "no poster is made from {content_type}"
+        )));
+    };
+    let Some(protocols) = protocols(url) else {
+        return Err(JobError::Tool(
+            "the store's URL is neither http nor https".into(),
+        ));
+    };
+    let limit = fence.time_limit();
+    let run = Run {
+        ffmpeg: &fence.ffmpeg,
+        url,
+        format,
+        protocols,
+        threads: fence.threads.to_string(),
+        limits: Limits::for_fence(fence),
+    };
+    match tokio::time::timeout(limit, run.poster()).await {
+        Ok(Ok(Some(jpeg))) => Ok(Poster::Jpeg(jpeg)),
+        Ok(Ok(None)) => Ok(Poster::Skipped(format!("{} is not installed", run.ffmpeg))),
+        Ok(Err(e)) => Err(e),
+        // The running ffmpeg was dropped with the future, and kill_on_drop killed it.
+        Err(_) => Err(JobError::TooSlow {
+            what: "ffmpeg",
+            limit,
+        }),
+    }
 }
 
 /// ffmpeg says why it failed only in words: trouble reaching the store is worth another try,
@@ -132,13 +177,13 @@ struct Limits {
 }
 
 impl Limits {
-    fn for_job(settings: &ProcessingSettings) -> Self {
+    fn for_fence(fence: &Fence) -> Self {
         // CPU time is a backstop for an ffmpeg the deadline did not end (its server died):
         // every thread busy for the whole deadline, and a second more.
-        let seconds = settings.ffmpeg_time_limit.as_secs().saturating_add(1);
+        let seconds = fence.time_limit().as_secs().saturating_add(1);
         Self {
-            memory: settings.ffmpeg_memory,
-            cpu_seconds: seconds.saturating_mul(u64::from(settings.ffmpeg_threads)),
+            memory: fence.memory,
+            cpu_seconds: seconds.saturating_mul(u64::from(fence.threads)),
         }
     }
 }
@@ -210,14 +255,24 @@ impl Run<'_> {
             (libc::RLIMIT_CORE, 0, 0),
         ];
         // SAFETY: the closure runs in the forked child before exec, where only
-        // async-signal-safe calls are sound: it calls setrlimit (one) on numbers computed
-        // before the fork, allocating nothing.
+        // async-signal-safe calls are sound: it calls getrlimit and setrlimit (both are) on
+        // numbers computed before the fork, allocating nothing.
         unsafe {
             command.pre_exec(move || {
                 for (resource, soft, hard) in limits {
+                    // Never above what this process may have (the decoding child runs under
+                    // limits of its own): asking for more would fail the spawn.
+                    let mut current = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    if libc::getrlimit(resource, &mut current) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    let hard = (hard as libc::rlim_t).min(current.rlim_max);
                     let limit = libc::rlimit {
-                        rlim_cur: soft as libc::rlim_t,
-                        rlim_max: hard as libc::rlim_t,
+                        rlim_cur: (soft as libc::rlim_t).min(hard),
+                        rlim_max: hard,
                     };
                     if libc::setrlimit(resource, &limit) != 0 {
                         return Err(std::io::Error::last_os_error());

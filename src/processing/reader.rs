@@ -4,6 +4,9 @@
 //!
 //! Blocking: decoders are synchronous, so this runs on a blocking thread and waits on the
 //! runtime for each window.
+//!
+//! The windows come from the store's client (in the server) or from a presigned GET (in the
+//! decoding child, which holds no credentials).
 
 use crate::storage::{s3::S3Store, StorageError};
 use std::{
@@ -15,9 +18,21 @@ use std::{
 };
 use tokio::runtime::Handle;
 
+/// Where the windows come from.
+enum Source {
+    Store {
+        store: S3Store,
+        key: String,
+    },
+    /// A presigned GET, asked for a range at a time.
+    Url {
+        http: reqwest::Client,
+        url: String,
+    },
+}
+
 pub struct ObjectReader {
-    store: S3Store,
-    key: String,
+    source: Source,
     size: u64,
     pos: u64,
     window: usize,
@@ -31,9 +46,25 @@ pub struct ObjectReader {
 
 impl ObjectReader {
     pub fn new(store: S3Store, key: &str, size: u64, window: usize, runtime: Handle) -> Self {
+        let key = key.to_owned();
+        Self::with(Source::Store { store, key }, size, window, runtime)
+    }
+
+    /// Reads through a presigned GET `url` (whose signature must not reach logs: errors
+    /// carry no URL).
+    pub fn from_url(
+        http: reqwest::Client,
+        url: String,
+        size: u64,
+        window: usize,
+        runtime: Handle,
+    ) -> Self {
+        Self::with(Source::Url { http, url }, size, window, runtime)
+    }
+
+    fn with(source: Source, size: u64, window: usize, runtime: Handle) -> Self {
         Self {
-            store,
-            key: key.to_owned(),
+            source,
             size,
             pos: 0,
             window: window.max(4096),
@@ -51,22 +82,25 @@ impl ObjectReader {
 
     fn fill(&mut self) -> io::Result<()> {
         let len = (self.window as u64).min(self.size - self.pos);
-        let (store, key, start) = (&self.store, &self.key, self.pos);
-        let bytes = self.runtime.block_on(async move {
-            let mut body = store
-                .read_range(key, start, len)
-                .await?
-                .ok_or_else(|| StorageError::Refused("the object is gone".into()))?;
-            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-            while let Some(chunk) = body
-                .try_next()
-                .await
-                .map_err(|e| StorageError::Unreachable(e.to_string()))?
-            {
-                bytes.extend_from_slice(&chunk);
-            }
-            Ok::<_, StorageError>(bytes)
-        });
+        let start = self.pos;
+        let bytes = match &self.source {
+            Source::Store { store, key } => self.runtime.block_on(async move {
+                let mut body = store
+                    .read_range(key, start, len)
+                    .await?
+                    .ok_or_else(|| StorageError::Refused("the object is gone".into()))?;
+                let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+                while let Some(chunk) = body
+                    .try_next()
+                    .await
+                    .map_err(|e| StorageError::Unreachable(e.to_string()))?
+                {
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok::<_, StorageError>(bytes)
+            }),
+            Source::Url { http, url } => self.runtime.block_on(ranged_get(http, url, start, len)),
+        };
         let bytes = bytes.map_err(io::Error::other)?;
         if bytes.is_empty() {
             return Err(io::Error::new(
@@ -80,6 +114,45 @@ impl ObjectReader {
         self.held_at = self.pos;
         Ok(())
     }
+}
+
+/// `len` bytes from `start` through a presigned GET. A store that sends more than asked is
+/// cut off at `len`: the window bounds what a read holds.
+pub(super) async fn ranged_get(
+    http: &reqwest::Client,
+    url: &str,
+    start: u64,
+    len: u64,
+) -> Result<Vec<u8>, StorageError> {
+    let unreachable = |e: reqwest::Error| StorageError::Unreachable(e.without_url().to_string());
+    let last = start + len.saturating_sub(1);
+    let mut response = http
+        .get(url)
+        .header(reqwest::header::RANGE, format!("bytes={start}-{last}"))
+        .send()
+        .await
+        .map_err(unreachable)?;
+    match response.status().as_u16() {
+        206 => {}
+        // A store that ignores Range sends the whole object: usable from the start only.
+        200 if start == 0 => {}
+        404 => return Err(StorageError::Refused("the object is gone".into())),
+        status => {
+            return Err(StorageError::Refused(format!(
+                "the store answered {status}"
+            )))
+        }
+    }
+    let want = usize::try_from(len).unwrap_or(usize::MAX);
+    let mut bytes = Vec::with_capacity(want.min(16 << 20));
+    while bytes.len() < want {
+        let Some(chunk) = response.chunk().await.map_err(unreachable)? else {
+            break;
+        };
+        let take = chunk.len().min(want - bytes.len());
+        bytes.extend_from_slice(&chunk[..take]);
+    }
+    Ok(bytes)
 }
 
 impl Read for ObjectReader {

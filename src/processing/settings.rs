@@ -37,6 +37,39 @@ pub struct ProcessingSettings {
     /// fails inside ffmpeg instead of taking the machine's memory.
     #[arg(long = "ffmpeg-memory", env = "HOIST_FFMPEG_MEMORY", default_value = "1GiB", value_parser = parse::size)]
     pub ffmpeg_memory: u64,
+    /// Where files are decoded: `child` (a process of its own per job, with limits and no
+    /// credentials) or `inline` (in this process: for debugging only, as a file that crashes
+    /// or exhausts a decoder then takes the server with it).
+    #[arg(
+        long = "process-isolation",
+        env = "HOIST_PROCESS_ISOLATION",
+        default_value = "child",
+        value_enum
+    )]
+    pub isolation: Isolation,
+    /// The address space a decoding child may use; past it the job fails.
+    #[arg(long = "decode-memory", env = "HOIST_DECODE_MEMORY", default_value = "1GiB", value_parser = decode_memory)]
+    pub decode_memory: u64,
+    /// A decoding child that has not answered after this long is killed and its job fails
+    /// for good (a file that makes a decoder hang would hang it again).
+    #[arg(long = "job-deadline", env = "HOIST_JOB_DEADLINE", default_value = "5m", value_parser = parse::duration)]
+    pub deadline: Duration,
+}
+
+/// A size, at least what the decoding child needs to start at all.
+fn decode_memory(text: &str) -> Result<u64, String> {
+    let bytes = parse::size(text)?;
+    if bytes < 64 << 20 {
+        return Err("must be at least 64MiB: the decoder itself needs that much".into());
+    }
+    Ok(bytes)
+}
+
+/// Where decoding runs (`HOIST_PROCESS_ISOLATION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Isolation {
+    Child,
+    Inline,
 }
 
 impl ProcessingSettings {

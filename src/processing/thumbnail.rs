@@ -15,7 +15,7 @@ const QUALITY: u8 = 80;
 /// limit bites first for square images and this one for long thin ones.
 const MAX_ALLOC: u64 = 600 << 20;
 /// Fetched from the store at a time.
-const WINDOW: usize = 1 << 20;
+pub(super) const WINDOW: usize = 1 << 20;
 /// The largest file a thumbnail is made from. The JPEG decoder reads its whole input before
 /// decoding, so this also bounds what a file can make a worker hold; no photograph comes near.
 const MAX_INPUT: u64 = 128 << 20;
@@ -33,15 +33,8 @@ pub async fn run(
     size: u64,
     max_side: u32,
 ) -> Result<Finished, JobError> {
-    if size > MAX_INPUT {
-        return Err(JobError::TooLarge {
-            why: format!("{size} bytes; thumbnails are made from files up to {MAX_INPUT}"),
-        });
-    }
     let reader = ObjectReader::new(store.clone(), object_key, size, WINDOW, Handle::current());
-    let (jpeg, width, height) = tokio::task::spawn_blocking(move || make(reader, max_side))
-        .await
-        .map_err(|e| JobError::Thread(e.to_string()))??;
+    let (jpeg, width, height) = thumbnail_of(reader, size, max_side).await?;
     let key = thumbnail_key(object_key);
     store.put_small(&key, jpeg, "image/jpeg").await?;
     Ok(Finished::Found(Findings {
@@ -50,6 +43,23 @@ pub async fn run(
         thumbnail_key: Some(key),
         ..Findings::default()
     }))
+}
+
+/// The thumbnail as JPEG bytes, and the image's width and height, from any reader of the
+/// image (the store's in the server, a presigned GET's in the decoding child).
+pub(super) async fn thumbnail_of(
+    reader: ObjectReader,
+    size: u64,
+    max_side: u32,
+) -> Result<(Vec<u8>, u32, u32), JobError> {
+    if size > MAX_INPUT {
+        return Err(JobError::TooLarge {
+            why: format!("{size} bytes; thumbnails are made from files up to {MAX_INPUT}"),
+        });
+    }
+    tokio::task::spawn_blocking(move || make(reader, max_side))
+        .await
+        .map_err(|e| JobError::Thread(e.to_string()))?
 }
 
 fn make(reader: ObjectReader, max_side: u32) -> Result<(Vec<u8>, u32, u32), JobError> {

@@ -2,7 +2,10 @@
 //! and records how it ended. Retries wait out a doubling backoff; a failure that would repeat
 //! itself (a damaged file) fails at once.
 
-use super::{hash, media, poster, thumbnail, Finished, JobError, JobKind, ProcessingSettings};
+use super::{
+    hash, isolation::Isolated, media, poster, thumbnail, Finished, Isolation, JobError, JobKind,
+    ProcessingSettings,
+};
 use crate::{
     clock::{millis, SharedClock},
     db::{
@@ -24,6 +27,8 @@ pub struct Workers {
     db: Pool,
     store: S3Store,
     settings: ProcessingSettings,
+    /// Decoding in a child process per job; `None`: in this one (`inline`, for debugging).
+    isolated: Option<Isolated>,
     clock: SharedClock,
     /// Rung when jobs are queued in this process.
     pub queued: Arc<Notify>,
@@ -42,10 +47,12 @@ impl Workers {
         queued: Arc<Notify>,
         bell: Bell,
     ) -> Self {
+        let isolated = (settings.isolation == Isolation::Child).then(|| Isolated::new(&settings));
         Self {
             db,
             store,
             settings,
+            isolated,
             clock,
             queued,
             bell,
@@ -178,13 +185,19 @@ impl Workers {
             return Ok(Finished::Skipped("the file was deleted".into()));
         };
         let (key, size) = (upload.object_key.as_str(), upload.size());
-        match kind {
-            JobKind::Hash => hash::run(&self.store, key, size).await,
-            JobKind::Thumbnail => {
+        match (kind, &self.isolated) {
+            // Hashing parses nothing a file could subvert: it stays in this process.
+            (JobKind::Hash, _) => hash::run(&self.store, key, size).await,
+            (_, Some(isolated)) => {
+                isolated
+                    .run(&self.store, kind, key, size, &upload.content_type)
+                    .await
+            }
+            (JobKind::Thumbnail, None) => {
                 thumbnail::run(&self.store, key, size, self.settings.max_image_side).await
             }
-            JobKind::Media => media::run(&self.store, key, size).await,
-            JobKind::Poster => {
+            (JobKind::Media, None) => media::run(&self.store, key, size).await,
+            (JobKind::Poster, None) => {
                 poster::run(&self.store, key, &upload.content_type, &self.settings).await
             }
         }
@@ -195,6 +208,12 @@ impl Workers {
         match result {
             Ok(Finished::Found(findings)) => (Outcome::Done, findings),
             Ok(Finished::Skipped(why)) => (Outcome::Skipped(why), Findings::default()),
+            Err(e) if e.died_again(job.error.as_deref()) => (
+                Outcome::Failed(format!(
+                    "{label}: {e}; its decoder died twice, so it is not tried again"
+                )),
+                Findings::default(),
+            ),
             Err(e) if e.is_permanent() || job.attempts >= job.max_attempts => (
                 Outcome::Failed(format!("{label}: {e}")),
                 Findings::default(),

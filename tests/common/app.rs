@@ -238,7 +238,7 @@ impl App {
         self.child.wait().expect("wait");
     }
 
-    /// The server's process id, to read its memory in `/proc`.
+    /// The server's process id, to read its memory and its children from /proc.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

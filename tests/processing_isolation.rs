@@ -1,0 +1,328 @@
+//! Decoding runs where it cannot hurt the server: through the real binary, Garage and a
+//! crafted file uploaded as a browser would, a decompression bomb, a decoder stalled on the
+//! store, and what the decoding process holds.
+
+mod common;
+
+use common::{
+    app::{processed, upload, App},
+    eventually, media,
+};
+use hoist::model::Processing;
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+/// Resident memory of a process, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Every process below `pid` (children, grandchildren…), from each process's parent in /proc.
+fn descendants(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let child: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let after_name = &stat[stat.rfind(')')? + 1..];
+            let parent = after_name.split_whitespace().nth(1)?.parse().ok()?;
+            Some((child, parent))
+        })
+        .collect();
+    let mut found = vec![pid];
+    let mut at = 0;
+    while at < found.len() {
+        let of = found[at];
+        found.extend(parents.iter().filter(|(_, p)| *p == of).map(|(c, _)| *c));
+        at += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn proc_text(pid: u32, what: &str) -> String {
+    let bytes = std::fs::read(format!("/proc/{pid}/{what}")).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).replace('\0', " ")
+}
+
+/// A PNG of `side` × `side` black RGB pixels: a few hundred KiB that decode to side² × 3 bytes.
+fn black_png(side: u32) -> Vec<u8> {
+    use image::{
+        codecs::png::{CompressionType, FilterType, PngEncoder},
+        ExtendedColorType, ImageEncoder,
+    };
+    // Zeroed memory that is only read stays the kernel's zero page: this costs the test little.
+    let pixels = vec![0u8; side as usize * side as usize * 3];
+    let mut out = Vec::new();
+    PngEncoder::new_with_quality(&mut out, CompressionType::Best, FilterType::NoFilter)
+        .write_image(&pixels, side, side, ExtendedColorType::Rgb8)
+        .expect("a PNG");
+    out
+}
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 7])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("a PNG");
+    out.into_inner()
+}
+
+async fn healthy(http: &reqwest::Client, app: &App) -> bool {
+    let asked = http
+        .get(format!("{}/healthz", app.base))
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await;
+    asked.is_ok_and(|r| r.status().is_success())
+}
+
+async fn job(app: &App, id: &str, kind: &str) -> (String, i64, Option<String>) {
+    let db = app.database().await;
+    sqlx::query_as("SELECT state, attempts, error FROM jobs WHERE upload_id = $1 AND kind = $2")
+        .bind(id)
+        .bind(kind)
+        .fetch_one(&db)
+        .await
+        .expect("the job")
+}
+
+#[tokio::test]
+async fn a_decompression_bomb_kills_only_its_decoder_and_the_server_keeps_its_memory() {
+    let app = App::start(&[
+        ("HOIST_DECODE_MEMORY", "256MiB"),
+        // Within the decoder's own limits (side and 600 MB), beyond the child's memory.
+        ("HOIST_THUMBNAIL_MAX_SIDE", "20000"),
+        ("HOIST_JOB_BACKOFF", "200ms"),
+    ])
+    .await;
+    let client = app.browser();
+    let http = reqwest::Client::new();
+    let pid = app.pid();
+    // 12,000² RGB pixels: 432 MB decoded.
+    let bomb = black_png(12_000);
+    println!("the bomb: {} bytes", bomb.len());
+    let baseline = rss(pid);
+    let id = upload(&app, &client, "bomb.png", "image/png", &bomb).await;
+    // Another file, uploaded meanwhile, is processed as usual.
+    let fine = upload(&app, &client, "fine.png", "image/png", &png(300, 200)).await;
+
+    let (mut peak, mut samples, mut answered) = (baseline, 0u32, 0u32);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let file = loop {
+        peak = peak.max(rss(pid));
+        samples += 1;
+        if healthy(&http, &app).await {
+            answered += 1;
+        }
+        let row = common::app::row(&app, &client, &id).await.file;
+        if let Some(file) =
+            row.filter(|f| matches!(f.processing, Processing::Ready | Processing::Failed))
+        {
+            break file;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bomb's processing did not end; server RSS {} MiB at start, {} MiB at peak",
+            baseline >> 20,
+            peak >> 20
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let growth = peak.saturating_sub(baseline);
+    println!(
+        "bomb: server RSS {} MiB at start, {} MiB at peak (+{} MiB), {samples} samples, \
+         /healthz answered {answered} of them; the file ended {:?}: {:?}",
+        baseline >> 20,
+        peak >> 20,
+        growth >> 20,
+        file.processing,
+        file.error
+    );
+    assert!(baseline > 0 && samples >= 3, "RSS was sampled");
+    assert!(
+        growth < 64 << 20,
+        "the server's memory grew {} MiB decoding the bomb",
+        growth >> 20
+    );
+    assert_eq!(answered, samples, "/healthz answered throughout");
+    assert_eq!(file.processing, Processing::Failed, "{file:?}");
+    let reason = file.error.expect("a reason");
+    assert!(
+        reason.starts_with(
+            "thumbnail: the decoder died: it ran out of memory (its limit is 256 MiB)"
+        ),
+        "{reason}"
+    );
+    assert!(reason.contains("died twice"), "{reason}");
+    let (state, attempts, _) = job(&app, &id, "thumbnail").await;
+    assert_eq!(
+        (state.as_str(), attempts),
+        ("failed", 2),
+        "killed twice, then never again"
+    );
+
+    let fine = processed(&app, &client, &fine, Duration::from_secs(60)).await;
+    assert_eq!(fine.processing, Processing::Ready, "{fine:?}");
+    assert_eq!((fine.width, fine.height), (Some(300), Some(200)));
+    assert!(fine.thumbnail);
+    assert!(healthy(&http, &app).await);
+}
+
+/// A TCP proxy in front of the store that passes everything through, except that a presigned
+/// GET (the decoders' reads) of a key containing `stall` is read and never answered: a store
+/// that stops sending.
+struct StallingProxy {
+    url: String,
+    held: Arc<AtomicUsize>,
+}
+
+impl StallingProxy {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let held = Arc::new(AtomicUsize::new(0));
+        let counter = held.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (upstream, counter) = (upstream.clone(), counter.clone());
+                tokio::spawn(async move { pass(client, &upstream, &counter).await });
+            }
+        });
+        Self { url, held }
+    }
+}
+
+async fn pass(mut client: TcpStream, upstream: &str, held: &AtomicUsize) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 << 10 {
+        match client.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let first = String::from_utf8_lossy(&head[..head.len().min(2048)]);
+    let first = first.lines().next().unwrap_or("");
+    if first.starts_with("GET ") && first.contains("X-Amz-Signature=") && first.contains("stall") {
+        held.fetch_add(1, Ordering::SeqCst);
+        // Hold the connection open, sending nothing, for as long as the client waits.
+        let _ = client.read(&mut buf).await;
+        std::future::pending::<()>().await;
+    }
+    let Ok(mut server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    if server.write_all(&head).await.is_err() {
+        return;
+    }
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+}
+
+#[tokio::test]
+async fn a_decoder_stalled_on_the_store_ends_at_the_deadline_holding_no_secrets_while_others_go_on()
+{
+    let store = std::env::var("HOIST_S3_ENDPOINT").expect("the test store (s3.env)");
+    let upstream = store
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy = StallingProxy::start(upstream).await;
+    let app = App::start(&[
+        ("HOIST_S3_ENDPOINT", proxy.url.as_str()),
+        ("HOIST_JOB_DEADLINE", "8s"),
+    ])
+    .await;
+    let client = app.browser();
+    let http = reqwest::Client::new();
+    // A video (Matroska, by its first bytes): its poster job reads it with ffmpeg.
+    let video = media("video/x-matroska", 20_000, 5);
+    let id = upload(&app, &client, "stall.mkv", "video/x-matroska", &video).await;
+    eventually(
+        Duration::from_secs(30),
+        "a decoder reads the video and the store stalls",
+        || async { proxy.held.load(Ordering::SeqCst) > 0 },
+    )
+    .await;
+
+    // What the stalled processes hold: none of the server's secrets.
+    let tree = descendants(app.pid());
+    assert!(
+        !tree.is_empty(),
+        "the stalled reader is the server's descendant"
+    );
+    let mut seen = Vec::new();
+    for pid in &tree {
+        let (line, environ) = (proc_text(*pid, "cmdline"), proc_text(*pid, "environ"));
+        for secret in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "HOIST_DATABASE_URL",
+        ] {
+            assert!(
+                !environ.contains(secret),
+                "{line:?} (pid {pid}) holds {secret} in its environment"
+            );
+        }
+        seen.push(line);
+    }
+    let decoder = tree
+        .iter()
+        .find(|pid| proc_text(**pid, "cmdline").ends_with(" decode "))
+        .unwrap_or_else(|| panic!("no `hoist decode` among {seen:?}"));
+    let limits = proc_text(*decoder, "limits");
+    let address_space = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))
+        .expect("its address-space limit");
+    assert!(
+        address_space.contains(&(1u64 << 30).to_string()),
+        "{address_space}"
+    );
+
+    // Another file uploaded meanwhile is processed while the video's decoder still waits.
+    let fine = upload(&app, &client, "fine.png", "image/png", &png(64, 48)).await;
+    let fine = processed(&app, &client, &fine, Duration::from_secs(60)).await;
+    assert_eq!(fine.processing, Processing::Ready, "{fine:?}");
+    assert!(fine.thumbnail);
+    let (state, _, _) = job(&app, &id, "poster").await;
+    assert_eq!(state, "running", "the stalled job was still waiting");
+
+    let file = processed(&app, &client, &id, Duration::from_secs(30)).await;
+    assert_eq!(file.processing, Processing::Failed, "{file:?}");
+    let reason = file.error.expect("a reason");
+    assert!(
+        reason.starts_with("poster: the decoder did not finish within 8s"),
+        "{reason}"
+    );
+    let (state, attempts, _) = job(&app, &id, "poster").await;
+    assert_eq!((state.as_str(), attempts), ("failed", 1), "not tried again");
+    // The decoder went, and the ffmpeg it had started with it.
+    eventually(
+        Duration::from_secs(5),
+        "no process of the job is left",
+        || async { descendants(app.pid()).is_empty() },
+    )
+    .await;
+    assert!(healthy(&http, &app).await);
+}
