@@ -7,33 +7,56 @@ use crate::{
 };
 use leptos::prelude::*;
 
+/// Makes an account and signs nothing in: the answer is the same whether or not the email had
+/// an account already, so it tells no one who has one. The page signs in next. Charged to the
+/// caller's network (`HOIST_SIGN_UP_LIMIT`), before any work.
 #[server(endpoint = "sign_up")]
-pub async fn sign_up(email: String, password: String) -> Result<Me, ApiError> {
-    let (state, caller) = super::ssr::context()?;
-    let guest = ssr::guest_of(&caller);
-    let session = state
-        .accounts
-        .sign_up(&email, &password, guest.as_deref())
-        .await
-        .map_err(ssr::failed)?;
-    ssr::begin(&state, &caller, &session).await?;
-    ssr::me(&state, &crate::accounts::Caller::from(session)).await
-}
-
-/// Signs in with a new session id; the guest's uploads become the account's.
-#[server(endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String) -> Result<Me, ApiError> {
-    let (state, caller) = super::ssr::context()?;
-    let ip = super::ssr::client_ip().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
-    if let Err(wait) = state.limits.sign_in_attempt(&email, ip) {
+pub async fn sign_up(
+    email: String,
+    password: String,
+    #[server(default)] invite: Option<String>,
+) -> Result<(), ApiError> {
+    let (state, _) = super::ssr::context()?;
+    if state.accounts.settings.sign_up == crate::model::SignUpMode::Closed {
+        return Err(ApiError::SignUpClosed);
+    }
+    let ip = super::ssr::client_ip().ok_or_else(ApiError::internal)?;
+    if let Err(wait) = state.limits.sign_up_attempt(ip) {
         return Err(super::ssr::rate_limited(wait));
     }
+    state
+        .accounts
+        .sign_up(&email, &password, invite.as_deref())
+        .await
+        .map_err(ssr::failed)
+}
+
+/// Signs in with a new session id; the guest's uploads become the account's. Only failures
+/// count against the email's limits, so a guesser elsewhere cannot lock its owner out.
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<Me, ApiError> {
+    use crate::accounts::AccountError;
+    let (state, caller) = super::ssr::context()?;
+    let ip = super::ssr::client_ip().ok_or_else(ApiError::internal)?;
+    let attempt = state
+        .limits
+        .sign_in_attempt(&email, ip)
+        .map_err(super::ssr::rate_limited)?;
     let guest = ssr::guest_of(&caller);
-    let session = state
+    let signed_in = state
         .accounts
         .sign_in(&email, &password, guest.as_deref())
-        .await
-        .map_err(ssr::failed)?;
+        .await;
+    match &signed_in {
+        Ok(_) => state.limits.sign_in_succeeded(attempt),
+        // The password was checked and was wrong (or right, for a disabled account, which
+        // gains nothing by guessing on).
+        Err(AccountError::WrongCredentials | AccountError::Disabled) => {
+            state.limits.sign_in_failed(attempt)
+        }
+        Err(_) => state.limits.sign_in_unjudged(attempt),
+    }
+    let session = signed_in.map_err(ssr::failed)?;
     ssr::begin(&state, &caller, &session).await?;
     ssr::me(&state, &crate::accounts::Caller::from(session)).await
 }
@@ -111,6 +134,10 @@ mod ssr {
     };
     use leptos::prelude::*;
 
+    /// How long a caller turned away by a full hashing queue is asked to wait: about the time
+    /// the queue takes to drain.
+    const HASHING_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
     impl From<NewSession> for Caller {
         fn from(session: NewSession) -> Self {
             Self::Account {
@@ -167,6 +194,7 @@ mod ssr {
             used,
             quota: caller.quota(settings),
             guest_uploads: settings.guest_uploads,
+            sign_up: settings.sign_up,
         })
     }
 
@@ -203,6 +231,9 @@ mod ssr {
                 max: MAX_TOKEN_NAME_CHARS,
             },
             AccountError::TooManyTokens(max) => ApiError::TooManyTokens { max: *max },
+            AccountError::SignUpClosed => ApiError::SignUpClosed,
+            AccountError::BadInvite => ApiError::BadInvite,
+            AccountError::Busy => crate::api::ssr::rate_limited(HASHING_BUSY_WAIT),
             AccountError::Db(DbError::Unstorable) => {
                 ApiError::Malformed(DbError::UNSTORABLE.into())
             }

@@ -88,6 +88,12 @@ pub enum ApiError {
     WrongCredentials,
     #[error("This account has been disabled.")]
     AccountDisabled,
+    /// `HOIST_SIGN_UP=closed`.
+    #[error("This server does not take sign-ups; ask its operator for an account.")]
+    SignUpClosed,
+    /// `HOIST_SIGN_UP=invite`, and the code is missing, unknown, used or expired.
+    #[error("Signing up here needs an invitation code; this one is missing, unknown, used or expired.")]
+    BadInvite,
     #[error("Give the token a name of 1 to {max} characters.")]
     BadTokenName { max: usize },
     #[error("This account has {max} tokens, the most allowed; revoke one first.")]
@@ -131,7 +137,7 @@ impl ApiError {
             Self::SignInRequired | Self::NotSignedIn | Self::BadToken | Self::WrongCredentials => {
                 401
             }
-            Self::CrossSite | Self::AccountDisabled => 403,
+            Self::CrossSite | Self::AccountDisabled | Self::SignUpClosed | Self::BadInvite => 403,
             Self::NotFound => 404,
             Self::Incomplete { .. }
             | Self::Closed(_)

@@ -16,6 +16,12 @@ use std::{
     time::Duration,
 };
 
+/// The binary under test: `HOIST_TEST_BIN` when set (a copy kept apart from a target directory
+/// that other builds share and overwrite), else the one cargo built for these tests.
+pub fn hoist_bin() -> String {
+    std::env::var("HOIST_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_hoist").to_string())
+}
+
 /// Every account the tests make has this password.
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -90,7 +96,7 @@ impl App {
     ) -> Self {
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        let mut command = Command::new(hoist_bin());
         command
             .env("HOIST_DATA_DIR", dir.path())
             .env("HOIST_DATABASE_URL", &database_url)
@@ -154,7 +160,7 @@ impl App {
     /// Runs `hoist ARGS` beside the server, on its database; `stdin` is piped in.
     pub fn admin(&self, args: &[&str], stdin: &str) -> std::process::Output {
         use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"))
+        let mut child = Command::new(hoist_bin())
             .env("HOIST_DATA_DIR", self.dir.path())
             .env("HOIST_DATABASE_URL", &self.database_url)
             .args(args)
@@ -175,7 +181,7 @@ impl App {
             .append(true)
             .open(self.log_path())
             .expect("log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        let mut command = Command::new(hoist_bin());
         command
             .env("HOIST_DATA_DIR", self.dir.path())
             .env("HOIST_DATABASE_URL", &self.database_url)
@@ -197,17 +203,15 @@ impl App {
             .expect("the app's database")
     }
 
-    /// A new browser signed up as `email` (password `PASSWORD`).
+    /// A new browser signed up as `email` (password `PASSWORD`) and signed in, as the page
+    /// does it (signing up signs nothing in).
     pub async fn account(&self, email: &str) -> reqwest::Client {
         let client = self.browser();
-        let answer = self
-            .call(
-                &client,
-                "sign_up",
-                &form(&[("email", email), ("password", PASSWORD)]),
-            )
-            .await;
+        let credentials = form(&[("email", email), ("password", PASSWORD)]);
+        let answer = self.call(&client, "sign_up", &credentials).await;
         assert_eq!(answer.status, 200, "sign up {email}: {answer:?}");
+        let answer = self.call(&client, "sign_in", &credentials).await;
+        assert_eq!(answer.status, 200, "sign in {email}: {answer:?}");
         client
     }
 
