@@ -319,6 +319,23 @@ pub struct Me {
     /// the account's.
     #[serde(default)]
     pub stayed_with_guest: Option<StayedWithGuest>,
+    /// Who may make an account here, so the page offers only what will work.
+    #[serde(default)]
+    pub sign_up: SignUpMode,
+}
+
+/// Who may make an account from the web (`HOIST_SIGN_UP`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum SignUpMode {
+    /// Anyone, within the per-network sign-up limit.
+    #[default]
+    Open,
+    /// Only with an invitation code from `hoist users invite`, each good for one account.
+    Invite,
+    /// No one: the operator makes accounts with `hoist users create`.
+    Closed,
 }
 
 /// An API token as its owner sees it (never the secret, except once in [`NewToken`]).

@@ -78,7 +78,7 @@ async fn signing_in_rotates_the_session_and_signing_out_ends_it_for_every_copy_o
     // A guest first: the cookie it is given is not the one it will have once signed in.
     let (_, guest_cookie) = with_cookie(&app, "", "whoami", "").await;
     let guest_cookie = guest_cookie.expect("a guest cookie");
-    let (up, account_cookie) = with_cookie(
+    let (up, kept) = with_cookie(
         &app,
         &guest_cookie,
         "sign_up",
@@ -86,7 +86,16 @@ async fn signing_in_rotates_the_session_and_signing_out_ends_it_for_every_copy_o
     )
     .await;
     assert_eq!(up.status, 200, "{up:?}");
-    let account_cookie = account_cookie.expect("signing up sets a new cookie");
+    assert_eq!(kept, None, "signing up signs nothing in");
+    let (signed_in, account_cookie) = with_cookie(
+        &app,
+        &guest_cookie,
+        "sign_in",
+        &credentials("ann@example.com", PASSWORD),
+    )
+    .await;
+    assert_eq!(signed_in.status, 200, "{signed_in:?}");
+    let account_cookie = account_cookie.expect("signing in sets a new cookie");
     assert_ne!(account_cookie, guest_cookie);
     let (me, _) = with_cookie(&app, &account_cookie, "whoami", "").await;
     assert_eq!(
@@ -104,16 +113,18 @@ async fn signing_in_rotates_the_session_and_signing_out_ends_it_for_every_copy_o
         answer.json::<StartedUpload>()
     };
 
-    // The same email in another case is the same account, and taken.
-    let twice = app
-        .call(
-            &app.browser(),
-            "sign_up",
-            &credentials("ann@example.com", PASSWORD),
-        )
-        .await;
-    assert_eq!(twice.status, 409, "{twice:?}");
-    assert_eq!(twice.error(), ApiError::EmailTaken);
+    // The same email in another case is the same account, and taken: signing up again says
+    // what it says to anyone (who has an account is not told), changes nothing, and signs
+    // nothing in.
+    let (twice, _) = with_cookie(
+        &app,
+        "",
+        "sign_up",
+        &credentials("ann@example.com", "another password"),
+    )
+    .await;
+    assert_eq!(twice.status, 200, "{twice:?}");
+    assert_eq!(twice.body, up.body);
 
     // Signing out ends the session: a copy of its cookie kept anywhere opens nothing more.
     let (out, after_out) = with_cookie(&app, &account_cookie, "sign_out", "").await;
@@ -226,6 +237,11 @@ async fn a_guests_uploads_become_the_accounts_at_sign_up_and_at_sign_in() {
         let id = upload_small(&app, &browser, "before.png", 7).await;
         let answer = app
             .call(&browser, function, &credentials(email, PASSWORD))
+            .await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        // Signing up signs nothing in; the sign-in that follows it takes the uploads.
+        let answer = app
+            .call(&browser, "sign_in", &credentials(email, PASSWORD))
             .await;
         assert_eq!(answer.status, 200, "{answer:?}");
         assert!(library(app.call(&browser, "list_uploads", "").await).contains(&id));
@@ -711,6 +727,10 @@ async fn guests_of_one_network_share_a_quota_that_a_new_cookie_does_not_escape()
         .call(&first, "sign_up", &credentials("ned@example.com", PASSWORD))
         .await;
     assert_eq!(signed_up.status, 200, "{signed_up:?}");
+    let signed_in = app
+        .call(&first, "sign_in", &credentials("ned@example.com", PASSWORD))
+        .await;
+    assert_eq!(signed_in.status, 200, "{signed_in:?}");
     assert_eq!(start_eight(app.browser()).await.status, 200);
 }
 

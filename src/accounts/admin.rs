@@ -60,6 +60,11 @@ pub async fn run(accounts: &Accounts, command: UsersCommand) -> Result<String, S
                 format::bytes_short(size)
             ))
         }
+        UsersCommand::Invite { expires_in } => {
+            // The code alone on the line, for scripts.
+            let code = accounts.invite(expires_in).await.map_err(failed)?;
+            Ok(format!("{code}\n"))
+        }
         UsersCommand::Disable { email } => {
             accounts.disable(&email).await.map_err(failed)?;
             Ok(format!(

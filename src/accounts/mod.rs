@@ -9,7 +9,7 @@ mod service;
 mod settings;
 
 pub use email::normalize_email;
-pub use password::Passwords;
+pub use password::{HashError, Lane, Passwords};
 pub use service::{Accounts, NewSession};
 pub use settings::AccountSettings;
 
@@ -60,8 +60,24 @@ pub enum AccountError {
     NoSuchToken,
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    /// Too many password hashes are waiting: nothing was done; come back shortly.
+    #[error("too many password hashes waiting")]
+    Busy,
+    #[error("sign-up is closed")]
+    SignUpClosed,
+    #[error("invitation code missing, unknown, used or expired")]
+    BadInvite,
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl From<HashError> for AccountError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => Self::Busy,
+            HashError::Failed(e) => Self::Hashing(e),
+        }
+    }
 }
 
 impl From<sqlx::Error> for AccountError {
@@ -142,18 +158,30 @@ pub fn guest_owner(session: &str) -> String {
     format!("guest:{session}")
 }
 
-/// The network a guest calls from, as one party holds it: an IPv4 address, or the /64 an
-/// IPv6 host gets (a host can change its address within it at will).
-pub fn network_of(ip: IpAddr) -> String {
+/// The network a client calls from, as one party holds it: an IPv4 address, or the /64 an
+/// IPv6 host gets (a host can change its address within it at will, so a limit keyed by
+/// address would give it 2^64 buckets). An IPv4-mapped IPv6 address is its IPv4 address.
+/// Every per-client limit and quota is keyed by this.
+pub fn network_key(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                v6.to_bits() & !((1u128 << 64) - 1),
+            )),
         },
+    }
+}
+
+/// [`network_key`] as text, as the `guest_net` column stores it.
+pub fn network_of(ip: IpAddr) -> String {
+    match network_key(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
     }
 }
 
@@ -168,5 +196,9 @@ mod tests {
         assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
         assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
         assert_eq!(key("2001:db8:1:2:ffff::9"), key("2001:db8:1:2::1"));
+        let net = |text: &str| network_key(text.parse().unwrap()).to_string();
+        assert_eq!(net("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::");
+        assert_eq!(net("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_ne!(net("2001:db8:1:3::1"), net("2001:db8:1:2::1"));
     }
 }

@@ -1,16 +1,17 @@
 //! Accounts, sessions and tokens over the database.
 
 use super::{
-    normalize_email, Account, AccountError, AccountResult, AccountSettings, Passwords,
+    normalize_email, Account, AccountError, AccountResult, AccountSettings, Lane, Passwords,
     MAX_PASSWORD_CHARS, MAX_TOKENS, MAX_TOKEN_DAYS, MAX_TOKEN_NAME_CHARS, MIN_PASSWORD_CHARS,
 };
 use crate::db::Pool;
 use crate::{
     clock::{self, millis, SharedClock},
     db::{
-        accounts::{self as db, AccountRow, Ended, TokenRow},
+        accounts::{self as db, AccountRow, Ended, Invited, TokenRow},
         adoption::{Guest, Stayed},
     },
+    model::SignUpMode,
 };
 use sha2::{Digest, Sha256};
 
@@ -44,15 +45,60 @@ impl Accounts {
         })
     }
 
-    /// Creates the account and signs it in; the guest's uploads become its own.
+    /// Makes an account from the web, as `HOIST_SIGN_UP` allows, and signs nothing in. With
+    /// an email that has an account already the answer is the same, after the same work (the
+    /// password is hashed either way), and nothing changes: who has an account is not told.
+    /// The person then signs in, which works with the password they just chose if the
+    /// account is new — or is theirs.
     pub async fn sign_up(
         &self,
         email: &str,
         password: &str,
-        guest: Option<&str>,
-    ) -> AccountResult<NewSession> {
-        let account = self.create(email, password).await?;
-        self.begin_session(account, guest).await
+        invite: Option<&str>,
+    ) -> AccountResult<()> {
+        let code_hash = match self.settings.sign_up {
+            SignUpMode::Closed => return Err(AccountError::SignUpClosed),
+            SignUpMode::Open => None,
+            SignUpMode::Invite => Some(self.usable_invite(invite).await?),
+        };
+        let row = self.new_row(email, password, Lane::SignUp).await?;
+        let made = match code_hash {
+            None => db::insert(&self.db, &row).await?,
+            Some(code_hash) => {
+                match db::insert_invited(&self.db, &row, &code_hash, self.clock.now_ms()).await? {
+                    Invited::Created => true,
+                    Invited::Taken => false,
+                    Invited::BadCode => return Err(AccountError::BadInvite),
+                }
+            }
+        };
+        if !made {
+            tracing::debug!("sign-up for an email that has an account: answered as any other");
+        }
+        Ok(())
+    }
+
+    /// The hash of a good invitation code (a cheap look-up, before any password is hashed).
+    async fn usable_invite(&self, code: Option<&str>) -> AccountResult<String> {
+        let code = code
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && c.len() <= 200)
+            .ok_or(AccountError::BadInvite)?;
+        let code_hash = token_hash(code);
+        if db::invite_usable(&self.db, &code_hash, self.clock.now_ms()).await? {
+            Ok(code_hash)
+        } else {
+            Err(AccountError::BadInvite)
+        }
+    }
+
+    /// A new single-use invitation code (`hoist users invite`); only its hash is kept.
+    pub async fn invite(&self, expires_in: Option<std::time::Duration>) -> AccountResult<String> {
+        let code = uuid::Uuid::new_v4().simple().to_string();
+        let now = self.clock.now_ms();
+        let expires_at = expires_in.map(|d| now.saturating_add(millis(d)));
+        db::insert_invite(&self.db, &token_hash(&code), now, expires_at).await?;
+        Ok(code)
     }
 
     /// Signs in with a new session id (a session id known before sign-in is never promoted,
@@ -69,7 +115,7 @@ impl Accounts {
             Err(_) => None,
         };
         let stored = found.as_ref().map(|a| a.password_hash.as_str());
-        if !self.passwords.verify(password, stored).await {
+        if !self.passwords.verify(password, stored).await? {
             return Err(AccountError::WrongCredentials);
         }
         let Some(row) = found else {
@@ -153,7 +199,7 @@ impl Accounts {
     pub async fn check_password(&self, account: &Account, password: &str) -> AccountResult<()> {
         let row = db::by_id(&self.db, &account.id).await?;
         let stored = row.as_ref().map(|r| r.password_hash.as_str());
-        if self.passwords.verify(password, stored).await && row.is_some() {
+        if self.passwords.verify(password, stored).await? && row.is_some() {
             Ok(())
         } else {
             Err(AccountError::WrongPassword)
@@ -213,7 +259,7 @@ impl Accounts {
         new: &str,
     ) -> AccountResult<Ended> {
         self.check_password(account, current).await?;
-        let password_hash = self.hash(new).await?;
+        let password_hash = self.hash(new, Lane::SignIn).await?;
         db::set_password_by_id(&self.db, &account.id, &password_hash, keep_session)
             .await?
             .ok_or(AccountError::NoSuchAccount)
@@ -264,41 +310,43 @@ impl Accounts {
     // For `hoist users`: the operator at the terminal.
 
     pub async fn create(&self, email: &str, password: &str) -> AccountResult<Account> {
-        let email = normalize_email(email)?;
-        let password_hash = self.hash(password).await?;
-        let row = AccountRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            email,
-            password_hash,
-            quota: i64::try_from(self.settings.default_quota).unwrap_or(i64::MAX),
-            disabled: 0,
-            created_at: self.clock.now_ms(),
-        };
+        let row = self.new_row(email, password, Lane::SignIn).await?;
         if !db::insert(&self.db, &row).await? {
             return Err(AccountError::EmailTaken);
         }
         Ok(row.into())
     }
 
+    /// An account's row, its password hashed in `lane`'s queue.
+    async fn new_row(&self, email: &str, password: &str, lane: Lane) -> AccountResult<AccountRow> {
+        let email = normalize_email(email)?;
+        let password_hash = self.hash(password, lane).await?;
+        Ok(AccountRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            email,
+            password_hash,
+            quota: i64::try_from(self.settings.default_quota).unwrap_or(i64::MAX),
+            disabled: 0,
+            created_at: self.clock.now_ms(),
+        })
+    }
+
     /// A new password; every session and token of the account ends (signed in anywhere, it
     /// must sign in again; a program needs a new token).
     pub async fn set_password(&self, email: &str, password: &str) -> AccountResult<Ended> {
         let email = normalize_email(email)?;
-        let password_hash = self.hash(password).await?;
+        let password_hash = self.hash(password, Lane::SignIn).await?;
         db::set_password(&self.db, &email, &password_hash)
             .await?
             .ok_or(AccountError::NoSuchAccount)
     }
 
-    async fn hash(&self, password: &str) -> AccountResult<String> {
+    async fn hash(&self, password: &str, lane: Lane) -> AccountResult<String> {
         let chars = password.chars().count();
         if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
             return Err(AccountError::BadPassword { chars });
         }
-        self.passwords
-            .hash(password)
-            .await
-            .map_err(AccountError::Hashing)
+        Ok(self.passwords.hash(password, lane).await?)
     }
 
     /// Every account with what it keeps.

@@ -1,7 +1,7 @@
 //! Who may upload and how much they may keep, as settings (variable and default named once,
 //! here).
 
-use crate::server::config::parse;
+use crate::{model::SignUpMode, server::config::parse};
 use std::time::Duration;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -16,6 +16,11 @@ pub struct AccountSettings {
     /// a new guest cookie is free to make, a new network is not.
     #[arg(long, env = "HOIST_GUEST_NETWORK_QUOTA", default_value = "10GiB", value_parser = parse::size)]
     pub guest_network_quota: u64,
+    /// Who may make an account from the web: `open` (anyone, within `HOIST_SIGN_UP_LIMIT` per
+    /// network), `invite` (with a code from `hoist users invite`), `closed` (only the operator,
+    /// with `hoist users create`).
+    #[arg(long, env = "HOIST_SIGN_UP", default_value = "open", value_enum)]
+    pub sign_up: SignUpMode,
     /// What a new account may keep; `hoist users set-quota` changes one account's.
     #[arg(long, env = "HOIST_DEFAULT_QUOTA", default_value = "10GiB", value_parser = parse::size)]
     pub default_quota: u64,

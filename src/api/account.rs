@@ -7,33 +7,56 @@ use crate::{
 };
 use leptos::prelude::*;
 
+/// Makes an account and signs nothing in: the answer is the same whether or not the email had
+/// an account already, so it tells no one who has one. The page signs in next. Charged to the
+/// caller's network (`HOIST_SIGN_UP_LIMIT`), before any work.
 #[server(endpoint = "sign_up")]
-pub async fn sign_up(email: String, password: String) -> Result<Me, ApiError> {
-    let (state, caller) = super::ssr::context()?;
-    let guest = ssr::guest_of(&caller);
-    let session = state
-        .accounts
-        .sign_up(&email, &password, guest.as_deref())
-        .await
-        .map_err(ssr::failed)?;
-    ssr::begin(&state, &caller, &session).await?;
-    ssr::me(&state, &crate::accounts::Caller::from(session)).await
-}
-
-/// Signs in with a new session id; the guest's uploads become the account's.
-#[server(endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String) -> Result<Me, ApiError> {
-    let (state, caller) = super::ssr::context()?;
-    let ip = super::ssr::client_ip().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
-    if let Err(wait) = state.limits.sign_in_attempt(&email, ip) {
+pub async fn sign_up(
+    email: String,
+    password: String,
+    #[server(default)] invite: Option<String>,
+) -> Result<(), ApiError> {
+    let (state, _) = super::ssr::context()?;
+    if state.accounts.settings.sign_up == crate::model::SignUpMode::Closed {
+        return Err(ApiError::SignUpClosed);
+    }
+    let ip = super::ssr::client_ip().ok_or_else(ApiError::internal)?;
+    if let Err(wait) = state.limits.sign_up_attempt(ip) {
         return Err(super::ssr::rate_limited(wait));
     }
+    state
+        .accounts
+        .sign_up(&email, &password, invite.as_deref())
+        .await
+        .map_err(ssr::failed)
+}
+
+/// Signs in with a new session id; the guest's uploads become the account's. Only failures
+/// count against the email's limits, so a guesser elsewhere cannot lock its owner out.
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<Me, ApiError> {
+    use crate::accounts::AccountError;
+    let (state, caller) = super::ssr::context()?;
+    let ip = super::ssr::client_ip().ok_or_else(ApiError::internal)?;
+    let attempt = state
+        .limits
+        .sign_in_attempt(&email, ip)
+        .map_err(super::ssr::rate_limited)?;
     let guest = ssr::guest_of(&caller);
-    let session = state
+    let signed_in = state
         .accounts
         .sign_in(&email, &password, guest.as_deref())
-        .await
-        .map_err(ssr::failed)?;
+        .await;
+    match &signed_in {
+        Ok(_) => state.limits.sign_in_succeeded(attempt),
+        // The password was checked and was wrong (or right, for a disabled account, which
+        // gains nothing by guessing on).
+        Err(AccountError::WrongCredentials | AccountError::Disabled) => {
+            state.limits.sign_in_failed(attempt)
+        }
+        Err(_) => state.limits.sign_in_unjudged(attempt),
+    }
+    let session = signed_in.map_err(ssr::failed)?;
     ssr::begin(&state, &caller, &session).await?;
     ssr::me(&state, &crate::accounts::Caller::from(session)).await
 }
@@ -75,12 +98,9 @@ pub async fn create_token(
     #[server(default)] expires_in_days: Option<u32>,
 ) -> Result<NewToken, ApiError> {
     let (state, account) = ssr::signed_in()?;
-    ssr::charge_password_attempt(&state, &account)?;
-    state
-        .accounts
-        .check_password(&account, &password)
-        .await
-        .map_err(ssr::failed)?;
+    let attempt = ssr::charge_password_attempt(&state, &account)?;
+    let checked = state.accounts.check_password(&account, &password).await;
+    ssr::judged(&state, attempt, checked)?;
     let (secret, row) = state
         .accounts
         .create_token(&account, &name, expires_in_days)
@@ -123,6 +143,10 @@ pub(super) mod ssr {
         server::{session::Subject, state::AppState},
     };
     use leptos::prelude::*;
+
+    /// How long a caller turned away by a full hashing queue is asked to wait: about the time
+    /// the queue takes to drain.
+    const HASHING_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
     impl From<NewSession> for Caller {
         fn from(session: NewSession) -> Self {
@@ -197,6 +221,7 @@ pub(super) mod ssr {
                 over_quota: stayed.over_quota,
                 over_active: stayed.over_active,
             }),
+            sign_up: settings.sign_up,
         })
     }
 
@@ -210,12 +235,30 @@ pub(super) mod ssr {
 
     /// Checking a password again costs what a sign-in attempt costs, so a stolen session
     /// cannot be used to guess the password faster than the sign-in form allows.
-    pub fn charge_password_attempt(state: &AppState, account: &Account) -> Result<(), ApiError> {
+    pub fn charge_password_attempt(
+        state: &AppState,
+        account: &Account,
+    ) -> Result<crate::server::failures::Attempt, ApiError> {
         let ip = crate::api::ssr::client_ip().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
         state
             .limits
             .sign_in_attempt(&account.email, ip)
             .map_err(crate::api::ssr::rate_limited)
+    }
+
+    /// Settles an attempt charged by [`charge_password_attempt`] by what the call that checked
+    /// the password answered: only a wrong password stays counted as a failure.
+    pub fn judged<T>(
+        state: &AppState,
+        attempt: crate::server::failures::Attempt,
+        result: Result<T, AccountError>,
+    ) -> Result<T, ApiError> {
+        match &result {
+            Ok(_) => state.limits.sign_in_succeeded(attempt),
+            Err(AccountError::WrongPassword) => state.limits.sign_in_failed(attempt),
+            Err(_) => state.limits.sign_in_unjudged(attempt),
+        }
+        result.map_err(failed)
     }
 
     pub fn token_view(row: TokenRow) -> TokenView {
@@ -248,6 +291,9 @@ pub(super) mod ssr {
                 max: MAX_TOKEN_NAME_CHARS,
             },
             AccountError::TooManyTokens(max) => ApiError::TooManyTokens { max: *max },
+            AccountError::SignUpClosed => ApiError::SignUpClosed,
+            AccountError::BadInvite => ApiError::BadInvite,
+            AccountError::Busy => crate::api::ssr::rate_limited(HASHING_BUSY_WAIT),
             AccountError::Db(DbError::Unstorable) => {
                 ApiError::Malformed(DbError::UNSTORABLE.into())
             }

@@ -12,10 +12,10 @@ pub async fn change_password(
     current_password: String,
     new_password: String,
 ) -> Result<PasswordChanged, ApiError> {
-    use super::account::ssr::{charge_password_attempt, failed};
+    use super::account::ssr::{charge_password_attempt, judged};
     let (state, account, session) = ssr::account_caller()?;
-    charge_password_attempt(&state, &account)?;
-    let ended = state
+    let attempt = charge_password_attempt(&state, &account)?;
+    let changed = state
         .accounts
         .change_password(
             &account,
@@ -23,8 +23,8 @@ pub async fn change_password(
             &current_password,
             &new_password,
         )
-        .await
-        .map_err(failed)?;
+        .await;
+    let ended = judged(&state, attempt, changed)?;
     Ok(PasswordChanged {
         other_sessions: ended.sessions,
         tokens: ended.tokens,
@@ -37,15 +37,15 @@ pub async fn change_password(
 /// part-way leaves the account signed in here with what is left, so asking again finishes it.
 #[server(endpoint = "delete_account")]
 pub async fn delete_account(password: String) -> Result<AccountDeleted, ApiError> {
-    use super::account::ssr::{charge_password_attempt, failed, set_cookie};
+    use super::account::ssr::{charge_password_attempt, judged, set_cookie};
     use crate::server::session::Subject;
     let (state, account, session) = ssr::account_caller()?;
-    charge_password_attempt(&state, &account)?;
-    state
+    let attempt = charge_password_attempt(&state, &account)?;
+    let begun = state
         .accounts
         .begin_deleting(&account, session.as_deref(), &password)
-        .await
-        .map_err(failed)?;
+        .await;
+    judged(&state, attempt, begun)?;
     let files = ssr::delete_every_upload(&state, &account).await?;
     // The session row went with the account; the browser goes on as a new guest.
     let guest = uuid::Uuid::new_v4().to_string();

@@ -422,3 +422,86 @@ pub async fn by_token(pool: &Pool, token_hash: &str, now: i64) -> DbResult<Optio
     }
     Ok(Some(found.account))
 }
+
+/// What became of a sign-up with an invitation code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invited {
+    /// The account exists and the code is spent.
+    Created,
+    /// The email was taken: nothing changed, the code is still good.
+    Taken,
+    /// The code is unknown, used or expired: nothing changed.
+    BadCode,
+}
+
+/// A new invitation, known by the hash of its code; `expires_at` in Unix milliseconds.
+pub async fn insert_invite(
+    pool: &Pool,
+    code_hash: &str,
+    created_at: i64,
+    expires_at: Option<i64>,
+) -> DbResult<()> {
+    super::alone(
+        pool,
+        sqlx::query("INSERT INTO invites (code_hash, created_at, expires_at) VALUES ($1, $2, $3)")
+            .bind(code_hash)
+            .bind(created_at)
+            .bind(expires_at)
+            .execute(pool),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether the code is unused and unexpired at `now`.
+pub async fn invite_usable(pool: &Pool, code_hash: &str, now: i64) -> DbResult<bool> {
+    let found: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM invites WHERE code_hash = $1 AND used_at IS NULL
+           AND (expires_at IS NULL OR expires_at > $2)",
+    )
+    .bind(code_hash)
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    Ok(found > 0)
+}
+
+/// Creates the account and spends the code in one transaction: both or neither (two sign-ups
+/// racing with one code make one account).
+pub async fn insert_invited(
+    pool: &Pool,
+    row: &AccountRow,
+    code_hash: &str,
+    now: i64,
+) -> DbResult<Invited> {
+    let mut tx = super::write(pool).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO accounts (id, email, password_hash, quota, disabled, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(&row.id)
+    .bind(&row.email)
+    .bind(&row.password_hash)
+    .bind(row.quota)
+    .bind(row.disabled)
+    .bind(row.created_at)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() != 1 {
+        return Ok(Invited::Taken);
+    }
+    let spent = sqlx::query(
+        "UPDATE invites SET used_at = $1, account_id = $2
+         WHERE code_hash = $3 AND used_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
+    )
+    .bind(now)
+    .bind(&row.id)
+    .bind(code_hash)
+    .execute(&mut *tx)
+    .await?;
+    if spent.rows_affected() != 1 {
+        return Ok(Invited::BadCode);
+    }
+    tx.commit().await?;
+    Ok(Invited::Created)
+}

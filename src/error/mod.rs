@@ -99,6 +99,14 @@ pub enum ApiError {
     BadTokenExpiry { max_days: u32 },
     #[error("This account has been disabled.")]
     AccountDisabled,
+    /// `HOIST_SIGN_UP=closed`.
+    #[error("This server does not take sign-ups; ask its operator for an account.")]
+    SignUpClosed,
+    /// `HOIST_SIGN_UP=invite`, and the code is missing, unknown, used or expired.
+    #[error(
+        "Signing up here needs an invitation code; this one is missing, unknown, used or expired."
+    )]
+    BadInvite,
     #[error("Give the token a name of 1 to {max} characters.")]
     BadTokenName { max: usize },
     #[error("This account has {max} tokens, the most allowed; revoke one first.")]
@@ -156,7 +164,11 @@ impl ApiError {
             | Self::BadToken
             | Self::WrongCredentials
             | Self::LiveNeedsSession => 401,
-            Self::CrossSite | Self::AccountDisabled | Self::WrongPassword => 403,
+            Self::CrossSite
+            | Self::AccountDisabled
+            | Self::WrongPassword
+            | Self::SignUpClosed
+            | Self::BadInvite => 403,
             Self::NotFound => 404,
             Self::Incomplete { .. }
             | Self::Closed(_)

@@ -5,9 +5,20 @@
 //!
 //! The client's IP is the connection's peer, or — only when that peer is a proxy named in
 //! `HOIST_TRUSTED_PROXIES` — the nearest address in `X-Forwarded-For` that is not one of them.
+//! Every per-client bucket is keyed by the client's network ([`network_key`]: an IPv4 address
+//! or an IPv6 /64), since a host holds a whole /64 and could otherwise take a fresh bucket for
+//! each of its addresses.
 
-use super::{config::parse, guard::error_response, state::AppState};
-use crate::{accounts::Caller, error::ApiError};
+use super::{
+    config::parse,
+    failures::{Attempt, SignInFailures},
+    guard::error_response,
+    state::AppState,
+};
+use crate::{
+    accounts::{network_key, Caller},
+    error::ApiError,
+};
 use axum::{
     extract::{Request, State},
     http::{header, HeaderMap, HeaderValue, Method},
@@ -43,13 +54,18 @@ pub struct LimitSettings {
     /// (`10.0.0.0/8, 127.0.0.1`); empty believes no one.
     #[arg(long, env = "HOIST_TRUSTED_PROXIES", default_value = "", value_parser = networks)]
     pub trusted_proxies: ::std::vec::Vec<IpNet>,
+    /// Sign-ups per hour from one network (an IPv4 address or an IPv6 /64), after
+    /// `HOIST_SIGN_UP_BURST`; 0 turns the limit off.
+    #[arg(long, env = "HOIST_SIGN_UP_LIMIT", default_value = "5", value_parser = parse::number_in(0..=1_000_000u32))]
+    pub sign_up_rate: u32,
+    /// Sign-ups from one network at once before the hourly rate applies.
+    #[arg(long, env = "HOIST_SIGN_UP_BURST", default_value = "10", value_parser = parse::number_in(1..=1_000_000u32))]
+    pub sign_up_burst: u32,
 }
 
-/// Sign-in attempts: 10 at once for one email, then one every 30 s; 30 at once from one IP,
-/// then one every 2 s. A person who mistypes a few times never waits; a guesser gets a few
-/// thousand tries a day per account instead of millions.
-const SIGN_IN_PER_EMAIL: (u32, Duration) = (10, Duration::from_secs(30));
-const SIGN_IN_PER_IP: (u32, Duration) = (30, Duration::from_secs(2));
+/// Sign-in attempts, right or wrong, from one network: 30 at once, then one every 2 s — each
+/// costs a password hash. Failures are counted apart, per email ([`SignInFailures`]).
+const SIGN_IN_PER_NETWORK: (u32, Duration) = (30, Duration::from_secs(2));
 
 /// The connection's peer, put on each request by the accept loop.
 #[derive(Clone, Copy, Debug)]
@@ -61,9 +77,11 @@ pub struct ClientIp(pub IpAddr);
 
 pub struct Limits {
     per_caller: Option<DefaultKeyedRateLimiter<String>>,
+    /// Keyed by network, as every bucket below keyed by an address.
     per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    sign_in_email: DefaultKeyedRateLimiter<String>,
-    sign_in_ip: DefaultKeyedRateLimiter<IpAddr>,
+    sign_in_failures: SignInFailures,
+    sign_in_network: DefaultKeyedRateLimiter<IpAddr>,
+    sign_up_network: Option<DefaultKeyedRateLimiter<IpAddr>>,
     trusted: Vec<IpNet>,
 }
 
@@ -72,17 +90,23 @@ impl Limits {
         Self {
             per_caller: bucket(settings.rate, settings.burst),
             per_ip: bucket(settings.ip_rate, settings.ip_burst),
-            sign_in_email: slow(SIGN_IN_PER_EMAIL),
-            sign_in_ip: slow(SIGN_IN_PER_IP),
+            sign_in_failures: SignInFailures::default(),
+            sign_in_network: slow(SIGN_IN_PER_NETWORK),
+            sign_up_network: NonZeroU32::new(settings.sign_up_rate).map(|_| {
+                slow((
+                    settings.sign_up_burst,
+                    Duration::from_secs(3600) / settings.sign_up_rate,
+                ))
+            }),
             trusted: settings.trusted_proxies.clone(),
         }
     }
 
-    /// Charges `cost` calls to the IP's bucket: `Err` holds how long to wait.
+    /// Charges `cost` calls to the bucket of the IP's network: `Err` holds how long to wait.
     pub fn charge_ip(&self, ip: IpAddr, cost: u32) -> Result<(), Duration> {
         self.per_ip
             .as_ref()
-            .map_or(Ok(()), |l| charge(l, &ip, cost))
+            .map_or(Ok(()), |l| charge(l, &network_key(ip), cost))
     }
 
     fn charge_caller(&self, caller: &Caller) -> Result<(), Duration> {
@@ -91,10 +115,32 @@ impl Limits {
             .map_or(Ok(()), |l| charge(l, &caller.owner(), 1))
     }
 
-    /// One sign-in attempt for `email` from `ip`.
-    pub fn sign_in_attempt(&self, email: &str, ip: IpAddr) -> Result<(), Duration> {
-        charge(&self.sign_in_ip, &ip, 1)?;
-        charge(&self.sign_in_email, &email.trim().to_lowercase(), 1)
+    /// One sign-in attempt for `email` from `ip`, charged as a failure until it is settled
+    /// with [`Self::sign_in_succeeded`] or [`Self::sign_in_unjudged`].
+    pub fn sign_in_attempt(&self, email: &str, ip: IpAddr) -> Result<Attempt, Duration> {
+        let network = network_key(ip);
+        charge(&self.sign_in_network, &network, 1)?;
+        self.sign_in_failures
+            .attempt(email.trim().to_lowercase(), network)
+    }
+
+    pub fn sign_in_succeeded(&self, attempt: Attempt) {
+        self.sign_in_failures.succeeded(attempt);
+    }
+
+    /// The password was wrong: the failure charged ahead stays charged.
+    pub fn sign_in_failed(&self, _attempt: Attempt) {}
+
+    /// The password was never checked: the attempt was no failure.
+    pub fn sign_in_unjudged(&self, attempt: Attempt) {
+        self.sign_in_failures.unjudged(attempt);
+    }
+
+    /// One sign-up from `ip`'s network.
+    pub fn sign_up_attempt(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.sign_up_network
+            .as_ref()
+            .map_or(Ok(()), |l| charge(l, &network_key(ip), 1))
     }
 
     /// Forgets buckets that are full again, so the maps hold only recent clients.
@@ -107,30 +153,50 @@ impl Limits {
             l.retain_recent();
             l.shrink_to_fit();
         }
-        self.sign_in_email.retain_recent();
-        self.sign_in_ip.retain_recent();
+        self.sign_in_failures.forget_idle();
+        self.sign_in_network.retain_recent();
+        if let Some(l) = &self.sign_up_network {
+            l.retain_recent();
+        }
     }
 
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`; the proxies are named
+        // as IPv4.
+        let peer = peer.to_canonical();
         let trusted = |ip: &IpAddr| self.trusted.iter().any(|net| net.contains(ip));
         if !trusted(&peer) {
             return peer;
         }
-        // Each proxy appends the address it heard from: walk back from the nearest until
-        // an address no trusted proxy could have written.
-        let forwarded: Vec<IpAddr> = headers
+        // Each proxy appends the address it heard from: walk back from the nearest. The first
+        // address no trusted proxy could be is the client. An entry that does not parse was
+        // written by the hop we reached last (or by whoever it let write it), so nothing left
+        // of it can be believed: that hop is the client. A header that is not text is junk too.
+        let entries: Vec<&str> = headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map_while(|a| a.trim().parse().ok())
+            .flat_map(|v| v.to_str().unwrap_or("?").split(','))
             .collect();
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !trusted(ip))
-            .unwrap_or(peer)
+        let mut nearest = peer;
+        for entry in entries.into_iter().rev() {
+            match address(entry) {
+                Some(ip) if trusted(&ip) => nearest = ip,
+                Some(ip) => return ip,
+                None => return nearest,
+            }
+        }
+        nearest
     }
+}
+
+/// An `X-Forwarded-For` entry: an address, or an address with a port as some proxies write it.
+fn address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .map(|ip: IpAddr| ip.to_canonical())
 }
 
 fn bucket<K: Hash + Eq + Clone>(rate: u32, burst: u32) -> Option<DefaultKeyedRateLimiter<K>> {
@@ -237,6 +303,8 @@ mod tests {
             ip_rate: 0,
             ip_burst: 1,
             trusted_proxies: networks(trusted).unwrap(),
+            sign_up_rate: 5,
+            sign_up_burst: 10,
         })
     }
 
@@ -260,6 +328,86 @@ mod tests {
         // Two trusted proxies in a row are both skipped.
         let h = forwarded("203.0.113.7, 10.0.0.9");
         assert_eq!(limits("10.0.0.0/8").client_ip(proxy, &h), client);
+        // A proxy seen through a dual-stack socket is still the proxy.
+        let mapped: IpAddr = "::ffff:10.0.0.2".parse().unwrap();
+        assert_eq!(
+            limits("10.0.0.0/8").client_ip(mapped, &forwarded("203.0.113.7")),
+            client
+        );
+        // A port, as some proxies add it, is no junk.
+        let h = forwarded("198.51.100.1, 203.0.113.7:4431");
+        assert_eq!(limits("10.0.0.0/8").client_ip(proxy, &h), client);
+    }
+
+    #[test]
+    fn nothing_left_of_an_entry_that_does_not_parse_is_believed() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let inner: IpAddr = "10.0.0.9".parse().unwrap();
+        let l = limits("10.0.0.0/8");
+        for junk in [
+            "198.51.100.7, x",
+            "198.51.100.7,",
+            "198.51.100.7, , ",
+            "198.51.100.7, 2001:db8::zz",
+        ] {
+            assert_eq!(l.client_ip(proxy, &forwarded(junk)), proxy, "{junk:?}");
+        }
+        // Junk behind a trusted inner proxy: the inner proxy wrote it, so it is the client.
+        let h = forwarded("198.51.100.7, x, 10.0.0.9");
+        assert_eq!(l.client_ip(proxy, &h), inner);
+        // Junk left of the client the proxy named does not matter.
+        let h = forwarded("x, 198.51.100.7");
+        assert_eq!(
+            l.client_ip(proxy, &h),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        // Two headers read as one list, the later nearer.
+        let mut h = forwarded("198.51.100.7");
+        h.append("x-forwarded-for", HeaderValue::from_static("junk"));
+        assert_eq!(l.client_ip(proxy, &h), proxy);
+        // A header that is not text names no one.
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"198.51.100.7, \xff").unwrap(),
+        );
+        assert_eq!(l.client_ip(proxy, &h), proxy);
+    }
+
+    #[test]
+    fn every_address_of_one_ipv6_64_shares_one_bucket() {
+        let l = Limits::new(&LimitSettings {
+            rate: 0,
+            burst: 1,
+            ip_rate: 1,
+            ip_burst: 3,
+            trusted_proxies: Vec::new(),
+            sign_up_rate: 0,
+            sign_up_burst: 1,
+        });
+        for n in 1..=3u16 {
+            let ip = IpAddr::from([0x2001, 0xdb8, 1, 2, n, n, n, n]);
+            assert!(l.charge_ip(ip, 1).is_ok());
+        }
+        assert!(l
+            .charge_ip("2001:db8:1:2:ffff::1".parse().unwrap(), 1)
+            .is_err());
+        assert!(l.charge_ip("2001:db8:1:3::1".parse().unwrap(), 1).is_ok());
+        // Sign-up off: never refused.
+        assert!((0..100).all(|_| l.sign_up_attempt(IpAddr::from([1, 2, 3, 4])).is_ok()));
+    }
+
+    #[test]
+    fn sign_ups_from_one_network_are_few() {
+        let l = limits("");
+        let ip = |n: u16| IpAddr::from([0x2001, 0xdb8, 1, 2, 0, 0, 0, n]);
+        let passed = (0..30)
+            .filter(|n| l.sign_up_attempt(ip(*n)).is_ok())
+            .count();
+        assert_eq!(passed, 10);
+        let wait = l.sign_up_attempt(ip(99)).unwrap_err();
+        assert!(wait > Duration::from_secs(600), "{wait:?}");
+        assert!(l.sign_up_attempt(IpAddr::from([1, 2, 3, 4])).is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The server process: settings, shared state, the session cookie, routes and start-up.
 
 pub mod config;
+pub mod failures;
 pub mod guard;
 pub mod limits;
 pub mod routes;

@@ -5,7 +5,7 @@ use crate::{
     api::account::{whoami, SignIn, SignUp},
     error::ApiError,
     format,
-    model::Me,
+    model::{Me, SignUpMode},
 };
 use leptos::prelude::*;
 
@@ -63,7 +63,7 @@ fn Corner(
         None => view! {
             <div class="guest">
                 {me.guest_uploads.then_some(meter)}
-                <SignInOrUp library_version signed/>
+                <SignInOrUp library_version signed sign_up_mode=me.sign_up/>
             </div>
         }
         .into_any(),
@@ -121,29 +121,55 @@ enum Open {
 }
 
 #[component]
-fn SignInOrUp(library_version: RwSignal<u32>, signed: RwSignal<u32>) -> impl IntoView {
+fn SignInOrUp(
+    library_version: RwSignal<u32>,
+    signed: RwSignal<u32>,
+    sign_up_mode: SignUpMode,
+) -> impl IntoView {
     let open = RwSignal::new(Open::None);
     // A second click on the open form's button closes it.
     let toggle = move |form: Open| open.update(|o| *o = if *o == form { Open::None } else { form });
     let sign_in = ServerAction::<SignIn>::new();
     let sign_up = ServerAction::<SignUp>::new();
+    // Signing up signs nothing in (its answer must not tell whether the email had an account):
+    // the form's email and password then sign in, which fails only if the email had an
+    // account with another password.
+    let signing_up = StoredValue::new(None::<SignUp>);
+    Effect::new(move |_| {
+        if let Some(input) = sign_up.input().get() {
+            signing_up.set_value(Some(input));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_up.value().get() {
+            if let Some(SignUp {
+                email, password, ..
+            }) = signing_up.get_value()
+            {
+                sign_in.dispatch(SignIn { email, password });
+            }
+        }
+    });
     // Signed in: the guest's uploads are the account's now, so uploads under way go on; the
     // library and the meter reload.
     Effect::new(move |_| {
-        let done = matches!(sign_in.value().get(), Some(Ok(_)))
-            || matches!(sign_up.value().get(), Some(Ok(_)));
-        if done {
+        if matches!(sign_in.value().get(), Some(Ok(_))) {
             signed.update(|v| *v += 1);
             library_version.update(|v| *v += 1);
         }
     });
     let error_of = move |which: Open| {
         Signal::derive(move || {
-            let value = match which {
-                Open::SignUp => sign_up.value().get(),
-                _ => sign_in.value().get(),
-            };
-            value.and_then(Result::err)
+            let sign_in_error = move || sign_in.value().get().and_then(Result::err);
+            match which {
+                // The sign-in that follows a sign-up speaks on the sign-up form.
+                Open::SignUp => sign_up
+                    .value()
+                    .get()
+                    .and_then(Result::err)
+                    .or_else(sign_in_error),
+                _ => sign_in_error(),
+            }
         })
     };
     let opener = move |form: Open, label: &'static str| {
@@ -160,7 +186,10 @@ fn SignInOrUp(library_version: RwSignal<u32>, signed: RwSignal<u32>) -> impl Int
     };
     view! {
         <div class="sign">
-        <div class="sign-buttons">{opener(Open::SignIn, "Sign in")} {opener(Open::SignUp, "Sign up")}</div>
+        <div class="sign-buttons">
+            {opener(Open::SignIn, "Sign in")}
+            {(sign_up_mode != SignUpMode::Closed).then(|| opener(Open::SignUp, "Sign up"))}
+        </div>
         <Show when=move || open.get() == Open::SignIn>
             <ActionForm action=sign_in attr:class="credentials" attr:aria-label="Sign in">
                 <Fields error=error_of(Open::SignIn) new_password=false/>
@@ -172,7 +201,17 @@ fn SignInOrUp(library_version: RwSignal<u32>, signed: RwSignal<u32>) -> impl Int
         <Show when=move || open.get() == Open::SignUp>
             <ActionForm action=sign_up attr:class="credentials" attr:aria-label="Sign up">
                 <Fields error=error_of(Open::SignUp) new_password=true/>
-                <button type="submit" class="button" disabled=move || sign_up.pending().get()>
+                {(sign_up_mode == SignUpMode::Invite).then(|| view! {
+                    <label>
+                        "Invitation code"
+                        <input type="text" name="invite" required autocomplete="off"/>
+                    </label>
+                })}
+                <button
+                    type="submit"
+                    class="button"
+                    disabled=move || sign_up.pending().get() || sign_in.pending().get()
+                >
                     "Sign up"
                 </button>
             </ActionForm>
@@ -192,6 +231,7 @@ enum Field {
 fn field_of(error: &ApiError) -> Field {
     match error {
         ApiError::BadEmail | ApiError::EmailTaken => Field::Email,
+        ApiError::BadInvite | ApiError::SignUpClosed => Field::Form,
         ApiError::BadPassword { .. } | ApiError::WrongCredentials => Field::Password,
         _ => Field::Form,
     }

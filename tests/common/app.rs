@@ -203,17 +203,15 @@ impl App {
             .expect("the app's database")
     }
 
-    /// A new browser signed up as `email` (password `PASSWORD`).
+    /// A new browser signed up as `email` (password `PASSWORD`) and signed in, as the page
+    /// does it (signing up signs nothing in).
     pub async fn account(&self, email: &str) -> reqwest::Client {
         let client = self.browser();
-        let answer = self
-            .call(
-                &client,
-                "sign_up",
-                &form(&[("email", email), ("password", PASSWORD)]),
-            )
-            .await;
+        let credentials = form(&[("email", email), ("password", PASSWORD)]);
+        let answer = self.call(&client, "sign_up", &credentials).await;
         assert_eq!(answer.status, 200, "sign up {email}: {answer:?}");
+        let answer = self.call(&client, "sign_in", &credentials).await;
+        assert_eq!(answer.status, 200, "sign in {email}: {answer:?}");
         client
     }
 

@@ -179,6 +179,12 @@ pub enum UsersCommand {
     },
     /// Locks an account out: its sessions end and its tokens stop working; its files stay.
     Disable { email: String },
+    /// Prints a new invitation code, good for one sign-up (with `HOIST_SIGN_UP=invite`).
+    Invite {
+        /// The code stops working this long from now (`7d`, `12h`); without it, never.
+        #[arg(long, value_parser = parse::duration)]
+        expires_in: Option<std::time::Duration>,
+    },
 }
 
 impl Config {
