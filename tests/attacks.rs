@@ -861,6 +861,10 @@ async fn ten_thousand_random_bodies_per_server_function_and_route_never_get_a_5x
             .collect::<Vec<_>>()
             .await;
         sent += answers.len();
+        println!(
+            "attack run, {name}: server memory {:.1} MiB",
+            common::app::resident_bytes(app.pid()) as f64 / 1048576.0
+        );
         for (answer, body) in answers {
             if answer.status >= 500 {
                 fives.push(format!(

@@ -306,10 +306,11 @@ async fn the_same_content_is_stored_once_per_account_and_never_across_accounts()
     assert!(ann.download(&again_id, &fetched) == data);
     let out = ann.run(&["rm", &again_id]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        store.head(&key).await.expect("head").is_none(),
-        "the object stayed behind"
-    );
+    eventually(Duration::from_secs(10), "the object is deleted", || {
+        let (store, key) = (&store, &key);
+        async move { store.head(key).await.expect("head").is_none() }
+    })
+    .await;
     assert_eq!(used(&app, &ann_account).await, 0);
 }
 

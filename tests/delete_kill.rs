@@ -95,12 +95,13 @@ async fn deletes_cut_short_by_a_crash_leave_no_stuck_row_no_dangling_row_and_no_
                 .await
         })
     };
-    eventually(
-        Duration::from_secs(30),
-        "a few deletes answered",
-        || async { answered.load(std::sync::atomic::Ordering::SeqCst) >= 6 },
-    )
-    .await;
+    // The kill comes the moment the first delete is answered, while the others are in flight
+    // (a whole batch takes tens of milliseconds, so this polls every millisecond).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while answered.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no delete answered");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     app.kill();
     deletes.await.expect("the deletes end");
     let done = answered.load(std::sync::atomic::Ordering::SeqCst);
@@ -131,7 +132,8 @@ async fn deletes_cut_short_by_a_crash_leave_no_stuck_row_no_dangling_row_and_no_
     }
     // And once the outbox has drained, nothing of theirs is left in the store.
     let db = app.database().await;
-    eventually(Duration::from_secs(30), "the outbox drains", || async {
+    // Keys the killed server had claimed wait out its lease (20 s) first.
+    eventually(Duration::from_secs(60), "the outbox drains", || async {
         hoist::db::outbox::waiting(&db).await.expect("count") == 0
     })
     .await;

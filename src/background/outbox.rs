@@ -16,8 +16,10 @@ use std::time::Duration;
 const BATCH: i64 = 256;
 /// Store requests in flight at once.
 const CONCURRENCY: usize = 16;
-/// How long a claim lasts before another drainer may take the key over.
-const LEASE: Duration = Duration::from_secs(300);
+/// How long a claim lasts before another drainer may take the key over: a delete takes
+/// milliseconds, and one sent twice (a slow drainer overtaken) is harmless, so a dead drainer
+/// delays its keys only this long.
+const LEASE: Duration = Duration::from_secs(20);
 /// What another process doomed is picked up within this.
 const POLL: Duration = Duration::from_secs(5);
 /// The first wait after a failed delete, doubled each time up to [`MAX_RETRY`].

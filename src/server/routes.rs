@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(guard::whole_pages))
         .layer(middleware::from_fn(guard::server_fn_status))
         .layer(middleware::from_fn_with_state(
             state.clone(),
