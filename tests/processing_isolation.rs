@@ -189,13 +189,16 @@ async fn a_decompression_bomb_kills_only_its_decoder_and_the_server_keeps_its_me
     assert!(healthy(&http, &app).await);
 }
 
-/// A TCP proxy in front of the store that passes everything through, except that a presigned
-/// GET (the decoders' reads) of a key containing `stall` is read and never answered: a store
-/// that stops sending.
+/// A TCP proxy in front of the store that passes everything through, except that the presigned
+/// GETs (the decoders' reads) of one object — the first one a decoder reads, keys being opaque —
+/// are read and never answered: a store that stops sending.
 struct StallingProxy {
     url: String,
     held: Arc<AtomicUsize>,
 }
+
+/// The object whose reads stall: the first a decoder asked for.
+static STALLED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
 impl StallingProxy {
     async fn start(upstream: String) -> Self {
@@ -224,7 +227,18 @@ async fn pass(mut client: TcpStream, upstream: &str, held: &AtomicUsize) {
     }
     let first = String::from_utf8_lossy(&head[..head.len().min(2048)]);
     let first = first.lines().next().unwrap_or("");
-    if first.starts_with("GET ") && first.contains("X-Amz-Signature=") && first.contains("stall") {
+    let path = first
+        .split(' ')
+        .nth(1)
+        .unwrap_or("")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    let stalls = first.starts_with("GET ") && first.contains("X-Amz-Signature=") && {
+        let mut stalled = STALLED.lock().unwrap_or_else(|e| e.into_inner());
+        stalled.get_or_insert_with(|| path.to_owned()) == path
+    };
+    if stalls {
         held.fetch_add(1, Ordering::SeqCst);
         // Hold the connection open, sending nothing, for as long as the client waits.
         let _ = client.read(&mut buf).await;

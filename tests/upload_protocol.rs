@@ -357,9 +357,10 @@ async fn names_are_sanitised_before_they_reach_the_store() {
     let traversal = h.start("../../etc/passwd", 10, "text/plain").await;
     assert_eq!(traversal.name, "passwd");
     let row = h.row(OWNER, &traversal.upload_id).await;
+    // The name is the row's; the key never carries one.
     assert_eq!(
         row.object_key,
-        format!("{KEY_PREFIX}{}/passwd", traversal.upload_id)
+        format!("{KEY_PREFIX}{}/object", traversal.upload_id)
     );
 
     let long_name = format!("{}.txt", "ü".repeat(150));
