@@ -371,3 +371,39 @@ async fn deleting_the_account_removes_it_its_sessions_tokens_and_files() {
         .await;
     assert_eq!(again.status, 401, "{again:?}");
 }
+
+/// The cap of 50 tokens is counted and the token inserted in one transaction: ten asking at
+/// once (as many password checks as one network may start at once) for the last five places
+/// get exactly five tokens between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_asked_for_at_once_never_pass_the_cap() {
+    let app = App::start(&[]).await;
+    let client = app.account("many@example.com").await;
+    for n in 0..45 {
+        let out = app.admin(
+            &["tokens", "create", "many@example.com", &format!("t{n}")],
+            "",
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+    let asks = (0..10).map(|n| {
+        let (app, client) = (&app, &client);
+        async move {
+            app.call(
+                client,
+                "create_token",
+                &form(&[("name", &format!("race{n}")), ("password", PASSWORD)]),
+            )
+            .await
+        }
+    });
+    let answers = futures::future::join_all(asks).await;
+    let made = answers.iter().filter(|a| a.status == 200).count();
+    let refused = answers
+        .iter()
+        .filter(|a| a.status == 409 && matches!(a.error(), ApiError::TooManyTokens { .. }))
+        .count();
+    assert_eq!((made, refused), (5, 5), "{answers:?}");
+    let tokens: Vec<TokenView> = app.call(&client, "list_tokens", "").await.json();
+    assert_eq!(tokens.len(), 50);
+}
