@@ -80,12 +80,16 @@ test('a wrong password is said next to the password field', async ({ page }) => 
   await form.getByRole('button', { name: 'Sign in' }).click();
   await expect(form.locator('#password-error')).toHaveText('The email or the password is not right.');
   await expect(form.getByLabel('Password')).toHaveAttribute('aria-invalid', 'true');
+  // Signing up with an email that has an account says nothing of it (the server answers as for
+  // a new one); the page then signs in with what was typed, which fails unless it was that
+  // account's password, and says so where the password is.
   await page.getByRole('button', { name: 'Sign up' }).click();
   const up = page.getByRole('form', { name: 'Sign up' });
   await up.getByLabel('Email').fill(email);
-  await up.getByLabel('Password').fill(PASSWORD);
+  await up.getByLabel('Password').fill('another long password');
   await up.getByRole('button', { name: 'Sign up' }).click();
-  await expect(up.locator('#email-error')).toHaveText('An account with this email exists already; sign in instead.');
+  await expect(up.locator('#password-error')).toHaveText('The email or the password is not right.');
+  await expect(page.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
 });
 
 test('a file too big for the room left is refused in words, and nothing of it reaches the bucket', async ({ page }) => {
