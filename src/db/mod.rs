@@ -127,7 +127,18 @@ pub async fn connect(url: &str) -> DbResult<Pool> {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
             turns::share_across_processes(&pool).await?;
         }
-        Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        Backend::Postgres => {
+            // A migration may rewrite a large table: it runs on a connection without the
+            // statement and lock bounds, which it gets back afterwards for its next user.
+            let mut conn = pool.acquire().await?;
+            conn.execute("SET statement_timeout = 0; SET lock_timeout = 0")
+                .await?;
+            let migrated = sqlx::migrate!("./migrations/postgres")
+                .run(&mut *conn)
+                .await;
+            conn.execute(POSTGRES_SESSION).await?;
+            migrated?;
+        }
     }
     Ok(pool)
 }
@@ -138,11 +149,13 @@ pub async fn connect(url: &str) -> DbResult<Pool> {
 /// queue behind them. No transaction of ours waits on anything but the database while open
 /// (every one begins and commits inside one `db` function, with no store call between), so
 /// one idle for 5 s is dead and the server ends it. A lock not granted within 10 s — twice
-/// that, so a stuck holder is ended before its waiters give up — or a statement still running
-/// after 30 s fails its request (a 500 the caller may retry) instead of holding a pool
-/// connection for the length of the request timeout.
+/// that, so a stuck holder is ended before its waiters give up — fails its request (a 500 the
+/// caller may retry) instead of holding a pool connection for the length of the request
+/// timeout. A statement still running after 5 minutes is a fault (the reaper and the sweeps
+/// work in small batches) and is ended; migrations, which may rewrite a large table, run
+/// without these bounds.
 const POSTGRES_SESSION: &str = "SET idle_in_transaction_session_timeout = '5s'; \
-     SET lock_timeout = '10s'; SET statement_timeout = '30s';";
+     SET lock_timeout = '10s'; SET statement_timeout = '300s';";
 
 /// `url` with its password (if any) replaced, for messages a log or a terminal keeps.
 pub fn without_password(url: &str) -> String {
