@@ -10,35 +10,57 @@ INSERT INTO held (scope, bytes, files)
 SELECT 'net:' || guest_net, 0, COUNT(*) FROM uploads WHERE guest_net IS NOT NULL GROUP BY guest_net
 ON CONFLICT (scope) DO UPDATE SET files = EXCLUDED.files;
 
-CREATE FUNCTION files_add(scope_ TEXT, delta BIGINT) RETURNS VOID LANGUAGE plpgsql AS $$
+-- Statement-level, over the rows the statement touched: one upsert per owner and network a
+-- statement changes, where a row-level trigger would update the same `held` row once per row
+-- (100,000 times for one bulk insert, each leaving a dead version of that row behind).
+CREATE FUNCTION files_inserted() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
-    IF scope_ IS NULL THEN
-        RETURN;
-    END IF;
-    INSERT INTO held (scope, bytes, files) VALUES (scope_, 0, delta)
+    INSERT INTO held (scope, bytes, files)
+    SELECT scope, 0, COUNT(*) FROM (
+        SELECT 'owner:' || owner AS scope FROM new_rows
+        UNION ALL SELECT 'net:' || guest_net FROM new_rows WHERE guest_net IS NOT NULL
+    ) d GROUP BY scope
     ON CONFLICT (scope) DO UPDATE SET files = held.files + EXCLUDED.files;
+    RETURN NULL;
 END $$;
 
-CREATE FUNCTION files_track() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+CREATE FUNCTION files_deleted() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND OLD.owner = NEW.owner
-       AND OLD.guest_net IS NOT DISTINCT FROM NEW.guest_net THEN
-        RETURN NEW;
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM files_add('owner:' || OLD.owner, -1);
-        PERFORM files_add('net:' || OLD.guest_net, -1);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM files_add('owner:' || NEW.owner, 1);
-        PERFORM files_add('net:' || NEW.guest_net, 1);
-        RETURN NEW;
-    END IF;
-    RETURN OLD;
+    UPDATE held SET files = held.files - d.n FROM (
+        SELECT scope, COUNT(*) AS n FROM (
+            SELECT 'owner:' || owner AS scope FROM old_rows
+            UNION ALL SELECT 'net:' || guest_net FROM old_rows WHERE guest_net IS NOT NULL
+        ) s GROUP BY scope
+    ) d WHERE held.scope = d.scope;
+    RETURN NULL;
 END $$;
 
-CREATE TRIGGER files_track AFTER INSERT OR DELETE OR UPDATE OF owner, guest_net
-ON uploads FOR EACH ROW EXECUTE FUNCTION files_track();
+CREATE FUNCTION files_moved() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO held (scope, bytes, files)
+    SELECT scope, 0, SUM(delta) FROM (
+        SELECT 'owner:' || o.owner AS scope, -1 AS delta
+          FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE o.owner <> n.owner
+        UNION ALL SELECT 'owner:' || n.owner, 1
+          FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE o.owner <> n.owner
+        UNION ALL SELECT 'net:' || o.guest_net, -1
+          FROM old_rows o JOIN new_rows n ON n.id = o.id
+          WHERE o.guest_net IS DISTINCT FROM n.guest_net AND o.guest_net IS NOT NULL
+        UNION ALL SELECT 'net:' || n.guest_net, 1
+          FROM old_rows o JOIN new_rows n ON n.id = o.id
+          WHERE o.guest_net IS DISTINCT FROM n.guest_net AND n.guest_net IS NOT NULL
+    ) d GROUP BY scope
+    ON CONFLICT (scope) DO UPDATE SET files = held.files + EXCLUDED.files;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER files_inserted AFTER INSERT ON uploads
+REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION files_inserted();
+CREATE TRIGGER files_deleted AFTER DELETE ON uploads
+REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION files_deleted();
+CREATE TRIGGER files_moved AFTER UPDATE ON uploads
+REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION files_moved();
 
 CREATE INDEX uploads_closed ON uploads (completed_at)
 WHERE status IN ('aborted', 'rejected', 'expired');
