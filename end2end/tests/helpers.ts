@@ -128,6 +128,27 @@ export function watchStorePuts(page: Page) {
   const store = process.env.HOIST_S3_ENDPOINT ?? '';
   const puts: StorePut[] = [];
   const byRequest = new Map<Request, StorePut>();
+  // Object keys name no file (`hoist/<upload id>/object`): a file's puts are found through the
+  // upload ids the server gave its name when the page started it.
+  const idsOf = new Map<string, Set<string>>();
+  const learn = (value: unknown) => {
+    if (Array.isArray(value)) return value.forEach(learn);
+    if (value === null || typeof value !== 'object') return;
+    const v = value as Record<string, unknown>;
+    if (typeof v.upload_id === 'string' && typeof v.name === 'string') {
+      if (!idsOf.has(v.name)) idsOf.set(v.name, new Set());
+      idsOf.get(v.name)!.add(v.upload_id);
+    }
+    Object.values(v).forEach(learn);
+  };
+  page.on('response', async (r) => {
+    if (!/\/api\/start_uploads?$/.test(new URL(r.url()).pathname)) return;
+    try {
+      learn(await r.json());
+    } catch {
+      // Not JSON (an error page): it started nothing.
+    }
+  });
   let marked = false;
   page.on('request', (r) => {
     if (r.method() !== 'PUT' || !r.url().startsWith(store)) return;
@@ -153,19 +174,22 @@ export function watchStorePuts(page: Page) {
     mark: () => {
       marked = true;
     },
-    of: (name: string) => puts.filter((p) => p.key.endsWith('/' + name)),
+    of: (name: string) => {
+      const ids = [...(idsOf.get(name) ?? [])];
+      return puts.filter((p) => ids.some((id) => p.key.includes(`/${id}/`)));
+    },
   };
 }
 
 /** The part size the server chose for the next file started on this page. */
 export function watchPlans(page: Page) {
-  const plans = new Map<string, { size: number; part_size: number }>();
+  const plans = new Map<string, { size: number; part_size: number; upload_id?: string }>();
   page.on('response', async (r) => {
     if (!/\/api\/(start|resume)_upload/.test(r.url()) || !r.ok()) return;
     const body = await r.json().catch(() => null);
     // start_uploads answers a batch: [{"Ok": {name, plan, ...}} | {"Err": ...}].
     for (const answer of Array.isArray(body) ? body.map((a) => a?.Ok) : [body]) {
-      if (answer?.plan) plans.set(answer.name, answer.plan);
+      if (answer?.plan) plans.set(answer.name, { ...answer.plan, upload_id: answer.upload_id ?? plans.get(answer.name)?.upload_id });
     }
   });
   return plans;
