@@ -56,18 +56,12 @@ async fn viewers_get_a_public_view_a_new_link_retires_the_old_and_a_disabled_own
     .await;
     processed(&app, &owner, &id, Duration::from_secs(60)).await;
     // The hash may land after the thumbnail failed: wait for both.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let info = loop {
+    common::eventually(Duration::from_secs(60), "hashed and failed", || async {
         let info = row(&app, &owner, &id).await.file.expect("arrived");
-        if info.sha256.is_some() && info.error.is_some() {
-            break info;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not hashed: {info:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        info.sha256.is_some() && info.error.is_some()
+    })
+    .await;
+    let info = row(&app, &owner, &id).await.file.expect("arrived");
     let (sha, error) = (
         info.sha256.clone().expect("hashed"),
         info.error.clone().expect("a failure to hide"),
