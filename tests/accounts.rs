@@ -312,8 +312,10 @@ async fn fifty_concurrent_starts_never_pass_the_quota_and_refused_ones_leave_not
 async fn abort_rejection_expiry_and_delete_give_the_room_back() {
     let app = App::start(&[
         ("HOIST_DEFAULT_QUOTA", "12MiB"),
-        ("HOIST_UPLOAD_TTL", "3s"),
-        ("HOIST_URL_TTL", "1s"),
+        // A presigned URL's date is whole seconds, so a 1 s URL can be dead 1 ms after it was
+        // signed; 2 s leaves at least one second for the PUT that follows.
+        ("HOIST_UPLOAD_TTL", "5s"),
+        ("HOIST_URL_TTL", "2s"),
         ("HOIST_REAPER_INTERVAL", "1s"),
         ("HOIST_ALLOWED_TYPES", "image/*, application/octet-stream"),
     ])
