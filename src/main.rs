@@ -145,6 +145,7 @@ async fn run(config: Config) -> Result<(), String> {
         tracing::info!("hoist worker: {count} workers on the processing queue");
         workers.spawn(count);
         shutdown_signal().await;
+        workers.stop().await;
         return Ok(());
     }
     workers.spawn(config.processing.workers);
@@ -260,6 +261,7 @@ async fn run(config: Config) -> Result<(), String> {
         shutdown_signal(),
     )
     .await;
+    workers.stop().await;
     Ok(())
 }
 

@@ -194,29 +194,38 @@ async fn a_decompression_bomb_kills_only_its_decoder_and_the_server_keeps_its_me
 /// are read and never answered: a store that stops sending.
 struct StallingProxy {
     url: String,
-    held: Arc<AtomicUsize>,
+    stalls: Arc<Stalls>,
 }
 
-/// The object whose reads stall: the first a decoder asked for.
-static STALLED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+#[derive(Default)]
+struct Stalls {
+    /// Reads held so far.
+    held: AtomicUsize,
+    /// The object whose reads stall: the first a decoder asked for.
+    object: std::sync::Mutex<Option<String>>,
+}
 
 impl StallingProxy {
     async fn start(upstream: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let url = format!("http://{}", listener.local_addr().expect("address"));
-        let held = Arc::new(AtomicUsize::new(0));
-        let counter = held.clone();
+        let stalls = Arc::new(Stalls::default());
+        let shared = stalls.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (upstream, counter) = (upstream.clone(), counter.clone());
-                tokio::spawn(async move { pass(client, &upstream, &counter).await });
+                let (upstream, shared) = (upstream.clone(), shared.clone());
+                tokio::spawn(async move { pass(client, &upstream, &shared).await });
             }
         });
-        Self { url, held }
+        Self { url, stalls }
+    }
+
+    fn held(&self) -> usize {
+        self.stalls.held.load(Ordering::SeqCst)
     }
 }
 
-async fn pass(mut client: TcpStream, upstream: &str, held: &AtomicUsize) {
+async fn pass(mut client: TcpStream, upstream: &str, stalls: &Stalls) {
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 << 10 {
@@ -234,12 +243,12 @@ async fn pass(mut client: TcpStream, upstream: &str, held: &AtomicUsize) {
         .split('?')
         .next()
         .unwrap_or("");
-    let stalls = first.starts_with("GET ") && first.contains("X-Amz-Signature=") && {
-        let mut stalled = STALLED.lock().unwrap_or_else(|e| e.into_inner());
+    let stall = first.starts_with("GET ") && first.contains("X-Amz-Signature=") && {
+        let mut stalled = stalls.object.lock().unwrap_or_else(|e| e.into_inner());
         stalled.get_or_insert_with(|| path.to_owned()) == path
     };
-    if stalls {
-        held.fetch_add(1, Ordering::SeqCst);
+    if stall {
+        stalls.held.fetch_add(1, Ordering::SeqCst);
         // Hold the connection open, sending nothing, for as long as the client waits.
         let _ = client.read(&mut buf).await;
         std::future::pending::<()>().await;
@@ -275,7 +284,7 @@ async fn a_decoder_stalled_on_the_store_ends_at_the_deadline_holding_no_secrets_
     eventually(
         Duration::from_secs(30),
         "a decoder reads the video and the store stalls",
-        || async { proxy.held.load(Ordering::SeqCst) > 0 },
+        || async { proxy.held() > 0 },
     )
     .await;
 
@@ -339,4 +348,92 @@ async fn a_decoder_stalled_on_the_store_ends_at_the_deadline_holding_no_secrets_
     )
     .await;
     assert!(healthy(&http, &app).await);
+}
+
+/// The poster job's row: (state, attempts).
+async fn poster_job(app: &App, id: &str) -> (String, i64) {
+    let db = app.database().await;
+    sqlx::query_as("SELECT state, attempts FROM jobs WHERE upload_id = $1 AND kind = 'poster'")
+        .bind(id)
+        .fetch_one(&db)
+        .await
+        .expect("the poster job")
+}
+
+/// A worker process that dies holding a job (SIGKILL: the kernel's OOM killer, a crash, a lost
+/// machine) hands it on through the lapsed lease; after the job's second such death it fails
+/// for good and no worker runs it again. A worker stopped cleanly (SIGTERM, a deploy) hands
+/// its job back at once, and that is no death.
+#[tokio::test]
+async fn a_job_that_killed_its_worker_twice_is_not_handed_out_again() {
+    let store = std::env::var("HOIST_S3_ENDPOINT").expect("the test store (s3.env)");
+    let upstream = store
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy = StallingProxy::start(upstream).await;
+    let app = App::start(&[
+        ("HOIST_S3_ENDPOINT", proxy.url.as_str()),
+        ("HOIST_WORKERS", "0"),
+    ])
+    .await;
+    // The poster job's decoder waits on the store for as long as its worker lives.
+    let worker = [
+        ("HOIST_S3_ENDPOINT", proxy.url.as_str()),
+        ("HOIST_WORKERS", "1"),
+        ("HOIST_JOB_LEASE", "1s"),
+        ("HOIST_JOB_DEADLINE", "10m"),
+    ];
+    let client = app.browser();
+    let video = media("video/x-matroska", 20_000, 6);
+    let id = upload(&app, &client, "killer.mkv", "video/x-matroska", &video).await;
+
+    let mut deployed = app.worker(&worker);
+    eventually(
+        Duration::from_secs(60),
+        "the first worker runs the poster job",
+        || async { proxy.held() == 1 },
+    )
+    .await;
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &deployed.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    deployed.wait().expect("the worker stops");
+    assert_eq!(
+        poster_job(&app, &id).await,
+        ("queued".to_owned(), 0),
+        "a clean stop hands the job back at once, no attempt spent"
+    );
+
+    for death in 1..=2 {
+        let mut doomed = app.worker(&worker);
+        eventually(
+            Duration::from_secs(60),
+            "another worker runs the job again",
+            || async { proxy.held() == 1 + death },
+        )
+        .await;
+        doomed.kill().expect("kill");
+        doomed.wait().expect("reaped");
+    }
+
+    let mut last = app.worker(&worker);
+    let file = processed(&app, &client, &id, Duration::from_secs(60)).await;
+    last.kill().expect("kill");
+    let _ = last.wait();
+    assert_eq!(file.processing, Processing::Failed, "{file:?}");
+    let reason = file.error.expect("a reason");
+    assert_eq!(
+        reason,
+        "poster: the process running it died twice (killed, crashed or lost), \
+         so it is not tried again"
+    );
+    assert_eq!(
+        proxy.held(),
+        3,
+        "no worker read the file after its second death"
+    );
+    assert_eq!(poster_job(&app, &id).await, ("failed".to_owned(), 2));
 }

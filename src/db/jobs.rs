@@ -16,11 +16,13 @@ pub struct JobRow {
     pub attempts: i64,
     pub max_attempts: i64,
     pub error: Option<String>,
+    /// Runs that ended with their runner dead (see migration 0013).
+    pub deaths: i64,
 }
 
 macro_rules! job_columns {
     () => {
-        "id, upload_id, kind, state, attempts, max_attempts, error"
+        "id, upload_id, kind, state, attempts, max_attempts, error, deaths"
     };
 }
 
@@ -30,10 +32,11 @@ pub enum Outcome {
     Done,
     /// Not applicable here (no tool, nothing to read): finished, with the reason.
     Skipped(String),
-    /// Failed, to be tried again at `run_at` (Unix ms).
+    /// Failed, to be tried again at `run_at` (Unix ms); `died`: its decoder was killed.
     Retry {
         error: String,
         run_at: i64,
+        died: bool,
     },
     /// Failed for good.
     Failed(String),
@@ -74,9 +77,13 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// A job whose runs killed this many processes is not run again.
+pub const MAX_DEATHS: i64 = 2;
+
 /// Takes the next due job for `worker` until `lease_until`: a queued job whose time has come,
-/// or a running one whose worker stopped renewing its lease. A job claimed more often than
-/// it may be tried (its workers keep dying) is failed here instead of handed out again.
+/// or a running one whose worker stopped renewing its lease (a death). A job that has killed
+/// its runner twice, or was claimed more often than it may be tried, is failed here instead
+/// of handed out again.
 pub async fn claim(
     pool: &Pool,
     worker: &str,
@@ -107,11 +114,26 @@ pub async fn claim(
         // rows instead of queueing; what it means for the file is written after, in order.
         // A worker dying in between leaves a running job whose lease will lapse.
         let mut tx = super::write(pool).await?;
-        if job.attempts > job.max_attempts {
-            let why = format!(
+        let why = if job.deaths >= MAX_DEATHS {
+            Some(format!(
+                "{}: the process running it died twice (killed, crashed or lost), \
+                 so it is not tried again",
+                job.kind
+            ))
+        } else if job.attempts > job.max_attempts {
+            Some(format!(
                 "{} stopped: its worker stopped answering {} times",
                 job.kind, job.max_attempts
-            );
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            // Not handed out: this claim was no attempt.
+            sqlx::query("UPDATE jobs SET attempts = attempts - 1 WHERE id = $1")
+                .bind(job.id)
+                .execute(&mut *tx)
+                .await?;
             settle(&mut tx, &job, &Outcome::Failed(why), now).await?;
             tx.commit().await?;
             continue;
@@ -141,7 +163,8 @@ fn claim_sql(backend: Backend) -> &'static str {
             concat!(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = $1, \
                    lease_until = $2, error = CASE WHEN state = 'running' \
-                     THEN 'its worker stopped answering' ELSE error END \
+                     THEN 'its worker stopped answering' ELSE error END, \
+                   deaths = deaths + CASE WHEN state = 'running' THEN 1 ELSE 0 END \
                  WHERE id = (SELECT id FROM jobs \
                    WHERE (state = 'queued' AND run_at <= $3) \
                      OR (state = 'running' AND lease_until < $3) \
@@ -175,6 +198,24 @@ pub async fn renew(pool: &Pool, job_id: i64, worker: &str, lease_until: i64) -> 
     )
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Hands back the jobs that the workers named `{worker}/…` are running, as a clean shutdown
+/// does: they are queued again at once, their run neither counted as an attempt nor as a death.
+pub async fn release(pool: &Pool, worker: &str, now: i64) -> DbResult<u64> {
+    let done = super::alone(
+        pool,
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', worker = NULL, lease_until = NULL, run_at = $1, \
+               attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
+             WHERE state = 'running' AND worker LIKE $2",
+        )
+        .bind(now)
+        .bind(format!("{worker}/%"))
+        .execute(pool),
+    )
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// What a finished job found, written to its file with the job's end.
@@ -239,19 +280,21 @@ async fn settle(tx: &mut Conn, job: &JobRow, outcome: &Outcome, now: i64) -> DbR
     let (error, run_at) = match outcome {
         Outcome::Done => (None, None),
         Outcome::Skipped(why) => (Some(why.as_str()), None),
-        Outcome::Retry { error, run_at } => (Some(error.as_str()), Some(*run_at)),
+        Outcome::Retry { error, run_at, .. } => (Some(error.as_str()), Some(*run_at)),
         Outcome::Failed(error) => (Some(error.as_str()), None),
     };
+    let died = matches!(outcome, Outcome::Retry { died: true, .. });
     let finished = (state != "queued").then_some(now);
     sqlx::query(
         "UPDATE jobs SET state = $1, error = $2, run_at = COALESCE($3, run_at), \
-           finished_at = $4, worker = NULL, lease_until = NULL \
-         WHERE id = $5",
+           finished_at = $4, worker = NULL, lease_until = NULL, deaths = deaths + $5 \
+         WHERE id = $6",
     )
     .bind(state)
     .bind(error)
     .bind(run_at)
     .bind(finished)
+    .bind(i64::from(died))
     .bind(job.id)
     .execute(&mut *tx)
     .await?;
@@ -304,212 +347,4 @@ pub async fn of_upload(pool: &Pool, upload_id: &str) -> DbResult<Vec<JobRow>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::db::{self, uploads::UploadRow};
-
-    const T0: i64 = 1_000_000;
-
-    /// A database with one upload that has arrived, with a `hash` and a `thumbnail` job tried
-    /// at most `attempts` times.
-    async fn arrived(attempts: u32) -> (tempfile::TempDir, Pool) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = db::testing::fresh_url(dir.path()).await;
-        let pool = db::connect(&url).await.unwrap();
-        let row = UploadRow {
-            id: "u1".into(),
-            owner: "guest:g".into(),
-            name: "cat.png".into(),
-            object_key: "k/cat.png".into(),
-            content_type: "image/png".into(),
-            size: 10,
-            part_size: 10,
-            s3_upload_id: Some("s3".into()),
-            status: "uploading".into(),
-            reason: None,
-            created_at: T0,
-            completed_at: None,
-            expires_at: Some(T0 + 60_000),
-            checksum: None,
-            reap_claim: None,
-            reap_attempts: 0,
-        };
-        db::uploads::insert(&pool, &row).await.unwrap();
-        assert!(
-            db::files::arrive(&pool, "u1", T0, &["hash", "thumbnail"], attempts)
-                .await
-                .unwrap()
-        );
-        (dir, pool)
-    }
-
-    async fn processing(pool: &Pool) -> (String, Option<String>) {
-        let file = db::files::find(pool, "u1").await.unwrap().unwrap();
-        (file.processing, file.error)
-    }
-
-    async fn events(pool: &Pool) -> usize {
-        db::events::for_owner_after(pool, "guest:g", 0, 1000)
-            .await
-            .unwrap()
-            .len()
-    }
-
-    #[tokio::test]
-    async fn jobs_run_once_each_and_the_file_is_ready_when_all_are_done() {
-        let (_dir, pool) = arrived(3).await;
-        assert_eq!(processing(&pool).await.0, "queued");
-        assert_eq!(events(&pool).await, 1, "arrival writes its event");
-        let a = claim(&pool, "w1", T0, T0 + 1000).await.unwrap().unwrap();
-        let b = claim(&pool, "w2", T0, T0 + 1000).await.unwrap().unwrap();
-        assert_ne!(a.id, b.id);
-        assert_eq!((a.attempts, b.attempts), (1, 1));
-        assert!(claim(&pool, "w3", T0, T0 + 1000).await.unwrap().is_none());
-        assert_eq!(processing(&pool).await.0, "processing");
-
-        let found = Findings {
-            sha256: Some("ab".into()),
-            ..Findings::default()
-        };
-        assert!(finish(&pool, &a, "w1", &Outcome::Done, &found, T0 + 10)
-            .await
-            .unwrap());
-        assert_eq!(processing(&pool).await.0, "processing");
-        let skipped = Outcome::Skipped("no ffmpeg".into());
-        assert!(
-            finish(&pool, &b, "w2", &skipped, &Findings::default(), T0 + 20)
-                .await
-                .unwrap()
-        );
-        assert_eq!(processing(&pool).await, ("ready".into(), None));
-        let file = db::files::find(&pool, "u1").await.unwrap().unwrap();
-        assert_eq!(file.sha256.as_deref(), Some("ab"));
-        assert_eq!((file.jobs_done, file.jobs_total), (2, 2));
-        // Arrival, processing, and each job's end.
-        assert_eq!(events(&pool).await, 4);
-        // Finishing again changes nothing: the job is no longer this worker's.
-        assert!(!finish(&pool, &a, "w1", &Outcome::Done, &found, T0 + 30)
-            .await
-            .unwrap());
-    }
-
-    #[tokio::test]
-    async fn a_failed_job_waits_out_its_backoff_then_fails_the_file_at_its_last_attempt() {
-        let (_dir, pool) = arrived(2).await;
-        let job = claim(&pool, "w", T0, T0 + 1000).await.unwrap().unwrap();
-        let retry = Outcome::Retry {
-            error: "hash: the store failed".into(),
-            run_at: T0 + 5000,
-        };
-        assert!(finish(&pool, &job, "w", &retry, &Findings::default(), T0)
-            .await
-            .unwrap());
-        // The other job is due; this one is not until its backoff has passed.
-        let other = claim(&pool, "w", T0 + 4999, T0 + 9999)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_ne!(other.id, job.id);
-        assert!(claim(&pool, "w", T0 + 4999, T0 + 9999)
-            .await
-            .unwrap()
-            .is_none());
-        let again = claim(&pool, "w", T0 + 5000, T0 + 9999)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!((again.id, again.attempts), (job.id, 2));
-        let failed = Outcome::Failed("hash: the store failed".into());
-        assert!(
-            finish(&pool, &again, "w", &failed, &Findings::default(), T0 + 5001)
-                .await
-                .unwrap()
-        );
-        assert!(finish(
-            &pool,
-            &other,
-            "w",
-            &Outcome::Done,
-            &Findings::default(),
-            T0 + 5002
-        )
-        .await
-        .unwrap());
-        assert_eq!(
-            processing(&pool).await,
-            ("failed".into(), Some("hash: the store failed".into()))
-        );
-    }
-
-    #[tokio::test]
-    async fn a_lapsed_lease_hands_the_job_to_another_worker_and_the_first_cannot_finish_it() {
-        let (_dir, pool) = arrived(3).await;
-        let first = claim(&pool, "dead", T0, T0 + 1000).await.unwrap().unwrap();
-        let _other = claim(&pool, "busy", T0, T0 + 1_000_000)
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(renew(&pool, first.id, "dead", T0 + 1000).await.unwrap());
-        assert!(claim(&pool, "new", T0 + 999, T0 + 5000)
-            .await
-            .unwrap()
-            .is_none());
-        let taken = claim(&pool, "new", T0 + 1001, T0 + 5000)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!((taken.id, taken.attempts), (first.id, 2));
-        assert_eq!(taken.error.as_deref(), Some("its worker stopped answering"));
-        assert!(!renew(&pool, first.id, "dead", T0 + 9000).await.unwrap());
-        assert!(!finish(
-            &pool,
-            &first,
-            "dead",
-            &Outcome::Done,
-            &Findings::default(),
-            T0 + 1002
-        )
-        .await
-        .unwrap());
-        assert!(finish(
-            &pool,
-            &taken,
-            "new",
-            &Outcome::Done,
-            &Findings::default(),
-            T0 + 1003
-        )
-        .await
-        .unwrap());
-    }
-
-    #[tokio::test]
-    async fn a_job_whose_workers_keep_dying_fails_instead_of_running_forever() {
-        let (_dir, pool) = arrived(2).await;
-        let mut now = T0;
-        // Both jobs are claimed and abandoned twice: each has had its two attempts.
-        for _ in 0..2 {
-            for _ in 0..2 {
-                claim(&pool, "dies", now, now + 10).await.unwrap().unwrap();
-            }
-            now += 11;
-        }
-        assert!(claim(&pool, "next", now, now + 10).await.unwrap().is_none());
-        let (state, error) = processing(&pool).await;
-        assert_eq!(state, "failed");
-        assert!(error.unwrap().contains("stopped answering 2 times"));
-        let jobs = of_upload(&pool, "u1").await.unwrap();
-        assert!(jobs.iter().all(|j| j.state == "failed"), "{jobs:?}");
-    }
-
-    #[tokio::test]
-    async fn queueing_a_files_jobs_twice_queues_them_once() {
-        let (_dir, pool) = arrived(3).await;
-        let mut conn = pool.acquire().await.unwrap();
-        enqueue(&mut conn, "u1", &["hash", "thumbnail"], 3, T0)
-            .await
-            .unwrap();
-        drop(conn);
-        assert_eq!(of_upload(&pool, "u1").await.unwrap().len(), 2);
-    }
-}
+mod tests;

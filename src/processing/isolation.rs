@@ -23,9 +23,6 @@ use tokio::{
 const MAX_STDERR: usize = 16 << 10;
 /// Descriptors a decoder needs: its pipes, a few sockets, ffmpeg's.
 const MAX_FILES: u64 = 256;
-/// How every death's sentence starts (`JobError::Died`): a job's last error says whether its
-/// decoder died.
-pub const DIED_MARK: &str = "the decoder died";
 /// Rust's words when an allocation fails (the child then aborts).
 const ALLOCATION_FAILED: &str = "memory allocation of";
 

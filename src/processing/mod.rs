@@ -121,10 +121,9 @@ impl JobError {
         }
     }
 
-    /// A decoder died on this job, whose last run ended with `previous`: the second death
-    /// in a row fails the job for good, so one file cannot keep killing decoders.
-    pub fn died_again(&self, previous: Option<&str>) -> bool {
-        matches!(self, Self::Died(_)) && previous.is_some_and(|p| p.contains(isolation::DIED_MARK))
+    /// The decoder was killed.
+    pub fn died(&self) -> bool {
+        matches!(self, Self::Died(_))
     }
 }
 

@@ -17,7 +17,7 @@ use crate::{
     storage::s3::S3Store,
 };
 use std::{sync::Arc, time::Duration};
-use tokio::sync::Notify;
+use tokio::{sync::Notify, task::JoinHandle};
 
 /// How often an idle worker looks for jobs queued by another process (or whose lease lapsed);
 /// jobs queued by this process wake it at once.
@@ -36,6 +36,8 @@ pub struct Workers {
     bell: Bell,
     /// This process's name in the `worker` column.
     name: String,
+    /// The running workers, stopped by [`Workers::stop`].
+    running: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Workers {
@@ -57,14 +59,36 @@ impl Workers {
             queued,
             bell,
             name: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            running: std::sync::Mutex::default(),
         }
     }
 
-    /// Runs `count` workers until the process ends.
+    /// Runs `count` workers until [`Workers::stop`] or the process ends.
     pub fn spawn(self: &Arc<Self>, count: usize) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         for index in 0..count {
             let workers = self.clone();
-            tokio::spawn(async move { workers.run(index).await });
+            running.push(tokio::spawn(async move { workers.run(index).await }));
+        }
+    }
+
+    /// A clean shutdown: the workers stop where they are (their decoders are killed with
+    /// them) and their jobs go back to the queue at once, so that a restart costs no job an
+    /// attempt and is not mistaken for a job that kills its worker.
+    pub async fn stop(&self) {
+        let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()));
+        for handle in &running {
+            handle.abort();
+        }
+        for handle in running {
+            let _ = handle.await;
+        }
+        match db::jobs::release(&self.db, &self.name, self.clock.now_ms()).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "worker: jobs handed back to the queue"),
+            Err(error) => {
+                tracing::warn!(%error, "worker: cannot hand jobs back; their leases will lapse")
+            }
         }
     }
 
@@ -208,7 +232,8 @@ impl Workers {
         match result {
             Ok(Finished::Found(findings)) => (Outcome::Done, findings),
             Ok(Finished::Skipped(why)) => (Outcome::Skipped(why), Findings::default()),
-            Err(e) if e.died_again(job.error.as_deref()) => (
+            // This death is the job's second (a decoder before, or a worker process).
+            Err(e) if e.died() && job.deaths + 1 >= db::jobs::MAX_DEATHS => (
                 Outcome::Failed(format!(
                     "{label}: {e}; its decoder died twice, so it is not tried again"
                 )),
@@ -224,6 +249,7 @@ impl Workers {
                 let retry = Outcome::Retry {
                     error: format!("{label}: {e}"),
                     run_at: self.clock.now_ms() + wait,
+                    died: e.died(),
                 };
                 (retry, Findings::default())
             }
