@@ -7,19 +7,10 @@ mod common;
 use common::{
     app::{processed, upload, App},
     eventually, media,
+    proxy::{path_of, HoldingProxy},
 };
 use hoist::model::Processing;
-use std::{
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
-    time::Duration,
-};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
-};
+use std::time::Duration;
 
 /// Resident memory of a process, in bytes.
 fn rss(pid: u32) -> u64 {
@@ -189,88 +180,24 @@ async fn a_decompression_bomb_kills_only_its_decoder_and_the_server_keeps_its_me
     assert!(healthy(&http, &app).await);
 }
 
-/// A TCP proxy in front of the store that passes everything through, except that the presigned
-/// GETs (the decoders' reads) of one object — the first one a decoder reads, keys being opaque —
-/// are read and never answered: a store that stops sending.
-struct StallingProxy {
-    url: String,
-    stalls: Arc<Stalls>,
-}
-
-#[derive(Default)]
-struct Stalls {
-    /// Reads held so far.
-    held: AtomicUsize,
-    /// The object whose reads stall: the first a decoder asked for.
-    object: std::sync::Mutex<Option<String>>,
-}
-
-impl StallingProxy {
-    async fn start(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        let stalls = Arc::new(Stalls::default());
-        let shared = stalls.clone();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (upstream, shared) = (upstream.clone(), shared.clone());
-                tokio::spawn(async move { pass(client, &upstream, &shared).await });
-            }
-        });
-        Self { url, stalls }
-    }
-
-    fn held(&self) -> usize {
-        self.stalls.held.load(Ordering::SeqCst)
-    }
-}
-
-async fn pass(mut client: TcpStream, upstream: &str, stalls: &Stalls) {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 << 10 {
-        match client.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
+/// A proxy in front of the store whose presigned GETs (the decoders' reads) of one object —
+/// the first one a decoder reads, keys being opaque — are never answered: a store that stops
+/// sending.
+async fn stalling_proxy() -> HoldingProxy {
+    let stalled = std::sync::Mutex::new(None::<String>);
+    HoldingProxy::start(Box::new(move |line| {
+        line.starts_with("GET ") && line.contains("X-Amz-Signature=") && {
+            let mut stalled = stalled.lock().unwrap_or_else(|e| e.into_inner());
+            stalled.get_or_insert_with(|| path_of(line).to_owned()) == path_of(line)
         }
-    }
-    let first = String::from_utf8_lossy(&head[..head.len().min(2048)]);
-    let first = first.lines().next().unwrap_or("");
-    let path = first
-        .split(' ')
-        .nth(1)
-        .unwrap_or("")
-        .split('?')
-        .next()
-        .unwrap_or("");
-    let stall = first.starts_with("GET ") && first.contains("X-Amz-Signature=") && {
-        let mut stalled = stalls.object.lock().unwrap_or_else(|e| e.into_inner());
-        stalled.get_or_insert_with(|| path.to_owned()) == path
-    };
-    if stall {
-        stalls.held.fetch_add(1, Ordering::SeqCst);
-        // Hold the connection open, sending nothing, for as long as the client waits.
-        let _ = client.read(&mut buf).await;
-        std::future::pending::<()>().await;
-    }
-    let Ok(mut server) = TcpStream::connect(upstream).await else {
-        return;
-    };
-    if server.write_all(&head).await.is_err() {
-        return;
-    }
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    }))
+    .await
 }
 
 #[tokio::test]
 async fn a_decoder_stalled_on_the_store_ends_at_the_deadline_holding_no_secrets_while_others_go_on()
 {
-    let store = std::env::var("HOIST_S3_ENDPOINT").expect("the test store (s3.env)");
-    let upstream = store
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let proxy = StallingProxy::start(upstream).await;
+    let proxy = stalling_proxy().await;
     let app = App::start(&[
         ("HOIST_S3_ENDPOINT", proxy.url.as_str()),
         ("HOIST_JOB_DEADLINE", "8s"),
@@ -366,12 +293,7 @@ async fn poster_job(app: &App, id: &str) -> (String, i64) {
 /// its job back at once, and that is no death.
 #[tokio::test]
 async fn a_job_that_killed_its_worker_twice_is_not_handed_out_again() {
-    let store = std::env::var("HOIST_S3_ENDPOINT").expect("the test store (s3.env)");
-    let upstream = store
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let proxy = StallingProxy::start(upstream).await;
+    let proxy = stalling_proxy().await;
     let app = App::start(&[
         ("HOIST_S3_ENDPOINT", proxy.url.as_str()),
         ("HOIST_WORKERS", "0"),

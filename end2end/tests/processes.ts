@@ -62,6 +62,7 @@ export class OwnApp {
   constructor(
     private readonly dir: string,
     private readonly port: number,
+    private readonly settings: Record<string, string> = {},
   ) {
     this.base = `http://127.0.0.1:${port}`;
     mkdirSync(dir, { recursive: true });
@@ -79,6 +80,7 @@ export class OwnApp {
         LEPTOS_SITE_ROOT: env('HOIST_SITE_ROOT'),
         LEPTOS_ENV: 'PROD',
         HOIST_MAX_FILE_SIZE: '1GiB',
+        ...this.settings,
       },
       stdio: ['ignore', log, log],
     });

@@ -203,6 +203,17 @@ impl App {
             .expect("the app's database")
     }
 
+    /// The server's database as it is, migrated by nobody but the server: for tests that may
+    /// run against another build of it (`HOIST_TEST_BINARY`).
+    pub async fn database_as_is(&self) -> hoist::db::Pool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new()
+            .max_connections(2)
+            .connect(&self.database_url)
+            .await
+            .expect("the app's database")
+    }
+
     /// A new browser signed up as `email` (password `PASSWORD`) and signed in, as the page
     /// does it (signing up signs nothing in).
     pub async fn account(&self, email: &str) -> reqwest::Client {

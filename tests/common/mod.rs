@@ -6,6 +6,7 @@
 pub mod app;
 pub mod client;
 pub mod events;
+pub mod proxy;
 
 use hoist::{
     checksum,
