@@ -4,6 +4,7 @@
 //! - `engine`: the browser upload engine (slicing, parallel PUTs, progress).
 //! - `api`: server functions, the browser's only way into the server.
 //! - `model`, `error`, `format`, `checksum`: shared by both sides.
+//! - `parse`: how a setting's text becomes a value, for every module's settings (server only).
 //! - Server only: `server` (settings, routes, session cookie, rate limits), `accounts`
 //!   (people, sessions, tokens, quotas), `uploads` (the protocol), `storage` (S3), `db`
 //!   (SQLite), `background` (the reaper and the orphan sweep), `processing` (the job queue's
@@ -40,6 +41,8 @@ pub mod files;
 pub mod live;
 #[cfg(feature = "ssr")]
 pub mod observe;
+#[cfg(feature = "ssr")]
+pub mod parse;
 #[cfg(feature = "ssr")]
 pub mod processing;
 #[cfg(feature = "ssr")]

@@ -1,17 +1,16 @@
 //! Data shared by the server and the browser: what crosses the wire, and the rules both sides
 //! must agree on (how a file is cut into parts, which words describe an upload's state).
 
+mod closed;
 mod files;
 
+pub use closed::{ClosedBecause, Detected, Rejection};
 pub use files::{
     EventCursor, FileInfo, FilePage, Processing, UploadEvent, Visibility, MAX_DESCRIPTION,
     MAX_TITLE,
 };
 
-use crate::{
-    checksum::ChecksumAlgorithm,
-    error::{ClosedBecause, StayedWithGuest},
-};
+use crate::checksum::ChecksumAlgorithm;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -355,4 +354,17 @@ pub struct NewToken {
     /// Shown once: only its hash is kept.
     pub secret: String,
     pub token: TokenView,
+}
+
+/// Uploads a guest made that did not become the account's at sign-in, because taking them
+/// would have passed the account's quota or its limit of unfinished uploads (its sentence is
+/// in `error::notices`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StayedWithGuest {
+    pub files: u64,
+    pub bytes: u64,
+    /// Some would have passed the quota.
+    pub over_quota: bool,
+    /// Some would have passed the limit of unfinished uploads.
+    pub over_active: bool,
 }

@@ -1,7 +1,7 @@
 //! Who may upload and how much they may keep, as settings (variable and default named once,
 //! here).
 
-use crate::{model::SignUpMode, server::config::parse};
+use crate::{model::SignUpMode, parse};
 use std::time::Duration;
 
 #[derive(clap::Args, Clone, Debug)]

@@ -138,8 +138,7 @@ pub(super) mod ssr {
             MAX_TOKEN_DAYS, MAX_TOKEN_NAME_CHARS, MIN_PASSWORD_CHARS,
         },
         db::{accounts::TokenRow, DbError},
-        error::StayedWithGuest,
-        model::{Me, TokenView},
+        model::{Me, StayedWithGuest, TokenView},
         server::{session::Subject, state::AppState},
     };
     use leptos::prelude::*;

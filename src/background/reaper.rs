@@ -11,7 +11,7 @@
 use crate::{
     clock::{self, millis, SharedClock},
     db::{self, uploads::Doomed, DbResult, Pool},
-    error::ClosedBecause,
+    model::ClosedBecause,
     observe::metrics::{REAPER_FAILED, UPLOADS_EXPIRED},
     storage::{purge, ObjectStore, PurgeCalls, StorageError},
 };

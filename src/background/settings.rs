@@ -1,6 +1,6 @@
 //! Death row's schedule, as settings (environment variable and default named once, here).
 
-use crate::server::config::parse;
+use crate::parse;
 use std::time::Duration;
 
 #[derive(clap::Args, Clone, Debug)]

@@ -2,10 +2,7 @@
 
 use super::{Backend, Conn, Pool};
 use super::{DbError, DbResult};
-use crate::{
-    error::ClosedBecause,
-    model::{UploadStatus, UploadView},
-};
+use crate::model::{ClosedBecause, UploadStatus, UploadView};
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct UploadRow {

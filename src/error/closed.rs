@@ -1,40 +1,45 @@
-//! Why an upload ended without becoming a file: kept on its row as data (JSON) and shown in
-//! the library, in words written here.
+//! The words for why an upload ended without becoming a file (the data is
+//! `model::ClosedBecause`, kept on its row and shown in the library).
 
-use crate::format;
-use serde::{Deserialize, Serialize};
+use crate::{
+    format,
+    model::{ClosedBecause, Detected, Rejection},
+};
+use std::fmt;
 
-/// What arrived is not what was announced.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum Rejection {
-    #[error("{} arrived, but {} was announced.", format::bytes(*arrived), format::bytes(*announced))]
-    SizeMismatch { arrived: u64, announced: u64 },
-    #[error("it was stored as {stored:?}, but {announced} was announced.")]
-    StoredType { stored: String, announced: String },
-    /// The first bytes say another type (`found`), or no type at all where one was expected.
-    #[error("{}", content_mismatch(declared, found.as_ref()))]
-    ContentMismatch {
-        declared: String,
-        found: Option<Detected>,
-    },
-    #[error(
-        "part {part} holds {}, but {} was expected.",
-        format::bytes(*holds),
-        format::bytes(*expected)
-    )]
-    PartSize {
-        part: u32,
-        holds: u64,
-        expected: u64,
-    },
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SizeMismatch { arrived, announced } => write!(
+                f,
+                "{} arrived, but {} was announced.",
+                format::bytes(*arrived),
+                format::bytes(*announced)
+            ),
+            Self::StoredType { stored, announced } => {
+                write!(
+                    f,
+                    "it was stored as {stored:?}, but {announced} was announced."
+                )
+            }
+            Self::ContentMismatch { declared, found } => {
+                f.write_str(&content_mismatch(declared, found.as_ref()))
+            }
+            Self::PartSize {
+                part,
+                holds,
+                expected,
+            } => write!(
+                f,
+                "part {part} holds {}, but {} was expected.",
+                format::bytes(*holds),
+                format::bytes(*expected)
+            ),
+        }
+    }
 }
 
-/// A type told from a file's first bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Detected {
-    pub media_type: String,
-    pub extension: String,
-}
+impl std::error::Error for Rejection {}
 
 fn content_mismatch(declared: &str, found: Option<&Detected>) -> String {
     match found {
@@ -46,34 +51,24 @@ fn content_mismatch(declared: &str, found: Option<&Detected>) -> String {
     }
 }
 
-/// Why an upload was closed, as its row keeps it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum ClosedBecause {
-    #[error("{0}")]
-    Rejected(Rejection),
-    #[error(
-        "It expired: nothing more arrived for {}, so what had arrived was deleted.",
-        format::duration(*idle_secs as f64)
-    )]
-    Expired { idle_secs: u64 },
-    #[error("The storage service could not start the upload.")]
-    StoreRefusedStart,
-    /// Written as a sentence by a version before reasons were data.
-    #[error("{0}")]
-    Earlier(String),
-}
-
-impl ClosedBecause {
-    /// The form a row keeps.
-    pub fn to_stored(&self) -> String {
-        // A plain enum of strings and numbers always serialises.
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    pub fn from_stored(stored: &str) -> Self {
-        serde_json::from_str(stored).unwrap_or_else(|_| Self::Earlier(stored.to_string()))
+impl fmt::Display for ClosedBecause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Rejected(rejection) => rejection.fmt(f),
+            Self::Expired { idle_secs } => write!(
+                f,
+                "It expired: nothing more arrived for {}, so what had arrived was deleted.",
+                format::duration(*idle_secs as f64)
+            ),
+            Self::StoreRefusedStart => {
+                f.write_str("The storage service could not start the upload.")
+            }
+            Self::Earlier(sentence) => f.write_str(sentence),
+        }
     }
 }
+
+impl std::error::Error for ClosedBecause {}
 
 #[cfg(test)]
 mod tests {
@@ -98,5 +93,6 @@ mod tests {
             ClosedBecause::from_stored(old),
             ClosedBecause::Earlier(old.into())
         );
+        assert_eq!(ClosedBecause::from_stored(old).to_string(), old);
     }
 }

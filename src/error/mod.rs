@@ -7,9 +7,8 @@ mod closed;
 mod invalid;
 mod notices;
 
-pub use closed::{ClosedBecause, Detected, Rejection};
 pub use invalid::Invalid;
-pub use notices::{AccountDeleted, PasswordChanged, StayedWithGuest};
+pub use notices::{AccountDeleted, PasswordChanged};
 
 use crate::{format, model::UploadStatus};
 use leptos::server_fn::{
@@ -240,10 +239,17 @@ impl ApiError {
     }
 }
 
+#[cfg(feature = "ssr")]
+tokio::task_local! {
+    /// The id of the request a server task is answering, set around each request by the server
+    /// (`server::traced`), so that every error it answers can name it.
+    pub static REQUEST_ID: String;
+}
+
 /// The request being answered, on the server; a page has none.
-fn current_request() -> Option<String> {
+pub fn current_request() -> Option<String> {
     #[cfg(feature = "ssr")]
-    return crate::server::traced::current();
+    return REQUEST_ID.try_with(Clone::clone).ok();
     #[cfg(not(feature = "ssr"))]
     None
 }

@@ -1,25 +1,20 @@
 //! What an account action did besides what was asked, as data, with the sentence a person
 //! reads about it.
 
-use crate::format;
+use crate::{format, model::StayedWithGuest};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
-/// Uploads a guest made that did not become the account's at sign-in, because taking them
-/// would have passed the account's quota or its limit of unfinished uploads.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error(
-    "{} ({}) uploaded as a guest stayed with the guest session: {}.",
-    files_word(*.files),
-    format::bytes_short(*.bytes),
-    reason(*.over_quota, *.over_active)
-)]
-pub struct StayedWithGuest {
-    pub files: u64,
-    pub bytes: u64,
-    /// Some would have passed the quota.
-    pub over_quota: bool,
-    /// Some would have passed the limit of unfinished uploads.
-    pub over_active: bool,
+impl fmt::Display for StayedWithGuest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}) uploaded as a guest stayed with the guest session: {}.",
+            files_word(self.files),
+            format::bytes_short(self.bytes),
+            reason(self.over_quota, self.over_active)
+        )
+    }
 }
 
 /// A password changed: every other way into the account has ended.

@@ -7,7 +7,7 @@
 pub mod feed;
 pub mod sse;
 
-use crate::server::config::parse;
+use crate::parse;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;
 

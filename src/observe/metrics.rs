@@ -5,9 +5,6 @@
 //!
 //! Every name is here, so what a dashboard can rely on is in one place.
 
-use crate::db::Pool;
-use crate::processing::JobKind;
-use metrics::gauge;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 
@@ -82,32 +79,6 @@ pub fn render() -> String {
         .get()
         .map(PrometheusHandle::render)
         .unwrap_or_default()
-}
-
-/// Levels that live elsewhere (the pool, the job queue in the database, the live connections),
-/// read when a scrape comes.
-pub async fn read_levels(db: &Pool, live_clients: usize) {
-    gauge!(DB_POOL_CONNECTIONS).set(db.size() as f64);
-    gauge!(DB_POOL_IDLE).set(db.num_idle() as f64);
-    gauge!(DB_POOL_MAX).set(db.options().get_max_connections() as f64);
-    gauge!(LIVE_CLIENTS).set(live_clients as f64);
-    for (state, name) in [("queued", JOBS_QUEUED), ("running", JOBS_RUNNING)] {
-        let counts = match crate::db::jobs::count_in(db, state).await {
-            Ok(counts) => counts,
-            Err(e) => {
-                tracing::warn!(error = %e, "metrics: cannot count the job queue");
-                continue;
-            }
-        };
-        // A kind that emptied must read 0, not its last count.
-        for kind in JobKind::ALL {
-            let n = counts
-                .iter()
-                .find(|(k, _)| k == kind.as_str())
-                .map_or(0, |(_, n)| *n);
-            gauge!(name, "kind" => kind.as_str()).set(n as f64);
-        }
-    }
 }
 
 /// Histograms keep their samples until folded into buckets; without a scrape for a long time

@@ -1,6 +1,6 @@
 //! The processing queue's settings (environment variable and default named once, here).
 
-use crate::server::config::parse;
+use crate::parse;
 use std::time::Duration;
 
 #[derive(clap::Args, Clone, Debug)]

@@ -5,8 +5,13 @@ use crate::{
     accounts::Caller,
     api,
     app::{shell, App},
+    db::{self, Pool},
     error::ApiError,
     files::Door,
+    observe::metrics::{
+        DB_POOL_CONNECTIONS, DB_POOL_IDLE, DB_POOL_MAX, JOBS_QUEUED, JOBS_RUNNING, LIVE_CLIENTS,
+    },
+    processing::JobKind,
 };
 use axum::{
     extract::{Path, Query, State},
@@ -172,7 +177,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         };
         return (StatusCode::UNAUTHORIZED, sentence).into_response();
     }
-    crate::observe::metrics::read_levels(state.uploads.db(), state.feed.clients()).await;
+    read_levels(state.uploads.db(), state.feed.clients()).await;
     (
         [(
             http::header::CONTENT_TYPE,
@@ -181,4 +186,30 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         crate::observe::metrics::render(),
     )
         .into_response()
+}
+
+/// Levels that live elsewhere (the pool, the job queue in the database, the live connections),
+/// read when a scrape comes.
+async fn read_levels(db: &Pool, live_clients: usize) {
+    metrics::gauge!(DB_POOL_CONNECTIONS).set(db.size() as f64);
+    metrics::gauge!(DB_POOL_IDLE).set(db.num_idle() as f64);
+    metrics::gauge!(DB_POOL_MAX).set(db.options().get_max_connections() as f64);
+    metrics::gauge!(LIVE_CLIENTS).set(live_clients as f64);
+    for (state, name) in [("queued", JOBS_QUEUED), ("running", JOBS_RUNNING)] {
+        let counts = match db::jobs::count_in(db, state).await {
+            Ok(counts) => counts,
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: cannot count the job queue");
+                continue;
+            }
+        };
+        // A kind that emptied must read 0, not its last count.
+        for kind in JobKind::ALL {
+            let n = counts
+                .iter()
+                .find(|(k, _)| k == kind.as_str())
+                .map_or(0, |(_, n)| *n);
+            metrics::gauge!(name, "kind" => kind.as_str()).set(n as f64);
+        }
+    }
 }

@@ -6,7 +6,8 @@
 //! (a live stream nobody drains) is cut off once its writes have made no progress for
 //! `write_timeout`, so it cannot keep its connection by never reading what it asked for.
 
-use super::{config::parse, limits::PeerAddr};
+use super::limits::PeerAddr;
+use crate::parse;
 use axum::{http::Request, Router};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;

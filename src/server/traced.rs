@@ -15,13 +15,9 @@ use tracing::Instrument;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-tokio::task_local! {
-    static CURRENT: String;
-}
-
 /// The id of the request this task is answering, if it is answering one.
 pub fn current() -> Option<String> {
-    CURRENT.try_with(Clone::clone).ok()
+    crate::error::current_request()
 }
 
 pub async fn trace(request: Request, next: Next) -> Response {
@@ -33,7 +29,7 @@ pub async fn trace(request: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", id = %id, %method, %path);
     let function = server_fn_name(&path);
     let started = Instant::now();
-    let mut response = CURRENT
+    let mut response = crate::error::REQUEST_ID
         .scope(id.clone(), next.run(request))
         .instrument(span.clone())
         .await;
@@ -96,7 +92,9 @@ mod tests {
     #[tokio::test]
     async fn the_current_id_is_known_inside_its_request_only() {
         assert_eq!(current(), None);
-        let inside = CURRENT.scope("abc".into(), async { current() }).await;
+        let inside = crate::error::REQUEST_ID
+            .scope("abc".into(), async { current() })
+            .await;
         assert_eq!(inside.as_deref(), Some("abc"));
     }
 }

@@ -1,7 +1,7 @@
 //! Where the store is and how to reach it, as settings (environment variable and default named
 //! once, here), and the limits S3 puts on parts.
 
-use crate::server::config::parse;
+use crate::parse;
 
 /// S3 refuses parts smaller than this (except the last one) when the upload is completed.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;

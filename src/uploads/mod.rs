@@ -12,8 +12,8 @@ pub use service::{Arrival, NewUpload, UploadService};
 
 use crate::{
     db::DbError,
-    error::{Invalid, Rejection},
-    model::UploadStatus,
+    error::Invalid,
+    model::{Rejection, UploadStatus},
     storage::StorageError,
 };
 

@@ -3,7 +3,7 @@
 
 use crate::{
     checksum::ChecksumAlgorithm,
-    server::config::parse,
+    parse,
     storage::{MAX_PART_SIZE, MIN_PART_SIZE},
 };
 use std::time::Duration;

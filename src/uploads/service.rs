@@ -8,10 +8,10 @@ use crate::{
         uploads::{Allowance, UploadRow, ABORT_CLAIM},
         Pool,
     },
-    error::{ClosedBecause, Invalid, Rejection},
+    error::Invalid,
     model::{
-        LibraryPage, PartPlan, PartToSign, ResumeState, SignedPart, StartedUpload, UploadStatus,
-        UploadView, MAX_COMPLETE_BATCH,
+        ClosedBecause, LibraryPage, PartPlan, PartToSign, Rejection, ResumeState, SignedPart,
+        StartedUpload, UploadStatus, UploadView, MAX_COMPLETE_BATCH,
     },
     observe::metrics as observe,
     storage::{self, Checksum, ObjectStore, PurgeCalls, StorageError, StoredPart},

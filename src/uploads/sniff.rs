@@ -2,7 +2,7 @@
 //! was announced as. The browser's type comes from the file's extension, which anyone can
 //! change: an executable renamed `cat.png` must not be kept as a picture.
 
-use crate::error::{Detected, Rejection};
+use crate::model::{Detected, Rejection};
 
 /// Bytes read from the start of an object: every signature `infer` knows lies within them.
 pub const HEAD_LEN: u64 = 16 * 1024;
@@ -83,7 +83,7 @@ fn has_signature(declared: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::check;
-    use crate::error::{Detected, Rejection};
+    use crate::model::{Detected, Rejection};
 
     fn found(declared: &str, head: &[u8]) -> Option<Detected> {
         match check(declared, head) {

@@ -5,7 +5,7 @@
 //! the environment, then the `[hoist]` table of `Leptos.toml`, then the default — and turns a
 //! bad value into a sentence that says which setting, from where.
 
-pub mod parse;
+pub use crate::parse;
 
 use crate::{
     accounts::AccountSettings,

@@ -9,8 +9,8 @@ use crate::{
         self,
         uploads::{Allowance, Refused, UploadRow},
     },
-    error::{ClosedBecause, Invalid},
-    model::{SignedPart, StartedUpload, UploadStatus, MAX_START_BATCH},
+    error::Invalid,
+    model::{ClosedBecause, SignedPart, StartedUpload, UploadStatus, MAX_START_BATCH},
     storage::{Checksum, ObjectStore, StorageResult},
     uploads::{naming, policy, UploadError, UploadResult},
 };
