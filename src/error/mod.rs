@@ -10,7 +10,10 @@ mod notices;
 pub use invalid::Invalid;
 pub use notices::{AccountDeleted, PasswordChanged};
 
-use crate::{format, model::UploadStatus};
+use crate::{
+    format,
+    model::{Rejection, UploadStatus},
+};
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
