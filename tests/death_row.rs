@@ -11,8 +11,13 @@ use common::{
     PART,
 };
 use hoist::{
-    background::reaper::Reaper, clock::Clock, db, error::ClosedBecause, model::UploadStatus,
-    storage::s3::S3Store, uploads::UploadError, uploads::UploadRules,
+    background::reaper::Reaper,
+    clock::Clock,
+    db,
+    model::{ClosedBecause, UploadStatus},
+    storage::s3::S3Store,
+    uploads::UploadError,
+    uploads::UploadRules,
 };
 use std::{collections::BTreeSet, time::Duration};
 

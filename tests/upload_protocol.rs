@@ -8,8 +8,8 @@ use common::{
     CountingStore, Harness, KEY_PREFIX, MIB, OWNER, PART, ROOMY,
 };
 use hoist::{
-    error::{ApiError, ClosedBecause, Detected, Invalid, Rejection},
-    model::{StartedUpload, UploadStatus},
+    error::{ApiError, Invalid},
+    model::{ClosedBecause, Detected, Rejection, StartedUpload, UploadStatus},
     uploads::{NewUpload, UploadError, UploadService},
 };
 
