@@ -4,7 +4,7 @@ use hoist::{
     accounts::{self, Accounts},
     background::{
         self,
-        housekeeping::{ClosedUploads, IdleBuckets, OldEvents, StaleSessions},
+        housekeeping::{ClosedUploads, OldEvents, StaleSessions},
         outbox::Outbox,
         reaper::Reaper,
         sweep::OrphanSweep,
@@ -15,7 +15,7 @@ use hoist::{
     processing::Workers,
     server::{
         config::{Command, Config},
-        limits::Limits,
+        limits::{IdleBuckets, Limits},
         routes, serve,
         session::{self, Sessions},
         state::AppState,

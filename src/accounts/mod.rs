@@ -86,7 +86,26 @@ impl From<sqlx::Error> for AccountError {
     }
 }
 
+impl AccountError {
+    /// The caller's text holds a character the database cannot keep: their mistake.
+    pub fn unstorable(&self) -> bool {
+        matches!(self, Self::Db(DbError::Unstorable))
+    }
+}
+
 pub type AccountResult<T> = Result<T, AccountError>;
+
+impl From<crate::db::accounts::TokenRow> for crate::model::TokenView {
+    fn from(row: crate::db::accounts::TokenRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            created_at_ms: row.created_at,
+            last_used_at_ms: row.last_used_at,
+            expires_at_ms: row.expires_at,
+        }
+    }
+}
 
 /// Someone signed in.
 #[derive(Clone, Debug, PartialEq, Eq)]

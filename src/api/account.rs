@@ -108,7 +108,7 @@ pub async fn create_token(
         .map_err(ssr::failed)?;
     Ok(NewToken {
         secret,
-        token: ssr::token_view(row),
+        token: TokenView::from(row),
     })
 }
 
@@ -116,7 +116,7 @@ pub async fn create_token(
 pub async fn list_tokens() -> Result<Vec<TokenView>, ApiError> {
     let (state, account) = ssr::signed_in()?;
     let rows = state.accounts.tokens(&account).await.map_err(ssr::failed)?;
-    Ok(rows.into_iter().map(ssr::token_view).collect())
+    Ok(rows.into_iter().map(TokenView::from).collect())
 }
 
 #[server(endpoint = "revoke_token")]
@@ -137,7 +137,6 @@ pub(super) mod ssr {
             guest_owner, Account, AccountError, Caller, NewSession, MAX_PASSWORD_CHARS,
             MAX_TOKEN_DAYS, MAX_TOKEN_NAME_CHARS, MIN_PASSWORD_CHARS,
         },
-        db::{accounts::TokenRow, DbError},
         model::{Me, StayedWithGuest, TokenView},
         server::{session::Subject, state::AppState},
     };
@@ -260,16 +259,6 @@ pub(super) mod ssr {
         result.map_err(failed)
     }
 
-    pub fn token_view(row: TokenRow) -> TokenView {
-        TokenView {
-            id: row.id,
-            name: row.name,
-            created_at_ms: row.created_at,
-            last_used_at_ms: row.last_used_at,
-            expires_at_ms: row.expires_at,
-        }
-    }
-
     /// Logged here, where the cause is known; the caller gets what they can act on.
     pub fn failed(e: AccountError) -> ApiError {
         let answer = match &e {
@@ -293,9 +282,7 @@ pub(super) mod ssr {
             AccountError::SignUpClosed => ApiError::SignUpClosed,
             AccountError::BadInvite => ApiError::BadInvite,
             AccountError::Busy => crate::api::ssr::rate_limited(HASHING_BUSY_WAIT),
-            AccountError::Db(DbError::Unstorable) => {
-                ApiError::Malformed(DbError::UNSTORABLE.into())
-            }
+            AccountError::Db(_) if e.unstorable() => ApiError::unstorable(),
             AccountError::Hashing(_) | AccountError::Db(_) => ApiError::internal(),
         };
         match answer {

@@ -61,7 +61,7 @@ pub async fn public_files() -> Result<Vec<UploadView>, ApiError> {
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    use crate::{db::DbError, error::ApiError, files::FileError, storage::StorageError};
+    use crate::{error::ApiError, files::FileError, storage::StorageError};
 
     pub fn failed(e: FileError) -> ApiError {
         match e {
@@ -72,7 +72,7 @@ pub mod ssr {
                 tracing::warn!(error = %why, "object store unreachable");
                 ApiError::storage_unavailable()
             }
-            FileError::Db(DbError::Unstorable) => ApiError::Malformed(DbError::UNSTORABLE.into()),
+            FileError::Db(_) if e.unstorable() => ApiError::unstorable(),
             FileError::Storage(_) | FileError::Db(_) => {
                 tracing::error!(error = %e, "file request failed");
                 ApiError::internal()

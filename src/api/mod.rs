@@ -139,14 +139,10 @@ pub async fn list_uploads(cursor: Option<String>) -> Result<LibraryPage, ApiErro
     let owner = caller.owner();
     // Read before the page: an event written while it is read is sent again, never missed.
     let events_after = match cursor {
-        None => Some(
-            crate::db::events::last_id(state.uploads.db())
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "cannot read the newest event");
-                    ApiError::internal()
-                })?,
-        ),
+        None => Some(state.feed.newest().await.map_err(|e| {
+            tracing::error!(error = %e, "cannot read the newest event");
+            ApiError::internal()
+        })?),
         Some(_) => None,
     };
     let mut page = state
@@ -182,10 +178,9 @@ pub mod ssr {
     use super::ApiError;
     use crate::{
         accounts::Caller,
-        db::{uploads::Allowance, DbError},
         server::{limits::ClientIp, state::AppState, Uploads},
         storage::StorageError,
-        uploads::UploadError,
+        uploads::{Allowance, UploadError},
     };
     use leptos::prelude::*;
     use std::sync::Arc;
@@ -289,7 +284,7 @@ pub mod ssr {
                 UploadError::TooManyFiles => Self::TooManyFiles,
                 UploadError::NetworkFull { size, .. } => Self::GuestNetworkFull { size: *size },
                 UploadError::Storage(StorageError::Unreachable(_)) => Self::storage_unavailable(),
-                UploadError::Db(DbError::Unstorable) => Self::Malformed(DbError::UNSTORABLE.into()),
+                UploadError::Db(_) if e.unstorable() => Self::unstorable(),
                 UploadError::Storage(_) | UploadError::Db(_) => Self::internal(),
             }
         }

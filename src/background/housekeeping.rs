@@ -1,10 +1,10 @@
 //! Small chores on a schedule: signed-in sessions that ran out are deleted (a session is also
-//! refused the moment it is presented late, so this only keeps the table small), and rate-limit
-//! buckets that have filled up again are forgotten (so the limiters remember only recent
-//! clients), and upload events older than a day are pruned.
+//! refused the moment it is presented late, so this only keeps the table small), and upload
+//! events older than a day are pruned. (The server forgets its idle rate-limit buckets the same
+//! way: `server::limits::IdleBuckets`.)
 
 use super::Pass;
-use crate::{accounts::Accounts, clock::Clock, server::limits::Limits};
+use crate::{accounts::Accounts, clock::Clock};
 use std::sync::Arc;
 
 pub struct StaleSessions(pub Arc<Accounts>);
@@ -21,17 +21,6 @@ impl Pass for StaleSessions {
         if ended > 0 {
             tracing::info!(ended, "sessions past their lifetime deleted");
         }
-        Ok(())
-    }
-}
-
-pub struct IdleBuckets(pub Arc<Limits>);
-
-impl Pass for IdleBuckets {
-    const NAME: &'static str = "rate-limit buckets";
-
-    async fn pass(&self) -> Result<(), String> {
-        self.0.forget_idle();
         Ok(())
     }
 }

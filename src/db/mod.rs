@@ -55,11 +55,6 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
-impl DbError {
-    /// What a caller is told when their text cannot be stored (see [`DbError::Unstorable`]).
-    pub const UNSTORABLE: &'static str = "a value holds a NUL character";
-}
-
 pub type DbResult<T> = Result<T, DbError>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

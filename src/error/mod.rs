@@ -148,6 +148,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A caller's text held a character the database cannot keep (a NUL).
+    pub fn unstorable() -> Self {
+        Self::Malformed("a value holds a NUL character".into())
+    }
+
     /// The HTTP status a server function answers with: 4xx for the client's mistakes, 5xx
     /// only for ours and the store's.
     pub fn status_code(&self) -> u16 {

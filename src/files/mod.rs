@@ -35,6 +35,13 @@ pub enum FileError {
 
 pub type FileResult<T> = Result<T, FileError>;
 
+impl FileError {
+    /// The caller's text holds a character the database cannot keep: their mistake.
+    pub fn unstorable(&self) -> bool {
+        matches!(self, Self::Db(DbError::Unstorable))
+    }
+}
+
 /// The ways into a file's bytes, each a stable link (`/files/{id}/{door}`) that redirects to
 /// a fresh presigned URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

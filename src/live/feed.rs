@@ -62,6 +62,11 @@ impl Feed {
         &self.db
     }
 
+    /// The newest event's id (0 if none): a cursor from which a page follows what comes next.
+    pub async fn newest(&self) -> Result<i64, db::DbError> {
+        db::events::last_id(&self.db).await
+    }
+
     pub fn limits(&self) -> &FeedLimits {
         &self.limits
     }

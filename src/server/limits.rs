@@ -292,6 +292,19 @@ fn networks(text: &str) -> Result<Vec<IpNet>, String> {
         .collect()
 }
 
+/// Rate-limit buckets that have filled up again are forgotten, on the background schedule, so
+/// the limiters remember only recent clients.
+pub struct IdleBuckets(pub std::sync::Arc<Limits>);
+
+impl crate::background::Pass for IdleBuckets {
+    const NAME: &'static str = "rate-limit buckets";
+
+    async fn pass(&self) -> Result<(), String> {
+        self.0.forget_idle();
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ mod rules;
 mod service;
 pub mod sniff;
 
+pub use crate::db::uploads::Allowance;
 pub use rules::{RulesError, UploadRules, MAX_PARALLEL_PARTS};
 pub use service::{Arrival, NewUpload, UploadService};
 
@@ -55,6 +56,13 @@ pub enum UploadError {
 impl From<sqlx::Error> for UploadError {
     fn from(e: sqlx::Error) -> Self {
         Self::Db(DbError::from(e))
+    }
+}
+
+impl UploadError {
+    /// The caller's text holds a character the database cannot keep: their mistake.
+    pub fn unstorable(&self) -> bool {
+        matches!(self, Self::Db(DbError::Unstorable))
     }
 }
 

@@ -8,7 +8,10 @@
 pub use crate::parse;
 
 use crate::{
-    accounts::AccountSettings,
+    accounts::{
+        admin::{TokensCommand, UsersCommand},
+        AccountSettings,
+    },
     background::BackgroundSettings,
     live::LiveSettings,
     observe::ObserveSettings,
@@ -151,40 +154,6 @@ pub enum Command {
     /// (what a fuzzer or a firewall rule needs to know), and exits.
     #[command(hide = true)]
     ServerFunctions,
-}
-
-/// `hoist tokens …`
-#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
-pub enum TokensCommand {
-    /// Prints a new token for the account with this email; NAME says what it is for.
-    Create { email: String, name: String },
-}
-
-/// `hoist users …`
-#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
-pub enum UsersCommand {
-    /// Every account: email, storage used, quota, state.
-    List,
-    /// A new account. The password is read from standard input (one line); with nothing
-    /// there, one is generated and printed once.
-    Create { email: String },
-    /// A new password, read from standard input (one line; with nothing there, one is
-    /// generated and printed once). Every session of the account ends.
-    SetPassword { email: String },
-    /// Changes how much an account may keep (`50GiB`).
-    SetQuota {
-        email: String,
-        #[arg(value_parser = parse::size)]
-        size: u64,
-    },
-    /// Locks an account out: its sessions end and its tokens stop working; its files stay.
-    Disable { email: String },
-    /// Prints a new invitation code, good for one sign-up (with `HOIST_SIGN_UP=invite`).
-    Invite {
-        /// The code stops working this long from now (`7d`, `12h`); without it, never.
-        #[arg(long, value_parser = parse::duration)]
-        expires_in: Option<std::time::Duration>,
-    },
 }
 
 impl Config {

@@ -1,0 +1,197 @@
+//! Completing: the store's parts checked against the plan, the object verified, and the
+//! upload settled as a file or rejected with the reason.
+
+use super::*;
+
+impl<S: ObjectStore> UploadService<S> {
+    /// Asks the store what arrived, never the browser, and accepts the upload only if it is
+    /// exactly what was announced. Completing twice gives the same answer twice; completing
+    /// while an abort or the reaper is closing the upload gives their answer.
+    pub async fn complete(&self, owner: &str, id: &str) -> UploadResult<UploadView> {
+        let row = self.find(owner, id).await?;
+        if let Some(answer) = completion_answer(&row)? {
+            return answer;
+        }
+        // Completing is activity too: the reaper must not take the upload from under us.
+        if self.extend(&row).await.is_err() {
+            return self.settled(owner, id).await;
+        }
+        match self.verify(&row).await {
+            Ok(true) => self.find(owner, id).await?.view().map_err(Into::into),
+            Ok(false) => self.settled(owner, id).await,
+            // The object vanished under us: someone closing the upload deleted it.
+            Err(UploadError::Storage(e)) => {
+                let now = self.find(owner, id).await?;
+                if now.reap_claim.is_some() || now.status != row.status {
+                    self.settled(owner, id).await
+                } else {
+                    Err(e.into())
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Completes a batch of uploads, verifying several at once: a page that uploads many small
+    /// files asks once for all that finished meanwhile, and none waits for another's checks.
+    pub async fn complete_many(
+        &self,
+        owner: &str,
+        ids: &[String],
+    ) -> UploadResult<Vec<UploadResult<UploadView>>> {
+        if ids.is_empty() || ids.len() > MAX_COMPLETE_BATCH {
+            return Err(Invalid::FileBatchSize {
+                asked: ids.len(),
+                max: MAX_COMPLETE_BATCH,
+            }
+            .into());
+        }
+        let verifying = ids.iter().map(|id| self.complete(owner, id)).collect();
+        Ok(in_order(verifying, VERIFYING_AT_ONCE).await)
+    }
+
+    /// Completes the multipart upload and checks the object. `Ok(false)`: someone else
+    /// settled the upload (or is settling it) first.
+    pub(super) async fn verify(&self, row: &UploadRow) -> UploadResult<bool> {
+        let plan = plan_of(row);
+        let s3_id = row
+            .s3_upload_id
+            .as_deref()
+            .ok_or_else(|| UploadError::Incomplete((1..=plan.part_count()).collect()))?;
+        match self.store.list_parts(&row.object_key, s3_id).await {
+            Ok(stored) => {
+                let parts = self.check_parts(row, &plan, stored).await?;
+                match self
+                    .store
+                    .complete_multipart(&row.object_key, s3_id, &parts)
+                    .await
+                {
+                    // A concurrent call completed (or aborted) it first; the object tells which.
+                    Ok(()) | Err(StorageError::NoSuchUpload) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(StorageError::NoSuchUpload) => {}
+            Err(e) => return Err(e.into()),
+        }
+
+        // One ranged GET: the object's size and type, and the bytes its type is read from.
+        let Some(start) = self
+            .store
+            .read_start(&row.object_key, sniff::HEAD_LEN)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let object = start.info;
+        if object.size != row.size() {
+            let reason = Rejection::SizeMismatch {
+                arrived: object.size,
+                announced: row.size(),
+            };
+            return Err(self.reject(row, reason).await);
+        }
+        let stored_type = object.content_type.unwrap_or_default();
+        if stored_type != row.content_type {
+            let reason = Rejection::StoredType {
+                stored: stored_type,
+                announced: row.content_type.clone(),
+            };
+            return Err(self.reject(row, reason).await);
+        }
+        // The declared type was checked against the rules; now the bytes must agree with it.
+        if let Err(reason) = sniff::check(&row.content_type, &start.bytes) {
+            return Err(self.reject(row, reason).await);
+        }
+        let jobs = crate::processing::jobs_for(&row.content_type);
+        let kinds: Vec<&str> = jobs.iter().map(|k| k.as_str()).collect();
+        let now = self.clock.now_ms();
+        let arrived =
+            db::files::arrive(&self.db, &row.id, now, &kinds, self.after.job_attempts).await?;
+        if arrived {
+            metrics::counter!(observe::UPLOADS_COMPLETED).increment(1);
+            metrics::counter!(observe::UPLOADS_COMPLETED_BYTES).increment(row.size());
+            self.after.queued.notify_waiters();
+            self.after.bell.ring();
+        }
+        Ok(arrived)
+    }
+
+    /// The answer for an upload that a concurrent call has settled, or is settling.
+    pub(super) async fn settled(&self, owner: &str, id: &str) -> UploadResult<UploadView> {
+        let row = self.find(owner, id).await?;
+        completion_answer(&row)?.unwrap_or_else(|| Err(UploadError::Closed(closing(&row))))
+    }
+
+    /// Every announced part must be there with exactly its planned size. Parts beyond the plan
+    /// are left out of the completion (the store then discards them).
+    pub(super) async fn check_parts(
+        &self,
+        row: &UploadRow,
+        plan: &PartPlan,
+        stored: Vec<StoredPart>,
+    ) -> UploadResult<Vec<StoredPart>> {
+        let wanted = plan.part_count();
+        let parts: Vec<StoredPart> = stored
+            .into_iter()
+            .filter(|p| p.part_number <= wanted)
+            .collect();
+        let missing: Vec<u32> = (1..=wanted)
+            .filter(|n| parts.binary_search_by_key(n, |p| p.part_number).is_err())
+            .collect();
+        if !missing.is_empty() {
+            return Err(UploadError::Incomplete(missing));
+        }
+        if let Some(bad) = parts
+            .iter()
+            .find(|p| Some(p.size) != plan.part_len(p.part_number))
+        {
+            let reason = Rejection::PartSize {
+                part: bad.part_number,
+                holds: bad.size,
+                expected: plan.part_len(bad.part_number).unwrap_or(0),
+            };
+            return Err(self.reject(row, reason).await);
+        }
+        Ok(parts)
+    }
+
+    /// Deletes what arrived and records why. Returns the error to hand back.
+    pub(super) async fn reject(&self, row: &UploadRow, reason: Rejection) -> UploadError {
+        if let Err(e) = self.purge(row).await {
+            // The row keeps its expiry, so the cleanup is tried again later.
+            tracing::warn!(upload = %row.id, error = %e, "could not delete a rejected upload");
+            return e.into();
+        }
+        let because = ClosedBecause::Rejected(reason.clone());
+        if let Err(e) = db::uploads::mark_closed(
+            &self.db,
+            &row.id,
+            UploadStatus::Rejected,
+            Some(&because),
+            self.clock.now_ms(),
+        )
+        .await
+        {
+            return e.into();
+        }
+        tracing::info!(upload = %row.id, %reason, "upload rejected");
+        metrics::counter!(observe::UPLOADS_REJECTED, "stage" => "verify").increment(1);
+        UploadError::Rejected(reason)
+    }
+}
+
+/// What `complete` answers for an upload that is already settled; `None` while it is still
+/// uploading. The same answer every time is what makes completing idempotent.
+pub(super) fn completion_answer(row: &UploadRow) -> UploadResult<Option<UploadResult<UploadView>>> {
+    Ok(match row.status()? {
+        UploadStatus::Uploading => None,
+        UploadStatus::Uploaded => Some(Ok(row.view()?)),
+        UploadStatus::Rejected => Some(Err(match row.closed_because() {
+            Some(ClosedBecause::Rejected(reason)) => UploadError::Rejected(reason),
+            // Rejected by a version that wrote its reasons as sentences.
+            _ => UploadError::Closed(UploadStatus::Rejected),
+        })),
+        closed => Some(Err(UploadError::Closed(closed))),
+    })
+}
