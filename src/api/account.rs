@@ -137,7 +137,7 @@ pub(super) mod ssr {
             guest_owner, Account, AccountError, Caller, NewSession, MAX_PASSWORD_CHARS,
             MAX_TOKEN_DAYS, MAX_TOKEN_NAME_CHARS, MIN_PASSWORD_CHARS,
         },
-        model::{Me, StayedWithGuest, TokenView},
+        model::{Me, StayedWithGuest},
         server::{session::Subject, state::AppState},
     };
     use leptos::prelude::*;

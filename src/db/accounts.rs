@@ -3,9 +3,6 @@
 use super::DbResult;
 use super::Pool;
 
-mod tokens;
-pub use tokens::*;
-
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct AccountRow {
     pub id: String,
@@ -408,3 +405,6 @@ pub async fn insert_invited(
     tx.commit().await?;
     Ok(Invited::Created)
 }
+
+mod tokens;
+pub use tokens::*;

@@ -13,7 +13,7 @@ pub async fn insert_token(
     token_hash: &str,
     max: u64,
 ) -> DbResult<bool> {
-    let mut tx = super::write(pool).await?;
+    let mut tx = crate::db::write(pool).await?;
     let done = sqlx::query(
         "INSERT INTO api_tokens (id, account_id, name, token_hash, created_at, expires_at) \
          SELECT $1, $2, $3, $4, $5, $6 \
@@ -44,7 +44,7 @@ pub async fn tokens(pool: &Pool, account_id: &str) -> DbResult<Vec<TokenRow>> {
 
 /// `false` when the account has no such token.
 pub async fn delete_token(pool: &Pool, account_id: &str, id: &str) -> DbResult<bool> {
-    let done = super::alone(
+    let done = crate::db::alone(
         pool,
         sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND account_id = $2")
             .bind(id)
@@ -80,7 +80,7 @@ pub async fn by_token(pool: &Pool, token_hash: &str, now: i64) -> DbResult<Optio
         return Ok(None);
     };
     if found.last_used_at.is_none_or(|at| now - at > 60_000) {
-        super::alone(
+        crate::db::alone(
             pool,
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(now)

@@ -38,7 +38,7 @@ pub enum Refused {
 
 /// New uploads in one write transaction, each admitted only if it fits the owner's allowance
 /// beside everything the owner holds at that instant, the batch's earlier files included.
-/// The check and the insert are one statement inside a [`super::write`] transaction, so
+/// The check and the insert are one statement inside a [`crate::db::write`] transaction, so
 /// concurrent starts are serialised: together they can never pass the quota. Each row
 /// carries the checksum its only part is signed for when the browser sent one (a starting
 /// upload has no part signed yet, so there is no conflict).
@@ -63,7 +63,7 @@ pub async fn insert_many(
         .network
         .as_ref()
         .map_or(i64::MAX, |n| limit(n.max_files));
-    let mut tx = super::write(pool).await?;
+    let mut tx = crate::db::write(pool).await?;
     let mut admitted = Vec::with_capacity(rows.len());
     for (row, first_part) in rows {
         let query = sqlx::query(concat!(

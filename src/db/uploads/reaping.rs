@@ -14,7 +14,7 @@ pub async fn claim_for_abort(
     now: i64,
     lease_until: i64,
 ) -> DbResult<bool> {
-    let done = super::alone(
+    let done = crate::db::alone(
         pool,
         sqlx::query(
             "UPDATE uploads SET reap_claim = $1, expires_at = $2 \
@@ -33,7 +33,7 @@ pub async fn claim_for_abort(
 
 /// Gives an abort's claim back (the store was away): the upload lives on, as before.
 pub async fn release_claim(pool: &Pool, id: &str, claim: &str) -> DbResult<()> {
-    super::alone(
+    crate::db::alone(
         pool,
         sqlx::query("UPDATE uploads SET reap_claim = NULL WHERE id = $1 AND reap_claim = $2")
             .bind(id)
@@ -47,7 +47,7 @@ pub async fn release_claim(pool: &Pool, id: &str, claim: &str) -> DbResult<()> {
 /// Ends a claimed upload as `aborted`. `false`: the claim was lost meanwhile (the reaper took
 /// over), which the caller sees when it reads the row again.
 pub async fn mark_aborted(pool: &Pool, id: &str, claim: &str, now: i64) -> DbResult<bool> {
-    let done = super::alone(
+    let done = crate::db::alone(
         pool,
         sqlx::query(
             "UPDATE uploads SET status = 'aborted', reason = NULL, completed_at = $1, \
@@ -85,7 +85,7 @@ pub async fn claim_expired(
     limit: i64,
 ) -> DbResult<Vec<Doomed>> {
     let sql = claim_expired_statement(Backend::of(pool));
-    Ok(super::alone(
+    Ok(crate::db::alone(
         pool,
         sqlx::query_as(sql)
             .bind(token)
@@ -101,7 +101,7 @@ pub async fn claim_expired(
 /// before `before`, through the index of closed uploads. A row still being cleaned up (a
 /// claim or an expiry on it) stays until the cleanup is done. Returns how many went.
 pub async fn remove_closed(pool: &Pool, before: i64, limit: i64) -> DbResult<u64> {
-    let done = super::alone(
+    let done = crate::db::alone(
         pool,
         sqlx::query(
             "DELETE FROM uploads WHERE id IN (SELECT id FROM uploads \
@@ -145,7 +145,7 @@ pub async fn mark_reaped(
     now: i64,
 ) -> DbResult<u64> {
     let reason = reason.to_stored();
-    let mut tx = super::batch(pool).await?;
+    let mut tx = crate::db::batch(pool).await?;
     let mut marked = 0;
     for id in ids {
         marked += sqlx::query(
@@ -176,7 +176,7 @@ pub async fn reap_failed(
     error: &str,
     retry_at: i64,
 ) -> DbResult<()> {
-    super::alone(
+    crate::db::alone(
         pool,
         sqlx::query(
             "UPDATE uploads SET reap_claim = NULL, reap_attempts = reap_attempts + 1, \
