@@ -254,14 +254,20 @@ async fn run(config: Config) -> Result<(), String> {
         config.site_addr,
         config.public_url()
     );
-    serve::serve(
-        listener,
-        routes::router(state),
-        config.http,
-        shutdown_signal(),
-    )
+    // At the signal the workers stop and hand their jobs back while the open requests drain,
+    // not after: a drain waits out its open event streams, and a supervisor's grace period
+    // (Docker's 10 s) may end before it does.
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let handing_back = tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+        workers.stop().await;
+    });
+    serve::serve(listener, routes::router(state), config.http, async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    })
     .await;
-    workers.stop().await;
+    let _ = handing_back.await;
     Ok(())
 }
 

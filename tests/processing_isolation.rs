@@ -6,6 +6,7 @@ mod common;
 
 use common::{
     app::{processed, upload, App},
+    events::Events,
     eventually, media,
     proxy::{path_of, HoldingProxy},
 };
@@ -358,4 +359,34 @@ async fn a_job_that_killed_its_worker_twice_is_not_handed_out_again() {
         "no worker read the file after its second death"
     );
     assert_eq!(poster_job(&app, &id).await, ("failed".to_owned(), 2));
+}
+
+/// A server told to stop (SIGTERM) hands its running jobs back at the signal, while its open
+/// requests drain: a page's live stream keeps the drain going for its full 10 s, longer than a
+/// supervisor may wait (Docker's default grace period is 10 s) before it kills the process.
+#[tokio::test]
+async fn a_server_told_to_stop_hands_its_jobs_back_at_once() {
+    let proxy = stalling_proxy().await;
+    let app = App::start(&[("HOIST_S3_ENDPOINT", proxy.url.as_str())]).await;
+    let client = app.browser();
+    let video = media("video/x-matroska", 20_000, 7);
+    let id = upload(&app, &client, "deployed.mkv", "video/x-matroska", &video).await;
+    eventually(
+        Duration::from_secs(60),
+        "the poster job's decoder waits on the store",
+        || async { proxy.held() == 1 },
+    )
+    .await;
+    let _page = Events::open(&app, &client, None).await;
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &app.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    eventually(
+        Duration::from_secs(5),
+        "the job is handed back within 5 s of the signal",
+        || async { poster_job(&app, &id).await == ("queued".to_owned(), 0) },
+    )
+    .await;
 }

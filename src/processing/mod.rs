@@ -121,9 +121,17 @@ impl JobError {
         }
     }
 
-    /// The decoder was killed.
+    /// The decoder died: killed by the kernel, crashed, or gone without an answer. One asked to
+    /// stop (SIGTERM or SIGINT, as a supervisor stopping the whole service sends to every
+    /// process of it) did not die of its job.
     pub fn died(&self) -> bool {
-        matches!(self, Self::Died(_))
+        match self {
+            Self::Died(isolation::Death::Killed(signal)) => {
+                *signal != libc::SIGTERM && *signal != libc::SIGINT
+            }
+            Self::Died(_) => true,
+            _ => false,
+        }
     }
 }
 

@@ -38,6 +38,9 @@ pub struct Workers {
     name: String,
     /// The running workers, stopped by [`Workers::stop`].
     running: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    /// Set when the process is stopping: a run that ends now (its decoder perhaps stopped by
+    /// the same signal) is not recorded; its job is handed back instead.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Workers {
@@ -60,6 +63,7 @@ impl Workers {
             bell,
             name: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             running: std::sync::Mutex::default(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -76,6 +80,8 @@ impl Workers {
     /// them) and their jobs go back to the queue at once, so that a restart costs no job an
     /// attempt and is not mistaken for a job that kills its worker.
     pub async fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()));
         for handle in &running {
             handle.abort();
@@ -113,6 +119,9 @@ impl Workers {
 
     /// Claims and runs one job. `false`: nothing was due.
     pub async fn next(&self, me: &str) -> Result<bool, db::DbError> {
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(false);
+        }
         let now = self.clock.now_ms();
         let lease = millis(self.settings.lease);
         let Some(job) = db::jobs::claim(&self.db, me, now, now + lease).await? else {
@@ -132,6 +141,9 @@ impl Workers {
             );
             return Ok(true);
         };
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(false);
+        }
         let (outcome, findings) = self.outcome(&job, result);
         metrics::histogram!(
             crate::observe::metrics::JOB_SECONDS,
@@ -235,7 +247,7 @@ impl Workers {
             // This death is the job's second (a decoder before, or a worker process).
             Err(e) if e.died() && job.deaths + 1 >= db::jobs::MAX_DEATHS => (
                 Outcome::Failed(format!(
-                    "{label}: {e}; its decoder died twice, so it is not tried again"
+                    "{label}: {e}; what ran it has died twice, so it is not tried again"
                 )),
                 Findings::default(),
             ),

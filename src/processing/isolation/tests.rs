@@ -89,6 +89,9 @@ fn a_childs_end_reads_as_its_reason() {
     );
     assert!(!e.is_permanent());
     assert!(e.died());
+    assert!(JobError::Died(Death::Killed(libc::SIGKILL)).died());
+    // Stopped with the whole service (systemd's control-group kill): not the job's doing.
+    assert!(!JobError::Died(Death::Killed(libc::SIGTERM)).died());
     assert!(!JobError::Deadline(Duration::from_secs(2)).died());
     assert!(JobError::Deadline(Duration::from_secs(2)).is_permanent());
 }
