@@ -43,12 +43,14 @@ impl Peak {
         let (peak, samples): (Arc<AtomicU64>, Arc<AtomicU64>) = (Arc::default(), Arc::default());
         let stop: Arc<AtomicBool> = Arc::default();
         let (p, n, s) = (Arc::clone(&peak), Arc::clone(&samples), Arc::clone(&stop));
-        std::thread::spawn(move || {
+        tokio::spawn(async move {
+            // A sampling period, not a wait for anything: the test ends the watch.
+            let mut every = tokio::time::interval(Duration::from_millis(20));
             while !s.load(Ordering::Relaxed) {
+                every.tick().await;
                 let now: u64 = rss(pid);
                 p.fetch_max(now, Ordering::Relaxed);
                 n.fetch_add(1, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(20));
             }
         });
         Self {
