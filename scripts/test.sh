@@ -13,6 +13,10 @@ ensure_build_tools
 ensure_browser_tools
 ensure_database_tools
 
+# A test run builds everything once: incremental compilation would only add gigabytes of
+# caches and time to it.
+export CARGO_INCREMENTAL=0
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hoist-test.XXXXXX")
 # PostgreSQL runs as its own user, which must be able to reach its folder in here.
 chmod 711 "$WORK"

@@ -14,7 +14,9 @@ BINARYEN_VERSION=132.0.0
 # step TEXT: says what runs next; CURRENT_STEP keeps it for a failure report.
 step() {
   CURRENT_STEP=$*
-  printf '\n\033[1m==> %s\033[0m\n' "$*"
+  # The free disk at every step shows where a run's space went when one runs out of it.
+  printf '\n\033[1m==> %s\033[0m (free disk: %s)\n' "$*" \
+    "$(df -h --output=avail "${ROOT:-.}" 2>/dev/null | tail -n1 | tr -d ' ')"
 }
 say() { printf '    %s\n' "$*"; }
 die() {
