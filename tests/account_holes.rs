@@ -226,7 +226,7 @@ async fn a_token_past_its_expiry_is_refused_and_its_last_use_is_shown() {
     sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE id = $2")
         .bind(token.created_at_ms - 1)
         .bind(&token.id)
-        .execute(&db)
+        .execute(db.writer())
         .await
         .expect("the token's expiry moved");
     let late = as_program(&app, &secret, "whoami").await;

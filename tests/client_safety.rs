@@ -22,7 +22,7 @@ async fn name_it(app: &App, id: &str, name: &str) {
     sqlx::query("UPDATE uploads SET name = $1 WHERE id = $2")
         .bind(name)
         .bind(id)
-        .execute(&db)
+        .execute(db.writer())
         .await
         .expect("renamed");
 }

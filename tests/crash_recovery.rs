@@ -123,7 +123,7 @@ async fn record(
         reap_claim: None,
         reap_attempts: 0,
     };
-    db::uploads::insert(pool, &row).await.expect("row");
+    db::uploads::insert(pool.writer(), &row).await.expect("row");
 }
 
 #[tokio::test]

@@ -29,10 +29,15 @@ async fn a_stuck_transaction_stops_blocking_the_other_instances_within_seconds()
     let start = || app.call(&client, "start_upload", &body);
     assert_eq!(start().await.status, 200);
 
-    // The frozen instance: its admission transaction took the write lock, then nothing more
-    // came from it. Its connection stays open, as a partition leaves it.
+    // The frozen instance: its admission transaction for the same guest held the owner, then
+    // nothing more came from it. Its connection stays open, as a partition leaves it.
     let frozen = db::connect(&url).await.expect("the database");
-    let stuck = db::write(&frozen).await.expect("a write transaction");
+    let owner: String = sqlx::query_scalar("SELECT owner FROM uploads")
+        .fetch_one(&frozen)
+        .await
+        .expect("the first upload's owner");
+    let mut stuck = frozen.writer().begin().await.expect("a write transaction");
+    stuck.hold(&[&owner]).await.expect("the owner held");
 
     let began = Instant::now();
     let answer = tokio::time::timeout(Duration::from_secs(15), start())

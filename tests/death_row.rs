@@ -411,7 +411,7 @@ async fn no_upload_outlives_the_longest_duration_allowed_however_active() {
         .bind(8 * day_ms - 60_000)
         .bind(h.clock.now_ms() + 1_000)
         .bind(&started.upload_id)
-        .execute(h.service.db())
+        .execute(h.service.db().writer())
         .await
         .expect("age it");
     h.service
@@ -426,7 +426,7 @@ async fn no_upload_outlives_the_longest_duration_allowed_however_active() {
     // Past it, nothing brings it back.
     sqlx::query("UPDATE uploads SET created_at = created_at - 120000 WHERE id = $1")
         .bind(&started.upload_id)
-        .execute(h.service.db())
+        .execute(h.service.db().writer())
         .await
         .expect("age it more");
     let late = h
@@ -459,7 +459,7 @@ async fn claim_plan(pool: &hoist::db::Pool, now: i64) -> Vec<String> {
         hoist::db::Backend::Postgres => {
             // With fresh statistics, as autovacuum would have them.
             sqlx::query("ANALYZE uploads")
-                .execute(pool)
+                .execute(pool.writer())
                 .await
                 .expect("analyze");
             let sql = sqlx::AssertSqlSafe(format!("EXPLAIN {claim}"));
@@ -488,7 +488,7 @@ async fn a_closed_row_never_returns_to_death_row_and_a_claimed_one_is_not_closed
         sqlx::query("UPDATE uploads SET expires_at = $1 WHERE id = $2")
             .bind(now - 1)
             .bind(&id)
-            .execute(pool)
+            .execute(pool.writer())
             .await
             .expect("expire it");
     };
@@ -518,7 +518,7 @@ async fn a_closed_row_never_returns_to_death_row_and_a_claimed_one_is_not_closed
     // the reaper's cleanup of both fails and it gives them back.
     sqlx::query("UPDATE uploads SET status = 'rejected', expires_at = NULL WHERE id = $1")
         .bind(&b)
-        .execute(pool)
+        .execute(pool.writer())
         .await
         .expect("close b");
     for id in [&a, &b] {

@@ -76,7 +76,7 @@ async fn run(pool: &db::Pool, sql: &str, binds: &[&str]) {
     for bind in binds {
         query = query.bind(*bind);
     }
-    query.execute(pool).await.expect(sql);
+    query.execute(pool.writer()).await.expect(sql);
 }
 
 #[tokio::test]

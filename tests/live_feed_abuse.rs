@@ -9,7 +9,7 @@ use common::{
     eventually,
 };
 use futures::StreamExt;
-use hoist::model::UploadEvent;
+use hoist::model::{EventCursor, UploadEvent};
 use std::time::{Duration, Instant};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -297,7 +297,7 @@ async fn to_the_end(mut response: reqwest::Response, wait: Duration) -> Option<S
 }
 
 /// The events' ids and the uploads they are about, from a stream's text.
-fn events_in(text: &str) -> Vec<(i64, String)> {
+fn events_in(text: &str) -> Vec<(EventCursor, String)> {
     text.split("\n\n")
         .filter_map(|block| {
             let id = block
@@ -395,7 +395,7 @@ async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
     // queues above it.
     let body = format!("\"{}\"", "x".repeat(4 * 1024));
     for _ in 0..24 {
-        let mut tx = hoist::db::write(&db).await.expect("a write turn");
+        let mut tx = db.writer().begin().await.expect("a write transaction");
         for _ in 0..128 {
             hoist::db::events::record(&mut tx, &owner, "flood", &body, 0)
                 .await

@@ -354,7 +354,7 @@ async fn a_worker_killed_mid_job_loses_nothing_and_hashing_a_gibibyte_keeps_memo
     assert!(growth < 50 << 20, "the worker's memory grew {growth} bytes");
 }
 
-fn about(events: &[(i64, UploadEvent)]) -> Vec<String> {
+fn about(events: &[(hoist::model::EventCursor, UploadEvent)]) -> Vec<String> {
     events
         .iter()
         .map(|(_, e)| match e {
@@ -384,7 +384,7 @@ async fn the_event_stream_resumes_from_last_event_id_and_misses_nothing() {
     assert_eq!(states.first(), Some(&"uploaded"));
     assert!(states.contains(&"processing"), "{states:?}");
     assert_eq!(states.last(), Some(&"ready"));
-    let ids: Vec<i64> = seen.iter().map(|(n, _)| *n).collect();
+    let ids: Vec<hoist::model::EventCursor> = seen.iter().map(|(n, _)| *n).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids rise: {ids:?}");
     let last = *ids.last().expect("events");
     drop(live);

@@ -541,7 +541,7 @@ async fn aborting_an_upload_whose_store_id_was_never_recorded_still_cleans_its_k
     h.put_parts(&started, &bytes(2 * PART, 12), &[1]).await;
     sqlx::query("UPDATE uploads SET s3_upload_id = NULL WHERE id = $1")
         .bind(&started.upload_id)
-        .execute(h.service.db())
+        .execute(h.service.db().writer())
         .await
         .expect("forget the store's id");
     let row = h.row(OWNER, &started.upload_id).await;

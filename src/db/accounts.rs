@@ -59,20 +59,17 @@ macro_rules! account {
 
 /// `false` when the email is taken.
 pub async fn insert(pool: &Pool, row: &AccountRow) -> DbResult<bool> {
-    let done = super::alone(
-        pool,
-        sqlx::query(
-            "INSERT INTO accounts (id, email, password_hash, quota, disabled, created_at)
+    let done = sqlx::query(
+        "INSERT INTO accounts (id, email, password_hash, quota, disabled, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
-        )
-        .bind(&row.id)
-        .bind(&row.email)
-        .bind(&row.password_hash)
-        .bind(row.quota)
-        .bind(row.disabled)
-        .bind(row.created_at)
-        .execute(pool),
     )
+    .bind(&row.id)
+    .bind(&row.email)
+    .bind(&row.password_hash)
+    .bind(row.quota)
+    .bind(row.disabled)
+    .bind(row.created_at)
+    .execute(pool.writer())
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -94,14 +91,11 @@ pub async fn all(pool: &Pool) -> DbResult<Vec<AccountRow>> {
 
 /// `false` when there is no such account.
 pub async fn set_quota(pool: &Pool, email: &str, quota: i64) -> DbResult<bool> {
-    let done = super::alone(
-        pool,
-        sqlx::query("UPDATE accounts SET quota = $1 WHERE email = $2")
-            .bind(quota)
-            .bind(email)
-            .execute(pool),
-    )
-    .await?;
+    let done = sqlx::query("UPDATE accounts SET quota = $1 WHERE email = $2")
+        .bind(quota)
+        .bind(email)
+        .execute(pool.writer())
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -163,7 +157,7 @@ async fn update_ending(
     update: sqlx::query::QueryScalar<'_, sqlx::Any, String, sqlx::any::AnyArguments>,
     ending: Ending<'_>,
 ) -> DbResult<Option<Ended>> {
-    let mut tx = super::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
     let Some(id) = update.fetch_optional(&mut *tx).await? else {
         return Ok(None);
     };
@@ -193,7 +187,9 @@ async fn update_ending(
 /// one write transaction with that look, so an upload started meanwhile is never left
 /// without its account; `false` if one is still there.
 pub async fn delete_if_empty(pool: &Pool, id: &str) -> DbResult<bool> {
-    let mut tx = super::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
+    // An upload admitted meanwhile holds the same owner.
+    tx.hold(&[&format!("account:{id}")]).await?;
     let done = sqlx::query(
         "DELETE FROM accounts WHERE id = $1 AND NOT EXISTS \
          (SELECT 1 FROM uploads WHERE owner = 'account:' || $1)",
@@ -252,7 +248,12 @@ pub async fn insert_session(
     now: i64,
     adopt_from: Option<super::adoption::Guest<'_>>,
 ) -> DbResult<super::adoption::Stayed> {
-    let mut tx = super::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
+    let account = format!("account:{account_id}");
+    // Adoption checks the account's room and empties the guest's: both owners wait for it.
+    let mut holds = vec![account.as_str()];
+    holds.extend(adopt_from.as_ref().map(|g| g.owner));
+    tx.hold(&holds).await?;
     let stayed = match adopt_from {
         Some(guest) => super::adoption::adopt(&mut tx, guest, account_id).await?,
         None => super::adoption::Stayed::default(),
@@ -295,25 +296,19 @@ pub async fn session(pool: &Pool, id: &str) -> DbResult<Option<SessionRow>> {
 }
 
 pub async fn touch_session(pool: &Pool, id: &str, now: i64) -> DbResult<()> {
-    super::alone(
-        pool,
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(id)
-            .execute(pool),
-    )
-    .await?;
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(pool.writer())
+        .await?;
     Ok(())
 }
 
 pub async fn delete_session(pool: &Pool, id: &str) -> DbResult<()> {
-    super::alone(
-        pool,
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id)
-            .execute(pool),
-    )
-    .await?;
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(id)
+        .execute(pool.writer())
+        .await?;
     Ok(())
 }
 
@@ -323,14 +318,11 @@ pub async fn delete_stale_sessions(
     idle_before: i64,
     begun_before: i64,
 ) -> DbResult<u64> {
-    let done = super::alone(
-        pool,
-        sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
-            .bind(idle_before)
-            .bind(begun_before)
-            .execute(pool),
-    )
-    .await?;
+    let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
+        .bind(idle_before)
+        .bind(begun_before)
+        .execute(pool.writer())
+        .await?;
     Ok(done.rows_affected())
 }
 
@@ -341,15 +333,12 @@ pub async fn insert_invite(
     created_at: i64,
     expires_at: Option<i64>,
 ) -> DbResult<()> {
-    super::alone(
-        pool,
-        sqlx::query("INSERT INTO invites (code_hash, created_at, expires_at) VALUES ($1, $2, $3)")
-            .bind(code_hash)
-            .bind(created_at)
-            .bind(expires_at)
-            .execute(pool),
-    )
-    .await?;
+    sqlx::query("INSERT INTO invites (code_hash, created_at, expires_at) VALUES ($1, $2, $3)")
+        .bind(code_hash)
+        .bind(created_at)
+        .bind(expires_at)
+        .execute(pool.writer())
+        .await?;
     Ok(())
 }
 
@@ -374,7 +363,7 @@ pub async fn insert_invited(
     code_hash: &str,
     now: i64,
 ) -> DbResult<Invited> {
-    let mut tx = super::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO accounts (id, email, password_hash, quota, disabled, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",

@@ -72,7 +72,7 @@ pub async fn arrive(
     kinds: &[&str],
     max_attempts: u32,
 ) -> DbResult<bool> {
-    let mut tx = super::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
     if !uploads::mark_uploaded(&mut *tx, upload_id, now).await? {
         return Ok(false);
     }
@@ -164,7 +164,7 @@ pub async fn describe(
     visibility: Visibility,
     now: i64,
 ) -> DbResult<bool> {
-    let mut tx = super::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
     let done = sqlx::query(
         "UPDATE files SET title = $1, description = $2, visibility = $3, updated_at = $4 \
          WHERE upload_id = $5 AND upload_id IN (SELECT id FROM uploads WHERE owner = $6)",
@@ -188,7 +188,7 @@ pub async fn describe(
 /// Gives the file a new link key, so that every link handed out before opens nothing.
 /// False if `owner` has no such file.
 pub async fn new_share_key(pool: &Pool, upload_id: &str, owner: &str, now: i64) -> DbResult<bool> {
-    let mut tx = super::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
     let done = sqlx::query(
         "UPDATE files SET share_key = $1, updated_at = $2 \
          WHERE upload_id = $3 AND upload_id IN (SELECT id FROM uploads WHERE owner = $4)",
@@ -238,8 +238,8 @@ pub async fn public(pool: &Pool, limit: i64) -> DbResult<Vec<String>> {
 /// Makes `row` (a new upload, not yet written) an `uploaded` upload sharing the object of the
 /// owner's earlier upload with this SHA-256 and size, if there is one whose processing has
 /// finished: its file row takes what processing found there, so no job runs again. `false`
-/// (and nothing written) if the owner holds no such upload. Written under the write lock,
-/// with the source still uploaded and unclaimed, so a delete of the source running at the
+/// (and nothing written) if the owner holds no such upload. Written holding the owner, with
+/// the source still uploaded and unclaimed, so a delete of the source running at the
 /// same moment either sees the new upload or is seen by it (see
 /// [`super::outbox::delete_upload`]). A copy costs no quota, but it is a row: past the owner's
 /// (or its guest network's) `max_files` none is made (and the fresh start that follows is
@@ -266,7 +266,14 @@ pub async fn share_stored(
     if find().fetch_optional(pool).await?.is_none() {
         return Ok(false);
     }
-    let mut tx = super::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
+    let net = allowance
+        .network
+        .as_ref()
+        .map(|n| uploads::network_key(&n.key));
+    let mut holds = vec![row.owner.as_str()];
+    holds.extend(net.as_deref());
+    tx.hold(&holds).await?;
     let Some((source, key, content_type, guest_net)) = find().fetch_optional(&mut *tx).await?
     else {
         return Ok(false);
@@ -331,8 +338,8 @@ pub struct Unused {
 /// Content sent again (a file larger than a client reads before sending): once `upload_id`'s
 /// processing has ended and its SHA-256 is known, it and every upload sharing its object move
 /// to the owner's earlier object of the same content, if there is one, and its own object is
-/// doomed in the same transaction (the outbox deletes it from the store). Under the write
-/// lock, with both uploads unclaimed (see [`super::outbox::delete_upload`]).
+/// doomed in the same transaction (the outbox deletes it from the store). Holding the owner,
+/// with both uploads unclaimed (see [`super::outbox::delete_upload`]).
 pub async fn fold_into_twin(pool: &Pool, upload_id: &str, now: i64) -> DbResult<Option<Unused>> {
     const TWIN: &str = "SELECT u.object_key, t.object_key, tf.thumbnail_key, uf.thumbnail_key
          FROM uploads u JOIN files uf ON uf.upload_id = u.id
@@ -350,7 +357,8 @@ pub async fn fold_into_twin(pool: &Pool, upload_id: &str, now: i64) -> DbResult<
     if find().fetch_optional(pool).await?.is_none() {
         return Ok(None);
     }
-    let mut tx = super::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
+    tx.hold_owner_of(upload_id).await?;
     let Some((own_key, twin_key, twin_thumbnail, own_thumbnail)) =
         find().fetch_optional(&mut *tx).await?
     else {

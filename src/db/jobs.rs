@@ -105,7 +105,7 @@ pub async fn claim(
             .bind(worker)
             .bind(lease_until)
             .bind(now)
-            .fetch_optional(pool)
+            .fetch_optional(pool.writer())
             .await?;
         let Some(job) = job else {
             return Ok(None);
@@ -113,7 +113,10 @@ pub async fn claim(
         // The claim is its own statement so that workers on PostgreSQL skip each other's
         // rows instead of queueing; what it means for the file is written after, in order.
         // A worker dying in between leaves a running job whose lease will lapse.
-        let mut tx = super::write(pool).await?;
+        let mut tx = pool.writer().begin().await?;
+        // The file's state is decided from all its jobs: another instance finishing a sibling
+        // must wait, or each would read the other's job as unfinished.
+        tx.hold_owner_of(&job.upload_id).await?;
         let why = if job.deaths >= MAX_DEATHS {
             Some(format!(
                 "{}: the process running it died twice (killed, crashed or lost), \
@@ -186,16 +189,13 @@ fn claim_sql(backend: Backend) -> &'static str {
 /// Renews a lease. `false`: the job is no longer this worker's (its lease lapsed and another
 /// took it, or the file was deleted), and the worker should drop it.
 pub async fn renew(pool: &Pool, job_id: i64, worker: &str, lease_until: i64) -> DbResult<bool> {
-    let done = super::alone(
-        pool,
-        sqlx::query(
-            "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND state = 'running'",
-        )
-        .bind(lease_until)
-        .bind(job_id)
-        .bind(worker)
-        .execute(pool),
+    let done = sqlx::query(
+        "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND state = 'running'",
     )
+    .bind(lease_until)
+    .bind(job_id)
+    .bind(worker)
+    .execute(pool.writer())
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -203,17 +203,14 @@ pub async fn renew(pool: &Pool, job_id: i64, worker: &str, lease_until: i64) -> 
 /// Hands back the jobs that the workers named `{worker}/…` are running, as a clean shutdown
 /// does: they are queued again at once, their run neither counted as an attempt nor as a death.
 pub async fn release(pool: &Pool, worker: &str, now: i64) -> DbResult<u64> {
-    let done = super::alone(
-        pool,
-        sqlx::query(
-            "UPDATE jobs SET state = 'queued', worker = NULL, lease_until = NULL, run_at = $1, \
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'queued', worker = NULL, lease_until = NULL, run_at = $1, \
                attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
              WHERE state = 'running' AND worker LIKE $2",
-        )
-        .bind(now)
-        .bind(format!("{worker}/%"))
-        .execute(pool),
     )
+    .bind(now)
+    .bind(format!("{worker}/%"))
+    .execute(pool.writer())
     .await?;
     Ok(done.rows_affected())
 }
@@ -239,7 +236,9 @@ pub async fn finish(
     findings: &Findings,
     now: i64,
 ) -> DbResult<bool> {
-    let mut tx = super::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
+    // Siblings' states decide the file's (see `claim`).
+    tx.hold_owner_of(&job.upload_id).await?;
     // An update, not a read, so that the row stays locked: on PostgreSQL a claim of a lapsed
     // lease could otherwise slip in between this check and the job's end.
     let mine: Option<(i64,)> = sqlx::query_as(

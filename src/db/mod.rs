@@ -14,13 +14,12 @@ pub mod events;
 pub mod files;
 pub mod jobs;
 pub mod outbox;
-mod turns;
 pub mod uploads;
+pub mod writer;
 
-use sqlx::{any::AnyPoolOptions, Connection, Executor};
-use turns::{turn, Lane, Turn};
+use sqlx::{any::AnyPoolOptions, AnyPool, Connection, Executor};
+pub use writer::{WriteTx, Writer};
 
-pub type Pool = sqlx::AnyPool;
 pub type Conn = sqlx::AnyConnection;
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
@@ -36,11 +35,6 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the database holds a value this version does not understand: {0}")]
     Corrupt(String),
-    #[error("the lock file {path} beside the database could not be opened: {source}")]
-    LockFile {
-        path: String,
-        source: std::io::Error,
-    },
     #[error("{0:?} is not a database this version can use: the URL must start with sqlite:// or postgres://")]
     Unsupported(String),
 }
@@ -74,7 +68,7 @@ impl Backend {
     }
 
     pub fn of(pool: &Pool) -> Self {
-        Self::of_url(pool.connect_options().database_url.as_str()).unwrap_or(Self::Sqlite)
+        pool.writer.backend()
     }
 
     fn of_conn(conn: &Conn) -> Self {
@@ -85,6 +79,36 @@ impl Backend {
         }
     }
 }
+
+/// The database: a pool of readers, on which queries run as on sqlx's pool (`&Pool` is an
+/// `Executor`), and the [`Writer`], the only way to write. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    read: AnyPool,
+    writer: Writer,
+    url: String,
+}
+
+impl Pool {
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// The URL it was opened with (a listener for PostgreSQL's `NOTIFY` opens its own).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The readers' pool, for `/metrics`.
+    pub fn readers(&self) -> &AnyPool {
+        &self.read
+    }
+}
+
+writer::pool_executor!(Pool, read);
+
+/// Connections each pool may open. SQLite's writer pool holds one: SQLite writes one at a time.
+const CONNECTIONS: u32 = 8;
 
 /// Opens (creating if needed) the database and brings its schema up to date.
 pub async fn connect(url: &str) -> DbResult<Pool> {
@@ -99,33 +123,17 @@ pub async fn connect(url: &str) -> DbResult<Pool> {
         }
         _ => url.to_owned(),
     };
-    let pool = AnyPoolOptions::new()
-        .max_connections(8)
-        .after_connect(move |conn, _| {
-            Box::pin(async move {
-                match backend {
-                    // WAL lets the library be read while uploads are being recorded.
-                    Backend::Sqlite => conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-                    ),
-                    Backend::Postgres => conn.execute(POSTGRES_SESSION),
-                }
-                .await?;
-                Ok(())
-            })
-        })
-        .connect(&url)
-        .await?;
+    let writes = match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => CONNECTIONS,
+    };
+    let write = open(&url, backend, writes, Access::ReadWrite).await?;
     match backend {
-        Backend::Sqlite => {
-            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-            turns::share_across_processes(&pool).await?;
-        }
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&write).await?,
         Backend::Postgres => {
             // A migration may rewrite a large table: it runs on a connection without the
             // statement and lock bounds, which it gets back afterwards for its next user.
-            let mut conn = pool.acquire().await?;
+            let mut conn = write.acquire().await?;
             conn.execute("SET statement_timeout = 0; SET lock_timeout = 0")
                 .await?;
             let migrated = sqlx::migrate!("./migrations/postgres")
@@ -135,7 +143,54 @@ pub async fn connect(url: &str) -> DbResult<Pool> {
             migrated?;
         }
     }
-    Ok(pool)
+    // Opened after the migrations, which make the file the readers open.
+    let read = open(&url, backend, CONNECTIONS, Access::ReadOnly).await?;
+    Ok(Pool {
+        read,
+        writer: Writer::new(write, backend),
+        url,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
+async fn open(url: &str, backend: Backend, connections: u32, access: Access) -> DbResult<AnyPool> {
+    let read_only = access == Access::ReadOnly;
+    Ok(AnyPoolOptions::new()
+        .max_connections(connections)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                match backend {
+                    // WAL lets the library be read while uploads are being recorded. The
+                    // busy timeout is for other processes on the same file: within this one,
+                    // writers queue for the one writer connection.
+                    Backend::Sqlite => {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                        if read_only {
+                            conn.execute("PRAGMA query_only = ON").await?;
+                        }
+                    }
+                    Backend::Postgres => {
+                        conn.execute(POSTGRES_SESSION).await?;
+                        if read_only {
+                            conn.execute("SET default_transaction_read_only = on")
+                                .await?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
 }
 
 /// Bounds on every PostgreSQL session of ours. An instance that loses its connection in the
@@ -167,94 +222,7 @@ pub fn without_password(url: &str) -> String {
     }
 }
 
-/// A transaction whose reads must not go stale before its writes (a quota checked, then an
-/// upload admitted; a job's siblings counted, then the file marked ready). SQLite gives that
-/// by taking its one write lock at `BEGIN IMMEDIATE`; on PostgreSQL the same transactions
-/// queue on one advisory lock, held until commit. Events are written only inside these, so
-/// their ids are also committed in order, which the live feed's cursor relies on.
-///
-/// Either way a writer first waits for this process's turn (see [`turn`]), holding no
-/// connection while it waits.
-pub async fn write(pool: &Pool) -> DbResult<WriteTx> {
-    let turn = turn(pool, Lane::Transaction).await;
-    let tx = match Backend::of(pool) {
-        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
-                .bind(WRITER_LOCK)
-                .execute(&mut *tx)
-                .await?;
-            tx
-        }
-    };
-    Ok(WriteTx {
-        tx,
-        _turn: Some(turn),
-    })
-}
-
-/// A transaction of writes that need no reads to stay fresh (several rows updated at once).
-/// On SQLite it still takes the process's turn, as every write there does; on PostgreSQL it
-/// is a plain transaction, its rows locked by its own statements.
-pub async fn batch(pool: &Pool) -> DbResult<WriteTx> {
-    Ok(match Backend::of(pool) {
-        Backend::Sqlite => {
-            let turn = turn(pool, Lane::Transaction).await;
-            WriteTx {
-                tx: pool.begin_with("BEGIN IMMEDIATE").await?,
-                _turn: Some(turn),
-            }
-        }
-        Backend::Postgres => WriteTx {
-            tx: pool.begin().await?,
-            _turn: None,
-        },
-    })
-}
-
-/// Runs one writing statement (`statement` is the unstarted future of its `execute` or
-/// `fetch`) in this process's turn on SQLite, at once on PostgreSQL.
-pub async fn alone<T>(pool: &Pool, statement: impl std::future::Future<Output = T>) -> T {
-    match Backend::of(pool) {
-        Backend::Sqlite => {
-            let _turn = turn(pool, Lane::Statement).await;
-            statement.await
-        }
-        Backend::Postgres => statement.await,
-    }
-}
-
-/// A transaction from [`write`] or [`batch`], with its place in the writers' queue, given up
-/// when the transaction ends. Derefs to the connection, as sqlx's own transaction does.
-pub struct WriteTx {
-    tx: Tx,
-    _turn: Option<Turn>,
-}
-
-impl WriteTx {
-    pub async fn commit(self) -> DbResult<()> {
-        Ok(self.tx.commit().await?)
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = Conn;
-    fn deref(&self) -> &Conn {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Conn {
-        &mut self.tx
-    }
-}
-
-/// The advisory lock of [`write`]: a number no other program on the database is likely to use.
-const WRITER_LOCK: i64 = 0x486f_6973_7400;
-
-/// True if `conn` (inside [`write`]) is on PostgreSQL, where statements may add row locks.
+/// True if `conn` is on PostgreSQL.
 pub fn on_postgres(conn: &Conn) -> bool {
     Backend::of_conn(conn) == Backend::Postgres
 }

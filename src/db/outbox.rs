@@ -41,8 +41,9 @@ pub async fn doom(conn: &mut Conn, keys: &[&str], now: i64) -> DbResult<()> {
 
 /// Records one key for deletion on its own (an object made for an upload that went meanwhile).
 pub async fn doom_alone(pool: &Pool, key: &str, now: i64) -> DbResult<()> {
-    let mut conn = pool.acquire().await?;
-    super::alone(pool, doom(&mut conn, &[key], now)).await
+    let mut tx = pool.writer().begin().await?;
+    doom(&mut tx, &[key], now).await?;
+    tx.commit().await
 }
 
 /// What deleting an upload found.
@@ -62,7 +63,10 @@ pub enum Deletion {
 /// thumbnail into the outbox. A crash at any point leaves either everything as it was or the
 /// row gone and its objects doomed: never a half-deleted row, never an unrecorded object.
 pub async fn delete_upload(pool: &Pool, id: &str, owner: &str, now: i64) -> DbResult<Deletion> {
-    let mut tx = super::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
+    // The owner's uploads that share this one's object are counted below: a copy being made
+    // or folded meanwhile (same owner) must wait.
+    tx.hold(&[owner]).await?;
     let sql = concat!(
         "SELECT ",
         super::uploads::row_columns!(),
@@ -146,15 +150,12 @@ pub async fn claim_due(
              RETURNING object_key, attempts"
         }
     };
-    Ok(super::alone(
-        pool,
-        sqlx::query_as(sql)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(pool),
-    )
-    .await?)
+    Ok(sqlx::query_as(sql)
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(pool.writer())
+        .await?)
 }
 
 /// Whether any upload or file still names `key`: then it must stay (a safety net; a key is
@@ -172,29 +173,23 @@ pub async fn still_named(pool: &Pool, key: &str) -> DbResult<bool> {
 
 /// The store no longer holds `key` (or it must stay): it leaves the outbox.
 pub async fn done(pool: &Pool, key: &str) -> DbResult<()> {
-    super::alone(
-        pool,
-        sqlx::query("DELETE FROM doomed_objects WHERE object_key = $1")
-            .bind(key)
-            .execute(pool),
-    )
-    .await?;
+    sqlx::query("DELETE FROM doomed_objects WHERE object_key = $1")
+        .bind(key)
+        .execute(pool.writer())
+        .await?;
     Ok(())
 }
 
 /// The store refused or was away: tried again at `retry_at`, its answer kept for an operator.
 pub async fn failed(pool: &Pool, key: &str, error: &str, retry_at: i64) -> DbResult<()> {
-    super::alone(
-        pool,
-        sqlx::query(
-            "UPDATE doomed_objects SET attempts = attempts + 1, last_error = $1, due_at = $2 \
+    sqlx::query(
+        "UPDATE doomed_objects SET attempts = attempts + 1, last_error = $1, due_at = $2 \
              WHERE object_key = $3",
-        )
-        .bind(error)
-        .bind(retry_at)
-        .bind(key)
-        .execute(pool),
     )
+    .bind(error)
+    .bind(retry_at)
+    .bind(key)
+    .execute(pool.writer())
     .await?;
     Ok(())
 }

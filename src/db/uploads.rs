@@ -1,6 +1,6 @@
 //! Queries on the `uploads` table.
 
-use super::{Backend, Conn, Pool};
+use super::{Backend, Conn, Pool, Writer};
 use super::{DbError, DbResult};
 use crate::model::{ClosedBecause, UploadStatus, UploadView};
 
@@ -122,16 +122,14 @@ pub use admission::*;
 pub use parts::*;
 pub use reaping::*;
 
-pub async fn insert<'e, E>(db: E, row: &UploadRow) -> DbResult<()>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+/// A row as it is, outside every allowance: for tests and tools that set up a state.
+pub async fn insert(w: &Writer, row: &UploadRow) -> DbResult<()> {
     let query = sqlx::query(concat!(
         "INSERT INTO uploads (",
         columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ));
-    bind_row(query, row).execute(db).await?;
+    bind_row(query, row).execute(w).await?;
     Ok(())
 }
 
@@ -210,7 +208,7 @@ pub async fn set_s3_upload_ids(pool: &Pool, ids: &[(&str, &str)]) -> DbResult<()
     if ids.is_empty() {
         return Ok(());
     }
-    let mut tx = super::batch(pool).await?;
+    let mut tx = pool.writer().begin().await?;
     for (id, s3_upload_id) in ids {
         sqlx::query("UPDATE uploads SET s3_upload_id = $1 WHERE id = $2")
             .bind(s3_upload_id)
@@ -227,7 +225,7 @@ pub async fn set_s3_upload_ids(pool: &Pool, ids: &[(&str, &str)]) -> DbResult<()
 /// reviving it could race the reaper's abort), or someone is closing it. A failed cleanup
 /// leaves a future retry time in `expires_at`; `reap_attempts` keeps such an upload dead.
 pub async fn extend(pool: &Pool, id: &str, now: i64, expires_at: i64) -> DbResult<bool> {
-    let done = super::alone(pool, sqlx::query(
+    let done = sqlx::query(
         "UPDATE uploads SET expires_at = CASE WHEN expires_at > $1 THEN expires_at ELSE $1 END \
          WHERE id = $2 AND status = 'uploading' AND reap_claim IS NULL AND reap_attempts = 0 \
            AND expires_at > $3",
@@ -235,17 +233,14 @@ pub async fn extend(pool: &Pool, id: &str, now: i64, expires_at: i64) -> DbResul
     .bind(expires_at)
     .bind(id)
     .bind(now)
-    .execute(pool))
+    .execute(pool.writer())
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// The pardon: a verified upload is taken off death row. Returns false if the upload had
 /// already left the `uploading` state (completed or closed by a concurrent call).
-pub async fn mark_uploaded<'e, E>(db: E, id: &str, now: i64) -> DbResult<bool>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+pub async fn mark_uploaded(tx: &mut Conn, id: &str, now: i64) -> DbResult<bool> {
     let done = sqlx::query(
         "UPDATE uploads SET status = 'uploaded', completed_at = $1, expires_at = NULL, \
            reason = NULL \
@@ -253,7 +248,7 @@ where
     )
     .bind(now)
     .bind(id)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -269,18 +264,15 @@ pub async fn mark_closed(
     reason: Option<&ClosedBecause>,
     now: i64,
 ) -> DbResult<()> {
-    super::alone(
-        pool,
-        sqlx::query(
-            "UPDATE uploads SET status = $1, reason = $2, completed_at = $3, expires_at = NULL \
+    sqlx::query(
+        "UPDATE uploads SET status = $1, reason = $2, completed_at = $3, expires_at = NULL \
          WHERE id = $4 AND status = 'uploading' AND reap_claim IS NULL",
-        )
-        .bind(status.as_str())
-        .bind(reason.map(ClosedBecause::to_stored))
-        .bind(now)
-        .bind(id)
-        .execute(pool),
     )
+    .bind(status.as_str())
+    .bind(reason.map(ClosedBecause::to_stored))
+    .bind(now)
+    .bind(id)
+    .execute(pool.writer())
     .await?;
     Ok(())
 }

@@ -220,7 +220,7 @@ impl Files {
     pub async fn public(&self) -> FileResult<Vec<UploadView>> {
         let ids = db::files::public(&self.db, PUBLIC_PAGE).await?;
         let mut views = Vec::with_capacity(ids.len());
-        let mut conn = self.db.acquire().await.map_err(DbError::from)?;
+        let mut conn = self.db.readers().acquire().await.map_err(DbError::from)?;
         for id in ids {
             if let Some((_, view)) = db::files::full_view(&mut conn, &id).await? {
                 views.push(view.for_viewer());

@@ -2,9 +2,11 @@
 //! connections following its owner, and to no one else: every owner followed here has a
 //! channel of its own, made when their first stream is admitted and dropped with their last,
 //! so an event costs one map look-up and a wake-up per follower of its owner, whatever the
-//! number of connections. Event ids are handed out under the database's writer lock
-//! (`db::write`), so they are committed in order and "after the last id seen" misses nothing.
-//! A commit in this process rings the [`Bell`]; on PostgreSQL a commit in any instance or
+//! number of connections. Events are passed on in the order they become final
+//! (`db::events::horizon`): on PostgreSQL, instances commit events out of the order of their
+//! ids, and one is passed on only once no transaction that began before it can still commit,
+//! so a follower's cursor never passes over a late commit. A commit in this process rings the
+//! [`Bell`]; on PostgreSQL a commit in any instance or
 //! worker is also announced by `NOTIFY`, so events cross instances at once; the poll catches
 //! whatever else (a SQLite neighbour, a dropped listener).
 //!
@@ -16,6 +18,7 @@ use super::{Bell, FeedLimits};
 use crate::{
     db::{self, events::EventRow, Pool},
     error::ApiError,
+    model::EventCursor,
 };
 use std::{
     collections::HashMap,
@@ -27,6 +30,8 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 /// Events written by other processes arrive within this.
 const POLL: Duration = Duration::from_millis(500);
+/// Committed events wait behind a transaction still running for about this long per look.
+const NOT_FINAL_YET: Duration = Duration::from_millis(20);
 /// Rows read per query.
 const BATCH: i64 = 500;
 /// Events an owner's slow connection may fall behind before it re-reads from the database.
@@ -44,14 +49,14 @@ pub struct Feed {
 impl Feed {
     /// Starts tailing after the newest event now in the database.
     pub async fn start(db: Pool, bell: Bell, limits: FeedLimits) -> Result<Arc<Self>, db::DbError> {
-        let last = db::events::last_id(&db).await?;
+        let last = db::events::newest(&db).await?;
         let feed = Arc::new(Self {
             db,
             limits,
             followers: Mutex::default(),
         });
         if db::Backend::of(&feed.db) == db::Backend::Postgres {
-            let url = feed.db.connect_options().database_url.to_string();
+            let url = feed.db.url().to_owned();
             tokio::spawn(listen(url, bell.clone()));
         }
         tokio::spawn(tail(feed.clone(), bell, last));
@@ -62,9 +67,9 @@ impl Feed {
         &self.db
     }
 
-    /// The newest event's id (0 if none): a cursor from which a page follows what comes next.
-    pub async fn newest(&self) -> Result<i64, db::DbError> {
-        db::events::last_id(&self.db).await
+    /// A cursor from which a page follows what comes next (see `db::events::newest`).
+    pub async fn newest(&self) -> Result<EventCursor, db::DbError> {
+        db::events::newest(&self.db).await
     }
 
     pub fn limits(&self) -> &FeedLimits {
@@ -219,26 +224,38 @@ async fn listen(url: String, bell: Bell) {
     }
 }
 
-async fn tail(feed: Arc<Feed>, bell: Bell, mut last: i64) {
+async fn tail(feed: Arc<Feed>, bell: Bell, mut last: EventCursor) {
+    let mut soon = false;
     loop {
+        let wait = if soon { NOT_FINAL_YET } else { POLL };
         tokio::select! {
             () = bell.rung() => {}
-            () = tokio::time::sleep(POLL) => {}
+            () = tokio::time::sleep(wait) => {}
         }
+        soon = false;
         loop {
-            let rows = match db::events::after(&feed.db, last, BATCH).await {
-                Ok(rows) => rows,
+            let read = match db::events::horizon(&feed.db).await {
+                Ok(horizon) => db::events::after(&feed.db, last, horizon, BATCH).await,
+                Err(error) => Err(error),
+            };
+            let read = match read {
+                Ok(read) => read,
                 Err(error) => {
                     tracing::warn!(%error, "live feed: cannot read events");
                     break;
                 }
             };
-            let full = rows.len() as i64 == BATCH;
-            if let Some(row) = rows.last() {
-                last = row.id;
+            if let Some(row) = read.rows.last() {
+                last = row.cursor();
             }
-            feed.followers().deliver(rows);
-            if !full {
+            feed.followers().deliver(read.rows);
+            if read.waiting > 0 {
+                // Committed, but a transaction that began before them has not ended: its
+                // events may come first. No bell rings when it ends without events.
+                soon = true;
+                break;
+            }
+            if !read.full {
                 break;
             }
         }
@@ -327,6 +344,7 @@ mod tests {
         let mut theirs = f.admit("b", ip("192.0.2.1"), &LIMITS).unwrap();
         let row = EventRow {
             id: 1,
+            tx: 0,
             owner: "a".into(),
             upload_id: "u".into(),
             body: "{}".into(),

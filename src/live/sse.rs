@@ -1,4 +1,5 @@
-//! `GET /events`: the caller's upload events as Server-Sent Events. Each carries its `id:`; a
+//! `GET /events`: the caller's upload events as Server-Sent Events. Each carries its `id:` (its
+//! `EventCursor`); a
 //! client that reconnects sends `Last-Event-ID` (or a page its `?after=`, the cursor that came
 //! with its library) and first gets everything it missed from the database, then the live
 //! feed. A comment every 15 s keeps proxies from closing a quiet stream. A stream ends by
@@ -10,6 +11,7 @@ use super::feed::{Admitted, Feed};
 use crate::{
     db::{self, events::EventRow},
     error::ApiError,
+    model::EventCursor,
 };
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
@@ -26,14 +28,14 @@ pub async fn stream(
     feed: &Arc<Feed>,
     owner: String,
     ip: IpAddr,
-    after: Option<i64>,
+    after: Option<EventCursor>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     // Subscribed on admission, before reading the backlog: an event written in between is in
     // one or both, and ids weed out the repeats.
     let place = feed.admit(&owner, ip)?;
     let last = match after {
         Some(id) => id,
-        None => db::events::last_id(feed.db()).await.map_err(|error| {
+        None => feed.newest().await.map_err(|error| {
             tracing::error!(%error, "live: cannot read the newest event");
             ApiError::internal()
         })?,
@@ -62,13 +64,15 @@ fn lifetime(max_age: Duration) -> Duration {
 }
 
 fn event(row: &EventRow) -> Event {
-    Event::default().id(row.id.to_string()).data(&row.body)
+    Event::default()
+        .id(row.cursor().to_string())
+        .data(&row.body)
 }
 
 struct Follow {
     feed: Arc<Feed>,
     owner: String,
-    last: i64,
+    last: EventCursor,
     backlog: VecDeque<EventRow>,
     /// The database may hold more after the backlog.
     catching_up: bool,
@@ -80,7 +84,7 @@ impl Follow {
     async fn next(&mut self) -> Option<EventRow> {
         loop {
             if let Some(row) = self.backlog.pop_front() {
-                self.last = row.id;
+                self.last = row.cursor();
                 return Some(row);
             }
             if self.catching_up {
@@ -94,8 +98,8 @@ impl Follow {
             }
             match self.place.recv().await {
                 // Only the owner's events come here; a repeat of the backlog is skipped.
-                Ok(row) if row.id > self.last => {
-                    self.last = row.id;
+                Ok(row) if row.cursor() > self.last => {
+                    self.last = row.cursor();
                     return Some(EventRow::clone(&row));
                 }
                 Ok(_) => {}

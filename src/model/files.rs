@@ -117,13 +117,64 @@ pub struct FilePage {
 pub const MAX_TITLE: usize = 200;
 pub const MAX_DESCRIPTION: usize = 5_000;
 
-/// Which event-source `after` a page should ask for: the id of the last event written when
-/// its library page was read, so nothing between the two is missed.
-pub type EventCursor = i64;
+/// A place in the stream of events: a follower has seen everything up to it. Events become
+/// final in the order of `(tx, id)`: `tx` is the writing transaction's id on PostgreSQL, where
+/// transactions of several instances commit in any order, and 0 on SQLite, whose one writer
+/// commits in the order of `id`. Written as `id` when `tx` is 0 and as `tx.id` otherwise: it
+/// is the `id:` of each event on `/events`, and the `after` a page asks for with its library.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct EventCursor {
+    pub tx: i64,
+    pub id: i64,
+}
+
+impl std::fmt::Display for EventCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.tx {
+            0 => write!(f, "{}", self.id),
+            tx => write!(f, "{tx}.{}", self.id),
+        }
+    }
+}
+
+impl std::str::FromStr for EventCursor {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let number = |t: &str| t.parse::<i64>().ok().filter(|n| *n >= 0).ok_or(());
+        match text.trim().split_once('.') {
+            None => Ok(Self {
+                tx: 0,
+                id: number(text.trim())?,
+            }),
+            Some((tx, id)) => Ok(Self {
+                tx: number(tx)?,
+                id: number(id)?,
+            }),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_cursor_reads_back_what_it_writes_and_orders_by_transaction_first() {
+        let sqlite = EventCursor { tx: 0, id: 42 };
+        let postgres = EventCursor { tx: 9_000, id: 7 };
+        assert_eq!(sqlite.to_string(), "42");
+        assert_eq!(postgres.to_string(), "9000.7");
+        assert_eq!("42".parse(), Ok(sqlite));
+        assert_eq!(" 9000.7 ".parse(), Ok(postgres));
+        for bad in ["", "-1", "1.", ".1", "1.2.3", "x", "1.-2"] {
+            assert_eq!(bad.parse::<EventCursor>(), Err(()), "{bad:?}");
+        }
+        assert!(EventCursor { tx: 5, id: 100 } < EventCursor { tx: 6, id: 1 });
+        assert!(EventCursor { tx: 6, id: 1 } < EventCursor { tx: 6, id: 2 });
+    }
 
     #[test]
     fn words_round_trip() {

@@ -35,10 +35,9 @@ pub const JOBS_RUNNING: &str = "hoist_jobs_running";
 pub const DB_POOL_CONNECTIONS: &str = "hoist_db_pool_connections";
 pub const DB_POOL_IDLE: &str = "hoist_db_pool_idle_connections";
 pub const DB_POOL_MAX: &str = "hoist_db_pool_max_connections";
-/// How long a writer waited for this process's turn at the database, and held it (see
-/// `db::write`): the wait is where a busy database shows first.
-pub const DB_WRITE_WAIT_SECONDS: &str = "hoist_db_write_wait_seconds";
-pub const DB_WRITE_HELD_SECONDS: &str = "hoist_db_write_held_seconds";
+/// How long a writer waited for the database, and held its transaction open (recorded by
+/// `db::writer`, which names them): the wait is where a busy database shows first.
+pub use crate::db::writer::{DB_WRITE_HELD_SECONDS, DB_WRITE_WAIT_SECONDS};
 /// Open `/events` connections in this process.
 pub const LIVE_CLIENTS: &str = "hoist_live_clients";
 /// `/events` streams refused, label `why`: `no_session` (no cookie or token was presented),
@@ -134,12 +133,12 @@ fn describe() {
     describe_histogram!(
         DB_WRITE_WAIT_SECONDS,
         Unit::Seconds,
-        "Time a database writer waited for this process's turn."
+        "Time a database writer waited: for the writer connection (kind=transaction) or for the owners it serialises with (kind=owner)."
     );
     describe_histogram!(
         DB_WRITE_HELD_SECONDS,
         Unit::Seconds,
-        "Time a database writer held this process's turn."
+        "Time a database write transaction was open."
     );
     describe_gauge!(JOBS_QUEUED, "Processing jobs waiting.");
     describe_gauge!(JOBS_RUNNING, "Processing jobs held by a worker.");

@@ -8,6 +8,7 @@ use crate::{
     db::{self, Pool},
     error::ApiError,
     files::Door,
+    model::EventCursor,
     observe::metrics::{
         DB_POOL_CONNECTIONS, DB_POOL_IDLE, DB_POOL_MAX, JOBS_QUEUED, JOBS_RUNNING, LIVE_CLIENTS,
     },
@@ -109,7 +110,7 @@ async fn file_door(
 /// `?after=`: the event cursor a page got with its library.
 #[derive(Deserialize)]
 struct After {
-    after: Option<i64>,
+    after: Option<String>,
 }
 
 async fn events(
@@ -129,8 +130,16 @@ async fn events(
     let resumed = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i64>().ok());
-    let after = resumed.or(query.after).map(|id| id.max(0));
+        .and_then(|v| v.parse::<EventCursor>().ok());
+    let asked = match query.after.as_deref().map(str::parse::<EventCursor>) {
+        Some(Err(())) => {
+            return refused(ApiError::Malformed(
+                "`after` is not an event cursor: it is the `events_after` of a library page".into(),
+            ))
+        }
+        asked => asked.and_then(Result::ok),
+    };
+    let after = resumed.or(asked);
     match crate::live::sse::stream(&state.feed, caller.owner(), ip, after).await {
         Ok(stream) => stream.into_response(),
         Err(error) => refused(error),
@@ -191,9 +200,9 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
 /// Levels that live elsewhere (the pool, the job queue in the database, the live connections),
 /// read when a scrape comes.
 async fn read_levels(db: &Pool, live_clients: usize) {
-    metrics::gauge!(DB_POOL_CONNECTIONS).set(db.size() as f64);
-    metrics::gauge!(DB_POOL_IDLE).set(db.num_idle() as f64);
-    metrics::gauge!(DB_POOL_MAX).set(db.options().get_max_connections() as f64);
+    metrics::gauge!(DB_POOL_CONNECTIONS).set(db.readers().size() as f64);
+    metrics::gauge!(DB_POOL_IDLE).set(db.readers().num_idle() as f64);
+    metrics::gauge!(DB_POOL_MAX).set(db.readers().options().get_max_connections() as f64);
     metrics::gauge!(LIVE_CLIENTS).set(live_clients as f64);
     for (state, name) in [("queued", JOBS_QUEUED), ("running", JOBS_RUNNING)] {
         let counts = match db::jobs::count_in(db, state).await {

@@ -205,7 +205,7 @@ impl App {
 
     /// The server's database as it is, migrated by nobody but the server: for tests that may
     /// run against another build of it (`HOIST_TEST_BINARY`).
-    pub async fn database_as_is(&self) -> hoist::db::Pool {
+    pub async fn database_as_is(&self) -> sqlx::AnyPool {
         sqlx::any::install_default_drivers();
         sqlx::any::AnyPoolOptions::new()
             .max_connections(2)

@@ -1,17 +1,17 @@
 //! Server-Sent Events read the way a page reads them.
 
 use super::app::App;
-use hoist::model::{Processing, UploadEvent};
+use hoist::model::{EventCursor, Processing, UploadEvent};
 use std::time::Duration;
 
-/// Server-Sent Events as a test reads them: `(id, event)` pairs.
+/// Server-Sent Events as a test reads them: `(id, event)` pairs, each id the event's cursor.
 pub struct Events {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl Events {
-    pub async fn open(app: &App, client: &reqwest::Client, last: Option<i64>) -> Self {
+    pub async fn open(app: &App, client: &reqwest::Client, last: Option<EventCursor>) -> Self {
         let mut request = client.get(format!("{}/events", app.base));
         if let Some(id) = last {
             request = request.header("last-event-id", id.to_string());
@@ -32,7 +32,7 @@ impl Events {
     }
 
     /// The next event, or `None` if none comes within `wait`.
-    pub async fn next(&mut self, wait: Duration) -> Option<(i64, UploadEvent)> {
+    pub async fn next(&mut self, wait: Duration) -> Option<(EventCursor, UploadEvent)> {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
@@ -40,7 +40,7 @@ impl Events {
                 let mut data = None;
                 for line in block.lines() {
                     if let Some(v) = line.strip_prefix("id:") {
-                        id = v.trim().parse().ok();
+                        id = Some(v.parse::<EventCursor>().expect("an event cursor"));
                     } else if let Some(v) = line.strip_prefix("data:") {
                         data = Some(v.trim().to_owned());
                     }
@@ -59,7 +59,7 @@ impl Events {
     }
 
     /// Events until `id`'s file is ready.
-    pub async fn until_ready(&mut self, id: &str) -> Vec<(i64, UploadEvent)> {
+    pub async fn until_ready(&mut self, id: &str) -> Vec<(EventCursor, UploadEvent)> {
         let mut seen = Vec::new();
         while let Some((n, event)) = self.next(Duration::from_secs(60)).await {
             let ready = matches!(&event, UploadEvent::Changed { upload } if upload.id == id

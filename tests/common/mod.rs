@@ -483,7 +483,7 @@ pub async fn plant_expired(pool: &db::Pool, n: usize, now: i64) -> usize {
     .bind(now)
     .bind(now - 1)
     .bind(batch)
-    .execute(pool)
+    .execute(pool.writer())
     .await
     .expect("plant rows");
     result.rows_affected() as usize

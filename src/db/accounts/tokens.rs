@@ -4,8 +4,8 @@
 use super::*;
 
 /// `false` (and nothing written) when the account holds `max` tokens already. The count and
-/// the insert are one statement in a write transaction, so concurrent creations are
-/// serialised and never pass `max` together.
+/// the insert are one statement in a transaction holding the account, so concurrent
+/// creations are serialised and never pass `max` together.
 pub async fn insert_token(
     pool: &Pool,
     account_id: &str,
@@ -13,7 +13,8 @@ pub async fn insert_token(
     token_hash: &str,
     max: u64,
 ) -> DbResult<bool> {
-    let mut tx = crate::db::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
+    tx.hold(&[&format!("account:{account_id}")]).await?;
     let done = sqlx::query(
         "INSERT INTO api_tokens (id, account_id, name, token_hash, created_at, expires_at) \
          SELECT $1, $2, $3, $4, $5, $6 \
@@ -44,14 +45,11 @@ pub async fn tokens(pool: &Pool, account_id: &str) -> DbResult<Vec<TokenRow>> {
 
 /// `false` when the account has no such token.
 pub async fn delete_token(pool: &Pool, account_id: &str, id: &str) -> DbResult<bool> {
-    let done = crate::db::alone(
-        pool,
-        sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND account_id = $2")
-            .bind(id)
-            .bind(account_id)
-            .execute(pool),
-    )
-    .await?;
+    let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND account_id = $2")
+        .bind(id)
+        .bind(account_id)
+        .execute(pool.writer())
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -80,14 +78,11 @@ pub async fn by_token(pool: &Pool, token_hash: &str, now: i64) -> DbResult<Optio
         return Ok(None);
     };
     if found.last_used_at.is_none_or(|at| now - at > 60_000) {
-        crate::db::alone(
-            pool,
-            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(&found.token_id)
-                .execute(pool),
-        )
-        .await?;
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&found.token_id)
+            .execute(pool.writer())
+            .await?;
     }
     Ok(Some(found.account))
 }

@@ -27,7 +27,7 @@ async fn arrived(attempts: u32) -> (tempfile::TempDir, Pool) {
         reap_claim: None,
         reap_attempts: 0,
     };
-    db::uploads::insert(&pool, &row).await.unwrap();
+    db::uploads::insert(pool.writer(), &row).await.unwrap();
     assert!(
         db::files::arrive(&pool, "u1", T0, &["hash", "thumbnail"], attempts)
             .await
@@ -42,7 +42,7 @@ async fn processing(pool: &Pool) -> (String, Option<String>) {
 }
 
 async fn events(pool: &Pool) -> usize {
-    db::events::for_owner_after(pool, "guest:g", 0, 1000)
+    db::events::for_owner_after(pool, "guest:g", Default::default(), 1000)
         .await
         .unwrap()
         .len()
@@ -245,10 +245,10 @@ async fn a_killed_decoder_counts_as_a_death_and_a_clean_shutdown_does_not() {
 #[tokio::test]
 async fn queueing_a_files_jobs_twice_queues_them_once() {
     let (_dir, pool) = arrived(3).await;
-    let mut conn = pool.acquire().await.unwrap();
-    enqueue(&mut conn, "u1", &["hash", "thumbnail"], 3, T0)
+    let mut tx = pool.writer().begin().await.unwrap();
+    enqueue(&mut tx, "u1", &["hash", "thumbnail"], 3, T0)
         .await
         .unwrap();
-    drop(conn);
+    tx.commit().await.unwrap();
     assert_eq!(of_upload(&pool, "u1").await.unwrap().len(), 2);
 }

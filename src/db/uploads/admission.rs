@@ -38,8 +38,9 @@ pub enum Refused {
 
 /// New uploads in one write transaction, each admitted only if it fits the owner's allowance
 /// beside everything the owner holds at that instant, the batch's earlier files included.
-/// The check and the insert are one statement inside a [`crate::db::write`] transaction, so
-/// concurrent starts are serialised: together they can never pass the quota. Each row
+/// The check and the insert are one statement in a transaction that holds the owner and the
+/// guest's network (see [`crate::db::WriteTx::hold`]), so concurrent starts of the same owner
+/// or network are serialised: together they can never pass the quota. Each row
 /// carries the checksum its only part is signed for when the browser sent one (a starting
 /// upload has no part signed yet, so there is no conflict).
 pub async fn insert_many(
@@ -63,7 +64,11 @@ pub async fn insert_many(
         .network
         .as_ref()
         .map_or(i64::MAX, |n| limit(n.max_files));
-    let mut tx = crate::db::write(pool).await?;
+    let mut tx = pool.writer().begin().await?;
+    let mut holds: Vec<&str> = rows.iter().map(|(row, _)| row.owner.as_str()).collect();
+    let net_hold = net.map(network_key);
+    holds.extend(net_hold.as_deref());
+    tx.hold(&holds).await?;
     let mut admitted = Vec::with_capacity(rows.len());
     for (row, first_part) in rows {
         let query = sqlx::query(concat!(
@@ -110,6 +115,12 @@ pub async fn insert_many(
     }
     tx.commit().await?;
     Ok(admitted)
+}
+
+/// The key a guest network's admissions serialise on (beside the owners', which name no
+/// network).
+pub fn network_key(net: &str) -> String {
+    format!("net:{net}")
 }
 
 /// Which limit a refused row met, read inside the transaction that refused it.

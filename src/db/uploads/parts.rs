@@ -27,7 +27,7 @@ pub async fn record_part_checksums(
     for &(part_number, checksum) in parts {
         query = query.bind(i64::from(part_number)).bind(checksum);
     }
-    let recorded = crate::db::alone(pool, query.fetch_all(pool)).await?;
+    let recorded = query.fetch_all(pool.writer()).await?;
     Ok(parts
         .iter()
         .filter(|&&(n, checksum)| {
@@ -46,16 +46,11 @@ pub async fn replace_part_checksum(
     part_number: u32,
     checksum: &str,
 ) -> DbResult<()> {
-    crate::db::alone(
-        pool,
-        sqlx::query(
-            "UPDATE upload_parts SET checksum = $1 WHERE upload_id = $2 AND part_number = $3",
-        )
+    sqlx::query("UPDATE upload_parts SET checksum = $1 WHERE upload_id = $2 AND part_number = $3")
         .bind(checksum)
         .bind(upload_id)
         .bind(i64::from(part_number))
-        .execute(pool),
-    )
-    .await?;
+        .execute(pool.writer())
+        .await?;
     Ok(())
 }

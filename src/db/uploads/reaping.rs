@@ -14,51 +14,42 @@ pub async fn claim_for_abort(
     now: i64,
     lease_until: i64,
 ) -> DbResult<bool> {
-    let done = crate::db::alone(
-        pool,
-        sqlx::query(
-            "UPDATE uploads SET reap_claim = $1, expires_at = $2 \
+    let done = sqlx::query(
+        "UPDATE uploads SET reap_claim = $1, expires_at = $2 \
          WHERE id = $3 AND status = 'uploading' AND reap_claim IS NULL AND reap_attempts = 0 \
            AND expires_at > $4",
-        )
-        .bind(claim)
-        .bind(lease_until)
-        .bind(id)
-        .bind(now)
-        .execute(pool),
     )
+    .bind(claim)
+    .bind(lease_until)
+    .bind(id)
+    .bind(now)
+    .execute(pool.writer())
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Gives an abort's claim back (the store was away): the upload lives on, as before.
 pub async fn release_claim(pool: &Pool, id: &str, claim: &str) -> DbResult<()> {
-    crate::db::alone(
-        pool,
-        sqlx::query("UPDATE uploads SET reap_claim = NULL WHERE id = $1 AND reap_claim = $2")
-            .bind(id)
-            .bind(claim)
-            .execute(pool),
-    )
-    .await?;
+    sqlx::query("UPDATE uploads SET reap_claim = NULL WHERE id = $1 AND reap_claim = $2")
+        .bind(id)
+        .bind(claim)
+        .execute(pool.writer())
+        .await?;
     Ok(())
 }
 
 /// Ends a claimed upload as `aborted`. `false`: the claim was lost meanwhile (the reaper took
 /// over), which the caller sees when it reads the row again.
 pub async fn mark_aborted(pool: &Pool, id: &str, claim: &str, now: i64) -> DbResult<bool> {
-    let done = crate::db::alone(
-        pool,
-        sqlx::query(
-            "UPDATE uploads SET status = 'aborted', reason = NULL, completed_at = $1, \
+    let done = sqlx::query(
+        "UPDATE uploads SET status = 'aborted', reason = NULL, completed_at = $1, \
          expires_at = NULL, reap_claim = NULL \
          WHERE id = $2 AND reap_claim = $3 AND status = 'uploading'",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(claim)
-        .execute(pool),
     )
+    .bind(now)
+    .bind(id)
+    .bind(claim)
+    .execute(pool.writer())
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -85,33 +76,27 @@ pub async fn claim_expired(
     limit: i64,
 ) -> DbResult<Vec<Doomed>> {
     let sql = claim_expired_statement(Backend::of(pool));
-    Ok(crate::db::alone(
-        pool,
-        sqlx::query_as(sql)
-            .bind(token)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(pool),
-    )
-    .await?)
+    Ok(sqlx::query_as(sql)
+        .bind(token)
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(pool.writer())
+        .await?)
 }
 
 /// Removes up to `limit` uploads that ended without a file (aborted, rejected, expired)
 /// before `before`, through the index of closed uploads. A row still being cleaned up (a
 /// claim or an expiry on it) stays until the cleanup is done. Returns how many went.
 pub async fn remove_closed(pool: &Pool, before: i64, limit: i64) -> DbResult<u64> {
-    let done = crate::db::alone(
-        pool,
-        sqlx::query(
-            "DELETE FROM uploads WHERE id IN (SELECT id FROM uploads \
+    let done = sqlx::query(
+        "DELETE FROM uploads WHERE id IN (SELECT id FROM uploads \
                WHERE status IN ('aborted', 'rejected', 'expired') AND completed_at < $1 \
                AND expires_at IS NULL AND reap_claim IS NULL LIMIT $2)",
-        )
-        .bind(before)
-        .bind(limit)
-        .execute(pool),
     )
+    .bind(before)
+    .bind(limit)
+    .execute(pool.writer())
     .await?;
     Ok(done.rows_affected())
 }
@@ -145,7 +130,7 @@ pub async fn mark_reaped(
     now: i64,
 ) -> DbResult<u64> {
     let reason = reason.to_stored();
-    let mut tx = crate::db::batch(pool).await?;
+    let mut tx = pool.writer().begin().await?;
     let mut marked = 0;
     for id in ids {
         marked += sqlx::query(
@@ -176,20 +161,17 @@ pub async fn reap_failed(
     error: &str,
     retry_at: i64,
 ) -> DbResult<()> {
-    crate::db::alone(
-        pool,
-        sqlx::query(
-            "UPDATE uploads SET reap_claim = NULL, reap_attempts = reap_attempts + 1, \
+    sqlx::query(
+        "UPDATE uploads SET reap_claim = NULL, reap_attempts = reap_attempts + 1, \
          reap_error = $1, \
          expires_at = CASE WHEN status = 'uploading' THEN $2 ELSE NULL END \
          WHERE id = $3 AND reap_claim = $4",
-        )
-        .bind(error)
-        .bind(retry_at)
-        .bind(id)
-        .bind(token)
-        .execute(pool),
     )
+    .bind(error)
+    .bind(retry_at)
+    .bind(id)
+    .bind(token)
+    .execute(pool.writer())
     .await?;
     Ok(())
 }

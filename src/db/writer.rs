@@ -1,0 +1,205 @@
+//! The write path: every write runs on a connection from a [`Writer`], and only there. The
+//! readers' connections are opened read-only (SQLite's `query_only`, PostgreSQL's
+//! `default_transaction_read_only`), so a write that goes around this type fails in every
+//! test on either database instead of passing unnoticed.
+//!
+//! SQLite lets one connection write at a time, so its writer pool holds exactly one: waiting
+//! writers queue in the pool, in order and holding nothing, instead of sleeping in SQLite's
+//! busy handler with a connection each. Other processes on the same file (`hoist worker`,
+//! `hoist reap --once`, `hoist users`) meet that busy handler (`busy_timeout`); several
+//! instances under load is PostgreSQL's job.
+//!
+//! PostgreSQL serialises nothing globally. Rows lock themselves and constraints hold; a
+//! transaction that reads an owner's rows to decide a write (a quota checked, then an upload
+//! admitted; a file's jobs counted, then the file marked ready) first holds that owner
+//! ([`WriteTx::hold`]), so it waits only for the same owner's such transactions.
+
+use super::{Backend, Conn, DbResult, Tx};
+use sqlx::AnyPool;
+use std::time::Instant;
+
+/// Seconds a writer waited: for the writer connection (`kind="transaction"`: on SQLite, the
+/// queue for the one writer) and for the owners it holds (`kind="owner"`, PostgreSQL).
+pub const DB_WRITE_WAIT_SECONDS: &str = "hoist_db_write_wait_seconds";
+/// Seconds a write transaction was open.
+pub const DB_WRITE_HELD_SECONDS: &str = "hoist_db_write_held_seconds";
+
+/// Where writes go: a pool of one connection on SQLite, the writers' pool on PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct Writer {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Writer {
+    pub(super) fn new(pool: AnyPool, backend: Backend) -> Self {
+        Self { pool, backend }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A write transaction. On SQLite it holds the database's write lock from its first
+    /// statement (`BEGIN IMMEDIATE`), so what it reads stays true until it commits; on
+    /// PostgreSQL it holds what its statements lock, and what [`WriteTx::hold`] takes.
+    pub async fn begin(&self) -> DbResult<WriteTx> {
+        let asked = Instant::now();
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        metrics::histogram!(DB_WRITE_WAIT_SECONDS, "kind" => "transaction")
+            .record(asked.elapsed().as_secs_f64());
+        Ok(WriteTx {
+            tx,
+            backend: self.backend,
+            _held: Held(Instant::now()),
+        })
+    }
+
+    /// The pool itself, for tests that set up states no code path makes.
+    #[doc(hidden)]
+    pub fn pool_for_tests(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// A transaction from [`Writer::begin`]. Derefs to the connection, as sqlx's own does.
+pub struct WriteTx {
+    tx: Tx,
+    backend: Backend,
+    _held: Held,
+}
+
+/// Records how long its transaction was open when dropped (committed or not).
+struct Held(Instant);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        metrics::histogram!(DB_WRITE_HELD_SECONDS, "kind" => "transaction")
+            .record(self.0.elapsed().as_secs_f64());
+    }
+}
+
+impl WriteTx {
+    /// Serialises the rest of this transaction with every other transaction that holds one of
+    /// `keys` (owners, as `uploads.owner` names them, or a guest network's `net:` key) until
+    /// either commits. Call it once, before the reads it protects: the keys are taken in one
+    /// order everywhere, so two transactions never wait for each other. On SQLite the
+    /// transaction already excludes every other writer.
+    pub async fn hold(&mut self, keys: &[&str]) -> DbResult<()> {
+        if self.backend == Backend::Sqlite {
+            return Ok(());
+        }
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        let asked = Instant::now();
+        for key in keys {
+            // A 64-bit hash: two owners share a lock once in billions, and then only wait.
+            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        metrics::histogram!(DB_WRITE_WAIT_SECONDS, "kind" => "owner")
+            .record(asked.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// [`Self::hold`] on the owner of upload `upload_id` (nothing if there is no such upload).
+    pub async fn hold_owner_of(&mut self, upload_id: &str) -> DbResult<()> {
+        if self.backend == Backend::Sqlite {
+            return Ok(());
+        }
+        let owner: Option<String> = sqlx::query_scalar("SELECT owner FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        match owner {
+            Some(owner) => self.hold(&[&owner]).await,
+            None => Ok(()),
+        }
+    }
+
+    pub async fn commit(self) -> DbResult<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
+}
+
+/// Implements sqlx's `Executor` for `&$ty` by handing every query to its pool `$field`, so
+/// that queries run on our pools exactly as on sqlx's.
+macro_rules! pool_executor {
+    ($ty:ty, $field:ident) => {
+        impl<'p> sqlx::Executor<'p> for &'_ $ty {
+            type Database = sqlx::Any;
+
+            fn fetch_many<'e, 'q: 'e, E>(
+                self,
+                query: E,
+            ) -> futures::stream::BoxStream<
+                'e,
+                Result<sqlx::Either<sqlx::any::AnyQueryResult, sqlx::any::AnyRow>, sqlx::Error>,
+            >
+            where
+                'p: 'e,
+                E: 'q + sqlx::Execute<'q, sqlx::Any>,
+            {
+                sqlx::Executor::fetch_many(&self.$field, query)
+            }
+
+            fn fetch_optional<'e, 'q: 'e, E>(
+                self,
+                query: E,
+            ) -> futures::future::BoxFuture<'e, Result<Option<sqlx::any::AnyRow>, sqlx::Error>>
+            where
+                'p: 'e,
+                E: 'q + sqlx::Execute<'q, sqlx::Any>,
+            {
+                sqlx::Executor::fetch_optional(&self.$field, query)
+            }
+
+            fn prepare_with<'e>(
+                self,
+                sql: sqlx::SqlStr,
+                parameters: &'e [sqlx::any::AnyTypeInfo],
+            ) -> futures::future::BoxFuture<'e, Result<sqlx::any::AnyStatement, sqlx::Error>>
+            where
+                'p: 'e,
+            {
+                sqlx::Executor::prepare_with(&self.$field, sql, parameters)
+            }
+
+            // Required while sqlx's `offline` feature (its macros) is on; our code never
+            // calls it.
+            fn describe<'e>(
+                self,
+                sql: sqlx::SqlStr,
+            ) -> futures::future::BoxFuture<'e, Result<sqlx::Describe<sqlx::Any>, sqlx::Error>>
+            where
+                'p: 'e,
+            {
+                sqlx::Executor::describe(&self.$field, sql)
+            }
+        }
+    };
+}
+pub(super) use pool_executor;
+
+// A single writing statement runs on `&Writer` as on a pool: it waits for the writer
+// connection (on SQLite, behind the transaction that holds it) and commits on its own.
+pool_executor!(Writer, pool);
