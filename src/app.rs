@@ -70,7 +70,7 @@ fn HomePage() -> impl IntoView {
                 </div>
                 <AccountBar library_version used/>
             </header>
-            <Uploader library_version/>
+            <Uploader/>
             <Library version=library_version used/>
         </main>
     }

@@ -509,9 +509,14 @@ async fn a_closed_row_never_returns_to_death_row_and_a_claimed_one_is_not_closed
 
     // While the reaper holds `a`, a completion that rejects it may not close it.
     let because = ClosedBecause::StoreRefusedStart;
-    db::uploads::mark_closed(pool, &a, UploadStatus::Rejected, Some(&because), now)
+    let step = db::uploads::Step::Reject {
+        reason: Some(&because),
+    };
+    let refused = db::uploads::settle(pool, &a, step, now)
         .await
-        .expect("mark closed");
+        .expect("a transition asked for")
+        .expect_err("refused while claimed");
+    assert_eq!(refused.from, db::uploads::Where::Claimed);
     assert_eq!(h.row(OWNER, &a).await.status, "uploading");
 
     // `b` was closed some other way meanwhile (as rows were before claims were respected);

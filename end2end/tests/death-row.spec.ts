@@ -5,7 +5,7 @@ import { test, expect } from '@playwright/test';
 import { expectDownloadMatches, libraryRow, MIB, openApp, randomFile, throttleUploads, untilPercent } from './helpers';
 import { multipartUploadsUnder, objectsUnder } from './s3';
 
-test('a tab closed half way through an upload leaves nothing in the bucket once it expires', async ({ context }, testInfo) => {
+test('a tab closed half way through an upload leaves nothing in the bucket once it expires, and another tab sees it expire', async ({ context }, testInfo) => {
   const base = process.env.HOIST_SHORT_LIFE_BASE_URL;
   expect(base, 'HOIST_SHORT_LIFE_BASE_URL: run the tests with scripts/test.sh').toBeTruthy();
   const name = 'abandoned-in-a-tab.bin';
@@ -19,11 +19,17 @@ test('a tab closed half way through an upload leaves nothing in the bucket once 
     const answers = await r.json().catch(() => []);
     uploadId = answers[0]?.Ok?.upload_id ?? uploadId;
   });
+  // A second tab of the same person, open before the upload starts: it follows the upload
+  // live, from its start to its expiry, without a reload.
+  const watcher = await context.newPage();
+  await openApp(watcher, base);
+  await expect(watcher.locator('.library')).toContainText('No files yet.');
   await openApp(page, base);
   await throttleUploads(page, 4 * MIB);
   await page.getByLabel('Choose files').setInputFiles(path);
   await untilPercent(page, name, 20);
   expect(uploadId).toBeTruthy();
+  await expect(libraryRow(watcher, name).locator('.status')).toHaveText('uploading');
   expect(await multipartUploadsUnder(`hoist/${uploadId}/`)).toBe(1);
 
   // The person closes the tab; nobody will complete or abort this upload.
@@ -38,6 +44,8 @@ test('a tab closed half way through an upload leaves nothing in the bucket once 
     .toBe(0);
   const seconds = (Date.now() - closedAt) / 1000;
   console.log(`abandoned upload gone from the bucket ${seconds.toFixed(1)} s after the tab closed (TTL 3 s, reaper every 1 s)`);
+  await expect(libraryRow(watcher, name).locator('.status')).toHaveText('expired');
+  await expect(libraryRow(watcher, name).locator('.reason')).toHaveText(/expired/);
 
   // Coming back, the library says it expired, and why.
   const again = await context.newPage();

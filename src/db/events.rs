@@ -1,7 +1,7 @@
 //! Queries on the `events` table: what happened to whose upload, in the order it happened.
 
-use super::{Backend, Conn, DbResult, Pool};
-use crate::model::EventCursor;
+use super::{Backend, Conn, DbError, DbResult, Pool};
+use crate::model::{EventCursor, UploadEvent, UploadView};
 
 /// PostgreSQL's `LISTEN`/`NOTIFY` channel on which commits that wrote events are announced.
 pub const CHANNEL: &str = "hoist_events";
@@ -68,6 +68,21 @@ pub async fn horizon(pool: &Pool) -> DbResult<i64> {
         .fetch_one(pool)
         .await?),
     }
+}
+
+/// Writes the event that shows `upload` as it now stands.
+pub async fn record_view(
+    conn: &mut Conn,
+    owner: &str,
+    upload: UploadView,
+    now: i64,
+) -> DbResult<i64> {
+    let id = upload.id.clone();
+    let body = serde_json::to_string(&UploadEvent::Changed {
+        upload: Box::new(upload),
+    })
+    .map_err(|e| DbError::Corrupt(e.to_string()))?;
+    record(conn, owner, &id, &body, now).await
 }
 
 /// One owner's final events after `after`, in order: those before the [`horizon`] read first,

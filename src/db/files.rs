@@ -1,65 +1,10 @@
 //! Queries on the `files` table: an upload once it has arrived, what processing found and what
 //! its owner says of it. Every change here writes its event in the same transaction.
 
-use super::{events, jobs, uploads, DbError, DbResult};
+use super::{jobs, uploads, DbResult};
 use super::{Conn, Pool};
-use crate::model::{FileInfo, Processing, UploadEvent, UploadView, Visibility};
-
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct FileRow {
-    pub upload_id: String,
-    pub processing: String,
-    pub error: Option<String>,
-    pub sha256: Option<String>,
-    pub width: Option<i64>,
-    pub height: Option<i64>,
-    pub duration_ms: Option<i64>,
-    pub codecs: Option<String>,
-    pub thumbnail_key: Option<String>,
-    pub title: String,
-    pub description: String,
-    pub visibility: String,
-    pub share_key: String,
-    pub jobs_done: i64,
-    pub jobs_total: i64,
-}
-
-macro_rules! file_columns {
-    () => {
-        "f.upload_id, f.processing, f.error, f.sha256, f.width, f.height, f.duration_ms, \
-         f.codecs, f.thumbnail_key, f.title, f.description, f.visibility, f.share_key, \
-         (SELECT COUNT(*) FROM jobs j WHERE j.upload_id = f.upload_id \
-            AND j.state IN ('done', 'skipped')) AS jobs_done, \
-         (SELECT COUNT(*) FROM jobs j WHERE j.upload_id = f.upload_id) AS jobs_total"
-    };
-}
-
-impl FileRow {
-    pub fn visibility(&self) -> DbResult<Visibility> {
-        Visibility::parse(&self.visibility)
-            .ok_or_else(|| DbError::Corrupt(format!("visibility {:?}", self.visibility)))
-    }
-
-    pub fn info(&self) -> DbResult<FileInfo> {
-        let number = |n: Option<i64>| n.and_then(|n| u32::try_from(n).ok());
-        Ok(FileInfo {
-            processing: Processing::parse(&self.processing)
-                .ok_or_else(|| DbError::Corrupt(format!("processing {:?}", self.processing)))?,
-            error: self.error.clone(),
-            jobs_done: u32::try_from(self.jobs_done).unwrap_or(0),
-            jobs_total: u32::try_from(self.jobs_total).unwrap_or(0),
-            sha256: self.sha256.clone(),
-            width: number(self.width),
-            height: number(self.height),
-            duration_ms: self.duration_ms.and_then(|n| u64::try_from(n).ok()),
-            codecs: self.codecs.clone(),
-            thumbnail: self.thumbnail_key.is_some(),
-            title: self.title.clone(),
-            description: self.description.clone(),
-            visibility: self.visibility()?,
-        })
-    }
-}
+use crate::model::Visibility;
+pub use super::views::{changed, find, for_uploads, full_view, FileRow};
 
 /// The pardon and what follows it, in one transaction: the upload is marked uploaded (off
 /// death row), its file row is made, its jobs are queued and its event is written. A crash
@@ -73,7 +18,10 @@ pub async fn arrive(
     max_attempts: u32,
 ) -> DbResult<bool> {
     let mut tx = pool.writer().begin().await?;
-    if !uploads::mark_uploaded(&mut *tx, upload_id, now).await? {
+    if uploads::transition(&mut tx, upload_id, uploads::Step::Arrive, now)
+        .await?
+        .is_err()
+    {
         return Ok(false);
     }
     let share_key = uuid::Uuid::new_v4().simple().to_string();
@@ -91,66 +39,6 @@ pub async fn arrive(
     changed(&mut tx, upload_id, now).await?;
     tx.commit().await?;
     Ok(true)
-}
-
-/// The file rows of these uploads (those that have one).
-pub async fn for_uploads(pool: &Pool, upload_ids: &[&str]) -> DbResult<Vec<FileRow>> {
-    if upload_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    // A page is at most a few hundred rows; the statement holds only placeholders.
-    let placeholders: Vec<String> = (1..=upload_ids.len()).map(|n| format!("${n}")).collect();
-    let sql = format!(
-        concat!(
-            "SELECT ",
-            file_columns!(),
-            " FROM files f WHERE f.upload_id IN ({})"
-        ),
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-    for id in upload_ids {
-        query = query.bind(*id);
-    }
-    Ok(query.fetch_all(pool).await?)
-}
-
-pub async fn find<'e, E>(db: E, upload_id: &str) -> DbResult<Option<FileRow>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let sql = concat!(
-        "SELECT ",
-        file_columns!(),
-        " FROM files f WHERE f.upload_id = $1"
-    );
-    Ok(sqlx::query_as(sql)
-        .bind(upload_id)
-        .fetch_optional(db)
-        .await?)
-}
-
-/// An upload with its file, as its owner sees it, and the owner.
-pub async fn full_view(conn: &mut Conn, upload_id: &str) -> DbResult<Option<(String, UploadView)>> {
-    let Some(row) = uploads::find(&mut *conn, upload_id).await? else {
-        return Ok(None);
-    };
-    let file = find(&mut *conn, upload_id).await?;
-    let mut view = row.view()?;
-    view.file = file.as_ref().map(FileRow::info).transpose()?;
-    Ok(Some((row.owner, view)))
-}
-
-/// Writes the upload's event as it now stands (nothing if it is gone).
-pub async fn changed(conn: &mut Conn, upload_id: &str, now: i64) -> DbResult<()> {
-    if let Some((owner, upload)) = full_view(conn, upload_id).await? {
-        let body = serde_json::to_string(&UploadEvent::Changed {
-            upload: Box::new(upload),
-        })
-        .map_err(|e| DbError::Corrupt(e.to_string()))?;
-        events::record(conn, &owner, upload_id, &body, now).await?;
-    }
-    Ok(())
 }
 
 /// The owner's words and choice of audience. `false` if the file is not theirs (or has not

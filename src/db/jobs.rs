@@ -3,7 +3,7 @@
 //! job claimable again. Every transition that changes a file's processing state updates the
 //! file and writes its event in the same transaction.
 
-use super::{files, DbResult};
+use super::{views, DbResult};
 use super::{Backend, Conn, Pool};
 use crate::model::Processing;
 
@@ -150,7 +150,7 @@ pub async fn claim(
         .execute(&mut *tx)
         .await?;
         if started.rows_affected() > 0 {
-            files::changed(&mut tx, &job.upload_id, now).await?;
+            views::changed(&mut tx, &job.upload_id, now).await?;
         }
         tx.commit().await?;
         return Ok(Some(job));
@@ -325,7 +325,7 @@ async fn settle(tx: &mut Conn, job: &JobRow, outcome: &Outcome, now: i64) -> DbR
     .bind(&job.upload_id)
     .execute(&mut *tx)
     .await?;
-    files::changed(tx, &job.upload_id, now).await
+    views::changed(tx, &job.upload_id, now).await
 }
 
 /// How many jobs are in `state` (`queued` or `running`), by kind: the queue's depth, as

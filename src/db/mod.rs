@@ -15,6 +15,7 @@ pub mod files;
 pub mod jobs;
 pub mod outbox;
 pub mod uploads;
+pub mod views;
 pub mod writer;
 
 use sqlx::{any::AnyPoolOptions, AnyPool, Connection, Executor};

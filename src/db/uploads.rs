@@ -115,10 +115,12 @@ macro_rules! held_bytes {
 pub(crate) use held_bytes;
 
 mod admission;
+mod lifecycle;
 mod parts;
 mod reaping;
 
 pub use admission::*;
+pub use lifecycle::*;
 pub use parts::*;
 pub use reaping::*;
 
@@ -236,45 +238,6 @@ pub async fn extend(pool: &Pool, id: &str, now: i64, expires_at: i64) -> DbResul
     .execute(pool.writer())
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// The pardon: a verified upload is taken off death row. Returns false if the upload had
-/// already left the `uploading` state (completed or closed by a concurrent call).
-pub async fn mark_uploaded(tx: &mut Conn, id: &str, now: i64) -> DbResult<bool> {
-    let done = sqlx::query(
-        "UPDATE uploads SET status = 'uploaded', completed_at = $1, expires_at = NULL, \
-           reason = NULL \
-         WHERE id = $2 AND status = 'uploading' AND reap_claim IS NULL",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Ends an upload that will never be verified (rejected or aborted). An upload already
-/// settled keeps what it was: the caller reads the row afterwards. One the reaper (or an
-/// abort) has claimed is left to its claimant, which closes it once its cleanup is done: a
-/// row closed under a claim would be given back with a new expiry by a failed cleanup.
-pub async fn mark_closed(
-    pool: &Pool,
-    id: &str,
-    status: UploadStatus,
-    reason: Option<&ClosedBecause>,
-    now: i64,
-) -> DbResult<()> {
-    sqlx::query(
-        "UPDATE uploads SET status = $1, reason = $2, completed_at = $3, expires_at = NULL \
-         WHERE id = $4 AND status = 'uploading' AND reap_claim IS NULL",
-    )
-    .bind(status.as_str())
-    .bind(reason.map(ClosedBecause::to_stored))
-    .bind(now)
-    .bind(id)
-    .execute(pool.writer())
-    .await?;
-    Ok(())
 }
 
 /// The store's upload id a living upload under `key` has recorded: `Some(None)` while it is

@@ -153,12 +153,10 @@ pub struct EngineView {
     pub online: RwSignal<bool>,
     pub total_speed: RwSignal<Option<f64>>,
     pub total_seconds_left: RwSignal<Option<f64>>,
-    /// Bumped when an upload settles, so the library reloads.
-    pub library_version: RwSignal<u32>,
 }
 
 impl EngineView {
-    pub fn new(library_version: RwSignal<u32>) -> Self {
+    pub fn new() -> Self {
         Self {
             tasks: RwSignal::new(Vec::new()),
             unfinished: RwSignal::new(Vec::new()),
@@ -166,7 +164,6 @@ impl EngineView {
             online: RwSignal::new(true),
             total_speed: RwSignal::new(None),
             total_seconds_left: RwSignal::new(None),
-            library_version,
         }
     }
 

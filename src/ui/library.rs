@@ -1,9 +1,12 @@
 //! The library: every file this browser has uploaded, with its status, thumbnail and a
-//! download link, a page at a time. Rows follow the live feed: a file turns `processing`,
-//! then `ready` with its thumbnail, without a reload.
+//! download link, a page at a time. The first page is read once (again only when the owner
+//! changes: a sign-in); from then on rows follow the live feed alone: an upload appears as it
+//! starts, turns `uploaded`, `processing`, `ready` with its thumbnail, or `rejected`,
+//! `aborted`, `expired`, and leaves when deleted, in this tab and every other, without a
+//! reload. The storage meter is asked again (at most twice a second) when a status changes.
 
 use crate::{
-    api::{delete_upload, list_uploads},
+    api::{delete_upload, list_uploads, whoami},
     format,
     model::{LibraryPage, UploadEvent, UploadStatus, UploadView},
     ui::live,
@@ -31,10 +34,7 @@ pub fn Library(
                         .get()
                         .map(|result| match result {
                             Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                            Ok(page) if page.uploads.is_empty() => {
-                                view! { <p class="empty">"No files yet."</p> }.into_any()
-                            }
-                            Ok(page) => view! { <UploadTable first=page version/> }.into_any(),
+                            Ok(page) => view! { <UploadTable first=page used/> }.into_any(),
                         })
                 }}
             </Transition>
@@ -44,13 +44,22 @@ pub fn Library(
 
 /// The first page, and the pages "Load more" brings after it.
 #[component]
-fn UploadTable(first: LibraryPage, version: RwSignal<u32>) -> impl IntoView {
+fn UploadTable(first: LibraryPage, used: RwSignal<Option<u64>>) -> impl IntoView {
     let rows = RwSignal::new(first.uploads);
     let next = RwSignal::new(first.next);
     if let Some(after) = first.events_after {
         let (stop, stopped) = futures::channel::oneshot::channel::<()>();
-        live::follow(after, move |event| apply(rows, event), stopped);
-        // A new first page (after an upload, a delete) follows from its own cursor.
+        let meter = Meter::new(used);
+        live::follow(
+            after,
+            move |event| {
+                if apply(rows, event) {
+                    meter.ask();
+                }
+            },
+            stopped,
+        );
+        // A new first page (another owner signed in) follows from its own cursor.
         on_cleanup(move || {
             let _ = stop.send(());
         });
@@ -75,7 +84,10 @@ fn UploadTable(first: LibraryPage, version: RwSignal<u32>) -> impl IntoView {
         });
     };
     view! {
-        <table>
+        <Show when=move || rows.with(Vec::is_empty)>
+            <p class="empty">"No files yet."</p>
+        </Show>
+        <table hidden=move || rows.with(Vec::is_empty)>
             <thead>
                 <tr>
                     <th scope="col"><span class="visually-hidden">"Preview"</span></th>
@@ -89,7 +101,7 @@ fn UploadTable(first: LibraryPage, version: RwSignal<u32>) -> impl IntoView {
             </thead>
             <tbody>
                 <For each=move || rows.get() key=row_key let:upload>
-                    <UploadRow upload version/>
+                    <UploadRow upload rows/>
                 </For>
             </tbody>
         </table>
@@ -111,24 +123,76 @@ fn row_key(upload: &UploadView) -> (String, &'static str, Option<(u32, bool, Str
     (upload.id.clone(), upload.status_word(), file)
 }
 
-/// One event from the feed, applied to the rows on this page.
-fn apply(rows: RwSignal<Vec<UploadView>>, event: UploadEvent) {
+/// One event from the feed, applied to the rows on this page. True if it may have changed
+/// what the owner stores (an upload appeared, changed status or went).
+fn apply(rows: RwSignal<Vec<UploadView>>, event: UploadEvent) -> bool {
     match event {
-        UploadEvent::Changed { upload } => rows.update(|rows| {
-            match rows.iter_mut().find(|r| r.id == upload.id) {
-                Some(row) => *row = *upload,
-                // Arrived from another tab or device: newest first.
-                None => rows.insert(0, *upload),
-            }
-        }),
+        UploadEvent::Changed { upload } => rows
+            .try_update(|rows| match rows.iter_mut().find(|r| r.id == upload.id) {
+                Some(row) => {
+                    let moved = row.status != upload.status;
+                    *row = *upload;
+                    moved
+                }
+                // Started here or in another tab or device: newest first.
+                None => {
+                    rows.insert(0, *upload);
+                    true
+                }
+            })
+            .unwrap_or(false),
         UploadEvent::Deleted { upload_id } => {
-            rows.update(|rows| rows.retain(|r| r.id != upload_id))
+            rows.update(|rows| rows.retain(|r| r.id != upload_id));
+            true
         }
     }
 }
 
+/// The storage meter's figure, asked of the server again after changes: one question at a
+/// time, and not more often than every [`METER_EVERY_MS`], however many uploads settle.
+#[derive(Clone, Copy)]
+struct Meter {
+    used: RwSignal<Option<u64>>,
+    /// A question is in flight or waiting; `again`: more changed since it was asked.
+    asking: StoredValue<bool>,
+    again: StoredValue<bool>,
+}
+
+const METER_EVERY_MS: u32 = 500;
+
+impl Meter {
+    fn new(used: RwSignal<Option<u64>>) -> Self {
+        Self {
+            used,
+            asking: StoredValue::new(false),
+            again: StoredValue::new(false),
+        }
+    }
+
+    fn ask(self) {
+        if self.asking.get_value() {
+            self.again.set_value(true);
+            return;
+        }
+        self.asking.set_value(true);
+        leptos::task::spawn_local(async move {
+            loop {
+                live::pause(METER_EVERY_MS).await;
+                self.again.set_value(false);
+                if let Ok(me) = whoami().await {
+                    self.used.set(Some(me.used));
+                }
+                if !self.again.get_value() {
+                    break;
+                }
+            }
+            self.asking.set_value(false);
+        });
+    }
+}
+
 #[component]
-fn UploadRow(upload: UploadView, version: RwSignal<u32>) -> impl IntoView {
+fn UploadRow(upload: UploadView, rows: RwSignal<Vec<UploadView>>) -> impl IntoView {
     let time = format::utc_time(upload.completed_at_ms.unwrap_or(upload.created_at_ms));
     let reason = upload
         .reason
@@ -157,7 +221,7 @@ fn UploadRow(upload: UploadView, version: RwSignal<u32>) -> impl IntoView {
     };
     // Uploads still on their way are cancelled from the upload list above.
     let delete = (upload.status != UploadStatus::Uploading)
-        .then(|| view! { <DeleteButton id=upload.id.clone() name=upload.name.clone() version/> });
+        .then(|| view! { <DeleteButton id=upload.id.clone() name=upload.name.clone() rows/> });
     let processing = upload.file.as_ref().map(|f| f.processing.as_str());
     view! {
         <tr data-upload-id=upload.id.clone() data-status=upload.status.as_str() data-processing=processing>
@@ -182,7 +246,7 @@ fn UploadRow(upload: UploadView, version: RwSignal<u32>) -> impl IntoView {
 /// "Delete", then a second, explicit "Delete for good" or "Keep": a file is not lost to one
 /// stray click.
 #[component]
-fn DeleteButton(id: String, name: String, version: RwSignal<u32>) -> impl IntoView {
+fn DeleteButton(id: String, name: String, rows: RwSignal<Vec<UploadView>>) -> impl IntoView {
     let asking = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -190,8 +254,9 @@ fn DeleteButton(id: String, name: String, version: RwSignal<u32>) -> impl IntoVi
         let id = id.clone();
         busy.set(true);
         leptos::task::spawn_local(async move {
-            match delete_upload(id).await {
-                Ok(()) => version.update(|v| *v += 1),
+            match delete_upload(id.clone()).await {
+                // The feed says so too (and tells other tabs); this tab need not wait for it.
+                Ok(()) => rows.update(|rows| rows.retain(|r| r.id != id)),
                 Err(e) => {
                     error.set(Some(e.to_string()));
                     busy.set(false);

@@ -17,6 +17,14 @@ pub fn follow(
     leptos::task::spawn_local(browser::run(after, on_event, stop));
 }
 
+/// Waits `ms` in the browser; on the server, where nothing follows the feed, not at all.
+pub async fn pause(ms: u32) {
+    #[cfg(feature = "hydrate")]
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ms;
+}
+
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::*;

@@ -12,12 +12,11 @@ use crate::{
 };
 use leptos::prelude::*;
 
+/// The picker, the queue and the totals. The library below follows what happens to each upload
+/// from the live feed, so nothing here tells it.
 #[component]
-pub fn Uploader(
-    /// Bumped when an upload settles, so the library reloads.
-    library_version: RwSignal<u32>,
-) -> impl IntoView {
-    let view = EngineView::new(library_version);
+pub fn Uploader() -> impl IntoView {
+    let view = EngineView::new();
     let engine = EngineHandle::provide();
     let dragging = RwSignal::new(false);
     let folder_input = NodeRef::<leptos::html::Input>::new();

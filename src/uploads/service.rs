@@ -146,7 +146,9 @@ impl<S: ObjectStore> UploadService<S> {
             db::uploads::release_claim(&self.db, id, &claim).await?;
             return Err(e.into());
         }
-        if db::uploads::mark_aborted(&self.db, id, &claim, self.clock.now_ms()).await? {
+        let step = db::uploads::Step::Abort { claim: &claim };
+        let moved = db::uploads::settle(&self.db, id, step, self.clock.now_ms()).await?;
+        if moved.is_ok() {
             metrics::counter!(observe::UPLOADS_ABORTED).increment(1);
         }
         let row = self.find(owner, id).await?;

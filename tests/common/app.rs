@@ -126,10 +126,15 @@ impl App {
         app
     }
 
-    /// A browser of its own: a cookie jar, so it keeps the session it is given.
+    /// A browser of its own: a cookie jar, so it keeps the session it is given. Like a
+    /// browser, it does not send a request on a connection the server may be closing: the
+    /// server closes one idle for `HOIST_HEADER_TIMEOUT` (10 s), and a call sent on it at that
+    /// instant (after a long upload to the store, say) would fail with IncompleteMessage,
+    /// which a browser retries and reqwest does not.
     pub fn browser(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .cookie_store(true)
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
             .build()
             .expect("client")
     }

@@ -76,6 +76,8 @@ impl<'a> Client<'a> {
                 .into_iter()
                 .collect(),
             )
+            // Below the server's idle limit (see `App::browser`).
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
             .build()
             .expect("client")
     }

@@ -111,6 +111,8 @@ pub async fn insert_many(
             .execute(&mut *tx)
             .await?;
         }
+        // Started: the owner's other tabs show it at once.
+        super::lifecycle::announce(&mut tx, &row.id, row.created_at).await?;
         admitted.push(Ok(()));
     }
     tx.commit().await?;

@@ -38,22 +38,6 @@ pub async fn release_claim(pool: &Pool, id: &str, claim: &str) -> DbResult<()> {
     Ok(())
 }
 
-/// Ends a claimed upload as `aborted`. `false`: the claim was lost meanwhile (the reaper took
-/// over), which the caller sees when it reads the row again.
-pub async fn mark_aborted(pool: &Pool, id: &str, claim: &str, now: i64) -> DbResult<bool> {
-    let done = sqlx::query(
-        "UPDATE uploads SET status = 'aborted', reason = NULL, completed_at = $1, \
-         expires_at = NULL, reap_claim = NULL \
-         WHERE id = $2 AND reap_claim = $3 AND status = 'uploading'",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(claim)
-    .execute(pool.writer())
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// An expired upload the reaper has claimed: what it needs to clean up the store.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Doomed {
@@ -120,8 +104,8 @@ pub fn claim_expired_statement(backend: Backend) -> &'static str {
     }
 }
 
-/// Marks claimed uploads `expired`, in one transaction. Returns how many were still held by
-/// this claim (an upload aborted meanwhile by its owner stays `aborted`).
+/// Marks claimed uploads `expired`, with their events, in one transaction. Returns how many
+/// were still held by this claim (an upload aborted meanwhile by its owner stays `aborted`).
 pub async fn mark_reaped(
     pool: &Pool,
     token: &str,
@@ -129,22 +113,16 @@ pub async fn mark_reaped(
     reason: &ClosedBecause,
     now: i64,
 ) -> DbResult<u64> {
-    let reason = reason.to_stored();
     let mut tx = pool.writer().begin().await?;
     let mut marked = 0;
     for id in ids {
-        marked += sqlx::query(
-            "UPDATE uploads SET status = 'expired', reason = $1, completed_at = $2, \
-             expires_at = NULL, reap_claim = NULL, reap_error = NULL \
-             WHERE id = $3 AND reap_claim = $4 AND status = 'uploading'",
-        )
-        .bind(&reason)
-        .bind(now)
-        .bind(id)
-        .bind(token)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let step = Step::Expire {
+            claim: token,
+            reason,
+        };
+        if transition(&mut tx, id, step, now).await?.is_ok() {
+            marked += 1;
+        }
     }
     tx.commit().await?;
     Ok(marked)

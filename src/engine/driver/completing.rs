@@ -97,10 +97,9 @@ impl Engine {
         }
     }
 
-    /// The upload is over for good: nothing to resume, the library has news.
+    /// The upload is over for good: nothing to resume (the library hears of it from the feed).
     fn settle(&self, id: FileId, upload_id: &str) {
         self.scheduler.borrow_mut().remove(id);
         self.forget(upload_id);
-        self.view.library_version.update(|v| *v += 1);
     }
 }

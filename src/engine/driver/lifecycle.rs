@@ -153,7 +153,6 @@ impl Engine {
                 // The server's reaper removes it when it expires.
                 Err(e) => leptos::logging::warn!("could not abort upload {upload_id}: {e}"),
             }
-            engine.view.library_version.update(|v| *v += 1);
         });
     }
 

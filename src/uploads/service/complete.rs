@@ -164,15 +164,11 @@ impl<S: ObjectStore> UploadService<S> {
             return e.into();
         }
         let because = ClosedBecause::Rejected(reason.clone());
-        if let Err(e) = db::uploads::mark_closed(
-            &self.db,
-            &row.id,
-            UploadStatus::Rejected,
-            Some(&because),
-            self.clock.now_ms(),
-        )
-        .await
-        {
+        let step = db::uploads::Step::Reject {
+            reason: Some(&because),
+        };
+        // Refused only if an abort or the reaper closed it meanwhile: it is closed either way.
+        if let Err(e) = db::uploads::settle(&self.db, &row.id, step, self.clock.now_ms()).await {
             return e.into();
         }
         tracing::info!(upload = %row.id, %reason, "upload rejected");

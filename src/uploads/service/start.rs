@@ -148,14 +148,10 @@ impl<S: ObjectStore> UploadService<S> {
                 (Err(e), _) => Err(e),
                 (Ok(p), Some(Ok(s3_id))) => self.started(p, &s3_id).await,
                 (Ok(p), Some(Err(e))) => {
-                    db::uploads::mark_closed(
-                        &self.db,
-                        &p.row.id,
-                        UploadStatus::Aborted,
-                        Some(&ClosedBecause::StoreRefusedStart),
-                        self.clock.now_ms(),
-                    )
-                    .await?;
+                    let step = db::uploads::Step::StoreRefused;
+                    // Nobody else knows of it yet: nothing can have moved it.
+                    let _ = db::uploads::settle(&self.db, &p.row.id, step, self.clock.now_ms())
+                        .await?;
                     Err(e.into())
                 }
                 (Ok(_), None) => Err(UploadError::NotFound),

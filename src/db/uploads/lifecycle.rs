@@ -1,0 +1,169 @@
+//! An upload's life, in one place. It is started `uploading` (admission writes the row and
+//! its event) and leaves that status once, by [`transition`]: `uploaded` when verified,
+//! `rejected` when it never will be, `aborted` by its owner, `expired` by the reaper. A
+//! settled upload is then only deleted (`outbox::delete_upload`, which writes the event that
+//! says so); what processing makes of an arrived file is the file's own state (`jobs`).
+//!
+//! Each move is a compare-and-set on the status (and claim) it starts from, with the event
+//! that tells the owner's pages, in the caller's transaction: a change exists exactly when its
+//! event does. A move the row is not in a state for is refused with [`Impossible`], which says
+//! where the row is.
+
+use super::*;
+use crate::db::events;
+
+/// A move out of `uploading`.
+#[derive(Clone, Copy, Debug)]
+pub enum Step<'a> {
+    /// Verified: off death row. The caller writes the event once the file row it makes
+    /// exists (`files::arrive`), so that the event shows the file.
+    Arrive,
+    /// It will never be verified (the store refused it, what arrived is not what was
+    /// announced). Not while an abort or the reaper holds it: the claimant closes it.
+    Reject { reason: Option<&'a ClosedBecause> },
+    /// The store would not open it: nothing was ever sent (`aborted`, with the reason).
+    StoreRefused,
+    /// Its owner's abort, which holds `claim` (see `claim_for_abort`).
+    Abort { claim: &'a str },
+    /// The reaper's, which holds `claim` (see `claim_expired`).
+    Expire {
+        claim: &'a str,
+        reason: &'a ClosedBecause,
+    },
+}
+
+impl Step<'_> {
+    pub fn to(self) -> UploadStatus {
+        match self {
+            Self::Arrive => UploadStatus::Uploaded,
+            Self::Reject { .. } => UploadStatus::Rejected,
+            Self::StoreRefused => UploadStatus::Aborted,
+            Self::Abort { .. } => UploadStatus::Aborted,
+            Self::Expire { .. } => UploadStatus::Expired,
+        }
+    }
+}
+
+/// A move the upload was not in a state for. Not a fault: two requests (or a request and the
+/// reaper) raced, and the other one won.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("upload {upload_id} cannot become {to:?}: it is {from}")]
+pub struct Impossible {
+    pub upload_id: String,
+    pub to: UploadStatus,
+    pub from: Where,
+}
+
+/// Where an upload was when a move was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Where {
+    Gone,
+    /// Settled already.
+    Settled(UploadStatus),
+    /// Still `uploading`, but held by a claim the move does not hold (or not held by the
+    /// claim it names).
+    Claimed,
+}
+
+impl std::fmt::Display for Where {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Gone => f.write_str("gone"),
+            Self::Settled(status) => f.write_str(status.as_str()),
+            Self::Claimed => f.write_str("held by another's claim"),
+        }
+    }
+}
+
+pub type Moved = Result<(), Impossible>;
+
+/// Moves upload `id` by `step` inside `tx`, writing its event (but for [`Step::Arrive`]).
+pub async fn transition(tx: &mut Conn, id: &str, step: Step<'_>, now: i64) -> DbResult<Moved> {
+    let to = step.to().as_str();
+    let done = match step {
+        Step::Arrive => sqlx::query(
+            "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
+               reason = NULL \
+             WHERE id = $3 AND status = 'uploading' AND reap_claim IS NULL",
+        )
+        .bind(to)
+        .bind(now)
+        .bind(id),
+        Step::Reject { reason } => sqlx::query(
+            "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
+               reason = $4 \
+             WHERE id = $3 AND status = 'uploading' AND reap_claim IS NULL",
+        )
+        .bind(to)
+        .bind(now)
+        .bind(id)
+        .bind(reason.map(ClosedBecause::to_stored)),
+        Step::StoreRefused => sqlx::query(
+            "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
+               reason = $4 \
+             WHERE id = $3 AND status = 'uploading' AND reap_claim IS NULL",
+        )
+        .bind(to)
+        .bind(now)
+        .bind(id)
+        .bind(ClosedBecause::StoreRefusedStart.to_stored()),
+        Step::Abort { claim } => sqlx::query(
+            "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
+               reason = NULL, reap_claim = NULL \
+             WHERE id = $3 AND status = 'uploading' AND reap_claim = $4",
+        )
+        .bind(to)
+        .bind(now)
+        .bind(id)
+        .bind(claim),
+        Step::Expire { claim, reason } => sqlx::query(
+            "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
+               reason = $5, reap_claim = NULL, reap_error = NULL \
+             WHERE id = $3 AND status = 'uploading' AND reap_claim = $4",
+        )
+        .bind(to)
+        .bind(now)
+        .bind(id)
+        .bind(claim)
+        .bind(reason.to_stored()),
+    }
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 1 {
+        if !matches!(step, Step::Arrive) {
+            announce(tx, id, now).await?;
+        }
+        return Ok(Ok(()));
+    }
+    let from = match find(&mut *tx, id).await? {
+        None => Where::Gone,
+        Some(row) if row.status == "uploading" => Where::Claimed,
+        Some(row) => Where::Settled(row.status()?),
+    };
+    Ok(Err(Impossible {
+        upload_id: id.to_owned(),
+        to: step.to(),
+        from,
+    }))
+}
+
+/// [`transition`] in a transaction of its own.
+pub async fn settle(pool: &Pool, id: &str, step: Step<'_>, now: i64) -> DbResult<Moved> {
+    let mut tx = pool.writer().begin().await?;
+    let moved = transition(&mut tx, id, step, now).await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// Writes the event of an upload that has no file (one that has not arrived): its row says
+/// all there is.
+pub(super) async fn announce(tx: &mut Conn, id: &str, now: i64) -> DbResult<()> {
+    let Some(row) = find(&mut *tx, id).await? else {
+        return Ok(());
+    };
+    events::record_view(tx, &row.owner, row.view()?, now).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
