@@ -2,7 +2,7 @@
 //! its owner says of it. Every change here writes its event in the same transaction.
 
 use super::{jobs, uploads, DbResult};
-use super::{Conn, Pool};
+use super::Pool;
 use crate::model::Visibility;
 pub use super::views::{changed, find, for_uploads, full_view, FileRow};
 

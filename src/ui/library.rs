@@ -6,7 +6,7 @@
 //! reload. The storage meter is asked again (at most twice a second) when a status changes.
 
 use crate::{
-    api::{delete_upload, list_uploads, whoami},
+    api::{account::whoami, delete_upload, list_uploads},
     format,
     model::{LibraryPage, UploadEvent, UploadStatus, UploadView},
     ui::live,

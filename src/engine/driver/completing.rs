@@ -9,7 +9,7 @@ use crate::{
     error::ApiError,
     model::{UploadView, MAX_COMPLETE_BATCH},
 };
-use leptos::{prelude::*, task::spawn_local};
+use leptos::task::spawn_local;
 
 impl Engine {
     /// Asks the server to complete `id` with the next batch.

@@ -10,7 +10,7 @@ use crate::{
         uploads::{Allowance, Refused, UploadRow},
     },
     error::Invalid,
-    model::{ClosedBecause, SignedPart, StartedUpload, UploadStatus, MAX_START_BATCH},
+    model::{SignedPart, StartedUpload, UploadStatus, MAX_START_BATCH},
     storage::{Checksum, ObjectStore, StorageResult},
     uploads::{naming, policy, UploadError, UploadResult},
 };
