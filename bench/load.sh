@@ -123,7 +123,8 @@ for instances in $INSTANCES; do
       "$LOAD" "${args[@]}" --clients "$clients" --duration "${SECONDS_EACH}s" \
       ${BENCH_LINK_MBIT:+--link-mbit "$BENCH_LINK_MBIT"} | tee "$data/table.md"
     read -r hoist_cpu store_cpu postgres_cpu < <(python3 -c "import sys; a, b = sys.argv[1:3]; a, b = a.split(), b.split(); print(*(round(float(y) - float(x), 1) for x, y in zip(a, b)))" "$before" "$(cpu_now)")
-    # Where the writers' time went, as the first instance saw it (see db::write).
+    # Where the writers' time went, as the first instance saw it (see db::writer): waiting for
+    # the writer connection (transaction) and for the owners a transaction holds (owner).
     curl -fsS "${args[1]}/metrics" | awk '
       /^hoist_db_write_(wait|held)_seconds_(sum|count)\{/ {
         match($1, /kind="[a-z]+"/); kind = substr($1, RSTART + 6, RLENGTH - 7)
@@ -132,8 +133,11 @@ for instances in $INSTANCES; do
       END {
         for (k in kinds) {
           n = v[k, "hoist_db_write_wait_seconds_count"]
-          if (n > 0) printf "Write turns (%s): %d, mean wait %.1f ms, mean held %.2f ms\n", k, n,
-            1000 * v[k, "hoist_db_write_wait_seconds_sum"] / n, 1000 * v[k, "hoist_db_write_held_seconds_sum"] / n
+          if (n > 0) printf "Writer waits (%s): %d, mean wait %.2f ms\n", k, n,
+            1000 * v[k, "hoist_db_write_wait_seconds_sum"] / n
+          h = v[k, "hoist_db_write_held_seconds_count"]
+          if (h > 0) printf "Write transactions open (%s): mean %.2f ms\n", k,
+            1000 * v[k, "hoist_db_write_held_seconds_sum"] / h
         }
       }'
     rss=()

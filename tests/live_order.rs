@@ -54,7 +54,10 @@ async fn events_that_commit_in_the_reverse_order_of_their_ids_reach_a_follower_o
         // Its commit woke the feed, which reads it within this: it must hold it back behind
         // the first, still to commit, rather than move its cursor past it.
         let early = live.next(Duration::from_secs(1)).await;
-        assert_eq!(early, None, "an event passed on before an older one could commit");
+        assert_eq!(
+            early, None,
+            "an event passed on before an older one could commit"
+        );
         first.commit().await.expect("then the first");
     } else {
         first.commit().await.expect("the first commits");

@@ -38,10 +38,11 @@ impl Pass for ClosedUploads {
 
     async fn pass(&self) -> Result<(), String> {
         let retention = i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);
-        let before = crate::clock::SystemClock.now_ms().saturating_sub(retention);
+        let now = crate::clock::SystemClock.now_ms();
+        let before = now.saturating_sub(retention);
         let mut removed = 0;
         loop {
-            let batch = crate::db::uploads::remove_closed(&self.db, before, 1000)
+            let batch = crate::db::uploads::remove_closed(&self.db, before, now, 1000)
                 .await
                 .map_err(|e| e.to_string())?;
             removed += batch;

@@ -255,7 +255,7 @@ pub async fn insert_session(
     holds.extend(adopt_from.as_ref().map(|g| g.owner));
     tx.hold(&holds).await?;
     let stayed = match adopt_from {
-        Some(guest) => super::adoption::adopt(&mut tx, guest, account_id).await?,
+        Some(guest) => super::adoption::adopt(&mut tx, guest, account_id, now).await?,
         None => super::adoption::Stayed::default(),
     };
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);

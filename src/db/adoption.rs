@@ -47,7 +47,12 @@ impl Stayed {
 /// Moves what fits of `guest`'s uploads to the account `account_id`, inside `tx` (a
 /// [`super::write`] transaction). Closed uploads (aborted, rejected, expired) hold no bytes
 /// and go with the rest, so the library keeps saying what became of them.
-pub async fn adopt(tx: &mut Conn, guest: Guest<'_>, account_id: &str) -> DbResult<Stayed> {
+pub async fn adopt(
+    tx: &mut Conn,
+    guest: Guest<'_>,
+    account_id: &str,
+    now: i64,
+) -> DbResult<Stayed> {
     let account = format!("account:{account_id}");
     let (quota, used, active): (i64, i64, i64) = sqlx::query_as(concat!(
         "SELECT COALESCE((SELECT quota FROM accounts WHERE id = $1), 0), ",
@@ -108,13 +113,17 @@ pub async fn adopt(tx: &mut Conn, guest: Guest<'_>, account_id: &str) -> DbResul
             .execute(&mut *tx)
             .await?;
     }
-    sqlx::query(
+    let closed: Vec<String> = sqlx::query_scalar(
         "UPDATE uploads SET owner = $1, guest_net = NULL
-         WHERE owner = $2 AND status NOT IN ('uploading', 'uploaded')",
+         WHERE owner = $2 AND status NOT IN ('uploading', 'uploaded') RETURNING id",
     )
     .bind(&account)
     .bind(guest.owner)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
+    // The account's other tabs and devices show them at once.
+    for id in taken.iter().chain(&closed) {
+        super::views::changed(tx, id, now).await?;
+    }
     Ok(stayed)
 }

@@ -85,6 +85,20 @@ pub async fn record_view(
     record(conn, owner, &id, &body, now).await
 }
 
+/// Writes the event that says upload `upload_id` is gone.
+pub async fn record_deleted(
+    conn: &mut Conn,
+    owner: &str,
+    upload_id: &str,
+    now: i64,
+) -> DbResult<i64> {
+    let body = serde_json::to_string(&UploadEvent::Deleted {
+        upload_id: upload_id.to_owned(),
+    })
+    .map_err(|e| DbError::Corrupt(e.to_string()))?;
+    record(conn, owner, upload_id, &body, now).await
+}
+
 /// One owner's final events after `after`, in order: those before the [`horizon`] read first,
 /// so that none still to commit can land behind them.
 pub async fn for_owner_after(
@@ -164,11 +178,23 @@ pub async fn newest(pool: &Pool) -> DbResult<EventCursor> {
     }
 }
 
-/// Forgets events written before `before` (Unix ms). A client away longer than that reloads.
+/// Forgets events written before `before` (Unix ms), a batch at a time: one long delete would
+/// hold the live feed back on PostgreSQL (see [`horizon`]). A client away longer reloads.
 pub async fn prune(pool: &Pool, before: i64) -> DbResult<u64> {
-    let done = sqlx::query("DELETE FROM events WHERE at < $1")
+    const BATCH: i64 = 5_000;
+    let mut pruned = 0;
+    loop {
+        let done = sqlx::query(
+            "DELETE FROM events WHERE id IN \
+               (SELECT id FROM events WHERE at < $1 ORDER BY at LIMIT $2)",
+        )
         .bind(before)
+        .bind(BATCH)
         .execute(pool.writer())
         .await?;
-    Ok(done.rows_affected())
+        pruned += done.rows_affected();
+        if done.rows_affected() < BATCH as u64 {
+            return Ok(pruned);
+        }
+    }
 }

@@ -1,10 +1,10 @@
 //! Queries on the `files` table: an upload once it has arrived, what processing found and what
 //! its owner says of it. Every change here writes its event in the same transaction.
 
-use super::{jobs, uploads, DbResult};
-use super::Pool;
-use crate::model::Visibility;
 pub use super::views::{changed, find, for_uploads, full_view, FileRow};
+use super::Pool;
+use super::{jobs, uploads, DbResult};
+use crate::model::Visibility;
 
 /// The pardon and what follows it, in one transaction: the upload is marked uploaded (off
 /// death row), its file row is made, its jobs are queued and its event is written. A crash
@@ -18,6 +18,7 @@ pub async fn arrive(
     max_attempts: u32,
 ) -> DbResult<bool> {
     let mut tx = pool.writer().begin().await?;
+    tx.hold_owner_of(upload_id).await?;
     if uploads::transition(&mut tx, upload_id, uploads::Step::Arrive, now)
         .await?
         .is_err()
@@ -53,6 +54,7 @@ pub async fn describe(
     now: i64,
 ) -> DbResult<bool> {
     let mut tx = pool.writer().begin().await?;
+    tx.hold(&[owner]).await?;
     let done = sqlx::query(
         "UPDATE files SET title = $1, description = $2, visibility = $3, updated_at = $4 \
          WHERE upload_id = $5 AND upload_id IN (SELECT id FROM uploads WHERE owner = $6)",
@@ -77,6 +79,7 @@ pub async fn describe(
 /// False if `owner` has no such file.
 pub async fn new_share_key(pool: &Pool, upload_id: &str, owner: &str, now: i64) -> DbResult<bool> {
     let mut tx = pool.writer().begin().await?;
+    tx.hold(&[owner]).await?;
     let done = sqlx::query(
         "UPDATE files SET share_key = $1, updated_at = $2 \
          WHERE upload_id = $3 AND upload_id IN (SELECT id FROM uploads WHERE owner = $4)",
@@ -151,21 +154,31 @@ pub async fn share_stored(
             .bind(row.size)
     };
     // A plain read first: a file the owner does not hold costs no write lock.
-    if find().fetch_optional(pool).await?.is_none() {
+    let Some((_, _, _, seen_net)) = find().fetch_optional(pool).await? else {
         return Ok(false);
-    }
+    };
     let mut tx = pool.writer().begin().await?;
-    let net = allowance
-        .network
-        .as_ref()
-        .map(|n| uploads::network_key(&n.key));
+    // The copy counts against the source's guest network (its `guest_net` goes with it) as
+    // well as the caller's.
+    let nets: Vec<String> = [
+        allowance.network.as_ref().map(|n| n.key.as_str()),
+        seen_net.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(uploads::network_key)
+    .collect();
     let mut holds = vec![row.owner.as_str()];
-    holds.extend(net.as_deref());
+    holds.extend(nets.iter().map(String::as_str));
     tx.hold(&holds).await?;
     let Some((source, key, content_type, guest_net)) = find().fetch_optional(&mut *tx).await?
     else {
         return Ok(false);
     };
+    if guest_net != seen_net {
+        // Moved to another network meanwhile (a sign-in adopted it): start afresh instead.
+        return Ok(false);
+    }
     let now = row.created_at;
     let limit = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let net_max = allowance

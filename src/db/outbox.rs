@@ -4,8 +4,7 @@
 //! an object that is gone: the row goes first, the object after, retried until the store
 //! confirms (see `background::outbox`).
 
-use super::{events, uploads::UploadRow, Backend, Conn, DbError, DbResult, Pool};
-use crate::model::UploadEvent;
+use super::{events, uploads::UploadRow, Backend, Conn, DbResult, Pool};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -117,11 +116,7 @@ pub async fn delete_upload(pool: &Pool, id: &str, owner: &str, now: i64) -> DbRe
     }
     let keys: Vec<&str> = doomed.iter().map(String::as_str).collect();
     doom(&mut tx, &keys, now).await?;
-    let body = serde_json::to_string(&UploadEvent::Deleted {
-        upload_id: id.to_owned(),
-    })
-    .map_err(|e| DbError::Corrupt(e.to_string()))?;
-    events::record(&mut tx, owner, id, &body, now).await?;
+    events::record_deleted(&mut tx, owner, id, now).await?;
     tx.commit().await?;
     Ok(Deletion::Deleted {
         doomed: doomed.len(),

@@ -12,7 +12,11 @@
 //! PostgreSQL serialises nothing globally. Rows lock themselves and constraints hold; a
 //! transaction that reads an owner's rows to decide a write (a quota checked, then an upload
 //! admitted; a file's jobs counted, then the file marked ready) first holds that owner
-//! ([`WriteTx::hold`]), so it waits only for the same owner's such transactions.
+//! ([`WriteTx::hold`]), so it waits only for the same owner's such transactions. So does every
+//! transaction that writes an upload's event, before its first write: a transaction's id
+//! (which orders the live feed, see `events`) is given at its first write, so for one owner
+//! the ids then follow the order of the commits, and a page never gets an upload's older
+//! state after its newer one.
 
 use super::{Backend, Conn, DbResult, Tx};
 use sqlx::AnyPool;
@@ -109,17 +113,26 @@ impl WriteTx {
     }
 
     /// [`Self::hold`] on the owner of upload `upload_id` (nothing if there is no such upload).
+    /// The owner is read again once held: a sign-in may have given the upload to an account
+    /// meanwhile (adoption holds both), and then that owner is held too.
     pub async fn hold_owner_of(&mut self, upload_id: &str) -> DbResult<()> {
         if self.backend == Backend::Sqlite {
             return Ok(());
         }
-        let owner: Option<String> = sqlx::query_scalar("SELECT owner FROM uploads WHERE id = $1")
-            .bind(upload_id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        match owner {
-            Some(owner) => self.hold(&[&owner]).await,
-            None => Ok(()),
+        let mut held: Option<String> = None;
+        loop {
+            let owner: Option<String> =
+                sqlx::query_scalar("SELECT owner FROM uploads WHERE id = $1")
+                    .bind(upload_id)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+            match owner {
+                Some(owner) if held.as_ref() != Some(&owner) => {
+                    self.hold(&[&owner]).await?;
+                    held = Some(owner);
+                }
+                _ => return Ok(()),
+            }
         }
     }
 

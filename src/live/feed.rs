@@ -30,7 +30,8 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 /// Events written by other processes arrive within this.
 const POLL: Duration = Duration::from_millis(500);
-/// Committed events wait behind a transaction still running for about this long per look.
+/// Committed events held back behind a transaction still running are looked at again after
+/// this, then twice as long each time, up to [`POLL`].
 const NOT_FINAL_YET: Duration = Duration::from_millis(20);
 /// Rows read per query.
 const BATCH: i64 = 500;
@@ -225,14 +226,17 @@ async fn listen(url: String, bell: Bell) {
 }
 
 async fn tail(feed: Arc<Feed>, bell: Bell, mut last: EventCursor) {
-    let mut soon = false;
+    // While events wait behind a running transaction, looked at again after 20 ms, then 40,
+    // 80…: a long transaction (a migration, another application's) costs a read every POLL,
+    // not fifty a second.
+    let mut held_back: Option<Duration> = None;
     loop {
-        let wait = if soon { NOT_FINAL_YET } else { POLL };
+        let wait = held_back.unwrap_or(POLL);
         tokio::select! {
             () = bell.rung() => {}
             () = tokio::time::sleep(wait) => {}
         }
-        soon = false;
+        let waited = held_back.take();
         loop {
             let read = match db::events::horizon(&feed.db).await {
                 Ok(horizon) => db::events::after(&feed.db, last, horizon, BATCH).await,
@@ -252,7 +256,7 @@ async fn tail(feed: Arc<Feed>, bell: Bell, mut last: EventCursor) {
             if read.waiting > 0 {
                 // Committed, but a transaction that began before them has not ended: its
                 // events may come first. No bell rings when it ends without events.
-                soon = true;
+                held_back = Some(waited.map_or(NOT_FINAL_YET, |w| (w * 2).min(POLL)));
                 break;
             }
             if !read.full {

@@ -74,7 +74,12 @@ fn UploadTable(first: LibraryPage, used: RwSignal<Option<u64>>) -> impl IntoView
         leptos::task::spawn_local(async move {
             match list_uploads(Some(cursor)).await {
                 Ok(page) => {
-                    rows.update(|r| r.extend(page.uploads));
+                    // An upload the feed put at the top may come again on a later page.
+                    rows.update(|r| {
+                        let shown: std::collections::HashSet<String> =
+                            r.iter().map(|u| u.id.clone()).collect();
+                        r.extend(page.uploads.into_iter().filter(|u| !shown.contains(&u.id)));
+                    });
                     next.set(page.next);
                     error.set(None);
                 }
@@ -170,23 +175,29 @@ impl Meter {
     }
 
     fn ask(self) {
-        if self.asking.get_value() {
-            self.again.set_value(true);
+        if self.asking.try_get_value().unwrap_or(true) {
+            self.again.try_set_value(true);
             return;
         }
-        self.asking.set_value(true);
+        self.asking.try_set_value(true);
+        // The table (and with it these values) may be gone by the time an answer comes (a
+        // sign-in draws a new one): then the task ends quietly.
         leptos::task::spawn_local(async move {
             loop {
                 live::pause(METER_EVERY_MS).await;
-                self.again.set_value(false);
-                if let Ok(me) = whoami().await {
-                    self.used.set(Some(me.used));
+                if self.again.try_set_value(false).is_some() {
+                    return;
                 }
-                if !self.again.get_value() {
+                if let Ok(me) = whoami().await {
+                    if self.used.try_set(Some(me.used)).is_some() {
+                        return;
+                    }
+                }
+                if !self.again.try_get_value().unwrap_or(false) {
                     break;
                 }
             }
-            self.asking.set_value(false);
+            self.asking.try_set_value(false);
         });
     }
 }

@@ -77,7 +77,8 @@ impl std::fmt::Display for Where {
 
 pub type Moved = Result<(), Impossible>;
 
-/// Moves upload `id` by `step` inside `tx`, writing its event (but for [`Step::Arrive`]).
+/// Moves upload `id` by `step` inside `tx`, writing its event (but for [`Step::Arrive`]). `tx`
+/// holds the upload's owner from before its first write (see `db::writer`).
 pub async fn transition(tx: &mut Conn, id: &str, step: Step<'_>, now: i64) -> DbResult<Moved> {
     let to = step.to().as_str();
     let done = match step {
@@ -147,9 +148,68 @@ pub async fn transition(tx: &mut Conn, id: &str, step: Step<'_>, now: i64) -> Db
     }))
 }
 
+/// The reaper's [`Step::Expire`] for a batch of uploads it holds by `claim`, in one transaction
+/// and one statement (a pass may close a hundred thousand): the owners are held first, as
+/// [`transition`]'s callers do, and each upload that moved writes its event. Returns how many
+/// moved; the others were closed another way meanwhile (an abort).
+pub async fn expire_claimed(
+    pool: &Pool,
+    ids: &[String],
+    claim: &str,
+    reason: &ClosedBecause,
+    now: i64,
+) -> DbResult<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    // Placeholders only, the ids' from `$first` on.
+    let list = |first: usize| {
+        let marks: Vec<String> = (first..first + ids.len())
+            .map(|n| format!("${n}"))
+            .collect();
+        marks.join(", ")
+    };
+    let owners_sql = format!(
+        "SELECT DISTINCT owner FROM uploads WHERE id IN ({})",
+        list(1)
+    );
+    let mut owners = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(owners_sql));
+    for id in ids {
+        owners = owners.bind(id);
+    }
+    let owners: Vec<String> = owners.fetch_all(pool).await?;
+    let mut tx = pool.writer().begin().await?;
+    let keys: Vec<&str> = owners.iter().map(String::as_str).collect();
+    tx.hold(&keys).await?;
+    let sql = format!(
+        concat!(
+            "UPDATE uploads SET status = 'expired', completed_at = $3, expires_at = NULL, \
+               reason = $2, reap_claim = NULL, reap_error = NULL \
+             WHERE status = 'uploading' AND reap_claim = $1 AND id IN ({}) \
+             RETURNING ",
+            row_columns!()
+        ),
+        list(4)
+    );
+    let mut update = sqlx::query_as::<_, UploadRow>(sqlx::AssertSqlSafe(sql))
+        .bind(claim)
+        .bind(reason.to_stored())
+        .bind(now);
+    for id in ids {
+        update = update.bind(id);
+    }
+    let moved = update.fetch_all(&mut *tx).await?;
+    for row in &moved {
+        events::record_view(&mut tx, &row.owner, row.view()?, now).await?;
+    }
+    tx.commit().await?;
+    Ok(moved.len() as u64)
+}
+
 /// [`transition`] in a transaction of its own.
 pub async fn settle(pool: &Pool, id: &str, step: Step<'_>, now: i64) -> DbResult<Moved> {
     let mut tx = pool.writer().begin().await?;
+    tx.hold_owner_of(id).await?;
     let moved = transition(&mut tx, id, step, now).await?;
     tx.commit().await?;
     Ok(moved)

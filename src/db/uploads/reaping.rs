@@ -72,17 +72,24 @@ pub async fn claim_expired(
 /// Removes up to `limit` uploads that ended without a file (aborted, rejected, expired)
 /// before `before`, through the index of closed uploads. A row still being cleaned up (a
 /// claim or an expiry on it) stays until the cleanup is done. Returns how many went.
-pub async fn remove_closed(pool: &Pool, before: i64, limit: i64) -> DbResult<u64> {
-    let done = sqlx::query(
+pub async fn remove_closed(pool: &Pool, before: i64, now: i64, limit: i64) -> DbResult<u64> {
+    let mut tx = pool.writer().begin().await?;
+    let gone: Vec<(String, String)> = sqlx::query_as(
         "DELETE FROM uploads WHERE id IN (SELECT id FROM uploads \
                WHERE status IN ('aborted', 'rejected', 'expired') AND completed_at < $1 \
-               AND expires_at IS NULL AND reap_claim IS NULL LIMIT $2)",
+               AND expires_at IS NULL AND reap_claim IS NULL LIMIT $2) \
+         RETURNING id, owner",
     )
     .bind(before)
     .bind(limit)
-    .execute(pool.writer())
+    .fetch_all(&mut *tx)
     .await?;
-    Ok(done.rows_affected())
+    // Settled long ago, so no other event of theirs is on its way; open pages drop the rows.
+    for (id, owner) in &gone {
+        crate::db::events::record_deleted(&mut tx, owner, id, now).await?;
+    }
+    tx.commit().await?;
+    Ok(gone.len() as u64)
 }
 
 /// The statement of [`claim_expired`] (binds: claim token, lease end, now, limit), public so
@@ -104,8 +111,8 @@ pub fn claim_expired_statement(backend: Backend) -> &'static str {
     }
 }
 
-/// Marks claimed uploads `expired`, with their events, in one transaction. Returns how many
-/// were still held by this claim (an upload aborted meanwhile by its owner stays `aborted`).
+/// Marks claimed uploads `expired`, with their events. Returns how many were still held by
+/// this claim (an upload aborted meanwhile by its owner stays `aborted`).
 pub async fn mark_reaped(
     pool: &Pool,
     token: &str,
@@ -113,19 +120,7 @@ pub async fn mark_reaped(
     reason: &ClosedBecause,
     now: i64,
 ) -> DbResult<u64> {
-    let mut tx = pool.writer().begin().await?;
-    let mut marked = 0;
-    for id in ids {
-        let step = Step::Expire {
-            claim: token,
-            reason,
-        };
-        if transition(&mut tx, id, step, now).await?.is_ok() {
-            marked += 1;
-        }
-    }
-    tx.commit().await?;
-    Ok(marked)
+    expire_claimed(pool, ids, token, reason, now).await
 }
 
 /// Gives a claimed upload back after its cleanup failed: tried again at `retry_at`, with the

@@ -150,8 +150,8 @@ impl<S: ObjectStore> UploadService<S> {
                 (Ok(p), Some(Err(e))) => {
                     let step = db::uploads::Step::StoreRefused;
                     // Nobody else knows of it yet: nothing can have moved it.
-                    let _ = db::uploads::settle(&self.db, &p.row.id, step, self.clock.now_ms())
-                        .await?;
+                    let _ =
+                        db::uploads::settle(&self.db, &p.row.id, step, self.clock.now_ms()).await?;
                     Err(e.into())
                 }
                 (Ok(_), None) => Err(UploadError::NotFound),

@@ -43,7 +43,9 @@ async fn start(pool: &Pool, id: &str, expires_at: i64) {
         network: None,
     };
     let row = row(id, expires_at);
-    let admitted = insert_many(pool, &[(&row, None)], &allowance).await.unwrap();
+    let admitted = insert_many(pool, &[(&row, None)], &allowance)
+        .await
+        .unwrap();
     assert_eq!(admitted, [Ok(())]);
 }
 
@@ -85,10 +87,14 @@ async fn every_transition_writes_its_event_in_its_order() {
     };
     assert_eq!(settle(&pool, "rejected", reject, T0).await.unwrap(), Ok(()));
     assert_eq!(
-        settle(&pool, "refused", Step::StoreRefused, T0).await.unwrap(),
+        settle(&pool, "refused", Step::StoreRefused, T0)
+            .await
+            .unwrap(),
         Ok(())
     );
-    assert!(claim_for_abort(&pool, "aborted", "abort:r1", T0, later).await.unwrap());
+    assert!(claim_for_abort(&pool, "aborted", "abort:r1", T0, later)
+        .await
+        .unwrap());
     let abort = Step::Abort { claim: "abort:r1" };
     assert_eq!(settle(&pool, "aborted", abort, T0).await.unwrap(), Ok(()));
     let doomed = claim_expired(&pool, "reaper", T0, later, 10).await.unwrap();
@@ -96,7 +102,9 @@ async fn every_transition_writes_its_event_in_its_order() {
     let ids = vec!["expired".to_owned()];
     let expired = ClosedBecause::Expired { idle_secs: 60 };
     assert_eq!(
-        mark_reaped(&pool, "reaper", &ids, &expired, T0).await.unwrap(),
+        mark_reaped(&pool, "reaper", &ids, &expired, T0)
+            .await
+            .unwrap(),
         1
     );
     assert!(db::files::arrive(&pool, "arrived", T0, &["hash"], 3)
@@ -108,7 +116,9 @@ async fn every_transition_writes_its_event_in_its_order() {
     assert!(jobs::finish(&pool, &job, "w1", &done, &findings, T0)
         .await
         .unwrap());
-    let gone = outbox::delete_upload(&pool, "arrived", OWNER, T0).await.unwrap();
+    let gone = outbox::delete_upload(&pool, "arrived", OWNER, T0)
+        .await
+        .unwrap();
     assert!(matches!(gone, outbox::Deletion::Deleted { .. }), "{gone:?}");
 
     assert_eq!(
@@ -150,16 +160,24 @@ async fn a_move_the_row_is_not_in_a_state_for_is_refused_and_writes_nothing() {
     let reject = Step::Reject { reason: None };
     assert_eq!(
         settle(&pool, "a", reject, T0).await.unwrap(),
-        refused(UploadStatus::Rejected, Where::Settled(UploadStatus::Uploaded))
+        refused(
+            UploadStatus::Rejected,
+            Where::Settled(UploadStatus::Uploaded)
+        )
     );
     assert_eq!(
         settle(&pool, "a", Step::Abort { claim: "abort:x" }, T0)
             .await
             .unwrap(),
-        refused(UploadStatus::Aborted, Where::Settled(UploadStatus::Uploaded))
+        refused(
+            UploadStatus::Aborted,
+            Where::Settled(UploadStatus::Uploaded)
+        )
     );
     // Held by an abort: neither a rejection nor another claim may close it.
-    assert!(claim_for_abort(&pool, "b", "abort:mine", T0, later).await.unwrap());
+    assert!(claim_for_abort(&pool, "b", "abort:mine", T0, later)
+        .await
+        .unwrap());
     let theirs = Step::Abort {
         claim: "abort:theirs",
     };
@@ -167,10 +185,16 @@ async fn a_move_the_row_is_not_in_a_state_for_is_refused_and_writes_nothing() {
     assert_eq!(moved.map_err(|e| e.from), Err(Where::Claimed));
     let moved = settle(&pool, "b", reject, T0).await.unwrap();
     assert_eq!(moved.map_err(|e| e.from), Err(Where::Claimed));
-    let moved = settle(&pool, "nobody", Step::StoreRefused, T0).await.unwrap();
+    let moved = settle(&pool, "nobody", Step::StoreRefused, T0)
+        .await
+        .unwrap();
     assert_eq!(moved.map_err(|e| e.from), Err(Where::Gone));
 
-    assert_eq!(events(&pool).await.len(), before, "a refused move said something");
+    assert_eq!(
+        events(&pool).await.len(),
+        before,
+        "a refused move said something"
+    );
     let b = find(&pool, "b").await.unwrap().unwrap();
     assert_eq!(b.status, "uploading");
 }
