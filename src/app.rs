@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
 #[component]
 fn HomePage() -> impl IntoView {
     let library_version = RwSignal::new(0u32);
+    let heard = RwSignal::new(Vec::new());
     let used = RwSignal::new(None::<u64>);
     // Effects run only in the browser: the attribute tells people's scripts and tests that
     // the page is interactive.
@@ -70,8 +71,8 @@ fn HomePage() -> impl IntoView {
                 </div>
                 <AccountBar library_version used/>
             </header>
-            <Uploader/>
-            <Library version=library_version used/>
+            <Uploader heard/>
+            <Library version=library_version used heard/>
         </main>
     }
 }

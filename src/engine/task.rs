@@ -153,10 +153,14 @@ pub struct EngineView {
     pub online: RwSignal<bool>,
     pub total_speed: RwSignal<Option<f64>>,
     pub total_seconds_left: RwSignal<Option<f64>>,
+    /// What the server answered about uploads this page settled (completed, aborted), for the
+    /// library: it shows them even when the live feed cannot reach this page (its stream
+    /// refused while the server is flooded).
+    pub heard: RwSignal<Vec<crate::model::UploadView>>,
 }
 
 impl EngineView {
-    pub fn new() -> Self {
+    pub fn new(heard: RwSignal<Vec<crate::model::UploadView>>) -> Self {
         Self {
             tasks: RwSignal::new(Vec::new()),
             unfinished: RwSignal::new(Vec::new()),
@@ -164,6 +168,7 @@ impl EngineView {
             online: RwSignal::new(true),
             total_speed: RwSignal::new(None),
             total_seconds_left: RwSignal::new(None),
+            heard,
         }
     }
 

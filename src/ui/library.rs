@@ -16,6 +16,8 @@ use leptos::prelude::*;
 #[component]
 pub fn Library(
     version: RwSignal<u32>,
+    /// The server's answers about uploads this page settled (see `Uploader`).
+    heard: RwSignal<Vec<UploadView>>,
     /// Set from each first page: the storage meter shows it.
     used: RwSignal<Option<u64>>,
 ) -> impl IntoView {
@@ -34,7 +36,7 @@ pub fn Library(
                         .get()
                         .map(|result| match result {
                             Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                            Ok(page) => view! { <UploadTable first=page used/> }.into_any(),
+                            Ok(page) => view! { <UploadTable first=page used heard/> }.into_any(),
                         })
                 }}
             </Transition>
@@ -44,12 +46,36 @@ pub fn Library(
 
 /// The first page, and the pages "Load more" brings after it.
 #[component]
-fn UploadTable(first: LibraryPage, used: RwSignal<Option<u64>>) -> impl IntoView {
+fn UploadTable(
+    first: LibraryPage,
+    used: RwSignal<Option<u64>>,
+    heard: RwSignal<Vec<UploadView>>,
+) -> impl IntoView {
     let rows = RwSignal::new(first.uploads);
     let next = RwSignal::new(first.next);
+    let meter = Meter::new(used);
+    // What this page settled shows at once, stream or no stream; the feed's event for it
+    // (the same view, or a later one) follows.
+    Effect::new(move |_| {
+        heard.track();
+        let views = heard
+            .try_update_untracked(std::mem::take)
+            .unwrap_or_default();
+        let mut changed = false;
+        for view in views {
+            changed |= apply(
+                rows,
+                UploadEvent::Changed {
+                    upload: Box::new(view),
+                },
+            );
+        }
+        if changed {
+            meter.ask();
+        }
+    });
     if let Some(after) = first.events_after {
         let (stop, stopped) = futures::channel::oneshot::channel::<()>();
-        let meter = Meter::new(used);
         live::follow(
             after,
             move |event| {

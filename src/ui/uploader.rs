@@ -13,10 +13,11 @@ use crate::{
 use leptos::prelude::*;
 
 /// The picker, the queue and the totals. The library below follows what happens to each upload
-/// from the live feed, so nothing here tells it.
+/// from the live feed; `heard` also passes it the server's own answers about uploads settled
+/// here, which need no stream.
 #[component]
-pub fn Uploader() -> impl IntoView {
-    let view = EngineView::new();
+pub fn Uploader(heard: RwSignal<Vec<crate::model::UploadView>>) -> impl IntoView {
+    let view = EngineView::new(heard);
     let engine = EngineHandle::provide();
     let dragging = RwSignal::new(false);
     let folder_input = NodeRef::<leptos::html::Input>::new();

@@ -9,7 +9,7 @@ use crate::{
     error::ApiError,
     model::{UploadView, MAX_COMPLETE_BATCH},
 };
-use leptos::task::spawn_local;
+use leptos::{prelude::*, task::spawn_local};
 
 impl Engine {
     /// Asks the server to complete `id` with the next batch.
@@ -63,8 +63,9 @@ impl Engine {
             return;
         };
         match answer {
-            Ok(_) => {
+            Ok(view) => {
                 task.succeeded();
+                self.view.heard.update(|heard| heard.push(view));
                 self.settle(id, upload_id);
             }
             // The store lacks parts we thought sent: send them again.

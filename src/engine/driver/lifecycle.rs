@@ -149,7 +149,11 @@ impl Engine {
         let engine = self.clone();
         spawn_local(async move {
             match persist(|| abort_upload(upload_id.clone())).await {
-                Ok(_) | Err(ApiError::NotFound | ApiError::Closed(_)) => engine.forget(&upload_id),
+                Ok(view) => {
+                    engine.view.heard.update(|heard| heard.push(view));
+                    engine.forget(&upload_id);
+                }
+                Err(ApiError::NotFound | ApiError::Closed(_)) => engine.forget(&upload_id),
                 // The server's reaper removes it when it expires.
                 Err(e) => leptos::logging::warn!("could not abort upload {upload_id}: {e}"),
             }
