@@ -82,32 +82,23 @@ pub type Moved = Result<(), Impossible>;
 pub async fn transition(tx: &mut Conn, id: &str, step: Step<'_>, now: i64) -> DbResult<Moved> {
     let to = step.to().as_str();
     let done = match step {
-        Step::Arrive => sqlx::query(
-            "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
-               reason = NULL \
-             WHERE id = $3 AND status = 'uploading' AND reap_claim IS NULL",
-        )
-        .bind(to)
-        .bind(now)
-        .bind(id),
-        Step::Reject { reason } => sqlx::query(
-            "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
-               reason = $4 \
-             WHERE id = $3 AND status = 'uploading' AND reap_claim IS NULL",
-        )
-        .bind(to)
-        .bind(now)
-        .bind(id)
-        .bind(reason.map(ClosedBecause::to_stored)),
-        Step::StoreRefused => sqlx::query(
-            "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
-               reason = $4 \
-             WHERE id = $3 AND status = 'uploading' AND reap_claim IS NULL",
-        )
-        .bind(to)
-        .bind(now)
-        .bind(id)
-        .bind(ClosedBecause::StoreRefusedStart.to_stored()),
+        // Unclaimed moves differ only in the status and the reason they leave.
+        Step::Arrive | Step::Reject { .. } | Step::StoreRefused => {
+            let reason = match step {
+                Step::Reject { reason } => reason.map(ClosedBecause::to_stored),
+                Step::StoreRefused => Some(ClosedBecause::StoreRefusedStart.to_stored()),
+                _ => None,
+            };
+            sqlx::query(
+                "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
+                   reason = $4 \
+                 WHERE id = $3 AND status = 'uploading' AND reap_claim IS NULL",
+            )
+            .bind(to)
+            .bind(now)
+            .bind(id)
+            .bind(reason)
+        }
         Step::Abort { claim } => sqlx::query(
             "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
                reason = NULL, reap_claim = NULL \
