@@ -32,10 +32,23 @@ cleanup() {
   "$ROOT/scripts/local-pg.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
   if [ "$status" != 0 ]; then
     local log
+    # The apps' logs first, the tests' own last: what a reader of the end needs is which test
+    # failed and why, not the servers' last requests.
     for log in "$WORK"/*.log; do
       [ -f "$log" ] || continue
+      case $(basename "$log") in cargo-test*.log | e2e.log) continue ;; esac
       printf '\n--- last lines of %s ---\n' "$(basename "$log")" >&2
       tail -n 30 "$log" >&2
+    done
+    for log in "$WORK"/cargo-test.log "$WORK"/cargo-test-postgres.log "$WORK"/e2e.log; do
+      [ -f "$log" ] || continue
+      printf '\n--- failures in %s ---\n' "$(basename "$log")" >&2
+      # cargo's "failures:" section and Playwright's numbered failures, then the summary lines.
+      case $(basename "$log") in
+        e2e.log) grep -A 40 -E '^  [0-9]+\) ' "$log" | head -n 150 >&2 || true ;;
+        *) sed -n '/^failures:$/,/^test result: /p' "$log" | head -n 150 >&2 ;;
+      esac
+      grep -E '^test result: |^ *[0-9]+ (passed|failed|flaky|did not run)|✘' "$log" | tail -n 20 >&2 || true
     done
     # Last, so that whoever reads only the end of the output still learns which step failed.
     printf '\nscripts/test.sh failed (exit %s) at: %s; free disk: %s\n' "$status" "${CURRENT_STEP:-the start}" \

@@ -114,7 +114,7 @@ async fn record(
         size: (2 * PART) as i64,
         part_size: PART as i64,
         s3_upload_id,
-        status: "uploading".into(),
+        status: hoist::model::UploadStatus::Uploading,
         reason: None,
         created_at: now,
         completed_at: None,
@@ -198,7 +198,7 @@ async fn a_server_killed_mid_upload_leaves_nothing_behind_once_restarted() {
         "everything cleaned up after the restart",
         move || async move {
             for id in ids {
-                if row(pool, id).await.status != "expired" {
+                if row(pool, id).await.status != hoist::model::UploadStatus::Expired {
                     return false;
                 }
             }
@@ -251,7 +251,10 @@ async fn hoist_reap_once_cleans_up_and_says_how_much() {
         stdout.contains("reaped 1 expired uploads (0 failed"),
         "{stdout}"
     );
-    assert_eq!(row(&pool, &id).await.status, "expired");
+    assert_eq!(
+        row(&pool, &id).await.status,
+        hoist::model::UploadStatus::Expired
+    );
     assert_eq!(pending_at(&store, &key).await, 0);
 }
 

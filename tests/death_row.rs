@@ -44,7 +44,7 @@ fn reaper(h: &Harness) -> Reaper<CountingStore<S3Store>> {
 }
 
 async fn status(h: &Harness, id: &str) -> String {
-    h.row(OWNER, id).await.status
+    h.row(OWNER, id).await.status.as_str().to_string()
 }
 
 /// Lets a TTL pass with nothing happening: every upload alive now is then expired.
@@ -243,7 +243,7 @@ async fn a_claim_whose_reaper_died_is_taken_over_after_its_lease() {
     let report = reaper(&h).run_once().await.expect("reap");
     assert_eq!(report.reaped, 1);
     let row = h.row(OWNER, &started.upload_id).await;
-    assert_eq!(row.status, "expired");
+    assert_eq!(row.status.as_str(), "expired");
     assert_eq!(h.pending_multipart(&row.object_key).await, 0);
 }
 
@@ -517,7 +517,7 @@ async fn a_closed_row_never_returns_to_death_row_and_a_claimed_one_is_not_closed
         .expect("a transition asked for")
         .expect_err("refused while claimed");
     assert_eq!(refused.from, db::uploads::Where::Claimed);
-    assert_eq!(h.row(OWNER, &a).await.status, "uploading");
+    assert_eq!(h.row(OWNER, &a).await.status.as_str(), "uploading");
 
     // `b` was closed some other way meanwhile (as rows were before claims were respected);
     // the reaper's cleanup of both fails and it gives them back.

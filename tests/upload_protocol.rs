@@ -25,7 +25,7 @@ async fn assert_rejected(h: &Harness, started: &StartedUpload, because: Rejectio
         "{err:?}"
     );
     let row = h.row(OWNER, &started.upload_id).await;
-    assert_eq!(row.status, "rejected");
+    assert_eq!(row.status.as_str(), "rejected");
     assert_eq!(row.closed_because(), Some(ClosedBecause::Rejected(because)));
     assert!(
         h.object(&row.object_key).await.is_none(),
@@ -172,7 +172,10 @@ async fn completing_with_a_missing_part_names_it_and_loses_nothing() {
         ApiError::from(&err),
         ApiError::Incomplete { missing: vec![2] }
     );
-    assert_eq!(h.row(OWNER, &started.upload_id).await.status, "uploading");
+    assert_eq!(
+        h.row(OWNER, &started.upload_id).await.status.as_str(),
+        "uploading"
+    );
 
     h.put_parts(&started, &data, &[2]).await;
     let view = h
@@ -325,7 +328,7 @@ async fn another_sessions_upload_is_not_found() {
         .uploads
         .is_empty());
     // And the owner's upload is untouched by the attempts.
-    assert_eq!(h.row(OWNER, id).await.status, "uploading");
+    assert_eq!(h.row(OWNER, id).await.status.as_str(), "uploading");
 }
 
 #[tokio::test]

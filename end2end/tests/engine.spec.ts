@@ -179,20 +179,28 @@ test('pause stops a file and resume finishes it; cancel leaves nothing in the bu
   });
   await throttleUploads(page, 30 * MIB);
   await recordBars(page);
-  // The file to cancel must still be on its way when Cancel is clicked (upload progress can
-  // jump ahead of the throttle, and it once finished first): its last part waits for the click.
+  // Each file must still be on its way when its button is clicked (upload progress can jump
+  // ahead of the throttle, and on a busy machine a file once finished first): the file to
+  // cancel keeps its last part until Cancel is clicked, the file to pause its fifth part on
+  // until Pause is.
   const plans = watchPlans(page);
   let clicked!: () => void;
   const cancelClicked = new Promise<void>((resolve) => (clicked = resolve));
+  let pauseClicked!: () => void;
+  const paused = new Promise<void>((resolve) => (pauseClicked = resolve));
+  // Keys name no file: a part is an upload's by the upload's id.
+  const partOf = (name: string, url: URL) => {
+    const plan = plans.get(name);
+    if (plan?.upload_id === undefined || !url.pathname.includes(`/${plan.upload_id}/`)) return undefined;
+    return { part: Number(url.searchParams.get('partNumber')), last: Math.ceil(plan.size / plan.part_size) };
+  };
   await page.route(`${STORE}/**`, async (route) => {
     const url = new URL(route.request().url());
-    const plan = plans.get('cancel-me.bin');
-    const last = plan ? Math.ceil(plan.size / plan.part_size) : 0;
-    // Keys name no file: the part is the cancelled upload's by its id.
-    const held = route.request().method() === 'PUT' && plan?.upload_id !== undefined
-      && url.pathname.includes(`/${plan.upload_id}/`)
-      && Number(url.searchParams.get('partNumber')) === last;
-    if (held) await cancelClicked;
+    const put = route.request().method() === 'PUT';
+    const dropping = partOf('cancel-me.bin', url);
+    const keeping = partOf('pause-me.bin', url);
+    if (put && dropping !== undefined && dropping.part === dropping.last) await cancelClicked;
+    if (put && keeping !== undefined && keeping.part >= 5) await paused;
     // A held part's request is aborted by the cancel meanwhile: nothing left to continue.
     await route.continue().catch(() => {});
   });
@@ -204,6 +212,7 @@ test('pause stops a file and resume finishes it; cancel leaves nothing in the bu
   await keepRow.getByRole('button', { name: 'Pause' }).click();
   // From here on, nothing of the paused file may be sent.
   store.mark();
+  pauseClicked();
   await expect(keepRow.locator('.task-status')).toHaveText('paused');
 
   // The other file gets the pool meanwhile; cancel it on its way.

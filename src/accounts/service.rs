@@ -326,7 +326,7 @@ impl Accounts {
             email,
             password_hash,
             quota: i64::try_from(self.settings.default_quota).unwrap_or(i64::MAX),
-            disabled: 0,
+            disabled: false,
             created_at: self.clock.now_ms(),
         })
     }

@@ -9,8 +9,8 @@ pub struct AccountRow {
     pub email: String,
     pub password_hash: String,
     pub quota: i64,
-    /// 0 or 1 (an integer in both databases, as `Any` reads no SQLite boolean).
-    pub disabled: i64,
+    #[sqlx(try_from = "super::Flag")]
+    pub disabled: bool,
     pub created_at: i64,
 }
 
@@ -20,7 +20,7 @@ impl AccountRow {
     }
 
     pub fn is_disabled(&self) -> bool {
-        self.disabled != 0
+        self.disabled
     }
 }
 
@@ -67,7 +67,7 @@ pub async fn insert(pool: &Pool, row: &AccountRow) -> DbResult<bool> {
     .bind(&row.email)
     .bind(&row.password_hash)
     .bind(row.quota)
-    .bind(row.disabled)
+    .bind(i64::from(row.disabled))
     .bind(row.created_at)
     .execute(pool.writer())
     .await?;
@@ -372,7 +372,7 @@ pub async fn insert_invited(
     .bind(&row.email)
     .bind(&row.password_hash)
     .bind(row.quota)
-    .bind(row.disabled)
+    .bind(i64::from(row.disabled))
     .bind(row.created_at)
     .execute(&mut *tx)
     .await?;

@@ -5,7 +5,8 @@
 //! the dialect the two share: `$n` placeholders (SQLite reads `$1` as parameter 1 too),
 //! `ON CONFLICT`, `RETURNING`, `CASE` rather than either's own functions, counts and sums
 //! cast to `BIGINT` (PostgreSQL would sum into `NUMERIC`, which `Any` cannot read), and
-//! integers rather than booleans in rows. The few statements whose best form differs (a
+//! integers rather than booleans in tables. Rows decode their stored words and flags into
+//! enums and booleans as they are read (`#[sqlx(try_from)]`), once, here. The few statements whose best form differs (a
 //! claim that skips rows another instance holds) are picked by [`Backend`].
 
 pub mod accounts;
@@ -16,6 +17,7 @@ pub mod jobs;
 pub mod outbox;
 pub mod uploads;
 pub mod views;
+mod words;
 pub mod writer;
 
 use sqlx::{any::AnyPoolOptions, AnyPool, Connection, Executor};
@@ -45,12 +47,28 @@ impl From<sqlx::Error> for DbError {
         // 22021: character_not_in_repertoire, PostgreSQL's answer to a NUL in text.
         match &e {
             sqlx::Error::Database(d) if d.code().as_deref() == Some("22021") => Self::Unstorable,
+            // A stored word no enum of this version names (see `model::UnknownWord`).
+            sqlx::Error::ColumnDecode { index, source } => {
+                Self::Corrupt(format!("column {index}: {source}"))
+            }
             _ => Self::Sqlx(e),
         }
     }
 }
 
 pub type DbResult<T> = Result<T, DbError>;
+
+/// A boolean as the tables keep it, 0 or 1 in an integer column (`Any` reads no SQLite
+/// boolean): rows read it through `#[sqlx(try_from = "Flag")]` into a `bool`.
+#[derive(Clone, Copy, Debug, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct Flag(i64);
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> bool {
+        flag.0 != 0
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -5,6 +5,7 @@
 //! confirms (see `background::outbox`).
 
 use super::{events, uploads::UploadRow, Backend, Conn, DbResult, Pool};
+use crate::model::UploadStatus;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -51,7 +52,7 @@ pub enum Deletion {
     /// No such upload of this owner.
     NotFound,
     /// Still uploading, or being closed by the reaper or an abort: `status` says which.
-    Busy { status: String },
+    Busy { status: UploadStatus },
     /// Gone, its event written and the objects no other upload names doomed.
     Deleted { doomed: usize },
 }
@@ -79,7 +80,7 @@ pub async fn delete_upload(pool: &Pool, id: &str, owner: &str, now: i64) -> DbRe
     let Some(row) = row else {
         return Ok(Deletion::NotFound);
     };
-    if row.status == "uploading" || row.reap_claim.is_some() {
+    if row.status == UploadStatus::Uploading || row.reap_claim.is_some() {
         return Ok(Deletion::Busy { status: row.status });
     }
     let thumbnail: Option<(Option<String>,)> =
@@ -93,7 +94,7 @@ pub async fn delete_upload(pool: &Pool, id: &str, owner: &str, now: i64) -> DbRe
         .await?;
     let mut doomed = Vec::new();
     // A closed upload's object was purged when it closed; only an arrived one has bytes.
-    if row.status == "uploaded" {
+    if row.status == UploadStatus::Uploaded {
         let named: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM uploads WHERE object_key = $1 AND status = 'uploaded'",
         )

@@ -1,7 +1,7 @@
 //! Queries on the `uploads` table.
 
+use super::DbResult;
 use super::{Backend, Conn, Pool, Writer};
-use super::{DbError, DbResult};
 use crate::model::{ClosedBecause, UploadStatus, UploadView};
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -14,7 +14,7 @@ pub struct UploadRow {
     pub size: i64,
     pub part_size: i64,
     pub s3_upload_id: Option<String>,
-    pub status: String,
+    pub status: UploadStatus,
     /// A [`ClosedBecause`] as JSON (see [`UploadRow::closed_because`]).
     pub reason: Option<String>,
     pub created_at: i64,
@@ -33,11 +33,6 @@ pub struct UploadRow {
 pub const ABORT_CLAIM: &str = "abort:";
 
 impl UploadRow {
-    pub fn status(&self) -> DbResult<UploadStatus> {
-        UploadStatus::parse(&self.status)
-            .ok_or_else(|| DbError::Corrupt(format!("status {:?}", self.status)))
-    }
-
     pub fn size(&self) -> u64 {
         u64::try_from(self.size).unwrap_or(0)
     }
@@ -50,18 +45,18 @@ impl UploadRow {
         self.reason.as_deref().map(ClosedBecause::from_stored)
     }
 
-    pub fn view(&self) -> DbResult<UploadView> {
-        Ok(UploadView {
+    pub fn view(&self) -> UploadView {
+        UploadView {
             id: self.id.clone(),
             name: self.name.clone(),
             size: self.size(),
             content_type: self.content_type.clone(),
-            status: self.status()?,
+            status: self.status,
             reason: self.closed_because(),
             created_at_ms: self.created_at,
             completed_at_ms: self.completed_at,
             file: None,
-        })
+        }
     }
 }
 
@@ -148,7 +143,7 @@ fn bind_row<'q>(query: Query<'q>, row: &'q UploadRow) -> Query<'q> {
         .bind(row.size)
         .bind(row.part_size)
         .bind(&row.s3_upload_id)
-        .bind(&row.status)
+        .bind(row.status)
         .bind(&row.reason)
         .bind(row.created_at)
         .bind(row.completed_at)

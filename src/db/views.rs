@@ -2,13 +2,13 @@
 //! and the event that says how an upload now stands, which every change writes in its own
 //! transaction (`files`, `jobs`). Beneath them, so that they need not import each other.
 
-use super::{events, uploads, Conn, DbError, DbResult, Pool};
+use super::{events, uploads, Conn, DbResult, Pool};
 use crate::model::{FileInfo, Processing, UploadView, Visibility};
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct FileRow {
     pub upload_id: String,
-    pub processing: String,
+    pub processing: Processing,
     pub error: Option<String>,
     pub sha256: Option<String>,
     pub width: Option<i64>,
@@ -18,7 +18,7 @@ pub struct FileRow {
     pub thumbnail_key: Option<String>,
     pub title: String,
     pub description: String,
-    pub visibility: String,
+    pub visibility: Visibility,
     pub share_key: String,
     pub jobs_done: i64,
     pub jobs_total: i64,
@@ -35,16 +35,10 @@ macro_rules! file_columns {
 }
 
 impl FileRow {
-    pub fn visibility(&self) -> DbResult<Visibility> {
-        Visibility::parse(&self.visibility)
-            .ok_or_else(|| DbError::Corrupt(format!("visibility {:?}", self.visibility)))
-    }
-
-    pub fn info(&self) -> DbResult<FileInfo> {
+    pub fn info(&self) -> FileInfo {
         let number = |n: Option<i64>| n.and_then(|n| u32::try_from(n).ok());
-        Ok(FileInfo {
-            processing: Processing::parse(&self.processing)
-                .ok_or_else(|| DbError::Corrupt(format!("processing {:?}", self.processing)))?,
+        FileInfo {
+            processing: self.processing,
             error: self.error.clone(),
             jobs_done: u32::try_from(self.jobs_done).unwrap_or(0),
             jobs_total: u32::try_from(self.jobs_total).unwrap_or(0),
@@ -56,8 +50,8 @@ impl FileRow {
             thumbnail: self.thumbnail_key.is_some(),
             title: self.title.clone(),
             description: self.description.clone(),
-            visibility: self.visibility()?,
-        })
+            visibility: self.visibility,
+        }
     }
 }
 
@@ -104,8 +98,8 @@ pub async fn full_view(conn: &mut Conn, upload_id: &str) -> DbResult<Option<(Str
         return Ok(None);
     };
     let file = find(&mut *conn, upload_id).await?;
-    let mut view = row.view()?;
-    view.file = file.as_ref().map(FileRow::info).transpose()?;
+    let mut view = row.view();
+    view.file = file.as_ref().map(FileRow::info);
     Ok(Some((row.owner, view)))
 }
 

@@ -91,12 +91,12 @@ impl Files {
         }
         let upload = db::uploads::find(&self.db, id)
             .await?
-            .filter(|u| u.status().ok() == Some(UploadStatus::Uploaded))
+            .filter(|u| u.status == UploadStatus::Uploaded)
             .ok_or(FileError::NotFound)?;
         let file = db::files::find(&self.db, id).await?;
         let mine = upload.owner == owner;
         let shared = match &file {
-            Some(file) => match file.visibility()? {
+            Some(file) => match file.visibility {
                 Visibility::Private => false,
                 Visibility::Public => true,
                 Visibility::Link => key.is_some_and(|k| same(k, &file.share_key)),
@@ -119,7 +119,7 @@ impl Files {
                     .map(|f| format!("/files/{id}?key={}", f.share_key))
             })
             .flatten();
-        let upload = view(&seen.upload, seen.file.as_ref())?;
+        let upload = view(&seen.upload, seen.file.as_ref());
         Ok(FilePage {
             upload: if seen.mine {
                 upload
@@ -178,7 +178,7 @@ impl Files {
             return Err(FileError::NotFound);
         }
         let file = db::files::find(&self.db, id).await?;
-        view(&seen.upload, file.as_ref())
+        Ok(view(&seen.upload, file.as_ref()))
     }
 
     /// A short-lived URL through one of the file's doors.
@@ -230,10 +230,10 @@ impl Files {
     }
 }
 
-fn view(upload: &UploadRow, file: Option<&FileRow>) -> FileResult<UploadView> {
-    let mut view = upload.view()?;
-    view.file = file.map(FileRow::info).transpose()?;
-    Ok(view)
+fn view(upload: &UploadRow, file: Option<&FileRow>) -> UploadView {
+    let mut view = upload.view();
+    view.file = file.map(FileRow::info);
+    view
 }
 
 /// Compares a key in constant time: how long a wrong key takes says nothing of the right one.

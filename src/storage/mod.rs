@@ -6,6 +6,8 @@
 //! no presigned PutObject: a part URL dies with its multipart upload, a PutObject URL would
 //! outlive the upload's verification.
 
+#[cfg(test)]
+pub mod fake;
 mod purge;
 pub mod s3;
 mod settings;

@@ -20,9 +20,13 @@ use futures::{stream::FuturesOrdered, StreamExt};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;
 
+mod abort;
 mod complete;
+mod list;
 mod sign;
 mod start;
+#[cfg(test)]
+mod tests;
 
 /// At most this many part URLs per `sign_parts` call: URLs are signed shortly before use.
 pub const MAX_SIGN_BATCH: usize = 100;
@@ -120,122 +124,6 @@ impl<S: ObjectStore> UploadService<S> {
         started.pop().unwrap_or(Err(UploadError::NotFound))
     }
 
-    /// Stops an upload and removes whatever the store holds of it. Aborting twice is fine.
-    /// The upload is claimed first, so a completion running at the same moment can no longer
-    /// mark it uploaded: the row and the bucket end up agreeing whoever came first.
-    pub async fn abort(&self, owner: &str, id: &str) -> UploadResult<UploadView> {
-        let row = self.find(owner, id).await?;
-        match row.status()? {
-            UploadStatus::Uploading => {}
-            UploadStatus::Aborted => return Ok(row.view()?),
-            closed => return Err(UploadError::Closed(closed)),
-        }
-        let claim = format!("{ABORT_CLAIM}{}", uuid::Uuid::new_v4());
-        let now = self.clock.now_ms();
-        let lease_until = now + millis(ABORT_LEASE);
-        if !db::uploads::claim_for_abort(&self.db, id, &claim, now, lease_until).await? {
-            let row = self.find(owner, id).await?;
-            return match row.status()? {
-                UploadStatus::Aborted => Ok(row.view()?),
-                UploadStatus::Uploading => Err(UploadError::Closed(closing(&row))),
-                closed => Err(UploadError::Closed(closed)),
-            };
-        }
-        // A completion that got in before the claim may have made the object: purge sees to it.
-        if let Err(e) = self.purge(&row).await {
-            db::uploads::release_claim(&self.db, id, &claim).await?;
-            return Err(e.into());
-        }
-        let step = db::uploads::Step::Abort { claim: &claim };
-        let moved = db::uploads::settle(&self.db, id, step, self.clock.now_ms()).await?;
-        if moved.is_ok() {
-            metrics::counter!(observe::UPLOADS_ABORTED).increment(1);
-        }
-        let row = self.find(owner, id).await?;
-        match row.status()? {
-            UploadStatus::Aborted => Ok(row.view()?),
-            other => Err(UploadError::Closed(other)),
-        }
-    }
-
-    /// Deletes an upload for its owner: an unfinished one is aborted first; then the row
-    /// goes (so its bytes no longer count against the quota) and, in the same transaction,
-    /// its object and thumbnail go to the outbox unless another upload of the same content
-    /// shares them. The outbox deletes them from the store, retrying until the store
-    /// confirms: a crash or a store away at any moment leaves nothing half-deleted.
-    /// Deleting what is already gone answers "not found".
-    pub async fn delete(&self, owner: &str, id: &str) -> UploadResult<()> {
-        let row = self.find(owner, id).await?;
-        if row.status()? == UploadStatus::Uploading {
-            self.abort(owner, id).await?;
-        }
-        match db::outbox::delete_upload(&self.db, id, owner, self.clock.now_ms()).await? {
-            Deletion::NotFound => Err(UploadError::NotFound),
-            Deletion::Busy { .. } => {
-                let row = self.find(owner, id).await?;
-                Err(UploadError::Closed(closing(&row)))
-            }
-            Deletion::Deleted { doomed } => {
-                if doomed > 0 {
-                    self.after.outbox.ring();
-                }
-                self.after.bell.ring();
-                Ok(())
-            }
-        }
-    }
-
-    /// A page of the owner's library. `cursor` is the `next` of the page before (a client
-    /// may send anything there: a malformed one is refused, a forged one finds nothing).
-    pub async fn list(&self, owner: &str, cursor: Option<&str>) -> UploadResult<LibraryPage> {
-        let after = cursor.map(parse_cursor).transpose()?;
-        let page = LIBRARY_PAGE as i64;
-        let mut rows = db::uploads::list_owned(
-            &self.db,
-            owner,
-            after.as_ref().map(|(t, id)| (*t, id.as_str())),
-            page + 1,
-        )
-        .await?;
-        let more = rows.len() > LIBRARY_PAGE;
-        rows.truncate(LIBRARY_PAGE);
-        let next = more
-            .then(|| rows.last().map(|r| format!("{}.{}", r.created_at, r.id)))
-            .flatten();
-        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        let mut files: std::collections::HashMap<String, db::files::FileRow> =
-            db::files::for_uploads(&self.db, &ids)
-                .await?
-                .into_iter()
-                .map(|f| (f.upload_id.clone(), f))
-                .collect();
-        let mut uploads = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut view = row.view()?;
-            view.file = files.remove(&row.id).map(|f| f.info()).transpose()?;
-            uploads.push(view);
-        }
-        Ok(LibraryPage {
-            used: None,
-            events_after: None,
-            uploads,
-            next,
-        })
-    }
-
-    /// A short-lived link that downloads the file under its name.
-    pub async fn download_url(&self, owner: &str, id: &str) -> UploadResult<String> {
-        let row = self.find(owner, id).await?;
-        match row.status()? {
-            UploadStatus::Uploaded => {}
-            other => return Err(UploadError::Closed(other)),
-        }
-        Ok(self
-            .store
-            .presign_get(&row.object_key, &row.name, DOWNLOAD_TTL)
-            .await?)
-    }
-
     async fn find(&self, owner: &str, id: &str) -> UploadResult<UploadRow> {
         // Ids are UUIDs: anything longer is not one of ours, and need not reach the database.
         if id.len() > 64 {
@@ -264,7 +152,7 @@ impl<S: ObjectStore> UploadService<S> {
             return Ok(());
         }
         let now = self.find(&row.owner, &row.id).await?;
-        Err(UploadError::Closed(match now.status()? {
+        Err(UploadError::Closed(match now.status {
             UploadStatus::Uploading => closing(&now),
             settled => settled,
         }))
@@ -287,16 +175,10 @@ impl<S: ObjectStore> UploadService<S> {
 
     async fn open_upload(&self, owner: &str, id: &str) -> UploadResult<UploadRow> {
         let row = self.find(owner, id).await?;
-        match row.status()? {
+        match row.status {
             UploadStatus::Uploading => Ok(row),
             closed => Err(UploadError::Closed(closed)),
         }
-    }
-
-    async fn purge(&self, row: &UploadRow) -> Result<(), StorageError> {
-        let mut calls = PurgeCalls::default();
-        let upload_id = row.s3_upload_id.as_deref();
-        storage::purge(&self.store, &row.object_key, upload_id, &mut calls).await
     }
 }
 
@@ -337,15 +219,6 @@ fn checksum_of(row: &UploadRow) -> UploadResult<Option<ChecksumAlgorithm>> {
                 .ok_or_else(|| db::DbError::Corrupt(format!("checksum {word:?}")).into())
         })
         .transpose()
-}
-
-/// `<created_at>.<id>`, as [`UploadService::list`] makes it.
-fn parse_cursor(cursor: &str) -> UploadResult<(i64, String)> {
-    cursor
-        .split_once('.')
-        .filter(|(_, id)| id.len() <= 64)
-        .and_then(|(time, id)| Some((time.parse().ok()?, id.to_string())))
-        .ok_or_else(|| Invalid::NoSuchPage.into())
 }
 
 fn plan_of(row: &UploadRow) -> PartPlan {

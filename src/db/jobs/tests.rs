@@ -18,7 +18,7 @@ async fn arrived(attempts: u32) -> (tempfile::TempDir, Pool) {
         size: 10,
         part_size: 10,
         s3_upload_id: Some("s3".into()),
-        status: "uploading".into(),
+        status: crate::model::UploadStatus::Uploading,
         reason: None,
         created_at: T0,
         completed_at: None,
@@ -38,7 +38,7 @@ async fn arrived(attempts: u32) -> (tempfile::TempDir, Pool) {
 
 async fn processing(pool: &Pool) -> (String, Option<String>) {
     let file = db::files::find(pool, "u1").await.unwrap().unwrap();
-    (file.processing, file.error)
+    (file.processing.as_str().to_string(), file.error)
 }
 
 /// Every event written, final or not: on PostgreSQL the feed's horizon is the whole

@@ -129,8 +129,8 @@ pub async fn transition(tx: &mut Conn, id: &str, step: Step<'_>, now: i64) -> Db
     }
     let from = match find(&mut *tx, id).await? {
         None => Where::Gone,
-        Some(row) if row.status == "uploading" => Where::Claimed,
-        Some(row) => Where::Settled(row.status()?),
+        Some(row) if row.status == UploadStatus::Uploading => Where::Claimed,
+        Some(row) => Where::Settled(row.status),
     };
     Ok(Err(Impossible {
         upload_id: id.to_owned(),
@@ -191,7 +191,7 @@ pub async fn expire_claimed(
     }
     let moved = update.fetch_all(&mut *tx).await?;
     for row in &moved {
-        events::record_view(&mut tx, &row.owner, row.view()?, now).await?;
+        events::record_view(&mut tx, &row.owner, row.view(), now).await?;
     }
     tx.commit().await?;
     Ok(moved.len() as u64)
@@ -212,7 +212,7 @@ pub(super) async fn announce(tx: &mut Conn, id: &str, now: i64) -> DbResult<()> 
     let Some(row) = find(&mut *tx, id).await? else {
         return Ok(());
     };
-    events::record_view(tx, &row.owner, row.view()?, now).await?;
+    events::record_view(tx, &row.owner, row.view(), now).await?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ impl<S: ObjectStore> UploadService<S> {
             return self.settled(owner, id).await;
         }
         match self.verify(&row).await {
-            Ok(true) => self.find(owner, id).await?.view().map_err(Into::into),
+            Ok(true) => Ok(self.find(owner, id).await?.view()),
             Ok(false) => self.settled(owner, id).await,
             // The object vanished under us: someone closing the upload deleted it.
             Err(UploadError::Storage(e)) => {
@@ -180,9 +180,9 @@ impl<S: ObjectStore> UploadService<S> {
 /// What `complete` answers for an upload that is already settled; `None` while it is still
 /// uploading. The same answer every time is what makes completing idempotent.
 pub(super) fn completion_answer(row: &UploadRow) -> UploadResult<Option<UploadResult<UploadView>>> {
-    Ok(match row.status()? {
+    Ok(match row.status {
         UploadStatus::Uploading => None,
-        UploadStatus::Uploaded => Some(Ok(row.view()?)),
+        UploadStatus::Uploaded => Some(Ok(row.view())),
         UploadStatus::Rejected => Some(Err(match row.closed_because() {
             Some(ClosedBecause::Rejected(reason)) => UploadError::Rejected(reason),
             // Rejected by a version that wrote its reasons as sentences.

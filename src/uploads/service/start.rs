@@ -232,7 +232,7 @@ impl<S: ObjectStore> UploadService<S> {
             size,
             part_size,
             s3_upload_id: None,
-            status: UploadStatus::Uploading.as_str().to_string(),
+            status: UploadStatus::Uploading,
             reason: None,
             created_at: now,
             completed_at: None,

@@ -23,7 +23,7 @@ fn row(id: &str, expires_at: i64) -> UploadRow {
         size: 10,
         part_size: 10,
         s3_upload_id: Some("s3".into()),
-        status: "uploading".into(),
+        status: UploadStatus::Uploading,
         reason: None,
         created_at: T0,
         completed_at: None,
@@ -202,5 +202,24 @@ async fn a_move_the_row_is_not_in_a_state_for_is_refused_and_writes_nothing() {
         "a refused move said something"
     );
     let b = find(&pool, "b").await.unwrap().unwrap();
-    assert_eq!(b.status, "uploading");
+    assert_eq!(b.status, UploadStatus::Uploading);
+}
+
+/// The tables' CHECKs keep out words no version knows; a newer version's word (a rolling
+/// upgrade) must still read as a named fault, not a guess or a panic.
+#[tokio::test]
+async fn a_stored_word_this_version_does_not_know_is_named_not_guessed() {
+    let (_dir, pool) = fresh().await;
+    start(&pool, "a", T0 + 1_000).await;
+    let newer = "SELECT id, owner, name, object_key, content_type, size, part_size, s3_upload_id, \
+                 'lost' AS status, reason, created_at, completed_at, expires_at, checksum, \
+                 reap_claim, reap_attempts FROM uploads WHERE id = 'a'";
+    let read: Result<UploadRow, db::DbError> = sqlx::query_as(newer)
+        .fetch_one(&pool)
+        .await
+        .map_err(Into::into);
+    match read {
+        Err(db::DbError::Corrupt(why)) => assert!(why.contains("\"lost\""), "{why}"),
+        other => panic!("a row with status 'lost' read as {other:?}"),
+    }
 }
