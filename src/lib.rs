@@ -23,6 +23,7 @@ pub mod engine;
 pub mod error;
 pub mod format;
 pub mod model;
+pub mod protocol;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

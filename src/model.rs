@@ -177,6 +177,8 @@ pub struct ResumeState {
 pub const MAX_START_BATCH: usize = 50;
 /// At most this many uploads per `complete_uploads` call.
 pub const MAX_COMPLETE_BATCH: usize = 100;
+/// At most this many part URLs per `sign_parts` call: URLs are signed shortly before use.
+pub const MAX_SIGN_BATCH: usize = 100;
 
 /// What the browser's upload engine needs to know from the server's settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

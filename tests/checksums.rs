@@ -7,9 +7,9 @@ mod common;
 use common::{bytes, harness_with, rules, send, Harness, OWNER, PART};
 use hoist::{
     checksum::{self, ChecksumAlgorithm},
-    engine::retry::{judge, PutError, Verdict},
     error::Invalid,
     model::{PartToSign, StartedUpload},
+    protocol::retry::{judge, PutError, Verdict},
     uploads::UploadError,
     uploads::UploadRules,
 };

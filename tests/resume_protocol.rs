@@ -7,9 +7,9 @@ mod common;
 
 use common::{bytes, harness, harness_with, media, plain, rules, send, Harness, OWNER, PART};
 use hoist::{
-    engine::retry::{judge, PutError, Verdict},
     error::Invalid,
     model::{SignedRequest, UploadStatus},
+    protocol::retry::{judge, PutError, Verdict},
     uploads::UploadError,
 };
 use std::time::Duration;

@@ -5,8 +5,8 @@
 
 use super::{ClientError, Remote};
 use crate::{
-    engine::retry::{self, Attempts, Next},
     error::ApiError,
+    protocol::retry::{self, Attempts, Next},
 };
 use reqwest::{header, StatusCode};
 use serde::{de::DeserializeOwned, Serialize};

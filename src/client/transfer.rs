@@ -14,20 +14,19 @@ use super::{
 };
 use crate::{
     api::{CompleteUpload, GetEngineSettings, ResumeUpload, SignParts, StartUploads},
-    engine::retry::{self, Attempts, Next, PutError, Verdict},
     error::{ApiError, Invalid},
     model::{
         EngineSettings, FileToStart, PartPlan, PartToSign, SignedPart, SignedRequest,
         StartedUpload, UploadView,
     },
-    uploads::policy,
+    protocol::{
+        plan::{self, Remaining},
+        retry::{self, Attempts, Next, PutError, Verdict},
+    },
 };
 use futures::{stream, StreamExt, TryStreamExt};
 use std::{process::ExitCode, sync::Arc};
 use tokio::sync::Semaphore;
-
-/// Part URLs asked for in one `sign_parts` call (the server signs at most 100).
-const SIGN_BATCH: usize = 32;
 
 pub struct Options {
     pub parallel: usize,
@@ -148,13 +147,7 @@ impl Sender {
     ) -> Result<Finished, ClientError> {
         // The server cuts the file the same way (same rule, same settings): one read gives
         // the hash and every part's checksum.
-        let part_size = policy::choose_part_size(
-            file.size,
-            self.settings.part_size,
-            self.settings.max_part_size,
-        )
-        .unwrap_or(self.settings.part_size);
-        let plan = PartPlan::new(file.size, part_size.max(1));
+        let plan = plan::plan_for(file.size, &self.settings);
         progress.message("reading");
         let digest = self.digest(file, plan, self.dedup).await?;
         let single = (plan.part_count() == 1)
@@ -235,20 +228,15 @@ impl Sender {
                 },
             )
             .await?;
-        let missing: Vec<u32> = (1..=state.plan.part_count())
-            .filter(|n| state.done.binary_search(n).is_err())
-            .collect();
+        let left = Remaining::from_done(state.plan, &state.done);
         progress.message("reading");
         let sums = match state.checksum {
-            Some(_) if !missing.is_empty() => self.digest(file, state.plan, false).await?.parts,
+            Some(_) if !left.missing.is_empty() => {
+                self.digest(file, state.plan, false).await?.parts
+            }
             _ => Vec::new(),
         };
-        let held: u64 = state
-            .done
-            .iter()
-            .filter_map(|n| state.plan.part_len(*n))
-            .sum();
-        progress.skip(held);
+        progress.skip(left.held_bytes);
         let going = Going {
             file,
             id: entry.upload_id.clone(),
@@ -256,7 +244,7 @@ impl Sender {
             sums,
             progress,
         };
-        let sent = self.send(&going, &missing, Vec::new()).await?;
+        let sent = self.send(&going, &left.missing, Vec::new()).await?;
         self.finish(&going, sent, entry.sha256.clone()).await
     }
 
@@ -285,7 +273,7 @@ impl Sender {
             .iter()
             .partition(|n| presigned.iter().any(|p| p.part_number == **n));
         let batches = rest
-            .chunks(SIGN_BATCH)
+            .chunks(plan::sign_batch(self.parallel))
             .map(<[u32]>::to_vec)
             .collect::<Vec<_>>();
         let signed = stream::iter(

@@ -1,8 +1,8 @@
 //! One PUT of a Blob with XMLHttpRequest: fetch() cannot report upload progress, XHR can.
 //! The Blob is a slice of the File: the browser streams it from disk, we never hold its bytes.
 
-use super::retry::PutError;
 use crate::model::SignedRequest;
+use crate::protocol::retry::PutError;
 use futures::channel::oneshot;
 use gloo_events::EventListener;
 use gloo_timers::callback::Interval;

@@ -1,12 +1,8 @@
 //! Where the store is and how to reach it, as settings (environment variable and default named
-//! once, here), and the limits S3 puts on parts.
+//! once, here), and the limits S3 puts on parts (kept with the part plan every client shares).
 
 use crate::parse;
-
-/// S3 refuses parts smaller than this (except the last one) when the upload is completed.
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
-/// S3's largest part.
-pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+pub use crate::protocol::plan::{MAX_PART_SIZE, MIN_PART_SIZE};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct S3Settings {

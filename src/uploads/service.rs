@@ -11,7 +11,7 @@ use crate::{
     error::Invalid,
     model::{
         ClosedBecause, LibraryPage, PartPlan, PartToSign, Rejection, ResumeState, SignedPart,
-        StartedUpload, UploadStatus, UploadView, MAX_COMPLETE_BATCH,
+        StartedUpload, UploadStatus, UploadView, MAX_COMPLETE_BATCH, MAX_SIGN_BATCH,
     },
     observe::metrics as observe,
     storage::{self, Checksum, ObjectStore, PurgeCalls, StorageError, StoredPart},
@@ -28,8 +28,6 @@ mod start;
 #[cfg(test)]
 mod tests;
 
-/// At most this many part URLs per `sign_parts` call: URLs are signed shortly before use.
-pub const MAX_SIGN_BATCH: usize = 100;
 /// Uploads of one `complete_uploads` call verified at once.
 const VERIFYING_AT_ONCE: usize = 8;
 /// How long a download link stays valid.

@@ -8,6 +8,7 @@ use crate::{
     engine::{scheduler::FileId, task::Phase},
     error::ApiError,
     model::{UploadView, MAX_COMPLETE_BATCH},
+    protocol::plan::Remaining,
 };
 use leptos::{prelude::*, task::spawn_local};
 
@@ -73,14 +74,11 @@ impl Engine {
                 let Some(plan) = self.with_job(id, |j| j.plan).flatten() else {
                     return;
                 };
-                let done: Vec<u32> = (1..=plan.part_count())
-                    .filter(|n| !missing.contains(n))
-                    .collect();
-                let stored = done.iter().filter_map(|&n| plan.part_len(n)).sum();
-                self.with_job_mut(id, |j| j.progress.restart(stored));
+                let left = Remaining::from_missing(plan, &missing);
+                self.with_job_mut(id, |j| j.progress.restart(left.held_bytes));
                 self.scheduler
                     .borrow_mut()
-                    .plan(id, plan.part_count(), &done);
+                    .plan(id, plan.part_count(), &left.done);
                 task.set_phase(Phase::Uploading);
                 self.wake();
             }

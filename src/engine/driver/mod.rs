@@ -27,7 +27,6 @@ use super::{
     progress::Progress,
     rate::Rate,
     resume::{Fingerprint, Ledger},
-    retry::{self, Attempts, Next},
     scheduler::{FileId, Scheduler},
     task::{Command, EngineView, Phase, UploadTask},
 };
@@ -36,6 +35,7 @@ use crate::{
     checksum::ChecksumAlgorithm,
     error::ApiError,
     model::{EngineSettings, PartPlan, SignedRequest},
+    protocol::retry::{self, Attempts, Next},
 };
 use futures::{channel::mpsc, lock::Mutex, StreamExt};
 use leptos::{prelude::*, task::spawn_local};

@@ -1,16 +1,11 @@
 //! One part, from the file to the store: until it arrives, the file stops, or retrying cannot
-//! help. What a failure means is decided in [`crate::engine::retry`]; this loop only acts on it.
+//! help. What a failure means is decided in [`crate::protocol::retry`]; this loop only acts on it.
 
 use super::Engine;
 use crate::{
-    engine::{
-        browser,
-        retry::{self, Attempts, Next, PutError, Verdict},
-        scheduler::FileId,
-        task::Phase,
-        xhr,
-    },
+    engine::{browser, scheduler::FileId, task::Phase, xhr},
     error::ApiError,
+    protocol::retry::{self, Attempts, Next, PutError, Verdict},
 };
 use std::time::Duration;
 use wasm_bindgen::JsCast;

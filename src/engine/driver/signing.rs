@@ -7,11 +7,9 @@ use crate::{
     engine::{browser, scheduler::FileId},
     error::ApiError,
     model::{PartToSign, SignedRequest},
+    protocol::plan,
 };
 
-/// Part URLs asked for in one `sign_parts` call: two pools' worth, so the next batch is
-/// signed while the previous one is still being sent.
-const SIGN_BATCH_PER_SLOT: usize = 2;
 /// A URL is used only in the first three quarters of its life, so it cannot expire between
 /// the check and the store reading the request (counted on the browser's own clock).
 const URL_LIFE_USED: f64 = 0.75;
@@ -57,7 +55,7 @@ impl Engine {
     /// then the others already running without a URL (parts start together) and the ones due
     /// next — each once its checksum is known, if the upload wants one.
     fn batch(&self, id: FileId, part: u32, now: f64) -> Vec<PartToSign> {
-        let batch_len = self.scheduler.borrow().limit() * SIGN_BATCH_PER_SLOT;
+        let batch_len = plan::sign_batch(self.scheduler.borrow().limit());
         let candidates = {
             let s = self.scheduler.borrow();
             let mut c = s.running(id);

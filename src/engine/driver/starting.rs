@@ -14,6 +14,7 @@ use crate::{
     },
     error::ApiError,
     model::{EngineSettings, FileToStart, PartPlan, SignedPart, StartedUpload, MAX_START_BATCH},
+    protocol::plan::{self, Remaining},
 };
 use leptos::{prelude::*, task::spawn_local};
 use wasm_bindgen::JsCast;
@@ -145,10 +146,8 @@ impl Engine {
         let settings = self.settings.get();
         self.with_job(id, |j| {
             let fp = &j.fingerprint;
-            let parts = match settings.part_size {
-                0 => 1,
-                size => usize::try_from(fp.size.div_ceil(size)).unwrap_or(usize::MAX),
-            };
+            let parts = usize::try_from(plan::plan_for(fp.size, &settings).part_count())
+                .unwrap_or(usize::MAX);
             let one_part = settings.checksum.is_some() && fp.size <= settings.part_size;
             let read_first = one_part || fp.size <= settings.hash_first_max;
             let body = 3 * (fp.name.len() + fp.content_type.len()) + 200;
@@ -283,7 +282,7 @@ impl Engine {
             signed,
             first_part,
         } = begun;
-        let stored: u64 = done.iter().filter_map(|&n| plan.part_len(n)).sum();
+        let stored = Remaining::from_done(plan, &done).held_bytes;
         let Some((task, fingerprint)) = self.with_job_mut(id, |job| {
             job.upload_id = Some(upload_id.clone());
             job.plan = Some(plan);

@@ -11,6 +11,7 @@ use crate::{
     },
     error::Invalid,
     model::{SignedPart, StartedUpload, UploadStatus, MAX_START_BATCH},
+    protocol::plan,
     storage::{Checksum, ObjectStore, StorageResult},
     uploads::{naming, policy, UploadError, UploadResult},
 };
@@ -195,7 +196,7 @@ impl<S: ObjectStore> UploadService<S> {
             .into());
         }
         let part_size =
-            policy::choose_part_size(request.size, self.rules.part_size, self.rules.max_part_size)
+            plan::choose_part_size(request.size, self.rules.part_size, self.rules.max_part_size)
                 .ok_or_else(|| Invalid::BeyondS3 { name: name.clone() })?;
         let sha256 = request
             .sha256

@@ -1,4 +1,5 @@
-//! What to do when a part PUT fails. Plain Rust so the policy is tested without a browser.
+//! What to do when a part PUT (or a call to the server) fails: the page and the terminal client
+//! follow the same verdicts.
 //!
 //! Four answers: an expired URL is signed again and retried at once (not a failure: long
 //! uploads outlive their URLs by design); bytes the store found different from their signed
