@@ -181,6 +181,11 @@ async fn open(url: &str, backend: Backend, connections: u32, access: Access) -> 
     let read_only = access == Access::ReadOnly;
     Ok(AnyPoolOptions::new()
         .max_connections(connections)
+        // sqlx pings every connection as it goes back to the pool, so a broken one never
+        // returns; pinging again as it comes out would add a round trip (a database request
+        // on PostgreSQL, a hop to the connection's thread on SQLite) to every query, and on
+        // SQLite's one writer connection it lengthens every handoff between writers.
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 match backend {
