@@ -142,14 +142,15 @@ pub async fn connect(url: &str) -> DbResult<Pool> {
         }
         _ => url.to_owned(),
     };
-    let writes = match backend {
-        Backend::Sqlite => 1,
-        Backend::Postgres => CONNECTIONS,
-    };
-    let write = open(&url, backend, writes, Access::ReadWrite).await?;
-    match backend {
-        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&write).await?,
+    let writer = match backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::AnyConnection::connect(&url).await?;
+            prepare(&mut conn, backend, Access::ReadWrite).await?;
+            sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
+            Writer::single(conn)
+        }
         Backend::Postgres => {
+            let write = open(&url, backend, CONNECTIONS, Access::ReadWrite).await?;
             // A migration may rewrite a large table: it runs on a connection without the
             // statement and lock bounds, which it gets back afterwards for its next user.
             let mut conn = write.acquire().await?;
@@ -160,15 +161,12 @@ pub async fn connect(url: &str) -> DbResult<Pool> {
                 .await;
             conn.execute(POSTGRES_SESSION).await?;
             migrated?;
+            Writer::pool(write, backend)
         }
-    }
+    };
     // Opened after the migrations, which make the file the readers open.
     let read = open(&url, backend, CONNECTIONS, Access::ReadOnly).await?;
-    Ok(Pool {
-        read,
-        writer: Writer::new(write, backend),
-        url,
-    })
+    Ok(Pool { read, writer, url })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -178,7 +176,6 @@ enum Access {
 }
 
 async fn open(url: &str, backend: Backend, connections: u32, access: Access) -> DbResult<AnyPool> {
-    let read_only = access == Access::ReadOnly;
     Ok(AnyPoolOptions::new()
         .max_connections(connections)
         // sqlx pings every connection as it goes back to the pool, so a broken one never
@@ -186,35 +183,36 @@ async fn open(url: &str, backend: Backend, connections: u32, access: Access) -> 
         // on PostgreSQL, a hop to the connection's thread on SQLite) to every query, and on
         // SQLite's one writer connection it lengthens every handoff between writers.
         .test_before_acquire(false)
-        .after_connect(move |conn, _| {
-            Box::pin(async move {
-                match backend {
-                    // WAL lets the library be read while uploads are being recorded. The
-                    // busy timeout is for other processes on the same file: within this one,
-                    // writers queue for the one writer connection.
-                    Backend::Sqlite => {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-                        )
-                        .await?;
-                        if read_only {
-                            conn.execute("PRAGMA query_only = ON").await?;
-                        }
-                    }
-                    Backend::Postgres => {
-                        conn.execute(POSTGRES_SESSION).await?;
-                        if read_only {
-                            conn.execute("SET default_transaction_read_only = on")
-                                .await?;
-                        }
-                    }
-                }
-                Ok(())
-            })
-        })
+        .after_connect(move |conn, _| Box::pin(prepare(conn, backend, access)))
         .connect(url)
         .await?)
+}
+
+/// Sets up a new connection. WAL lets the library be read while uploads are being recorded;
+/// the busy timeout is for other processes on the same file (within this one, writers queue
+/// for the one writer connection).
+async fn prepare(conn: &mut Conn, backend: Backend, access: Access) -> Result<(), sqlx::Error> {
+    let read_only = access == Access::ReadOnly;
+    match backend {
+        Backend::Sqlite => {
+            conn.execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+            )
+            .await?;
+            if read_only {
+                conn.execute("PRAGMA query_only = ON").await?;
+            }
+        }
+        Backend::Postgres => {
+            conn.execute(POSTGRES_SESSION).await?;
+            if read_only {
+                conn.execute("SET default_transaction_read_only = on")
+                    .await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Bounds on every PostgreSQL session of ours. An instance that loses its connection in the

@@ -3,8 +3,8 @@
 //! `default_transaction_read_only`), so a write that goes around this type fails in every
 //! test on either database instead of passing unnoticed.
 //!
-//! SQLite lets one connection write at a time, so its writer pool holds exactly one: waiting
-//! writers queue in the pool, in order and holding nothing, instead of sleeping in SQLite's
+//! SQLite lets one connection write at a time, so there is exactly one writer connection:
+//! waiting writers queue for it, in order and holding nothing, instead of sleeping in SQLite's
 //! busy handler with a connection each. Other processes on the same file (`hoist worker`,
 //! `hoist reap --once`, `hoist users`) meet that busy handler (`busy_timeout`); several
 //! instances under load is PostgreSQL's job.
@@ -19,8 +19,10 @@
 //! state after its newer one.
 
 use super::{Backend, Conn, DbResult, Tx};
-use sqlx::AnyPool;
-use std::time::Instant;
+use futures::{future::BoxFuture, stream::BoxStream, StreamExt};
+use sqlx::{AnyPool, Executor};
+use std::{sync::Arc, time::Instant};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Seconds a writer waited: for the writer connection (`kind="transaction"`: on SQLite, the
 /// queue for the one writer) and for the owners it holds (`kind="owner"`, PostgreSQL).
@@ -28,20 +30,65 @@ pub const DB_WRITE_WAIT_SECONDS: &str = "hoist_db_write_wait_seconds";
 /// Seconds a write transaction was open.
 pub const DB_WRITE_HELD_SECONDS: &str = "hoist_db_write_held_seconds";
 
-/// Where writes go: a pool of one connection on SQLite, the writers' pool on PostgreSQL.
+/// Where writes go: SQLite's one connection, or the writers' pool on PostgreSQL.
 #[derive(Clone, Debug)]
 pub struct Writer {
-    pool: AnyPool,
+    inner: Inner,
     backend: Backend,
 }
 
+#[derive(Clone, Debug)]
+enum Inner {
+    Pool(AnyPool),
+    /// SQLite's writer: one connection behind a queue. Not a pool of one: a pooled
+    /// connection goes back through a spawned task that pings it first, and each such
+    /// handoff (about a millisecond under load, against half a millisecond of writing) was
+    /// where SQLite's writers spent most of their wait (docs/benchmarks.md).
+    Single(Arc<Mutex<Single>>),
+}
+
+#[derive(Debug)]
+struct Single {
+    conn: Conn,
+    /// A transaction was dropped without a commit: the next user rolls it back first.
+    open: bool,
+}
+
+impl Single {
+    /// `open` is set before `BEGIN` is sent and cleared after `COMMIT` returns, so a
+    /// transaction cut short at any point (its future dropped) is rolled back here; a
+    /// `ROLLBACK` when the cut came before `BEGIN` ran or after `COMMIT` did fails harmlessly.
+    async fn settle(&mut self) {
+        if self.open {
+            let _ = self.conn.execute("ROLLBACK").await;
+            self.open = false;
+        }
+    }
+}
+
 impl Writer {
-    pub(super) fn new(pool: AnyPool, backend: Backend) -> Self {
-        Self { pool, backend }
+    pub(super) fn pool(pool: AnyPool, backend: Backend) -> Self {
+        let inner = Inner::Pool(pool);
+        Self { inner, backend }
+    }
+
+    pub(super) fn single(conn: Conn) -> Self {
+        let single = Single { conn, open: false };
+        let inner = Inner::Single(Arc::new(Mutex::new(single)));
+        let backend = Backend::Sqlite;
+        Self { inner, backend }
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// SQLite's one connection, its turn taken (in order of asking) and any transaction a
+    /// dropped [`WriteTx`] left open rolled back.
+    async fn turn(single: &Arc<Mutex<Single>>) -> OwnedMutexGuard<Single> {
+        let mut turn = single.clone().lock_owned().await;
+        turn.settle().await;
+        turn
     }
 
     /// A write transaction. On SQLite it holds the database's write lock from its first
@@ -49,9 +96,14 @@ impl Writer {
     /// PostgreSQL it holds what its statements lock, and what [`WriteTx::hold`] takes.
     pub async fn begin(&self) -> DbResult<WriteTx> {
         let asked = Instant::now();
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+        let tx = match &self.inner {
+            Inner::Pool(pool) => Open::Pool(pool.begin().await?),
+            Inner::Single(single) => {
+                let mut turn = Self::turn(single).await;
+                turn.open = true;
+                turn.conn.execute("BEGIN IMMEDIATE").await?;
+                Open::Single(turn)
+            }
         };
         metrics::histogram!(DB_WRITE_WAIT_SECONDS, "kind" => "transaction")
             .record(asked.elapsed().as_secs_f64());
@@ -61,19 +113,19 @@ impl Writer {
             _held: Held(Instant::now()),
         })
     }
-
-    /// The pool itself, for tests that set up states no code path makes.
-    #[doc(hidden)]
-    pub fn pool_for_tests(&self) -> &AnyPool {
-        &self.pool
-    }
 }
 
 /// A transaction from [`Writer::begin`]. Derefs to the connection, as sqlx's own does.
 pub struct WriteTx {
-    tx: Tx,
+    tx: Open,
     backend: Backend,
     _held: Held,
+}
+
+enum Open {
+    Pool(Tx),
+    /// Dropped uncommitted, it leaves `open` set for the next user to roll back.
+    Single(OwnedMutexGuard<Single>),
 }
 
 /// Records how long its transaction was open when dropped (committed or not).
@@ -104,7 +156,7 @@ impl WriteTx {
             // A 64-bit hash: two owners share a lock once in billions, and then only wait.
             sqlx::query("SELECT 1 FROM pg_advisory_xact_lock(hashtextextended($1, 0))")
                 .bind(key)
-                .execute(&mut *self.tx)
+                .execute(&mut **self)
                 .await?;
         }
         metrics::histogram!(DB_WRITE_WAIT_SECONDS, "kind" => "owner")
@@ -124,7 +176,7 @@ impl WriteTx {
             let owner: Option<String> =
                 sqlx::query_scalar("SELECT owner FROM uploads WHERE id = $1")
                     .bind(upload_id)
-                    .fetch_optional(&mut *self.tx)
+                    .fetch_optional(&mut **self)
                     .await?;
             match owner {
                 Some(owner) if held.as_ref() != Some(&owner) => {
@@ -137,20 +189,33 @@ impl WriteTx {
     }
 
     pub async fn commit(self) -> DbResult<()> {
-        Ok(self.tx.commit().await?)
+        match self.tx {
+            Open::Pool(tx) => tx.commit().await?,
+            Open::Single(mut turn) => {
+                turn.conn.execute("COMMIT").await?;
+                turn.open = false;
+            }
+        }
+        Ok(())
     }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = Conn;
     fn deref(&self) -> &Conn {
-        &self.tx
+        match &self.tx {
+            Open::Pool(tx) => tx,
+            Open::Single(turn) => &turn.conn,
+        }
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Conn {
-        &mut self.tx
+        match &mut self.tx {
+            Open::Pool(tx) => tx,
+            Open::Single(turn) => &mut turn.conn,
+        }
     }
 }
 
@@ -214,5 +279,93 @@ macro_rules! pool_executor {
 pub(super) use pool_executor;
 
 // A single writing statement runs on `&Writer` as on a pool: it waits for the writer
-// connection (on SQLite, behind the transaction that holds it) and commits on its own.
-pool_executor!(Writer, pool);
+// connection (on SQLite, behind the transaction that holds it) and commits on its own. On
+// SQLite the statement's results are gathered before the turn is given back.
+impl<'p> sqlx::Executor<'p> for &'_ Writer {
+    type Database = sqlx::Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<
+        'e,
+        Result<sqlx::Either<sqlx::any::AnyQueryResult, sqlx::any::AnyRow>, sqlx::Error>,
+    >
+    where
+        'p: 'e,
+        E: 'q + sqlx::Execute<'q, sqlx::Any>,
+    {
+        match &self.inner {
+            Inner::Pool(pool) => pool.fetch_many(query),
+            Inner::Single(single) => {
+                let single = single.clone();
+                let gathered = async move {
+                    let mut turn = Writer::turn(&single).await;
+                    turn.conn.fetch_many(query).collect::<Vec<_>>().await
+                };
+                futures::stream::once(gathered)
+                    .flat_map(futures::stream::iter)
+                    .boxed()
+            }
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<sqlx::any::AnyRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + sqlx::Execute<'q, sqlx::Any>,
+    {
+        match &self.inner {
+            Inner::Pool(pool) => pool.fetch_optional(query),
+            Inner::Single(single) => {
+                let single = single.clone();
+                Box::pin(
+                    async move { Writer::turn(&single).await.conn.fetch_optional(query).await },
+                )
+            }
+        }
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: sqlx::SqlStr,
+        parameters: &'e [sqlx::any::AnyTypeInfo],
+    ) -> BoxFuture<'e, Result<sqlx::any::AnyStatement, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        match &self.inner {
+            Inner::Pool(pool) => pool.prepare_with(sql, parameters),
+            Inner::Single(single) => {
+                let single = single.clone();
+                Box::pin(async move {
+                    let mut turn = Writer::turn(&single).await;
+                    turn.conn.prepare_with(sql, parameters).await
+                })
+            }
+        }
+    }
+
+    // Required while sqlx's `offline` feature (its macros) is on; our code never calls it.
+    fn describe<'e>(
+        self,
+        sql: sqlx::SqlStr,
+    ) -> BoxFuture<'e, Result<sqlx::Describe<sqlx::Any>, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        match &self.inner {
+            Inner::Pool(pool) => pool.describe(sql),
+            Inner::Single(single) => {
+                let single = single.clone();
+                Box::pin(async move { Writer::turn(&single).await.conn.describe(sql).await })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
