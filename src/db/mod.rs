@@ -126,7 +126,8 @@ impl Pool {
 
 writer::pool_executor!(Pool, read);
 
-/// Connections each pool may open. SQLite's writer pool holds one: SQLite writes one at a time.
+/// Connections each pool may open (SQLite's writer is one connection: SQLite writes one at a
+/// time).
 const CONNECTIONS: u32 = 8;
 
 /// Opens (creating if needed) the database and brings its schema up to date.

@@ -21,7 +21,10 @@
 use super::{Backend, Conn, DbResult, Tx};
 use futures::{future::BoxFuture, stream::BoxStream, StreamExt};
 use sqlx::{AnyPool, Executor};
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Seconds a writer waited: for the writer connection (`kind="transaction"`: on SQLite, the
@@ -50,19 +53,68 @@ enum Inner {
 #[derive(Debug)]
 struct Single {
     conn: Conn,
-    /// A transaction was dropped without a commit: the next user rolls it back first.
+    /// A transaction may be open: set before `BEGIN` is sent, cleared once `COMMIT` or
+    /// `ROLLBACK` has returned.
     open: bool,
 }
 
+/// How long a writer waits for SQLite's connection before its request fails, as it would
+/// wait for a pool's (sqlx's default `acquire_timeout`).
+const TURN_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Single {
-    /// `open` is set before `BEGIN` is sent and cleared after `COMMIT` returns, so a
-    /// transaction cut short at any point (its future dropped) is rolled back here; a
-    /// `ROLLBACK` when the cut came before `BEGIN` ran or after `COMMIT` did fails harmlessly.
-    async fn settle(&mut self) {
+    /// Rolls back a transaction cut short at any point (its future dropped). The connection
+    /// runs commands in order, so this comes after whatever the cut one had sent; when the cut
+    /// came before `BEGIN` ran or after `COMMIT` did, SQLite answers that no transaction is
+    /// active, which is what we wanted.
+    async fn settle(&mut self) -> Result<(), sqlx::Error> {
         if self.open {
-            let _ = self.conn.execute("ROLLBACK").await;
+            match self.conn.execute("ROLLBACK").await {
+                Ok(_) => {}
+                Err(e) if e.to_string().contains("no transaction is active") => {}
+                Err(e) => return Err(e),
+            }
             self.open = false;
         }
+        Ok(())
+    }
+}
+
+/// SQLite's connection while a writer has it. Given back with a transaction still open (a
+/// request cancelled between its statements), it is rolled back at once by a task that keeps
+/// the turn meanwhile: the write lock must not wait for the next writer of this process while
+/// other processes (`hoist worker`, `hoist users`) wait for it.
+struct Turn(Option<OwnedMutexGuard<Single>>);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let Some(mut turn) = self.0.take() else {
+            return;
+        };
+        if !turn.open {
+            return;
+        }
+        // Without a runtime (the process is ending) the next user settles it instead.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = turn.settle().await {
+                    tracing::warn!(error = %e, "could not roll back a dropped write transaction");
+                }
+            });
+        }
+    }
+}
+
+impl std::ops::Deref for Turn {
+    type Target = Single;
+    fn deref(&self) -> &Single {
+        self.0.as_ref().expect("a turn is held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Turn {
+    fn deref_mut(&mut self) -> &mut Single {
+        self.0.as_mut().expect("a turn is held until dropped")
     }
 }
 
@@ -85,10 +137,14 @@ impl Writer {
 
     /// SQLite's one connection, its turn taken (in order of asking) and any transaction a
     /// dropped [`WriteTx`] left open rolled back.
-    async fn turn(single: &Arc<Mutex<Single>>) -> OwnedMutexGuard<Single> {
-        let mut turn = single.clone().lock_owned().await;
-        turn.settle().await;
-        turn
+    async fn turn(single: &Arc<Mutex<Single>>) -> Result<Turn, sqlx::Error> {
+        let waiting = single.clone().lock_owned();
+        let turn = tokio::time::timeout(TURN_TIMEOUT, waiting)
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?;
+        let mut turn = Turn(Some(turn));
+        turn.settle().await?;
+        Ok(turn)
     }
 
     /// A write transaction. On SQLite it holds the database's write lock from its first
@@ -99,7 +155,7 @@ impl Writer {
         let tx = match &self.inner {
             Inner::Pool(pool) => Open::Pool(pool.begin().await?),
             Inner::Single(single) => {
-                let mut turn = Self::turn(single).await;
+                let mut turn = Self::turn(single).await?;
                 turn.open = true;
                 turn.conn.execute("BEGIN IMMEDIATE").await?;
                 Open::Single(turn)
@@ -125,7 +181,7 @@ pub struct WriteTx {
 enum Open {
     Pool(Tx),
     /// Dropped uncommitted, it leaves `open` set for the next user to roll back.
-    Single(OwnedMutexGuard<Single>),
+    Single(Turn),
 }
 
 /// Records how long its transaction was open when dropped (committed or not).
@@ -300,8 +356,10 @@ impl<'p> sqlx::Executor<'p> for &'_ Writer {
             Inner::Single(single) => {
                 let single = single.clone();
                 let gathered = async move {
-                    let mut turn = Writer::turn(&single).await;
-                    turn.conn.fetch_many(query).collect::<Vec<_>>().await
+                    match Writer::turn(&single).await {
+                        Ok(mut turn) => turn.conn.fetch_many(query).collect::<Vec<_>>().await,
+                        Err(e) => vec![Err(e)],
+                    }
                 };
                 futures::stream::once(gathered)
                     .flat_map(futures::stream::iter)
@@ -322,9 +380,13 @@ impl<'p> sqlx::Executor<'p> for &'_ Writer {
             Inner::Pool(pool) => pool.fetch_optional(query),
             Inner::Single(single) => {
                 let single = single.clone();
-                Box::pin(
-                    async move { Writer::turn(&single).await.conn.fetch_optional(query).await },
-                )
+                Box::pin(async move {
+                    Writer::turn(&single)
+                        .await?
+                        .conn
+                        .fetch_optional(query)
+                        .await
+                })
             }
         }
     }
@@ -342,7 +404,7 @@ impl<'p> sqlx::Executor<'p> for &'_ Writer {
             Inner::Single(single) => {
                 let single = single.clone();
                 Box::pin(async move {
-                    let mut turn = Writer::turn(&single).await;
+                    let mut turn = Writer::turn(&single).await?;
                     turn.conn.prepare_with(sql, parameters).await
                 })
             }
@@ -361,7 +423,7 @@ impl<'p> sqlx::Executor<'p> for &'_ Writer {
             Inner::Pool(pool) => pool.describe(sql),
             Inner::Single(single) => {
                 let single = single.clone();
-                Box::pin(async move { Writer::turn(&single).await.conn.describe(sql).await })
+                Box::pin(async move { Writer::turn(&single).await?.conn.describe(sql).await })
             }
         }
     }

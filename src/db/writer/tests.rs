@@ -42,6 +42,15 @@ async fn a_transaction_dropped_uncommitted_leaves_nothing_and_blocks_nobody() {
     let stopped = tokio::time::timeout(std::time::Duration::from_millis(50), cancelled).await;
     assert!(stopped.is_err());
 
+    // Another process on the same SQLite file (`hoist worker`, `hoist users`) gets the write
+    // lock at once: the dropped transactions did not keep it until this process wrote again.
+    if Backend::of(&pool) == Backend::Sqlite {
+        use sqlx::Connection;
+        let mut other = sqlx::AnyConnection::connect(pool.url()).await.unwrap();
+        other.execute("PRAGMA busy_timeout = 2000").await.unwrap();
+        event(&mut other, "other process").await;
+    }
+
     // The next writers, a single statement and a transaction, go on and keep what they wrote.
     sqlx::query("INSERT INTO events (owner, upload_id, body, at) VALUES ('next', 'u', '{}', 0)")
         .execute(pool.writer())
@@ -53,6 +62,8 @@ async fn a_transaction_dropped_uncommitted_leaves_nothing_and_blocks_nobody() {
     assert_eq!(count(&pool, "dropped").await, 0);
     assert_eq!(count(&pool, "cancelled").await, 0);
     assert_eq!(count(&pool, "next").await, 2);
+    let other = i64::from(Backend::of(&pool) == Backend::Sqlite);
+    assert_eq!(count(&pool, "other process").await, other);
 }
 
 #[tokio::test]
