@@ -187,9 +187,11 @@ async fn update_ending(
 /// one write transaction with that look, so an upload started meanwhile is never left
 /// without its account; `false` if one is still there.
 pub async fn delete_if_empty(pool: &Pool, id: &str) -> DbResult<bool> {
-    let mut tx = pool.writer().begin().await?;
     // An upload admitted meanwhile holds the same owner.
-    tx.hold(&[&format!("account:{id}")]).await?;
+    let mut tx = pool
+        .writer()
+        .begin_holding(&[&format!("account:{id}")])
+        .await?;
     let done = sqlx::query(
         "DELETE FROM accounts WHERE id = $1 AND NOT EXISTS \
          (SELECT 1 FROM uploads WHERE owner = 'account:' || $1)",
@@ -248,12 +250,11 @@ pub async fn insert_session(
     now: i64,
     adopt_from: Option<super::adoption::Guest<'_>>,
 ) -> DbResult<super::adoption::Stayed> {
-    let mut tx = pool.writer().begin().await?;
     let account = format!("account:{account_id}");
     // Adoption checks the account's room and empties the guest's: both owners wait for it.
     let mut holds = vec![account.as_str()];
     holds.extend(adopt_from.as_ref().map(|g| g.owner));
-    tx.hold(&holds).await?;
+    let mut tx = pool.writer().begin_holding(&holds).await?;
     let stayed = match adopt_from {
         Some(guest) => super::adoption::adopt(&mut tx, guest, account_id, now).await?,
         None => super::adoption::Stayed::default(),

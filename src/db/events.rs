@@ -3,7 +3,8 @@
 use super::{Backend, Conn, DbError, DbResult, Pool};
 use crate::model::{EventCursor, UploadEvent, UploadView};
 
-/// PostgreSQL's `LISTEN`/`NOTIFY` channel on which commits that wrote events are announced.
+/// PostgreSQL's `LISTEN`/`NOTIFY` channel on which commits that wrote events are announced
+/// (by the trigger of migration 0015, which names it too).
 pub const CHANNEL: &str = "hoist_events";
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -44,14 +45,8 @@ pub async fn record(
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
-    if super::on_postgres(conn) {
-        // Delivered at commit (once per transaction, however many events it wrote) to every
-        // instance listening, whose feed then reads at once rather than at its next poll.
-        sqlx::query("SELECT 1 FROM pg_notify($1, '')")
-            .bind(CHANNEL)
-            .execute(&mut *conn)
-            .await?;
-    }
+    // On PostgreSQL a trigger (migration 0015) notifies `CHANNEL` for every instance
+    // listening, whose feed then reads at once rather than at its next poll.
     Ok(id)
 }
 

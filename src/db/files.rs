@@ -17,8 +17,7 @@ pub async fn arrive(
     kinds: &[&str],
     max_attempts: u32,
 ) -> DbResult<bool> {
-    let mut tx = pool.writer().begin().await?;
-    tx.hold_owner_of(upload_id).await?;
+    let mut tx = pool.begin_for_upload(upload_id).await?;
     if uploads::transition(&mut tx, upload_id, uploads::Step::Arrive, now)
         .await?
         .is_err()
@@ -53,8 +52,7 @@ pub async fn describe(
     visibility: Visibility,
     now: i64,
 ) -> DbResult<bool> {
-    let mut tx = pool.writer().begin().await?;
-    tx.hold(&[owner]).await?;
+    let mut tx = pool.writer().begin_holding(&[owner]).await?;
     let done = sqlx::query(
         "UPDATE files SET title = $1, description = $2, visibility = $3, updated_at = $4 \
          WHERE upload_id = $5 AND upload_id IN (SELECT id FROM uploads WHERE owner = $6)",
@@ -78,8 +76,7 @@ pub async fn describe(
 /// Gives the file a new link key, so that every link handed out before opens nothing.
 /// False if `owner` has no such file.
 pub async fn new_share_key(pool: &Pool, upload_id: &str, owner: &str, now: i64) -> DbResult<bool> {
-    let mut tx = pool.writer().begin().await?;
-    tx.hold(&[owner]).await?;
+    let mut tx = pool.writer().begin_holding(&[owner]).await?;
     let done = sqlx::query(
         "UPDATE files SET share_key = $1, updated_at = $2 \
          WHERE upload_id = $3 AND upload_id IN (SELECT id FROM uploads WHERE owner = $4)",
@@ -157,7 +154,6 @@ pub async fn share_stored(
     let Some((_, _, _, seen_net)) = find().fetch_optional(pool).await? else {
         return Ok(false);
     };
-    let mut tx = pool.writer().begin().await?;
     // The copy counts against the source's guest network (its `guest_net` goes with it) as
     // well as the caller's.
     let nets: Vec<String> = [
@@ -170,7 +166,7 @@ pub async fn share_stored(
     .collect();
     let mut holds = vec![row.owner.as_str()];
     holds.extend(nets.iter().map(String::as_str));
-    tx.hold(&holds).await?;
+    let mut tx = pool.writer().begin_holding(&holds).await?;
     let Some((source, key, content_type, guest_net)) = find().fetch_optional(&mut *tx).await?
     else {
         return Ok(false);
@@ -258,8 +254,7 @@ pub async fn fold_into_twin(pool: &Pool, upload_id: &str, now: i64) -> DbResult<
     if find().fetch_optional(pool).await?.is_none() {
         return Ok(None);
     }
-    let mut tx = pool.writer().begin().await?;
-    tx.hold_owner_of(upload_id).await?;
+    let mut tx = pool.begin_for_upload(upload_id).await?;
     let Some((own_key, twin_key, twin_thumbnail, own_thumbnail)) =
         find().fetch_optional(&mut *tx).await?
     else {

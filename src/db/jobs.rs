@@ -113,10 +113,9 @@ pub async fn claim(
         // The claim is its own statement so that workers on PostgreSQL skip each other's
         // rows instead of queueing; what it means for the file is written after, in order.
         // A worker dying in between leaves a running job whose lease will lapse.
-        let mut tx = pool.writer().begin().await?;
         // The file's state is decided from all its jobs: another instance finishing a sibling
         // must wait, or each would read the other's job as unfinished.
-        tx.hold_owner_of(&job.upload_id).await?;
+        let mut tx = pool.begin_for_upload(&job.upload_id).await?;
         let why = if job.deaths >= MAX_DEATHS {
             Some(format!(
                 "{}: the process running it died twice (killed, crashed or lost), \
@@ -236,9 +235,8 @@ pub async fn finish(
     findings: &Findings,
     now: i64,
 ) -> DbResult<bool> {
-    let mut tx = pool.writer().begin().await?;
     // Siblings' states decide the file's (see `claim`).
-    tx.hold_owner_of(&job.upload_id).await?;
+    let mut tx = pool.begin_for_upload(&job.upload_id).await?;
     // An update, not a read, so that the row stays locked: on PostgreSQL a claim of a lapsed
     // lease could otherwise slip in between this check and the job's end.
     let mine: Option<(i64,)> = sqlx::query_as(

@@ -89,14 +89,6 @@ impl Backend {
     pub fn of(pool: &Pool) -> Self {
         pool.writer.backend()
     }
-
-    fn of_conn(conn: &Conn) -> Self {
-        if conn.backend_name() == "PostgreSQL" {
-            Self::Postgres
-        } else {
-            Self::Sqlite
-        }
-    }
 }
 
 /// The database: a pool of readers, on which queries run as on sqlx's pool (`&Pool` is an
@@ -116,6 +108,27 @@ impl Pool {
     /// The URL it was opened with (a listener for PostgreSQL's `NOTIFY` opens its own).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// A write transaction that holds the owner of upload `upload_id`, as
+    /// [`WriteTx::hold_owner_of`] right after `begin` would. The owner is first read on a
+    /// reader, so that on PostgreSQL `BEGIN` and its lock go in one round trip; the
+    /// transaction reads it again once held, and holds a new owner if a sign-in moved the
+    /// upload meanwhile.
+    pub async fn begin_for_upload(&self, upload_id: &str) -> DbResult<WriteTx> {
+        if self.writer.backend() == Backend::Sqlite {
+            return self.writer.begin().await;
+        }
+        let owner: Option<String> = sqlx::query_scalar("SELECT owner FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .fetch_optional(self)
+            .await?;
+        let mut tx = match &owner {
+            Some(owner) => self.writer.begin_holding(&[owner]).await?,
+            None => self.writer.begin().await?,
+        };
+        tx.hold_owner_after(upload_id, owner).await?;
+        Ok(tx)
     }
 
     /// The readers' pool, for `/metrics`.
@@ -243,11 +256,6 @@ pub fn without_password(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
-}
-
-/// True if `conn` is on PostgreSQL.
-pub fn on_postgres(conn: &Conn) -> bool {
-    Backend::of_conn(conn) == Backend::Postgres
 }
 
 #[cfg(test)]

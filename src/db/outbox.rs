@@ -63,10 +63,9 @@ pub enum Deletion {
 /// thumbnail into the outbox. A crash at any point leaves either everything as it was or the
 /// row gone and its objects doomed: never a half-deleted row, never an unrecorded object.
 pub async fn delete_upload(pool: &Pool, id: &str, owner: &str, now: i64) -> DbResult<Deletion> {
-    let mut tx = pool.writer().begin().await?;
     // The owner's uploads that share this one's object are counted below: a copy being made
     // or folded meanwhile (same owner) must wait.
-    tx.hold(&[owner]).await?;
+    let mut tx = pool.writer().begin_holding(&[owner]).await?;
     let sql = concat!(
         "SELECT ",
         super::uploads::row_columns!(),

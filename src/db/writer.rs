@@ -20,7 +20,7 @@
 
 use super::{Backend, Conn, DbResult, Tx};
 use futures::{future::BoxFuture, stream::BoxStream, StreamExt};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, SqlSafeStr};
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -147,6 +147,36 @@ impl Writer {
         Ok(turn)
     }
 
+    /// A write transaction that holds `keys` from its start, as [`WriteTx::hold`] would
+    /// right after [`Self::begin`]; on PostgreSQL `BEGIN` and the locks go in one round trip.
+    pub async fn begin_holding(&self, keys: &[&str]) -> DbResult<WriteTx> {
+        let Inner::Pool(pool) = &self.inner else {
+            return self.begin().await;
+        };
+        if keys.is_empty() {
+            return self.begin().await;
+        }
+        let asked = Instant::now();
+        let conn = pool.acquire().await?;
+        metrics::histogram!(DB_WRITE_WAIT_SECONDS, "kind" => "transaction")
+            .record(asked.elapsed().as_secs_f64());
+        let locking = Instant::now();
+        let mut sql = String::from("BEGIN");
+        for key in lock_order(keys) {
+            sql.push_str(&format!("; SELECT 1 FROM pg_advisory_xact_lock({key})"));
+        }
+        // Only integers of ours go into the text: nothing a caller sent is spliced in.
+        let begin = sqlx::AssertSqlSafe(sql).into_sql_str();
+        let tx = sqlx::Transaction::begin(conn, Some(begin)).await?;
+        metrics::histogram!(DB_WRITE_WAIT_SECONDS, "kind" => "owner")
+            .record(locking.elapsed().as_secs_f64());
+        Ok(WriteTx {
+            tx: Open::Pool(tx),
+            backend: self.backend,
+            _held: Held(Instant::now()),
+        })
+    }
+
     /// A write transaction. On SQLite it holds the database's write lock from its first
     /// statement (`BEGIN IMMEDIATE`), so what it reads stays true until it commits; on
     /// PostgreSQL it holds what its statements lock, and what [`WriteTx::hold`] takes.
@@ -169,6 +199,23 @@ impl Writer {
             _held: Held(Instant::now()),
         })
     }
+}
+
+/// The advisory locks that stand for `keys`, in the one order every transaction takes them.
+/// A 64-bit FNV-1a hash of each key (written out, being five lines, and fixed forever: every
+/// instance of a cluster must agree, which std's hasher does not promise across releases).
+/// Two keys share a lock once in billions, and then only wait for each other.
+fn lock_order(keys: &[&str]) -> Vec<i64> {
+    let hash = |key: &str| {
+        let h = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        i64::from_ne_bytes(h.to_ne_bytes())
+    };
+    let mut locks: Vec<i64> = keys.iter().map(|k| hash(k)).collect();
+    locks.sort_unstable();
+    locks.dedup();
+    locks
 }
 
 /// A transaction from [`Writer::begin`]. Derefs to the connection, as sqlx's own does.
@@ -204,13 +251,9 @@ impl WriteTx {
         if self.backend == Backend::Sqlite {
             return Ok(());
         }
-        let mut keys = keys.to_vec();
-        keys.sort_unstable();
-        keys.dedup();
         let asked = Instant::now();
-        for key in keys {
-            // A 64-bit hash: two owners share a lock once in billions, and then only wait.
-            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock(hashtextextended($1, 0))")
+        for key in lock_order(keys) {
+            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
                 .bind(key)
                 .execute(&mut **self)
                 .await?;
@@ -224,10 +267,18 @@ impl WriteTx {
     /// The owner is read again once held: a sign-in may have given the upload to an account
     /// meanwhile (adoption holds both), and then that owner is held too.
     pub async fn hold_owner_of(&mut self, upload_id: &str) -> DbResult<()> {
+        self.hold_owner_after(upload_id, None).await
+    }
+
+    /// [`Self::hold_owner_of`] in a transaction that holds `held` already.
+    pub(super) async fn hold_owner_after(
+        &mut self,
+        upload_id: &str,
+        mut held: Option<String>,
+    ) -> DbResult<()> {
         if self.backend == Backend::Sqlite {
             return Ok(());
         }
-        let mut held: Option<String> = None;
         loop {
             let owner: Option<String> =
                 sqlx::query_scalar("SELECT owner FROM uploads WHERE id = $1")

@@ -13,8 +13,10 @@ pub async fn insert_token(
     token_hash: &str,
     max: u64,
 ) -> DbResult<bool> {
-    let mut tx = pool.writer().begin().await?;
-    tx.hold(&[&format!("account:{account_id}")]).await?;
+    let mut tx = pool
+        .writer()
+        .begin_holding(&[&format!("account:{account_id}")])
+        .await?;
     let done = sqlx::query(
         "INSERT INTO api_tokens (id, account_id, name, token_hash, created_at, expires_at) \
          SELECT $1, $2, $3, $4, $5, $6 \

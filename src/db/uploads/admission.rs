@@ -64,11 +64,10 @@ pub async fn insert_many(
         .network
         .as_ref()
         .map_or(i64::MAX, |n| limit(n.max_files));
-    let mut tx = pool.writer().begin().await?;
     let mut holds: Vec<&str> = rows.iter().map(|(row, _)| row.owner.as_str()).collect();
     let net_hold = net.map(network_key);
     holds.extend(net_hold.as_deref());
-    tx.hold(&holds).await?;
+    let mut tx = pool.writer().begin_holding(&holds).await?;
     let mut admitted = Vec::with_capacity(rows.len());
     for (row, first_part) in rows {
         let query = sqlx::query(concat!(
@@ -112,7 +111,8 @@ pub async fn insert_many(
             .await?;
         }
         // Started: the owner's other tabs show it at once.
-        super::lifecycle::announce(&mut tx, &row.id, row.created_at).await?;
+        // What was inserted is what the page shows: no read back.
+        crate::db::events::record_view(&mut tx, &row.owner, row.view(), row.created_at).await?;
         admitted.push(Ok(()));
     }
     tx.commit().await?;

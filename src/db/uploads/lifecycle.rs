@@ -89,41 +89,45 @@ pub async fn transition(tx: &mut Conn, id: &str, step: Step<'_>, now: i64) -> Db
                 Step::StoreRefused => Some(ClosedBecause::StoreRefusedStart.to_stored()),
                 _ => None,
             };
-            sqlx::query(
+            sqlx::query_as::<_, UploadRow>(concat!(
                 "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
                    reason = $4 \
-                 WHERE id = $3 AND status = 'uploading' AND reap_claim IS NULL",
-            )
+                 WHERE id = $3 AND status = 'uploading' AND reap_claim IS NULL RETURNING ",
+                row_columns!()
+            ))
             .bind(to)
             .bind(now)
             .bind(id)
             .bind(reason)
         }
-        Step::Abort { claim } => sqlx::query(
+        Step::Abort { claim } => sqlx::query_as::<_, UploadRow>(concat!(
             "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
                reason = NULL, reap_claim = NULL \
-             WHERE id = $3 AND status = 'uploading' AND reap_claim = $4",
-        )
+             WHERE id = $3 AND status = 'uploading' AND reap_claim = $4 RETURNING ",
+            row_columns!()
+        ))
         .bind(to)
         .bind(now)
         .bind(id)
         .bind(claim),
-        Step::Expire { claim, reason } => sqlx::query(
+        Step::Expire { claim, reason } => sqlx::query_as::<_, UploadRow>(concat!(
             "UPDATE uploads SET status = $1, completed_at = $2, expires_at = NULL, \
                reason = $5, reap_claim = NULL, reap_error = NULL \
-             WHERE id = $3 AND status = 'uploading' AND reap_claim = $4",
-        )
+             WHERE id = $3 AND status = 'uploading' AND reap_claim = $4 RETURNING ",
+            row_columns!()
+        ))
         .bind(to)
         .bind(now)
         .bind(id)
         .bind(claim)
         .bind(reason.to_stored()),
     }
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    if done.rows_affected() == 1 {
+    if let Some(row) = done {
+        // The event is the row the statement returned: no second read.
         if !matches!(step, Step::Arrive) {
-            announce(tx, id, now).await?;
+            events::record_view(tx, &row.owner, row.view(), now).await?;
         }
         return Ok(Ok(()));
     }
@@ -169,9 +173,8 @@ pub async fn expire_claimed(
         owners = owners.bind(id);
     }
     let owners: Vec<String> = owners.fetch_all(pool).await?;
-    let mut tx = pool.writer().begin().await?;
     let keys: Vec<&str> = owners.iter().map(String::as_str).collect();
-    tx.hold(&keys).await?;
+    let mut tx = pool.writer().begin_holding(&keys).await?;
     let sql = format!(
         concat!(
             "UPDATE uploads SET status = 'expired', completed_at = $3, expires_at = NULL, \
@@ -199,21 +202,10 @@ pub async fn expire_claimed(
 
 /// [`transition`] in a transaction of its own.
 pub async fn settle(pool: &Pool, id: &str, step: Step<'_>, now: i64) -> DbResult<Moved> {
-    let mut tx = pool.writer().begin().await?;
-    tx.hold_owner_of(id).await?;
+    let mut tx = pool.begin_for_upload(id).await?;
     let moved = transition(&mut tx, id, step, now).await?;
     tx.commit().await?;
     Ok(moved)
-}
-
-/// Writes the event of an upload that has no file (one that has not arrived): its row says
-/// all there is.
-pub(super) async fn announce(tx: &mut Conn, id: &str, now: i64) -> DbResult<()> {
-    let Some(row) = find(&mut *tx, id).await? else {
-        return Ok(());
-    };
-    events::record_view(tx, &row.owner, row.view(), now).await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -84,3 +84,84 @@ async fn writers_that_ask_at_once_all_get_their_turn() {
     }
     assert_eq!(count(&pool, "many").await, 25);
 }
+
+/// Backends waiting for an advisory lock right now.
+async fn waiting_for_a_lock(pool: &Pool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_key_held_from_begin_or_midway_is_one_lock_and_other_keys_pass() {
+    let (_dir, pool) = fresh().await;
+    if Backend::of(&pool) != Backend::Postgres {
+        return; // SQLite's one writer excludes every other already.
+    }
+    let mut first = pool.writer().begin().await.unwrap();
+    first.hold(&["owner-a"]).await.unwrap();
+    // Another owner's transaction goes on meanwhile.
+    let other = pool
+        .writer()
+        .begin_holding(&["owner-b", "net:x"])
+        .await
+        .unwrap();
+    other.commit().await.unwrap();
+    // The same owner's, taken the other way (at BEGIN), waits for the first one's commit.
+    let second = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            let mut tx = pool
+                .writer()
+                .begin_holding(&["net:y", "owner-a"])
+                .await
+                .unwrap();
+            event(&mut tx, "second").await;
+            tx.commit().await.unwrap();
+        }
+    });
+    while waiting_for_a_lock(&pool).await == 0 {
+        assert!(
+            !second.is_finished(),
+            "the same owner's transaction did not wait"
+        );
+        tokio::task::yield_now().await;
+    }
+    event(&mut first, "first").await;
+    first.commit().await.unwrap();
+    second.await.unwrap();
+    let firsts: Vec<String> = sqlx::query_scalar("SELECT owner FROM events ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(firsts, ["first", "second"]);
+}
+
+#[tokio::test]
+async fn a_committed_event_wakes_every_listener_and_a_rolled_back_one_does_not() {
+    let (_dir, pool) = fresh().await;
+    if Backend::of(&pool) != Backend::Postgres {
+        return; // SQLite's feed polls its own file.
+    }
+    let mut listener = sqlx::postgres::PgListener::connect(pool.url())
+        .await
+        .unwrap();
+    listener.listen(crate::db::events::CHANNEL).await.unwrap();
+    let mut dropped = pool.writer().begin().await.unwrap();
+    event(&mut dropped, "dropped").await;
+    drop(dropped);
+    let mut tx = pool.writer().begin().await.unwrap();
+    event(&mut tx, "kept").await;
+    event(&mut tx, "kept").await;
+    tx.commit().await.unwrap();
+    let bound = std::time::Duration::from_secs(10);
+    let woke = tokio::time::timeout(bound, listener.recv()).await;
+    assert!(
+        woke.is_ok_and(|n| n.is_ok()),
+        "no notification after a commit"
+    );
+    // One per transaction (they come together, at its commit), and none for the dropped one.
+    let more = listener.next_buffered();
+    assert!(more.is_none(), "more than one notification: {more:?}");
+}
