@@ -15,7 +15,8 @@
 # Settings (environment): BENCH_DATABASES ("sqlite postgres"), BENCH_CLIENTS ("100 1000"),
 # BENCH_INSTANCES ("1 2"), BENCH_SECONDS (60), BENCH_PROFILE (release), BENCH_LINK_MBIT (unset:
 # every client calls back to back; a number: each is paced as an upload over a link that fast),
-# BENCH_STORE (garage | stub).
+# BENCH_STORE (garage | stub), BENCH_RAMP (5s: the clients start over this long; paced clients
+# then come back in waves, one a cycle, unless it is about a cycle's length, ~20 s at 100 Mbit/s).
 set -euo pipefail
 
 DATABASES=${BENCH_DATABASES:-sqlite postgres}
@@ -121,7 +122,7 @@ for instances in $INSTANCES; do
     before=$(cpu_now)
     /usr/bin/time -f '%U %S' -o "$data/load-cpu" \
       "$LOAD" "${args[@]}" --clients "$clients" --duration "${SECONDS_EACH}s" \
-      ${BENCH_LINK_MBIT:+--link-mbit "$BENCH_LINK_MBIT"} | tee "$data/table.md"
+      ${BENCH_LINK_MBIT:+--link-mbit "$BENCH_LINK_MBIT"} --ramp "${BENCH_RAMP:-5s}" | tee "$data/table.md"
     read -r hoist_cpu store_cpu postgres_cpu < <(python3 -c "import sys; a, b = sys.argv[1:3]; a, b = a.split(), b.split(); print(*(round(float(y) - float(x), 1) for x, y in zip(a, b)))" "$before" "$(cpu_now)")
     # Where the writers' time went, as the first instance saw it (see db::writer): waiting for
     # the writer connection (transaction) and for the owners a transaction holds (owner).

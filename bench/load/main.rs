@@ -331,8 +331,9 @@ fn report(args: &Args, total: &mut Tally, seconds: f64) {
             format!("paced at {m} Mbit/s")
         });
         println!(
-            "{} clients ({pace}), {} instance(s), {:.0} s, {} cycles\n",
+            "{} clients ({pace}, started over {:?}), {} instance(s), {:.0} s, {} cycles\n",
             args.clients,
+            args.ramp,
             args.servers.len(),
             seconds,
             total.cycles

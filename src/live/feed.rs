@@ -232,9 +232,16 @@ async fn tail(feed: Arc<Feed>, bell: Bell, mut last: EventCursor) {
     let mut held_back: Option<Duration> = None;
     loop {
         let wait = held_back.unwrap_or(POLL);
-        tokio::select! {
-            () = bell.rung() => {}
-            () = tokio::time::sleep(wait) => {}
+        let rung = tokio::select! {
+            () = bell.rung() => true,
+            () = tokio::time::sleep(wait) => false,
+        };
+        // With nobody following here, a commit wakes no one: its events are read at the next
+        // poll, which keeps the feed near the end. Otherwise every instance would read the log
+        // after every commit of every instance. A stream admitted meanwhile reads its own
+        // backlog first, so it misses nothing.
+        if rung && feed.clients() == 0 {
+            continue;
         }
         let waited = held_back.take();
         loop {
