@@ -167,7 +167,7 @@ impl Writer {
         }
         // Only integers of ours go into the text: nothing a caller sent is spliced in.
         let begin = sqlx::AssertSqlSafe(sql).into_sql_str();
-        let tx = sqlx::Transaction::begin(conn, Some(begin)).await?;
+        let tx = begin_on(conn, Some(begin)).await?;
         metrics::histogram!(DB_WRITE_WAIT_SECONDS, "kind" => "owner")
             .record(locking.elapsed().as_secs_f64());
         Ok(WriteTx {
@@ -183,7 +183,7 @@ impl Writer {
     pub async fn begin(&self) -> DbResult<WriteTx> {
         let asked = Instant::now();
         let tx = match &self.inner {
-            Inner::Pool(pool) => Open::Pool(pool.begin().await?),
+            Inner::Pool(pool) => Open::Pool(begin_on(pool.acquire().await?, None).await?),
             Inner::Single(single) => {
                 let mut turn = Self::turn(single).await?;
                 turn.open = true;
@@ -199,6 +199,20 @@ impl Writer {
             _held: Held(Instant::now()),
         })
     }
+}
+
+/// `BEGIN` (or `statement`) on a pooled PostgreSQL connection, on a task of its own: sqlx
+/// counts a transaction only once its `BEGIN` has returned, so a request cancelled meanwhile
+/// (while it waits for a lock, above all) would give the connection back to the pool with a
+/// transaction open and the locks about to be taken. The task finishes the `BEGIN`, and a
+/// transaction nobody took is rolled back as it drops.
+async fn begin_on(
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    statement: Option<sqlx::SqlStr>,
+) -> Result<Tx, sqlx::Error> {
+    tokio::spawn(sqlx::Transaction::begin(conn, statement))
+        .await
+        .map_err(|_| sqlx::Error::WorkerCrashed)?
 }
 
 /// The advisory locks that stand for `keys`, in the one order every transaction takes them.

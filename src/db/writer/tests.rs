@@ -165,3 +165,51 @@ async fn a_committed_event_wakes_every_listener_and_a_rolled_back_one_does_not()
     let more = listener.next_buffered();
     assert!(more.is_none(), "more than one notification: {more:?}");
 }
+
+#[tokio::test]
+async fn a_writer_cancelled_while_it_waits_for_a_lock_leaves_no_lock_and_no_transaction() {
+    let (_dir, pool) = fresh().await;
+    if Backend::of(&pool) != Backend::Postgres {
+        return; // SQLite's writer takes no lock of ours.
+    }
+    let first = pool.writer().begin_holding(&["owner-a"]).await.unwrap();
+    // Boxed, so that dropping it drops the future itself (a pinned borrow would not).
+    let mut cancelled = Box::pin(pool.writer().begin_holding(&["owner-a"]));
+    // Dropped once it is known to wait for the lock, as a request whose client went away.
+    loop {
+        tokio::select! {
+            _ = &mut cancelled => panic!("it did not wait for the lock"),
+            n = waiting_for_a_lock(&pool) => if n > 0 { break },
+        }
+    }
+    drop(cancelled);
+    first.commit().await.unwrap();
+    // Once the cancelled BEGIN has run its course, no connection keeps the lock, and the
+    // same owner's next writer gets it. A connection left in the transaction would keep it
+    // until the server's idle-in-transaction timeout (5 s) ended its session, and the next
+    // request to take that connection from the pool would fail: the bound is below that.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    loop {
+        let held: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if held == 0 {
+            break;
+        }
+        if std::time::Instant::now() >= deadline {
+            let who: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT l.mode || ' ' || l.granted::text, a.state, a.query FROM pg_locks l \
+                 LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory'",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            panic!("an advisory lock is still held: {who:?}");
+        }
+        tokio::task::yield_now().await;
+    }
+    let next = pool.writer().begin_holding(&["owner-a"]).await.unwrap();
+    next.commit().await.unwrap();
+}
