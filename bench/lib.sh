@@ -21,7 +21,8 @@ if [ "$PROFILE" = release ]; then
 else
   cargo leptos build || die "cargo leptos build failed"
 fi
-SERVER="target/$PROFILE/hoist"
+# BENCH_SERVER: another build of Hoist to measure (an older commit, side by side).
+SERVER="${BENCH_SERVER:-target/$PROFILE/hoist}"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hoist-bench.XXXXXX")
 APP_PID=
