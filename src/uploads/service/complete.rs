@@ -59,9 +59,8 @@ impl<S: ObjectStore> UploadService<S> {
             .as_deref()
             .ok_or_else(|| UploadError::Incomplete((1..=plan.part_count()).collect()))?;
         match self.store.list_parts(&row.object_key, s3_id).await {
-            Ok(stored) => {
-                let parts = self.check_parts(row, &plan, stored).await?;
-                match self
+            Ok(stored) => match self.check_parts(row, &plan, stored).await {
+                Ok(parts) => match self
                     .store
                     .complete_multipart(&row.object_key, s3_id, &parts)
                     .await
@@ -69,8 +68,17 @@ impl<S: ObjectStore> UploadService<S> {
                     // A concurrent call completed (or aborted) it first; the object tells which.
                     Ok(()) | Err(StorageError::NoSuchUpload) => {}
                     Err(e) => return Err(e.into()),
+                },
+                // A concurrent call (a double click) may have completed it between our look
+                // and its own: a store can then list a completed upload's parts as none.
+                // Then the object is there, and is verified below like any other.
+                Err(UploadError::Incomplete(missing)) => {
+                    if self.store.head(&row.object_key).await?.is_none() {
+                        return Err(UploadError::Incomplete(missing));
+                    }
                 }
-            }
+                Err(e) => return Err(e),
+            },
             Err(StorageError::NoSuchUpload) => {}
             Err(e) => return Err(e.into()),
         }
