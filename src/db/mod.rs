@@ -111,7 +111,7 @@ impl Pool {
     }
 
     /// A write transaction that holds the owner of upload `upload_id`, as
-    /// [`WriteTx::hold_owner_of`] right after `begin` would. The owner is first read on a
+    /// [`WriteTx::hold`] on it right after `begin` would. The owner is first read on a
     /// reader, so that on PostgreSQL `BEGIN` and its lock go in one round trip; the
     /// transaction reads it again once held, and holds a new owner if a sign-in moved the
     /// upload meanwhile.

@@ -277,14 +277,10 @@ impl WriteTx {
         Ok(())
     }
 
-    /// [`Self::hold`] on the owner of upload `upload_id` (nothing if there is no such upload).
-    /// The owner is read again once held: a sign-in may have given the upload to an account
-    /// meanwhile (adoption holds both), and then that owner is held too.
-    pub async fn hold_owner_of(&mut self, upload_id: &str) -> DbResult<()> {
-        self.hold_owner_after(upload_id, None).await
-    }
-
-    /// [`Self::hold_owner_of`] in a transaction that holds `held` already.
+    /// [`Self::hold`] on the owner of upload `upload_id` (nothing if there is no such upload),
+    /// in a transaction that holds `held` already. The owner is read again once held: a
+    /// sign-in may have given the upload to an account meanwhile (adoption holds both), and
+    /// then that owner is held too.
     pub(super) async fn hold_owner_after(
         &mut self,
         upload_id: &str,
