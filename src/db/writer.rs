@@ -147,52 +147,45 @@ impl Writer {
         Ok(turn)
     }
 
-    /// A write transaction that holds `keys` from its start, as [`WriteTx::hold`] would
-    /// right after [`Self::begin`]; on PostgreSQL `BEGIN` and the locks go in one round trip.
-    pub async fn begin_holding(&self, keys: &[&str]) -> DbResult<WriteTx> {
-        let Inner::Pool(pool) = &self.inner else {
-            return self.begin().await;
-        };
-        if keys.is_empty() {
-            return self.begin().await;
-        }
-        let asked = Instant::now();
-        let conn = pool.acquire().await?;
-        metrics::histogram!(DB_WRITE_WAIT_SECONDS, "kind" => "transaction")
-            .record(asked.elapsed().as_secs_f64());
-        let locking = Instant::now();
-        let mut sql = String::from("BEGIN");
-        for key in lock_order(keys) {
-            sql.push_str(&format!("; SELECT 1 FROM pg_advisory_xact_lock({key})"));
-        }
-        // Only integers of ours go into the text: nothing a caller sent is spliced in.
-        let begin = sqlx::AssertSqlSafe(sql).into_sql_str();
-        let tx = begin_on(conn, Some(begin)).await?;
-        metrics::histogram!(DB_WRITE_WAIT_SECONDS, "kind" => "owner")
-            .record(locking.elapsed().as_secs_f64());
-        Ok(WriteTx {
-            tx: Open::Pool(tx),
-            backend: self.backend,
-            _held: Held(Instant::now()),
-        })
-    }
-
     /// A write transaction. On SQLite it holds the database's write lock from its first
     /// statement (`BEGIN IMMEDIATE`), so what it reads stays true until it commits; on
     /// PostgreSQL it holds what its statements lock, and what [`WriteTx::hold`] takes.
     pub async fn begin(&self) -> DbResult<WriteTx> {
+        self.begin_holding(&[]).await
+    }
+
+    /// [`Self::begin`], holding `keys` from the start as [`WriteTx::hold`] would: on
+    /// PostgreSQL `BEGIN` and the locks go in one round trip.
+    pub async fn begin_holding(&self, keys: &[&str]) -> DbResult<WriteTx> {
+        let waited = |kind: &'static str, since: Instant| {
+            metrics::histogram!(DB_WRITE_WAIT_SECONDS, "kind" => kind)
+                .record(since.elapsed().as_secs_f64());
+        };
         let asked = Instant::now();
         let tx = match &self.inner {
-            Inner::Pool(pool) => Open::Pool(begin_on(pool.acquire().await?, None).await?),
             Inner::Single(single) => {
                 let mut turn = Self::turn(single).await?;
                 turn.open = true;
                 turn.conn.execute("BEGIN IMMEDIATE").await?;
+                waited("transaction", asked);
                 Open::Single(turn)
             }
+            Inner::Pool(pool) => {
+                let conn = pool.acquire().await?;
+                waited("transaction", asked);
+                let locking = Instant::now();
+                let mut begin = String::from("BEGIN");
+                for key in lock_order(keys) {
+                    begin.push_str(&format!("; SELECT 1 FROM pg_advisory_xact_lock({key})"));
+                }
+                // Only integers of ours go into the text: nothing a caller sent is spliced in.
+                let tx = begin_on(conn, sqlx::AssertSqlSafe(begin).into_sql_str()).await?;
+                if !keys.is_empty() {
+                    waited("owner", locking);
+                }
+                Open::Pool(tx)
+            }
         };
-        metrics::histogram!(DB_WRITE_WAIT_SECONDS, "kind" => "transaction")
-            .record(asked.elapsed().as_secs_f64());
         Ok(WriteTx {
             tx,
             backend: self.backend,
@@ -201,16 +194,16 @@ impl Writer {
     }
 }
 
-/// `BEGIN` (or `statement`) on a pooled PostgreSQL connection, on a task of its own: sqlx
-/// counts a transaction only once its `BEGIN` has returned, so a request cancelled meanwhile
-/// (while it waits for a lock, above all) would give the connection back to the pool with a
-/// transaction open and the locks about to be taken. The task finishes the `BEGIN`, and a
-/// transaction nobody took is rolled back as it drops.
+/// `statement` (`BEGIN` and any locks) on a pooled PostgreSQL connection, on a task of its
+/// own: sqlx counts a transaction only once its `BEGIN` has returned, so a request cancelled
+/// meanwhile (while it waits for a lock, above all) would give the connection back to the pool
+/// with a transaction open and the locks about to be taken. The task finishes the `BEGIN`,
+/// and a transaction nobody took is rolled back as it drops.
 async fn begin_on(
     conn: sqlx::pool::PoolConnection<sqlx::Any>,
-    statement: Option<sqlx::SqlStr>,
+    statement: sqlx::SqlStr,
 ) -> Result<Tx, sqlx::Error> {
-    tokio::spawn(sqlx::Transaction::begin(conn, statement))
+    tokio::spawn(sqlx::Transaction::begin(conn, Some(statement)))
         .await
         .map_err(|_| sqlx::Error::WorkerCrashed)?
 }

@@ -85,9 +85,10 @@ async fn writers_that_ask_at_once_all_get_their_turn() {
     assert_eq!(count(&pool, "many").await, 25);
 }
 
-/// Backends waiting for an advisory lock right now.
-async fn waiting_for_a_lock(pool: &Pool) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+/// Advisory locks held right now (`granted`), or waited for.
+async fn advisory_locks(pool: &Pool, granted: bool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = $1")
+        .bind(granted)
         .fetch_one(pool)
         .await
         .unwrap()
@@ -121,7 +122,7 @@ async fn a_key_held_from_begin_or_midway_is_one_lock_and_other_keys_pass() {
             tx.commit().await.unwrap();
         }
     });
-    while waiting_for_a_lock(&pool).await == 0 {
+    while advisory_locks(&pool, false).await == 0 {
         assert!(
             !second.is_finished(),
             "the same owner's transaction did not wait"
@@ -179,7 +180,7 @@ async fn a_writer_cancelled_while_it_waits_for_a_lock_leaves_no_lock_and_no_tran
     loop {
         tokio::select! {
             _ = &mut cancelled => panic!("it did not wait for the lock"),
-            n = waiting_for_a_lock(&pool) => if n > 0 { break },
+            n = advisory_locks(&pool, false) => if n > 0 { break },
         }
     }
     drop(cancelled);
@@ -190,12 +191,7 @@ async fn a_writer_cancelled_while_it_waits_for_a_lock_leaves_no_lock_and_no_tran
     // request to take that connection from the pool would fail: the bound is below that.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
     loop {
-        let held: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        if held == 0 {
+        if advisory_locks(&pool, true).await + advisory_locks(&pool, false).await == 0 {
             break;
         }
         if std::time::Instant::now() >= deadline {
