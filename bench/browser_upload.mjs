@@ -3,10 +3,16 @@
 // one being done (for Hoist: verified by the server), the CPU each party used, and, when
 // asked, the browser's peak memory. Network emulation (CDP) applies to everything the page
 // sends, so both uploaders meet the same link.
-//   node bench/browser_upload.mjs hoist|uppy PAGE_URL [--latency MS --mbps N] [--memory] FILE...
+//   node bench/browser_upload.mjs hoist|uppy PAGE_URL [--latency MS --mbps N] [--memory]
+//        [--cpu-profile OUT.cpuprofile] [--trace OUT.json] [--responsiveness] FILE...
+// --cpu-profile writes the page's sampled CPU profile (DevTools' format; bench/profile_top.py
+// sums it by function) for the span from picking to done; --trace a DevTools timeline trace
+// (bench/trace_top.py sums the page's main thread by what it did: script, style, layout…). --responsiveness clicks an empty
+// spot of the page every 250 ms while the files go and reports how long each click waited for
+// the page's thread (the event's time to its handler), and the page's long tasks (over 50 ms).
 // An upload not done after BENCH_DEADLINE_S (180) seconds is reported as stalled, not timed.
 import { createRequire } from 'node:module';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 const require = createRequire(new URL('../end2end/package.json', import.meta.url));
@@ -20,8 +26,11 @@ const option = (name) => {
 };
 const latency = Number(option('--latency') ?? 0);
 const mbps = Number(option('--mbps') ?? 0);
+const profileOut = option('--cpu-profile');
+const traceOut = option('--trace');
 const memoryFlag = args.includes('--memory');
-const files = args.filter((a) => a !== '--memory');
+const responsiveFlag = args.includes('--responsiveness');
+const files = args.filter((a) => a !== '--memory' && a !== '--responsiveness');
 
 /** Resident memory of every Chromium process, in bytes (from /proc). */
 function chromiumRss() {
@@ -61,8 +70,15 @@ const cpuNow = () => Object.fromEntries(parties.map((p) => [p, cpuSeconds(p)]));
 // Every file done, or one failed: read from the page, as a person would see it.
 const finished = {
   hoist: (count) => {
-    const bars = [...document.querySelectorAll('[role=progressbar][aria-label^="Upload progress for "]')];
     if (document.querySelector('.task-error')) return 'failed';
+    // A large queue draws only the rows in view: its summary counts every file.
+    const total = document.querySelector('section.total[data-files]');
+    if (total) {
+      if (Number(total.dataset.failed) > 0) return 'failed';
+      return Number(total.dataset.files) === count && Number(total.dataset.uploaded) === count ? 'done' : null;
+    }
+    // Builds before the summary drew a bar for every file.
+    const bars = [...document.querySelectorAll('[role=progressbar][aria-label^="Upload progress for "]')];
     return bars.length === count && bars.every((b) => b.getAttribute('aria-valuenow') === '100') ? 'done' : null;
   },
   uppy: (count) => {
@@ -107,6 +123,32 @@ const sampler = memoryFlag
 // the browser's work for it cost on the one thread a page has.
 const mainThread = async () =>
   Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+if (profileOut) {
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+}
+if (responsiveFlag) {
+  await page.evaluate(() => {
+    window.__waits = [];
+    window.__long = [];
+    // Capture phase on the window: before anything of the page's own can stop it.
+    window.addEventListener('click', (e) => window.__waits.push(performance.now() - e.timeStamp), true);
+    new PerformanceObserver((list) => window.__long.push(...list.getEntries().map((e) => e.duration)))
+      .observe({ type: 'longtask' });
+  });
+}
+let clicking = responsiveFlag;
+const clicker = (async () => {
+  while (clicking) {
+    // The page's top-left corner: no control there, so the click changes nothing.
+    await page.mouse.click(2, 2).catch(() => {});
+    await new Promise((r) => setTimeout(r, 250));
+  }
+})();
+if (traceOut) {
+  await browser.startTracing(page, { path: traceOut, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'blink'] });
+}
 const threadBefore = await mainThread();
 const cpuBefore = cpuNow();
 const started = performance.now();
@@ -122,10 +164,30 @@ if (outcome === null) {
   process.exit(0);
 }
 const seconds = (performance.now() - started) / 1000;
+clicking = false;
+await clicker;
+const responsiveness = responsiveFlag
+  ? await page.evaluate(() => {
+      const waits = [...window.__waits].sort((a, b) => a - b);
+      return {
+        clicks: waits.length,
+        click_p50_ms: +(waits[Math.floor(waits.length / 2)] ?? NaN).toFixed(1),
+        click_max_ms: +(waits[waits.length - 1] ?? NaN).toFixed(1),
+        long_tasks: window.__long.length,
+        longest_task_ms: +Math.max(0, ...window.__long).toFixed(1),
+        tasks_over_100ms: window.__long.filter((d) => d > 100).length,
+      };
+    })
+  : null;
 const cpuAfter = cpuNow();
 const threadAfter = await mainThread();
 const busy = (name) => +(threadAfter[name] - threadBefore[name]).toFixed(3);
 if (sampler) clearInterval(sampler);
+if (traceOut) await browser.stopTracing();
+if (profileOut) {
+  const { profile } = await cdp.send('Profiler.stop');
+  writeFileSync(profileOut, JSON.stringify(profile));
+}
 if ((await outcome.jsonValue()) !== 'done') {
   const why = app === 'hoist'
     ? await page.locator('.task-error').first().textContent()
@@ -141,4 +203,5 @@ console.log(JSON.stringify({
   name: basename(files[0]),
   main_thread: { tasks: busy('TaskDuration'), script: busy('ScriptDuration'), layout: busy('LayoutDuration') },
   memory: memoryFlag ? { rssBefore, rssPeak, heapPeak } : null,
+  responsiveness,
 }));

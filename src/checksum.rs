@@ -119,9 +119,67 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Standard base64 with padding back to bytes; `None` for anything that is not.
+pub fn unbase64(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 4 != 0 {
+        return None;
+    }
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    for (i, chunk) in text.as_bytes().chunks(4).enumerate() {
+        let last = i + 1 == text.len() / 4;
+        let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for (j, c) in chunk.iter().enumerate() {
+            let v = if j >= 4 - pad { 0 } else { value(*c)? };
+            n |= u32::from(v) << (18 - 6 * j);
+        }
+        out.extend(&n.to_be_bytes()[1..4 - pad]);
+    }
+    Some(out)
+}
+
+/// A SHA-256 written in hex, as the `x-amz-checksum-sha256` header carries it (base64).
+pub fn sha256_header(hex: &str) -> Option<String> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..32)
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    Some(base64(&bytes?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_comes_back_as_it_went_and_garbage_is_refused() {
+        for len in 0..40 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            assert_eq!(unbase64(&base64(&bytes)), Some(bytes));
+        }
+        for bad in ["Zg=", "Z===", "Zg==Zg==", "Zm9v!A==", "@@@@"] {
+            assert_eq!(unbase64(bad), None, "{bad}");
+        }
+        let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(
+            sha256_header(empty).as_deref(),
+            Some("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+        );
+        assert_eq!(sha256_header("xyz"), None);
+    }
 
     #[test]
     fn base64_matches_the_rfc_vectors() {

@@ -15,6 +15,19 @@ pub fn bytes(n: u64) -> String {
     format!("{value:.digits$} {unit}")
 }
 
+/// `9,812`: counts people read at a glance.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `n` in the largest binary unit it reaches; `None` below 1 KiB.
 fn scaled(n: u64) -> Option<(f64, &'static str)> {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -120,6 +133,15 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(9812), "9,812");
+        assert_eq!(count(1_234_567), "1,234,567");
+    }
 
     #[test]
     fn speeds_and_times_left_read_naturally() {

@@ -142,3 +142,69 @@ async fn a_part_without_a_valid_checksum_is_not_signed() {
         );
     }
 }
+
+/// A one-part file started with its SHA-256 has its URL signed for that hash: the store
+/// refuses other bytes, and completing learns the hash from the store, so the file is ready at
+/// once, hash known, with nothing read again to compute it.
+#[tokio::test]
+async fn a_one_part_file_sent_with_its_hash_is_checked_for_it_by_the_store() {
+    let h = with_checksums(ChecksumAlgorithm::Crc32c).await;
+    let data = bytes(4000, 43);
+    let hex = hoist::format::hex(
+        &checksum::unbase64(&checksum::of(ChecksumAlgorithm::Sha256, &data)).unwrap(),
+    );
+    let started = h
+        .service
+        .start(
+            OWNER,
+            common::ROOMY,
+            hoist::uploads::NewUpload {
+                name: "hashed.bin".into(),
+                size: 4000,
+                content_type: "application/octet-stream".into(),
+                checksum: Some(checksum::of(ChecksumAlgorithm::Crc32c, &data)),
+                sha256: Some(hex.clone()),
+            },
+        )
+        .await
+        .expect("start");
+    assert_eq!(started.checksum, Some(ChecksumAlgorithm::Sha256));
+    let [signed] = &started.signed[..] else {
+        panic!(
+            "the only part is signed with the start: {:?}",
+            started.signed
+        );
+    };
+    assert!(signed
+        .request
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("x-amz-checksum-sha256")));
+
+    // Other bytes of the same length: the store says no.
+    let other = bytes(4000, 44);
+    let refused = send(&h.http, &signed.request, other).await;
+    assert_eq!(refused.status(), 400, "{:?}", refused.text().await);
+
+    let sent = send(&h.http, &signed.request, data.clone()).await;
+    assert!(sent.status().is_success(), "{:?}", sent.text().await);
+    h.service
+        .complete(OWNER, &started.upload_id)
+        .await
+        .expect("complete");
+    let file = hoist::db::files::find(h.service.db(), &started.upload_id)
+        .await
+        .expect("query")
+        .expect("arrived");
+    assert_eq!(file.sha256.as_deref(), Some(hex.as_str()));
+    assert_eq!(
+        file.processing,
+        hoist::model::Processing::Ready,
+        "no job is left to read it"
+    );
+    assert_eq!(
+        h.object(&h.row(OWNER, &started.upload_id).await.object_key)
+            .await,
+        Some(data)
+    );
+}

@@ -3,7 +3,7 @@
 //   node bench/uppy/server.mjs PORT BUCKET
 // Reads HOIST_S3_ENDPOINT, HOIST_S3_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
 import { createServer } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { AwsClient } from 'aws4fetch';
@@ -18,16 +18,26 @@ const s3 = new AwsClient({
 });
 const URL_TTL = 900;
 
-const bundle = await build({
-  entryPoints: [fileURLToPath(new URL('page.js', import.meta.url))],
-  bundle: true,
-  minify: true,
-  format: 'esm',
-  write: false,
-});
-const script = bundle.outputFiles[0].text;
-const html = `<!doctype html><html><head><meta charset="utf-8"><title>Uppy</title></head>
-<body><input type="file" multiple aria-label="Choose files"><script type="module" src="/uppy.js"></script></body></html>`;
+// Uppy 5 (this folder) and Uppy 6 (../uppy6, its own node_modules: the two majors cannot share
+// one), each bundled as a user's build would.
+const bundle = async (dir) => {
+  const out = await build({
+    entryPoints: [fileURLToPath(new URL(`../${dir}/page.js`, import.meta.url))],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    write: false,
+    outdir: 'out',
+    loader: { '.css': 'css' },
+  });
+  const text = (ext) => out.outputFiles.find((f) => f.path.endsWith(ext))?.text ?? '';
+  return { js: text('.js'), css: text('.css') };
+};
+const pages = { 5: await bundle('uppy'), 6: await bundle('uppy6') };
+const html = (major) => `<!doctype html><html><head><meta charset="utf-8"><title>Uppy ${major}</title>
+<link rel="stylesheet" href="/uppy${major}.css"></head>
+<body><input type="file" multiple aria-label="Choose files"><div id="dashboard"></div>
+<script type="module" src="/uppy${major}.js"></script></body></html>`;
 
 const objectUrl = (key, query = '') =>
   `${endpoint}/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
@@ -42,9 +52,41 @@ async function store(url, init) {
   return text;
 }
 
-async function route(req, url, body) {
+// An S3 POST policy (SigV4) for one key, as Companion 6 signs it.
+function postPolicy(key, type) {
+  const now = new Date();
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  const day = stamp.slice(0, 8);
+  const region = process.env.HOIST_S3_REGION;
+  const credential = `${process.env.AWS_ACCESS_KEY_ID}/${day}/${region}/s3/aws4_request`;
+  const fields = {
+    key,
+    'Content-Type': type,
+    'x-amz-algorithm': 'AWS4-HMAC-SHA256',
+    'x-amz-credential': credential,
+    'x-amz-date': stamp,
+  };
+  const policy = Buffer.from(JSON.stringify({
+    expiration: new Date(now.getTime() + URL_TTL * 1000).toISOString(),
+    conditions: [{ bucket }, ...Object.entries(fields).map(([k, v]) => ({ [k]: v }))],
+  })).toString('base64');
+  const hmac = (k, v) => createHmac('sha256', k).update(v).digest();
+  let signing = hmac(`AWS4${process.env.AWS_SECRET_ACCESS_KEY}`, day);
+  for (const part of [region, 's3', 'aws4_request']) signing = hmac(signing, part);
+  return {
+    method: 'POST',
+    url: `${endpoint}/${bucket}`,
+    fields: { ...fields, policy, 'x-amz-signature': createHmac('sha256', signing).update(policy).digest('hex') },
+  };
+}
+
+async function route(req, url, body, major) {
   const key = url.searchParams.get('key');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if (req.method === 'GET' && url.pathname === '/s3/params' && major === '6') {
+    // Uppy 6 sends a small file as a browser form POST with a signed policy (Companion 6).
+    return postPolicy(`uppy/${randomUUID()}/${url.searchParams.get('filename')}`, url.searchParams.get('type'));
+  }
   if (req.method === 'GET' && url.pathname === '/s3/params') {
     const name = url.searchParams.get('filename');
     return {
@@ -89,7 +131,7 @@ async function route(req, url, body) {
 
 // What Uppy's documentation asks of the bucket: the page's origin may PUT, and read the ETag.
 const cors = `<CORSConfiguration><CORSRule><AllowedOrigin>http://127.0.0.1:${port}</AllowedOrigin>
-<AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader>
+<AllowedMethod>PUT</AllowedMethod><AllowedMethod>POST</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader>
 <ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3600</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
 await store(`${endpoint}/${bucket}?cors`, { method: 'PUT', body: cors });
 
@@ -99,13 +141,16 @@ createServer(async (req, res) => {
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
     res.end(text);
   };
-  if (url.pathname === '/') return send(200, 'text/html', html);
-  if (url.pathname === '/uppy.js') return send(200, 'text/javascript', script);
+  // Which page the request came from: Uppy 6's small-file route differs from Uppy 5's.
+  const major = /\/uppy6\b|[?&]v=6\b/.test(req.headers.referer ?? '') ? '6' : '5';
+  if (url.pathname === '/') return send(200, 'text/html', html(url.searchParams.get('v') === '6' ? 6 : 5));
+  const asset = url.pathname.match(/^\/uppy([56])\.(js|css)$/);
+  if (asset) return send(200, asset[2] === 'js' ? 'text/javascript' : 'text/css', pages[asset[1]][asset[2]]);
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
   const raw = Buffer.concat(chunks).toString();
   try {
-    const answer = await route(req, url, raw ? JSON.parse(raw) : {});
+    const answer = await route(req, url, raw ? JSON.parse(raw) : {}, major);
     if (answer === null) return send(404, 'text/plain', 'not found');
     send(200, 'application/json', JSON.stringify(answer));
   } catch (e) {

@@ -46,8 +46,13 @@ test('a file of a type the server does not accept is refused next to the file', 
     mimeType: 'application/pdf',
     buffer: Buffer.from('%PDF-1.7 not really'),
   });
-  await expectFailed(page, 'contract.pdf', /Files of type application\/pdf are not accepted here/);
+  const row = await expectFailed(page, 'contract.pdf', /Files of type application\/pdf are not accepted here/);
   await expect(libraryRow(page, 'contract.pdf')).toHaveCount(0);
+  // Sending it again cannot help: nothing offers to.
+  await expect(row.getByRole('button')).toHaveCount(0);
+  // The total counts it as settled, not as waiting.
+  await expect(page.getByRole('progressbar', { name: 'Total upload progress' })).toHaveAttribute('aria-valuenow', '100');
+  await expect(page.locator('.queue-summary')).toHaveText('1 failed');
 });
 
 test('the library keeps a finished upload across a reload, for this browser only', async ({ page, browser }) => {

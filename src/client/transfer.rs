@@ -14,6 +14,7 @@ use super::{
 };
 use crate::{
     api::{CompleteUpload, GetEngineSettings, ResumeUpload, SignParts, StartUploads},
+    checksum::ChecksumAlgorithm,
     error::{ApiError, Invalid},
     model::{
         EngineSettings, FileToStart, PartPlan, PartToSign, SignedPart, SignedRequest,
@@ -149,7 +150,9 @@ impl Sender {
         // the hash and every part's checksum.
         let plan = plan::plan_for(file.size, &self.settings);
         progress.message("reading");
-        let digest = self.digest(file, plan, self.dedup).await?;
+        let digest = self
+            .digest(file, plan, self.settings.checksum, self.dedup)
+            .await?;
         let single = (plan.part_count() == 1)
             .then(|| digest.parts.first().cloned())
             .flatten();
@@ -193,10 +196,19 @@ impl Sender {
             upload_id: started.upload_id.clone(),
             sha256: digest.sha256.clone(),
         })?;
-        let sums = if started.plan == plan {
-            digest.parts
-        } else {
-            self.digest(file, started.plan, false).await?.parts
+        let sums = match (started.checksum, digest.sha256.as_deref()) {
+            // A one-part file sent with its hash is signed for that hash: its only checksum.
+            (Some(ChecksumAlgorithm::Sha256), Some(hex)) if started.plan.part_count() == 1 => {
+                crate::checksum::sha256_header(hex).into_iter().collect()
+            }
+            (algorithm, _) if started.plan == plan && algorithm == self.settings.checksum => {
+                digest.parts
+            }
+            (algorithm, _) => {
+                self.digest(file, started.plan, algorithm, false)
+                    .await?
+                    .parts
+            }
         };
         let going = Going {
             file,
@@ -231,8 +243,10 @@ impl Sender {
         let left = Remaining::from_done(state.plan, &state.done);
         progress.message("reading");
         let sums = match state.checksum {
-            Some(_) if !left.missing.is_empty() => {
-                self.digest(file, state.plan, false).await?.parts
+            Some(algorithm) if !left.missing.is_empty() => {
+                self.digest(file, state.plan, Some(algorithm), false)
+                    .await?
+                    .parts
             }
             _ => Vec::new(),
         };
@@ -248,17 +262,19 @@ impl Sender {
         self.finish(&going, sent, entry.sha256.clone()).await
     }
 
-    /// Reads the file for its hash and part checksums (what the server wants of them).
+    /// Reads the file for its hash and its parts' checksums by `algorithm` (what the server
+    /// wants of them).
     async fn digest(
         &self,
         file: &LocalFile,
         plan: PartPlan,
+        algorithm: Option<ChecksumAlgorithm>,
         sha256: bool,
     ) -> Result<local::Digest, ClientError> {
-        if !sha256 && self.settings.checksum.is_none() {
+        if !sha256 && algorithm.is_none() {
             return Ok(local::Digest::default());
         }
-        local::digest(file, plan, self.settings.checksum, sha256).await
+        local::digest(file, plan, algorithm, sha256).await
     }
 
     /// Sends `parts`, signing them in batches just before they go; returns the bytes sent.

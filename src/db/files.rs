@@ -8,14 +8,16 @@ use crate::model::Visibility;
 
 /// The pardon and what follows it, in one transaction: the upload is marked uploaded (off
 /// death row), its file row is made, its jobs are queued and its event is written. A crash
-/// can leave all of it or none of it, never an uploaded file without its jobs. `false` if the
-/// upload had already left the `uploading` state.
+/// can leave all of it or none of it, never an uploaded file without its jobs. `sha256`: the
+/// file's hash when the store checked it on arrival. `false` if the upload had already left
+/// the `uploading` state.
 pub async fn arrive(
     pool: &Pool,
     upload_id: &str,
     now: i64,
     kinds: &[&str],
     max_attempts: u32,
+    sha256: Option<&str>,
 ) -> DbResult<bool> {
     let mut tx = pool.begin_for_upload(upload_id).await?;
     if uploads::transition(&mut tx, upload_id, uploads::Step::Arrive, now)
@@ -26,13 +28,14 @@ pub async fn arrive(
     }
     let share_key = uuid::Uuid::new_v4().simple().to_string();
     sqlx::query(
-        "INSERT INTO files (upload_id, processing, title, share_key, updated_at) \
-         SELECT id, $1, name, $2, $3 FROM uploads WHERE id = $4",
+        "INSERT INTO files (upload_id, processing, title, share_key, updated_at, sha256) \
+         SELECT id, $1, name, $2, $3, $5 FROM uploads WHERE id = $4",
     )
     .bind(if kinds.is_empty() { "ready" } else { "queued" })
     .bind(share_key)
     .bind(now)
     .bind(upload_id)
+    .bind(sha256)
     .execute(&mut *tx)
     .await?;
     jobs::enqueue(&mut tx, upload_id, kinds, max_attempts, now).await?;

@@ -21,13 +21,31 @@ const BUFFER: u32 = 1024 * 1024;
 #[derive(Debug)]
 pub struct Unreadable;
 
-pub async fn of(blob: &Blob, algorithm: ChecksumAlgorithm) -> Result<String, Unreadable> {
-    let mut done = read(blob, vec![algorithm.hasher()]).await?;
+/// The checksum of `blob`, `len` bytes long.
+pub async fn of(blob: &Blob, len: u64, algorithm: ChecksumAlgorithm) -> Result<String, Unreadable> {
+    let mut done = read(blob, len, vec![algorithm.hasher()]).await?;
     done.pop().map(Hasher::finish).ok_or(Unreadable)
 }
 
-/// Feeds every byte of `blob` to each of `hashers`, in one read.
-pub async fn read(blob: &Blob, hashers: Vec<Hasher>) -> Result<Vec<Hasher>, Unreadable> {
+/// Feeds every byte of `blob` (`len` bytes: the caller knows, and asking a picked file its
+/// size again costs a call to the browser's process) to each of `hashers`, in one read.
+pub async fn read(
+    blob: &Blob,
+    len: u64,
+    mut hashers: Vec<Hasher>,
+) -> Result<Vec<Hasher>, Unreadable> {
+    // A blob that fits in the buffer is read in one call: a stream and its reader cost more
+    // than the bytes of a small file (measured over 1,000 files of 1 KiB).
+    if len <= u64::from(BUFFER) {
+        let bytes = JsFuture::from(blob.array_buffer())
+            .await
+            .map_err(|_| Unreadable)?;
+        let bytes = Uint8Array::new(&bytes).to_vec();
+        for hasher in &mut hashers {
+            hasher.update(&bytes);
+        }
+        return Ok(hashers);
+    }
     let options = ReadableStreamGetReaderOptions::new();
     options.set_mode(ReadableStreamReaderMode::Byob);
     let reader: ReadableStreamByobReader = blob

@@ -237,6 +237,12 @@ impl ApiError {
         value.to_string()
     }
 
+    /// The server will not take this file as it is (its name, type or size, or what its bytes
+    /// turned out to be): sending it again cannot help.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Invalid(_) | Self::Rejected(_))
+    }
+
     /// Worth asking again after a pause: the network or the store was away for a moment, or
     /// the server asked us to slow down.
     pub fn is_transient(&self) -> bool {

@@ -6,7 +6,7 @@ use crate::{
     engine::{
         handle::EngineHandle,
         resume::Unfinished,
-        task::{Command, EngineView, Phase, UploadTask},
+        task::{Command, EngineView, Summary, UploadTask},
     },
     format,
 };
@@ -61,27 +61,101 @@ pub fn Uploader(heard: RwSignal<Vec<crate::model::UploadView>>) -> impl IntoView
             </p>
         </Show>
         <UnfinishedList view/>
-        <Show when=move || !view.tasks.with(Vec::is_empty)>
+        <Show when=move || view.summary.with(|s| s.files > 0)>
             <TotalRow view/>
         </Show>
-        <ul class="tasks">
-            <For each=move || view.tasks.get() key=|task| task.key let:task>
-                <TaskRow task/>
-            </For>
-        </ul>
+        <Show
+            when=move || view.tasks.with(|t| t.len() > WINDOW_FROM)
+            fallback=move || {
+                view! {
+                    <ul class="tasks">
+                        <For each=move || view.tasks.get() key=|task| task.key let:task>
+                            <TaskRow task/>
+                        </For>
+                    </ul>
+                }
+            }
+        >
+            <TaskWindow view/>
+        </Show>
+    }
+}
+
+/// Above this many files only the rows in view are drawn: a picking of 10,000 files is not
+/// 10,000 rows of DOM, reactive bars and buttons.
+const WINDOW_FROM: usize = 100;
+/// A row's height in the windowed list, in pixels (`.tasks.windowed > .task` in the style).
+const ROW_PX: f64 = 64.0;
+/// Rows drawn above and below the visible ones, so a quick scroll shows no gap.
+const OVERSCAN: usize = 6;
+
+/// The queue of a large picking: a scrolling box as tall as every row would be, holding only
+/// the rows in view (tasks are only ever appended, so a row's place never changes).
+#[component]
+fn TaskWindow(view: EngineView) -> impl IntoView {
+    let viewport = NodeRef::<leptos::html::Div>::new();
+    let scrolled = RwSignal::new((0.0f64, 640.0f64));
+    let measure = move || {
+        if let Some(el) = viewport.get_untracked() {
+            scrolled.set((f64::from(el.scroll_top()), f64::from(el.client_height())));
+        }
+    };
+    Effect::new(move |_| {
+        if viewport.get().is_some() {
+            measure();
+        }
+    });
+    let count = move || view.tasks.with(Vec::len);
+    let range = Memo::new(move |_| {
+        let (top, height) = scrolled.get();
+        let n = count();
+        let first = ((top / ROW_PX) as usize).saturating_sub(OVERSCAN).min(n);
+        let last = (first + (height / ROW_PX).ceil() as usize + 2 * OVERSCAN).min(n);
+        (first, last)
+    });
+    let visible = move || {
+        let (first, last) = range.get();
+        view.tasks.with(|t| {
+            t[first..last]
+                .iter()
+                .copied()
+                .enumerate()
+                .map(|(i, t)| (first + i, t))
+                .collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <div
+            class="task-viewport"
+            node_ref=viewport
+            on:scroll=move |_| measure()
+            role="region"
+            aria-label="Files in the queue"
+            tabindex="0"
+        >
+            <ul class="tasks windowed" style:height=move || format!("{}px", count() as f64 * ROW_PX)>
+                <For each=visible key=|(_, task)| task.key let:row>
+                    <li class="task-slot" style:top=format!("{}px", row.0 as f64 * ROW_PX)>
+                        <TaskRow task=row.1/>
+                    </li>
+                </For>
+            </ul>
+        </div>
     }
 }
 
 #[component]
 fn TotalRow(view: EngineView) -> impl IntoView {
     let engine = EngineHandle::get();
-    let percent = Signal::derive(move || view.total_percent());
-    let any = move |test: fn(Phase) -> bool| {
-        view.tasks
-            .with(|tasks| tasks.iter().any(|t| test(t.phase.get())))
-    };
+    let summary = view.summary;
+    let percent = Signal::derive(move || summary.with(Summary::percent));
     view! {
-        <section class="total">
+        <section
+            class="total"
+            data-files=move || summary.with(|s| s.files)
+            data-uploaded=move || summary.with(|s| s.uploaded)
+            data-failed=move || summary.with(|s| s.failed)
+        >
             <div class="task-head">
                 <span class="task-name">"All files"</span>
                 <span class="total-rate">
@@ -90,29 +164,27 @@ fn TotalRow(view: EngineView) -> impl IntoView {
             </div>
             <ProgressBar label=Signal::derive(|| "Total upload progress".to_string()) percent/>
             <div class="task-bytes total-bytes">
-                {move || {
-                    let (sent, size) = view.totals();
-                    format!("{} / {}", format::bytes(sent), format::bytes(size))
-                }}
+                {move || summary.with(|s| format!("{} / {}", format::bytes(s.sent), format::bytes(s.size)))}
             </div>
+            <p class="queue-summary">{move || summary.with(Summary::line)}</p>
             <div class="controls">
                 <button
                     type="button"
-                    disabled=move || !any(Phase::is_active)
+                    disabled=move || summary.with(|s| s.active == 0)
                     on:click=move |_| engine.send(Command::PauseAll)
                 >
                     "Pause all"
                 </button>
                 <button
                     type="button"
-                    disabled=move || !any(Phase::can_resume)
+                    disabled=move || summary.with(|s| s.resumable == 0)
                     on:click=move |_| engine.send(Command::ResumeAll)
                 >
                     "Resume all"
                 </button>
                 <button
                     type="button"
-                    disabled=move || !any(|p| p.is_active() || p.can_resume())
+                    disabled=move || summary.with(|s| s.active + s.resumable == 0)
                     on:click=move |_| engine.send(Command::CancelAll)
                 >
                     "Cancel all"
@@ -211,7 +283,7 @@ fn TaskRow(task: UploadTask) -> impl IntoView {
                 </Show>
             </div>
             {move || task.note.get().map(|note| view! { <p class="task-note">{note}</p> })}
-            <Show when=move || phase() == Phase::Failed>
+            <Show when=move || phase().has_failed()>
                 <p class="task-error" role="alert">{move || task.error.get().unwrap_or_default()}</p>
             </Show>
         </li>

@@ -29,7 +29,7 @@ async fn arrived(attempts: u32) -> (tempfile::TempDir, Pool) {
     };
     db::uploads::insert(pool.writer(), &row).await.unwrap();
     assert!(
-        db::files::arrive(&pool, "u1", T0, &["hash", "thumbnail"], attempts)
+        db::files::arrive(&pool, "u1", T0, &["hash", "thumbnail"], attempts, None)
             .await
             .unwrap()
     );

@@ -65,19 +65,13 @@ impl Engine {
 
     fn refresh_total(&self, now: f64) {
         let view = self.view;
-        let uploading = view.tasks.with_untracked(|tasks| {
-            tasks
-                .iter()
-                .any(|t| t.phase.get_untracked() == Phase::Uploading)
-        });
+        let summary = view.frame.sums();
         let mut rate = self.total_rate.borrow_mut();
-        if uploading {
-            // The engine's clock must not subscribe to what it reads.
-            let (sent, size) = untrack(|| view.totals());
-            rate.record(now, sent);
+        if summary.uploading > 0 {
+            rate.record(now, summary.sent);
             view.total_speed.set(rate.bytes_per_second());
             view.total_seconds_left
-                .set(rate.seconds_left(size.saturating_sub(sent)));
+                .set(rate.seconds_left(summary.size.saturating_sub(summary.sent)));
         } else {
             rate.reset();
             view.total_speed.set(None);

@@ -83,7 +83,7 @@ impl Engine {
                 self.wake();
             }
             Err(e @ ApiError::Rejected(_)) => {
-                task.failed(e.to_string());
+                task.refused(e.to_string());
                 self.settle(id, upload_id);
             }
             Err(e) => task.failed(e.to_string()),

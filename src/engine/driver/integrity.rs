@@ -53,8 +53,8 @@ impl Engine {
         part: u32,
         algorithm: ChecksumAlgorithm,
     ) -> Result<String, String> {
-        let (blob, _) = self.slice(id, part).ok_or_else(|| self.unreadable(id))?;
-        digest::of(&blob, algorithm)
+        let (blob, len) = self.slice(id, part).ok_or_else(|| self.unreadable(id))?;
+        digest::of(&blob, len, algorithm)
             .await
             .map_err(|digest::Unreadable| self.unreadable(id))
     }

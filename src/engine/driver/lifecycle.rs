@@ -23,16 +23,21 @@ impl Engine {
     /// Files picked or dropped: new uploads, or the continuation of an unfinished one when a
     /// file has the same fingerprint.
     pub fn add(&self, files: Vec<File>) {
+        let mut busy = self.busy_uploads();
+        let mut added = Vec::with_capacity(files.len());
         for file in files {
             let fingerprint = fingerprint(&file);
-            let busy = self.busy_uploads();
             let resume = self
                 .ledger
                 .borrow()
                 .matching(&fingerprint, &busy)
                 .map(|e| e.upload_id.clone());
-            self.enqueue(file, fingerprint, resume);
+            busy.extend(resume.iter().cloned());
+            added.push(self.enqueue(file, fingerprint, resume));
         }
+        // One change of the list for the whole picking, however many files it holds.
+        self.view.tasks.update(|tasks| tasks.extend(added));
+        self.view.frame.touch();
         self.wake();
     }
 
@@ -56,14 +61,17 @@ impl Engine {
             return;
         }
         view.unfinished_error.set(None);
-        self.enqueue(file, offered, Some(entry.upload_id));
+        let task = self.enqueue(file, offered, Some(entry.upload_id));
+        view.tasks.update(|tasks| tasks.push(task));
+        view.frame.touch();
         self.wake();
     }
 
-    fn enqueue(&self, file: File, fingerprint: Fingerprint, resume: Option<String>) {
+    /// A job for `file`, queued to start; the caller shows its task.
+    fn enqueue(&self, file: File, fingerprint: Fingerprint, resume: Option<String>) -> UploadTask {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
-        let task = UploadTask::new(id, file.name(), fingerprint.size);
+        let task = UploadTask::new(id, file.name(), fingerprint.size, self.view.frame);
         if let Some(upload_id) = &resume {
             self.view
                 .unfinished
@@ -88,7 +96,7 @@ impl Engine {
             },
         );
         self.queue.borrow_mut().push_back(id);
-        self.view.tasks.update(|tasks| tasks.push(task));
+        task
     }
 
     pub(super) fn pause(&self, id: FileId) {
@@ -170,6 +178,26 @@ impl Engine {
         }
         self.scheduler.borrow_mut().pause(id);
         self.abort_in_flight(id);
+        self.wake();
+    }
+
+    /// The server refused the file: it stops for good, with `error` shown, and nothing offers
+    /// to send it again.
+    pub(super) fn refuse_or_fail(&self, id: FileId, error: ApiError) {
+        if !error.is_refusal() {
+            return self.fail(id, error.to_string());
+        }
+        if self.phase(id).is_some_and(|p| p.is_settled()) {
+            return;
+        }
+        if let Some(task) = self.with_job(id, |j| j.task) {
+            task.refused(error.to_string());
+        }
+        self.scheduler.borrow_mut().remove(id);
+        self.abort_in_flight(id);
+        if let Some(upload_id) = self.with_job(id, |j| j.upload_id.clone()).flatten() {
+            self.forget(&upload_id);
+        }
         self.wake();
     }
 

@@ -43,8 +43,13 @@ struct Begun {
 }
 
 impl Begun {
-    /// A fresh upload; `first_part` is the checksum sent with its start, if any.
-    fn started(started: StartedUpload, first_part: Option<String>) -> Self {
+    /// A fresh upload; `first_part` is the checksum sent with its start, if any, and `sha256`
+    /// the whole file's, which the server signs a one-part file's URL for.
+    fn started(started: StartedUpload, first_part: Option<String>, sha256: Option<&str>) -> Self {
+        let first_part = match started.checksum {
+            Some(ChecksumAlgorithm::Sha256) => sha256.and_then(crate::checksum::sha256_header),
+            _ => first_part,
+        };
         Self {
             upload_id: started.upload_id,
             plan: started.plan,
@@ -60,23 +65,26 @@ impl Begun {
     }
 }
 
-/// What a fresh file's start brings, read from the file in one pass: its only part's checksum
-/// (a file that fits in one part), and its SHA-256 (a file up to `hash_first_max`: the server
-/// answers "already stored" for content the account holds).
+/// What a fresh file's start brings, read from the file in one pass: its SHA-256 (a file up
+/// to `hash_first_max`: the server answers "already stored" for content the account holds,
+/// and signs a one-part file's URL for that hash, which the store then checks), or else its
+/// only part's checksum (a file that fits in one part).
 async fn first_read(
     settings: &EngineSettings,
     fp: &Fingerprint,
     file: &web_sys::File,
 ) -> Result<(Option<String>, Option<String>), digest::Unreadable> {
-    let one_part = settings.checksum.filter(|_| fp.size <= settings.part_size);
     let whole = fp.size <= settings.hash_first_max;
+    let one_part = settings
+        .checksum
+        .filter(|_| fp.size <= settings.part_size && !whole);
     let mut hashers = Vec::new();
     hashers.extend(one_part.map(ChecksumAlgorithm::hasher));
     hashers.extend(whole.then(|| ChecksumAlgorithm::Sha256.hasher()));
     if hashers.is_empty() {
         return Ok((None, None));
     }
-    let mut done = digest::read(file.unchecked_ref(), hashers)
+    let mut done = digest::read(file.unchecked_ref(), fp.size, hashers)
         .await?
         .into_iter();
     let checksum = one_part.and_then(|_| done.next()).map(Hasher::finish);
@@ -178,22 +186,23 @@ impl Engine {
                 size: fp.size,
                 content_type: fp.content_type,
                 checksum: checksum.clone(),
-                sha256,
+                sha256: sha256.clone(),
             });
-            batch.push((id, checksum));
+            batch.push((id, checksum, sha256));
         }
         if !batch.is_empty() {
             match persist(|| start_uploads(files.clone())).await {
                 Ok(answers) => {
-                    for ((id, first_part), answer) in batch.into_iter().zip(answers) {
+                    for ((id, first_part, sha256), answer) in batch.into_iter().zip(answers) {
                         match answer {
-                            Ok(started) => self.begin(id, Begun::started(started, first_part)),
-                            Err(e) => self.fail(id, e.to_string()),
+                            Ok(started) => self
+                                .begin(id, Begun::started(started, first_part, sha256.as_deref())),
+                            Err(e) => self.refuse_or_fail(id, e),
                         }
                     }
                 }
                 Err(e) => {
-                    for (id, _) in batch {
+                    for (id, _, _) in batch {
                         self.fail(id, e.to_string());
                     }
                 }
@@ -234,7 +243,7 @@ impl Engine {
                         .flatten()
                         .inspect(|u| self.forget(u));
                 }
-                self.fail(id, e.to_string());
+                self.refuse_or_fail(id, e);
             }
         }
         self.wake();
@@ -256,7 +265,7 @@ impl Engine {
         };
         let mut answers = persist(|| start_uploads(vec![file.clone()])).await?;
         let started = answers.pop().ok_or_else(ApiError::internal)??;
-        Ok(Begun::started(started, None))
+        Ok(Begun::started(started, None, None))
     }
 
     async fn resume_on_server(&self, upload_id: &str, fp: &Fingerprint) -> Result<Begun, ApiError> {

@@ -58,17 +58,23 @@ impl<S: ObjectStore> UploadService<S> {
             .s3_upload_id
             .as_deref()
             .ok_or_else(|| UploadError::Incomplete((1..=plan.part_count()).collect()))?;
+        // What the store verified of the whole file as it arrived, if it did (see below).
+        let mut store_sha256 = None;
         match self.store.list_parts(&row.object_key, s3_id).await {
             Ok(stored) => match self.check_parts(row, &plan, stored).await {
-                Ok(parts) => match self
-                    .store
-                    .complete_multipart(&row.object_key, s3_id, &parts)
-                    .await
-                {
-                    // A concurrent call completed (or aborted) it first; the object tells which.
-                    Ok(()) | Err(StorageError::NoSuchUpload) => {}
-                    Err(e) => return Err(e.into()),
-                },
+                Ok(parts) => {
+                    store_sha256 = whole_file_sha256(row, &parts);
+                    match self
+                        .store
+                        .complete_multipart(&row.object_key, s3_id, &parts)
+                        .await
+                    {
+                        // A concurrent call completed (or aborted) it first; the object tells
+                        // which.
+                        Ok(()) | Err(StorageError::NoSuchUpload) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
                 // A concurrent call (a double click) may have completed it between our look
                 // and its own: a store can then list a completed upload's parts as none.
                 // Then the object is there, and is verified below like any other.
@@ -112,10 +118,21 @@ impl<S: ObjectStore> UploadService<S> {
             return Err(self.reject(row, reason).await);
         }
         let jobs = crate::processing::jobs_for(&row.content_type);
-        let kinds: Vec<&str> = jobs.iter().map(|k| k.as_str()).collect();
+        let kinds: Vec<&str> = jobs
+            .iter()
+            .filter(|k| store_sha256.is_none() || **k != crate::processing::JobKind::Hash)
+            .map(|k| k.as_str())
+            .collect();
         let now = self.clock.now_ms();
-        let arrived =
-            db::files::arrive(&self.db, &row.id, now, &kinds, self.after.job_attempts).await?;
+        let arrived = db::files::arrive(
+            &self.db,
+            &row.id,
+            now,
+            &kinds,
+            self.after.job_attempts,
+            store_sha256.as_deref(),
+        )
+        .await?;
         if arrived {
             metrics::counter!(observe::UPLOADS_COMPLETED).increment(1);
             metrics::counter!(observe::UPLOADS_COMPLETED_BYTES).increment(row.size());
@@ -183,6 +200,22 @@ impl<S: ObjectStore> UploadService<S> {
         metrics::counter!(observe::UPLOADS_REJECTED, "stage" => "verify").increment(1);
         UploadError::Rejected(reason)
     }
+}
+
+/// The file's SHA-256 (hex) as the store verified it: a one-part upload signed for its
+/// SHA-256 (see `start`) was refused by the store unless its bytes had that hash, and the
+/// store lists the hash it checked. `None` for anything else (the `hash` job reads it then).
+fn whole_file_sha256(row: &UploadRow, parts: &[StoredPart]) -> Option<String> {
+    let [only] = parts else { return None };
+    if row.checksum.as_deref() != Some(ChecksumAlgorithm::Sha256.as_str()) {
+        return None;
+    }
+    let checksum = only.checksum.as_ref()?;
+    if checksum.algorithm != ChecksumAlgorithm::Sha256 {
+        return None;
+    }
+    let bytes = crate::checksum::unbase64(&checksum.value)?;
+    (bytes.len() == 32).then(|| crate::format::hex(&bytes))
 }
 
 /// What `complete` answers for an upload that is already settled; `None` while it is still

@@ -4,6 +4,7 @@
 
 use super::{in_order, plan_of, NewUpload, UploadService};
 use crate::{
+    checksum::{self, ChecksumAlgorithm},
     clock::millis,
     db::{
         self,
@@ -164,7 +165,7 @@ impl<S: ObjectStore> UploadService<S> {
     /// The store's id for a new upload; `None` for a request that was refused.
     async fn open(&self, prepared: Option<&Prepared>) -> Option<StorageResult<String>> {
         let row = &prepared?.row;
-        let checksum = self.rules.part_checksum;
+        let checksum = row.checksum.as_deref().and_then(ChecksumAlgorithm::parse);
         Some(
             self.store
                 .create_multipart(&row.object_key, &row.content_type, checksum)
@@ -208,16 +209,30 @@ impl<S: ObjectStore> UploadService<S> {
                 },
             )
             .transpose()?;
-        let algorithm = self.rules.part_checksum;
+        let mut algorithm = self.rules.part_checksum;
+        let one_part = request.size <= part_size;
         let first_part = match (algorithm, request.checksum) {
             (Some(algorithm), Some(value)) => {
                 if !algorithm.accepts(&value) {
                     return Err(Invalid::NotAChecksum { algorithm }.into());
                 }
                 // A file of many parts has its parts signed one batch at a time.
-                (request.size <= part_size).then_some(Checksum { algorithm, value })
+                one_part.then_some(Checksum { algorithm, value })
             }
             _ => None,
+        };
+        // A one-part file whose SHA-256 came along is signed for that SHA-256 instead: the
+        // store checks the whole file's hash as the bytes arrive, and completing it learns
+        // the hash from the store, so nobody reads the file again to compute it.
+        let first_part = match (algorithm, one_part, sha256.as_deref()) {
+            (Some(_), true, Some(hex)) => {
+                algorithm = Some(ChecksumAlgorithm::Sha256);
+                checksum::sha256_header(hex).map(|value| Checksum {
+                    algorithm: ChecksumAlgorithm::Sha256,
+                    value,
+                })
+            }
+            _ => first_part,
         };
         // Sizes past `max_file_size` were refused above; this keeps the casts honest.
         let size = i64::try_from(request.size).map_err(|_| too_large(&name))?;
@@ -275,7 +290,7 @@ impl<S: ObjectStore> UploadService<S> {
             upload_id: p.row.id,
             name: p.row.name,
             plan,
-            checksum: self.rules.part_checksum,
+            checksum: p.row.checksum.as_deref().and_then(ChecksumAlgorithm::parse),
             signed,
             already_stored: false,
         })

@@ -113,7 +113,7 @@ async fn every_transition_writes_its_event_in_its_order() {
             .unwrap(),
         1
     );
-    assert!(db::files::arrive(&pool, "arrived", T0, &["hash"], 3)
+    assert!(db::files::arrive(&pool, "arrived", T0, &["hash"], 3, None)
         .await
         .unwrap());
     let job = jobs::claim(&pool, "w1", T0, later).await.unwrap().unwrap();
@@ -153,7 +153,9 @@ async fn a_move_the_row_is_not_in_a_state_for_is_refused_and_writes_nothing() {
     let later = T0 + 60_000;
     start(&pool, "a", later).await;
     start(&pool, "b", later).await;
-    assert!(db::files::arrive(&pool, "a", T0, &[], 3).await.unwrap());
+    assert!(db::files::arrive(&pool, "a", T0, &[], 3, None)
+        .await
+        .unwrap());
     let before = events(&pool).await.len();
 
     let refused = |to, from| {
