@@ -190,7 +190,7 @@ if (profileOut) {
 }
 if ((await outcome.jsonValue()) !== 'done') {
   const why = app === 'hoist'
-    ? await page.locator('.task-error').first().textContent()
+    ? await page.locator('.task-error, .queue-failures li').first().textContent({ timeout: 5000 }).catch(() => 'a file failed')
     : await page.evaluate(() => document.body.dataset.error);
   throw new Error(`${app}: an upload failed: ${why}`);
 }

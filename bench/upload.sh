@@ -98,7 +98,7 @@ peers() {
     small-link) echo uppy uppy6 $before hoist ;;
     big-link) echo uppy uppy16 uppy6 uppy6-16 $before hoist ;;
     many) echo uppy uppy6 uppy6-dash $before hoist ;;
-    tenk) echo uppy6-dash $before hoist ;;
+    tenk) echo uppy6 $before hoist ;;
   esac
 }
 

@@ -69,7 +69,16 @@ pub fn Uploader(heard: RwSignal<Vec<crate::model::UploadView>>) -> impl IntoView
             fallback=move || {
                 view! {
                     <ul class="tasks">
-                        <For each=move || view.tasks.get() key=|task| task.key let:task>
+                        // Nothing here once the queue is windowed, whichever of the two
+                        // notices the change first.
+                        <For
+                            each=move || {
+                                view.tasks
+                                    .with(|t| if t.len() > WINDOW_FROM { Vec::new() } else { t.clone() })
+                            }
+                            key=|task| task.key
+                            let:task
+                        >
                             <TaskRow task/>
                         </For>
                     </ul>
@@ -80,6 +89,9 @@ pub fn Uploader(heard: RwSignal<Vec<crate::model::UploadView>>) -> impl IntoView
         </Show>
     }
 }
+
+/// Failed files named under the summary of a long queue.
+const SHOWN_FAILURES: usize = 5;
 
 /// Above this many files only the rows in view are drawn: a picking of 10,000 files is not
 /// 10,000 rows of DOM, reactive bars and buttons.
@@ -149,6 +161,27 @@ fn TotalRow(view: EngineView) -> impl IntoView {
     let engine = EngineHandle::get();
     let summary = view.summary;
     let percent = Signal::derive(move || summary.with(Summary::percent));
+    // In a long queue a failed file's row may be far out of view: the first few are named
+    // here, with why. Looked up only when the number of failures changes.
+    let failures = Memo::new(move |_| {
+        if summary.with(|s| s.failed) == 0 {
+            return Vec::new();
+        }
+        view.tasks.with_untracked(|tasks| {
+            tasks
+                .iter()
+                .filter(|t| t.phase.get_untracked().has_failed())
+                .take(SHOWN_FAILURES)
+                .map(|t| {
+                    (
+                        t.name.get_value(),
+                        t.error.get_untracked().unwrap_or_default(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let windowed = move || view.tasks.with(|t| t.len() > WINDOW_FROM);
     view! {
         <section
             class="total"
@@ -167,6 +200,17 @@ fn TotalRow(view: EngineView) -> impl IntoView {
                 {move || summary.with(|s| format!("{} / {}", format::bytes(s.sent), format::bytes(s.size)))}
             </div>
             <p class="queue-summary">{move || summary.with(Summary::line)}</p>
+            <Show when=move || windowed() && !failures.with(Vec::is_empty)>
+                <ul class="queue-failures">
+                    {move || {
+                        failures
+                            .get()
+                            .into_iter()
+                            .map(|(name, why)| view! { <li><strong>{name}</strong>": "{why}</li> })
+                            .collect_view()
+                    }}
+                </ul>
+            </Show>
             <div class="controls">
                 <button
                     type="button"

@@ -6,6 +6,7 @@ use super::{fingerprint, persist, Engine, Job};
 use crate::{
     api::abort_upload,
     engine::{
+        browser,
         progress::Progress,
         rate::Rate,
         resume::Fingerprint,
@@ -16,29 +17,41 @@ use crate::{
 };
 use futures::lock::Mutex;
 use leptos::{prelude::*, task::spawn_local};
-use std::{collections::HashMap, rc::Rc};
+use std::{collections::HashMap, rc::Rc, time::Duration};
+
+/// Files of a picking taken in one go (see [`Engine::add`]).
+const ADD_AT_ONCE: usize = 100;
 use web_sys::{File, XmlHttpRequest};
 
 impl Engine {
     /// Files picked or dropped: new uploads, or the continuation of an unfinished one when a
     /// file has the same fingerprint.
+    ///
+    /// A picking is taken in slices of [`ADD_AT_ONCE`] files, the page free in between:
+    /// reading a picked file's name, size and date asks the browser's process each time, and
+    /// 2,000 files at once held the page for about a second.
     pub fn add(&self, files: Vec<File>) {
-        let mut busy = self.busy_uploads();
-        let mut added = Vec::with_capacity(files.len());
-        for file in files {
-            let fingerprint = fingerprint(&file);
-            let resume = self
-                .ledger
-                .borrow()
-                .matching(&fingerprint, &busy)
-                .map(|e| e.upload_id.clone());
-            busy.extend(resume.iter().cloned());
-            added.push(self.enqueue(file, fingerprint, resume));
-        }
-        // One change of the list for the whole picking, however many files it holds.
-        self.view.tasks.update(|tasks| tasks.extend(added));
-        self.view.frame.touch();
-        self.wake();
+        let engine = self.clone();
+        spawn_local(async move {
+            let mut busy = engine.busy_uploads();
+            for slice in files.chunks(ADD_AT_ONCE) {
+                let mut added = Vec::with_capacity(slice.len());
+                for file in slice {
+                    let fingerprint = fingerprint(file);
+                    let resume = engine
+                        .ledger
+                        .borrow()
+                        .matching(&fingerprint, &busy)
+                        .map(|e| e.upload_id.clone());
+                    busy.extend(resume.iter().cloned());
+                    added.push(engine.enqueue(file.clone(), fingerprint, resume));
+                }
+                // One change of the list per slice, however many files it holds.
+                engine.view.tasks.update(|tasks| tasks.extend(added));
+                engine.wake();
+                browser::sleep(Duration::ZERO).await;
+            }
+        });
     }
 
     /// A file offered for one particular unfinished upload: refused, with the reason shown,

@@ -61,6 +61,9 @@ pub struct Inner {
     queue: RefCell<VecDeque<FileId>>,
     /// Start calls out (batches of fresh files, or single resumes).
     starting: Cell<usize>,
+    /// No file starts before this time (browser clock, ms): the server said the caller has
+    /// as many unfinished uploads as it may, and some must finish first.
+    hold_starts_until: Cell<f64>,
     /// Files whose parts have all arrived, waiting for the next `complete_uploads` call.
     completing: RefCell<VecDeque<FileId>>,
     completing_busy: Cell<bool>,
@@ -117,6 +120,7 @@ impl Engine {
             jobs: RefCell::new(BTreeMap::new()),
             queue: RefCell::new(VecDeque::new()),
             starting: Cell::new(0),
+            hold_starts_until: Cell::new(0.0),
             completing: RefCell::new(VecDeque::new()),
             completing_busy: Cell::new(false),
             ledger: RefCell::new(browser::load_ledger()),

@@ -19,6 +19,8 @@ use crate::{
 use leptos::{prelude::*, task::spawn_local};
 use wasm_bindgen::JsCast;
 
+/// How long starting pauses after the server said too many uploads are unfinished.
+const START_HOLD: std::time::Duration = std::time::Duration::from_millis(500);
 /// Start batches in flight at once.
 const STARTING_AT_ONCE: usize = 2;
 /// Files in one `start_uploads` call, at most: fewer than the server takes, so that a first
@@ -105,6 +107,9 @@ impl Engine {
                 (s.waiting(), s.limit())
             };
             if waiting >= limit || self.starting.get() >= STARTING_AT_ONCE {
+                return;
+            }
+            if self.hold_starts_until.get() > browser::now_ms() {
                 return;
             }
             let Some(id) = self.queue.borrow_mut().pop_front() else {
@@ -197,6 +202,7 @@ impl Engine {
                         match answer {
                             Ok(started) => self
                                 .begin(id, Begun::started(started, first_part, sha256.as_deref())),
+                            Err(ApiError::TooManyActive { .. }) => self.start_later(id),
                             Err(e) => self.refuse_or_fail(id, e),
                         }
                     }
@@ -210,6 +216,23 @@ impl Engine {
         }
         self.starting.set(self.starting.get() - 1);
         self.wake();
+    }
+
+    /// The server has as many of the caller's uploads unfinished as it allows: the file waits
+    /// at the head of the queue, and starting pauses, until some of them finish (a picking of
+    /// 10,000 files runs into that cap while earlier files wait for their verification).
+    fn start_later(&self, id: FileId) {
+        if let Some(task) = self.with_job(id, |j| j.task) {
+            task.set_phase(Phase::Queued);
+        }
+        self.queue.borrow_mut().push_front(id);
+        self.hold_starts_until
+            .set(browser::now_ms() + START_HOLD.as_secs_f64() * 1000.0);
+        let engine = self.clone();
+        spawn_local(async move {
+            browser::sleep(START_HOLD).await;
+            engine.wake();
+        });
     }
 
     /// Picks up a file's unfinished upload (asking the store what it holds), or starts it
