@@ -3,6 +3,7 @@
 // Uppy reports every file done. `?chunk=MiB` fixes the part size (default: Uppy's own choice).
 import Uppy from '@uppy/core';
 import AwsS3 from '@uppy/aws-s3';
+import { wire } from './markers.js';
 
 const params = new URLSearchParams(location.search);
 const chunkMiB = Number(params.get('chunk') ?? 0);
@@ -12,18 +13,4 @@ if (chunkMiB > 0) {
 }
 const uppy = new Uppy({ autoProceed: true }).use(AwsS3, options);
 
-uppy.on('complete', (result) => {
-  document.body.dataset.done = String(result.successful.length);
-  document.body.dataset.failed = String(result.failed.length);
-});
-uppy.on('upload-error', (file, error) => {
-  document.body.dataset.error = `${file?.name}: ${error?.message}`;
-});
-
-const input = document.querySelector('input[type=file]');
-input.addEventListener('change', () => {
-  for (const file of input.files) {
-    uppy.addFile({ name: file.name, type: file.type || 'application/octet-stream', data: file, source: 'input' });
-  }
-});
-document.body.dataset.ready = 'true';
+wire(uppy, (files) => files.forEach((file) => uppy.addFile(file)));

@@ -5,6 +5,7 @@
 import Uppy from '@uppy/core';
 import AwsS3 from '@uppy/aws-s3';
 import Dashboard from '@uppy/dashboard';
+import { wire } from '../uppy/markers.js';
 
 const params = new URLSearchParams(location.search);
 const chunkMiB = Number(params.get('chunk') ?? 0);
@@ -17,17 +18,5 @@ if (params.get('dashboard')) {
   uppy.use(Dashboard, { inline: true, target: '#dashboard', hideUploadButton: true, width: '100%', height: 550 });
 }
 
-uppy.on('complete', (result) => {
-  document.body.dataset.done = String(result.successful.length);
-  document.body.dataset.failed = String(result.failed.length);
-});
-uppy.on('upload-error', (file, error) => {
-  document.body.dataset.error = `${file?.name}: ${error?.message}`;
-});
-
-const input = document.querySelector('input[type=file]');
-input.addEventListener('change', () => {
-  // One call for the whole picking, as the Dashboard's own picker does.
-  uppy.addFiles([...input.files].map((file) => ({ name: file.name, type: file.type || 'application/octet-stream', data: file, source: 'input' })));
-});
-document.body.dataset.ready = 'true';
+// One call for the whole picking, as the Dashboard's own picker does.
+wire(uppy, (files) => uppy.addFiles(files));

@@ -175,18 +175,16 @@ pub enum Command {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Summary {
     pub files: usize,
-    /// Bytes sent and to send over every file not cancelled.
+    /// Bytes sent and to send over every file neither cancelled nor refused.
     pub sent: u64,
     pub size: u64,
-    /// Waiting, starting or sending: can be paused or cancelled.
-    pub active: usize,
-    /// Paused or failed: can be resumed.
-    pub resumable: usize,
     pub queued: usize,
+    /// Starting or sending.
     pub uploading: usize,
+    pub paused: usize,
     pub verifying: usize,
     pub uploaded: usize,
-    /// Failed, refused by the server included.
+    /// Failed for a reason that resuming may mend.
     pub failed: usize,
     pub refused: usize,
     pub aborted: usize,
@@ -223,22 +221,32 @@ impl Summary {
             step(&mut self.sent, sent, add);
             step(&mut self.size, size, add);
         }
-        step(&mut self.active, usize::from(phase.is_active()), add);
-        step(&mut self.resumable, usize::from(phase.can_resume()), add);
         let bucket = match phase {
             Phase::Queued => &mut self.queued,
             Phase::Starting | Phase::Uploading => &mut self.uploading,
+            Phase::Paused => &mut self.paused,
             Phase::Verifying => &mut self.verifying,
             Phase::Uploaded => &mut self.uploaded,
             Phase::Failed => &mut self.failed,
-            Phase::Refused => {
-                step(&mut self.failed, 1, add);
-                &mut self.refused
-            }
+            Phase::Refused => &mut self.refused,
             Phase::Aborted => &mut self.aborted,
-            Phase::Paused => return,
         };
         step(bucket, 1, add);
+    }
+
+    /// Waiting, starting or sending: can be paused or cancelled.
+    pub fn active(&self) -> usize {
+        self.queued + self.uploading
+    }
+
+    /// Paused or failed: can be resumed.
+    pub fn resumable(&self) -> usize {
+        self.paused + self.failed
+    }
+
+    /// Failed, refused by the server included.
+    pub fn failures(&self) -> usize {
+        self.failed + self.refused
     }
 
     /// 100 only when every file has been verified (or cancelled, or refused).
@@ -254,12 +262,11 @@ impl Summary {
 
     /// "31 uploaded · 1 failed · 168 waiting": what became of the files, in one line.
     pub fn line(&self) -> String {
-        let paused = self.resumable - (self.failed - self.refused);
         [
             (self.uploaded, "uploaded"),
-            (self.failed, "failed"),
+            (self.failures(), "failed"),
             (self.aborted, "cancelled"),
-            (paused, "paused"),
+            (self.paused, "paused"),
             (self.uploading, "sending"),
             (self.verifying, "verifying"),
             (self.queued, "waiting"),
@@ -282,7 +289,8 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// One file moved from (`phase`, `sent`) to (`now`, `now_sent`); `None` for a new file.
+    /// One file of `size` bytes moved `from` one (phase, bytes sent) `to` another; `from` is
+    /// `None` for a new file.
     fn moved(self, size: u64, from: Option<(Phase, u64)>, to: (Phase, u64)) {
         self.sums.update_value(|s| {
             if let Some((phase, sent)) = from {
@@ -298,7 +306,7 @@ impl Frame {
         self.sums.get_value()
     }
 
-    pub fn touch(self) {
+    fn touch(self) {
         if self.pending.get_value() {
             return;
         }
@@ -404,7 +412,7 @@ mod tests {
         assert_eq!(sums.files, 40);
         assert_eq!(sums.uploaded, 6);
         assert_eq!(sums.refused, 6);
-        assert_eq!(sums.failed, 12, "refused files count as failed too");
+        assert_eq!(sums.failures(), 12, "refused files count as failed too");
         assert_eq!(sums.aborted, 6);
         assert!(
             sums.line()

@@ -65,17 +65,14 @@ pub fn Uploader(heard: RwSignal<Vec<crate::model::UploadView>>) -> impl IntoView
             <TotalRow view/>
         </Show>
         <Show
-            when=move || view.tasks.with(|t| t.len() > WINDOW_FROM)
+            when=move || windowed(view)
             fallback=move || {
                 view! {
                     <ul class="tasks">
                         // Nothing here once the queue is windowed, whichever of the two
                         // notices the change first.
                         <For
-                            each=move || {
-                                view.tasks
-                                    .with(|t| if t.len() > WINDOW_FROM { Vec::new() } else { t.clone() })
-                            }
+                            each=move || if windowed(view) { Vec::new() } else { view.tasks.get() }
                             key=|task| task.key
                             let:task
                         >
@@ -96,6 +93,11 @@ const SHOWN_FAILURES: usize = 5;
 /// Above this many files only the rows in view are drawn: a picking of 10,000 files is not
 /// 10,000 rows of DOM, reactive bars and buttons.
 const WINDOW_FROM: usize = 100;
+/// Is the queue long enough to draw only the rows in view?
+fn windowed(view: EngineView) -> bool {
+    view.tasks.with(|t| t.len() > WINDOW_FROM)
+}
+
 /// A row's height in the windowed list, in pixels (`.tasks.windowed > .task` in the style).
 const ROW_PX: f64 = 64.0;
 /// Rows drawn above and below the visible ones, so a quick scroll shows no gap.
@@ -164,7 +166,7 @@ fn TotalRow(view: EngineView) -> impl IntoView {
     // In a long queue a failed file's row may be far out of view: the first few are named
     // here, with why. Looked up only when the number of failures changes.
     let failures = Memo::new(move |_| {
-        if summary.with(|s| s.failed) == 0 {
+        if summary.with(Summary::failures) == 0 {
             return Vec::new();
         }
         view.tasks.with_untracked(|tasks| {
@@ -181,13 +183,12 @@ fn TotalRow(view: EngineView) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
-    let windowed = move || view.tasks.with(|t| t.len() > WINDOW_FROM);
     view! {
         <section
             class="total"
             data-files=move || summary.with(|s| s.files)
             data-uploaded=move || summary.with(|s| s.uploaded)
-            data-failed=move || summary.with(|s| s.failed)
+            data-failed=move || summary.with(Summary::failures)
         >
             <div class="task-head">
                 <span class="task-name">"All files"</span>
@@ -200,7 +201,7 @@ fn TotalRow(view: EngineView) -> impl IntoView {
                 {move || summary.with(|s| format!("{} / {}", format::bytes(s.sent), format::bytes(s.size)))}
             </div>
             <p class="queue-summary">{move || summary.with(Summary::line)}</p>
-            <Show when=move || windowed() && !failures.with(Vec::is_empty)>
+            <Show when=move || windowed(view) && !failures.with(Vec::is_empty)>
                 <ul class="queue-failures">
                     {move || {
                         failures
@@ -214,21 +215,21 @@ fn TotalRow(view: EngineView) -> impl IntoView {
             <div class="controls">
                 <button
                     type="button"
-                    disabled=move || summary.with(|s| s.active == 0)
+                    disabled=move || summary.with(|s| s.active() == 0)
                     on:click=move |_| engine.send(Command::PauseAll)
                 >
                     "Pause all"
                 </button>
                 <button
                     type="button"
-                    disabled=move || summary.with(|s| s.resumable == 0)
+                    disabled=move || summary.with(|s| s.resumable() == 0)
                     on:click=move |_| engine.send(Command::ResumeAll)
                 >
                     "Resume all"
                 </button>
                 <button
                     type="button"
-                    disabled=move || summary.with(|s| s.active + s.resumable == 0)
+                    disabled=move || summary.with(|s| s.active() + s.resumable() == 0)
                     on:click=move |_| engine.send(Command::CancelAll)
                 >
                     "Cancel all"

@@ -18,10 +18,10 @@ use crate::{
 use futures::lock::Mutex;
 use leptos::{prelude::*, task::spawn_local};
 use std::{collections::HashMap, rc::Rc, time::Duration};
+use web_sys::{File, XmlHttpRequest};
 
 /// Files of a picking taken in one go (see [`Engine::add`]).
 const ADD_AT_ONCE: usize = 100;
-use web_sys::{File, XmlHttpRequest};
 
 impl Engine {
     /// Files picked or dropped: new uploads, or the continuation of an unfinished one when a
@@ -76,7 +76,6 @@ impl Engine {
         view.unfinished_error.set(None);
         let task = self.enqueue(file, offered, Some(entry.upload_id));
         view.tasks.update(|tasks| tasks.push(task));
-        view.frame.touch();
         self.wake();
     }
 
@@ -183,34 +182,31 @@ impl Engine {
 
     /// The file stops here, with `message` shown; it can be resumed.
     pub(super) fn fail(&self, id: FileId, message: String) {
-        if self.phase(id).is_some_and(|p| p.is_settled()) {
-            return;
-        }
-        if let Some(task) = self.with_job(id, |j| j.task) {
-            task.failed(message);
-        }
-        self.scheduler.borrow_mut().pause(id);
-        self.abort_in_flight(id);
-        self.wake();
+        self.stop(id, message, false);
     }
 
-    /// The server refused the file: it stops for good, with `error` shown, and nothing offers
-    /// to send it again.
+    /// Stops the file with `error`: for good when the server refused the file (nothing then
+    /// offers to send it again), as [`Self::fail`] otherwise.
     pub(super) fn refuse_or_fail(&self, id: FileId, error: ApiError) {
-        if !error.is_refusal() {
-            return self.fail(id, error.to_string());
-        }
+        self.stop(id, error.to_string(), error.is_refusal());
+    }
+
+    fn stop(&self, id: FileId, message: String, refused: bool) {
         if self.phase(id).is_some_and(|p| p.is_settled()) {
             return;
         }
-        if let Some(task) = self.with_job(id, |j| j.task) {
-            task.refused(error.to_string());
+        let Some((task, upload_id)) = self.with_job(id, |j| (j.task, j.upload_id.clone())) else {
+            return;
+        };
+        if refused {
+            task.refused(message);
+            self.scheduler.borrow_mut().remove(id);
+            upload_id.inspect(|u| self.forget(u));
+        } else {
+            task.failed(message);
+            self.scheduler.borrow_mut().pause(id);
         }
-        self.scheduler.borrow_mut().remove(id);
         self.abort_in_flight(id);
-        if let Some(upload_id) = self.with_job(id, |j| j.upload_id.clone()).flatten() {
-            self.forget(&upload_id);
-        }
         self.wake();
     }
 

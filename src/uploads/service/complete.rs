@@ -6,8 +6,21 @@ use super::*;
 impl<S: ObjectStore> UploadService<S> {
     /// Asks the store what arrived, never the browser, and accepts the upload only if it is
     /// exactly what was announced. Completing twice gives the same answer twice; completing
-    /// while an abort or the reaper is closing the upload gives their answer.
+    /// while an abort or the reaper is closing the upload gives their answer. An arrived
+    /// file's answer carries what processing knows of it, as its event does: the page shows
+    /// either, in whichever order they come.
     pub async fn complete(&self, owner: &str, id: &str) -> UploadResult<UploadView> {
+        let mut view = self.settle_completion(owner, id).await?;
+        if view.status == UploadStatus::Uploaded {
+            view.file = db::files::find(&self.db, id)
+                .await?
+                .as_ref()
+                .map(db::files::FileRow::info);
+        }
+        Ok(view)
+    }
+
+    async fn settle_completion(&self, owner: &str, id: &str) -> UploadResult<UploadView> {
         let row = self.find(owner, id).await?;
         if let Some(answer) = completion_answer(&row)? {
             return answer;

@@ -209,9 +209,8 @@ impl<S: ObjectStore> UploadService<S> {
                 },
             )
             .transpose()?;
-        let mut algorithm = self.rules.part_checksum;
         let one_part = request.size <= part_size;
-        let first_part = match (algorithm, request.checksum) {
+        let claimed = match (self.rules.part_checksum, request.checksum) {
             (Some(algorithm), Some(value)) => {
                 if !algorithm.accepts(&value) {
                     return Err(Invalid::NotAChecksum { algorithm }.into());
@@ -224,15 +223,18 @@ impl<S: ObjectStore> UploadService<S> {
         // A one-part file whose SHA-256 came along is signed for that SHA-256 instead: the
         // store checks the whole file's hash as the bytes arrive, and completing it learns
         // the hash from the store, so nobody reads the file again to compute it.
-        let first_part = match (algorithm, one_part, sha256.as_deref()) {
-            (Some(_), true, Some(hex)) => {
-                algorithm = Some(ChecksumAlgorithm::Sha256);
-                checksum::sha256_header(hex).map(|value| Checksum {
-                    algorithm: ChecksumAlgorithm::Sha256,
-                    value,
-                })
-            }
-            _ => first_part,
+        let hashed = sha256
+            .as_deref()
+            .filter(|_| one_part && self.rules.part_checksum.is_some())
+            .and_then(checksum::sha256_header)
+            .map(|value| Checksum {
+                algorithm: ChecksumAlgorithm::Sha256,
+                value,
+            });
+        let first_part = hashed.or(claimed);
+        let algorithm = match &first_part {
+            Some(signed) => Some(signed.algorithm),
+            None => self.rules.part_checksum,
         };
         // Sizes past `max_file_size` were refused above; this keeps the casts honest.
         let size = i64::try_from(request.size).map_err(|_| too_large(&name))?;
