@@ -177,6 +177,16 @@ pub struct ResumeState {
 pub const MAX_START_BATCH: usize = 50;
 /// At most this many uploads per `complete_uploads` call.
 pub const MAX_COMPLETE_BATCH: usize = 100;
+/// At most this many uploads per `delete_uploads` call.
+pub const MAX_DELETE_BATCH: usize = 100;
+
+/// An upload `delete_uploads` left, and why (in words for people).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotDeleted {
+    pub upload_id: String,
+    pub reason: String,
+}
+
 /// At most this many part URLs per `sign_parts` call: URLs are signed shortly before use.
 pub const MAX_SIGN_BATCH: usize = 100;
 
@@ -216,7 +226,69 @@ impl Default for EngineSettings {
     }
 }
 
-/// One page of the library, newest first.
+/// The order of the library.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LibrarySort {
+    #[default]
+    Newest,
+    Oldest,
+    /// By name, A to Z, ignoring case (ASCII letters).
+    Name,
+    Largest,
+}
+
+impl LibrarySort {
+    pub const ALL: [Self; 4] = [Self::Newest, Self::Oldest, Self::Name, Self::Largest];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Newest => "newest",
+            Self::Oldest => "oldest",
+            Self::Name => "name",
+            Self::Largest => "largest",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Newest => "Newest first",
+            Self::Oldest => "Oldest first",
+            Self::Name => "Name, A to Z",
+            Self::Largest => "Largest first",
+        }
+    }
+
+    /// Whether `a` comes before `b` in this order (ties by id, as the server breaks them).
+    pub fn before(self, a: &UploadView, b: &UploadView) -> bool {
+        let key = |u: &UploadView| (u.created_at_ms, u.size, u.name.to_ascii_lowercase());
+        let ((ta, sa, na), (tb, sb, nb)) = (key(a), key(b));
+        let order = match self {
+            Self::Newest => tb.cmp(&ta),
+            Self::Oldest => ta.cmp(&tb),
+            Self::Name => na.cmp(&nb),
+            Self::Largest => sb.cmp(&sa),
+        };
+        order.then_with(|| a.id.cmp(&b.id)).is_lt()
+    }
+}
+
+/// The longest search of the library, in characters: longer than any name it could match.
+pub const MAX_SEARCH: usize = 255;
+
+/// Whether `name` holds `search` (ASCII letters in either case), as the server's search does.
+pub fn name_matches(name: &str, search: &str) -> bool {
+    search.is_empty()
+        || name
+            .to_ascii_lowercase()
+            .contains(&search.to_ascii_lowercase())
+}
+
+/// One page of the library, in the order asked for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LibraryPage {
     pub uploads: Vec<UploadView>,

@@ -758,7 +758,8 @@ async fn ten_thousand_random_bodies_per_server_function_and_route_never_get_a_5x
         ("complete_upload", &["upload_id"]),
         ("abort_upload", &["upload_id"]),
         ("delete_upload", &["upload_id"]),
-        ("list_uploads", &["cursor"]),
+        ("delete_uploads", &["upload_ids[0]", "upload_ids[1]"]),
+        ("list_uploads", &["cursor", "search", "sort"]),
         ("engine_settings", &[]),
         ("get_file", &["upload_id", "key"]),
         (

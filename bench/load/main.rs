@@ -261,7 +261,14 @@ async fn cycle(client: &mut Client, tally: &mut Tally, n: u64, args: &Args) -> O
     tally
         .time(
             6,
-            client.call::<_, LibraryPage>("list_uploads", &ListUploads { cursor: None }),
+            client.call::<_, LibraryPage>(
+                "list_uploads",
+                &ListUploads {
+                    cursor: None,
+                    search: None,
+                    sort: None,
+                },
+            ),
         )
         .await?;
     Some(())

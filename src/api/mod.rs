@@ -9,8 +9,8 @@ pub mod files;
 use crate::{
     error::ApiError,
     model::{
-        EngineSettings, FileToStart, LibraryPage, PartToSign, ResumeState, SignedPart,
-        StartedUpload, UploadView,
+        EngineSettings, FileToStart, LibraryPage, LibrarySort, NotDeleted, PartToSign, ResumeState,
+        SignedPart, StartedUpload, UploadView,
     },
 };
 use leptos::prelude::*;
@@ -132,9 +132,40 @@ pub async fn delete_upload(upload_id: String) -> Result<(), ApiError> {
         .map_err(ssr::failed)
 }
 
-/// A page of the caller's library; `cursor` is the `next` of the page before.
+/// Deletes up to [`crate::model::MAX_DELETE_BATCH`] of the caller's uploads, each as `delete_upload` would;
+/// each file counts as a call against the network's rate limit. The answer lists the ones
+/// that could not be deleted, with why.
+#[server(endpoint = "delete_uploads")]
+pub async fn delete_uploads(upload_ids: Vec<String>) -> Result<Vec<NotDeleted>, ApiError> {
+    let max = crate::model::MAX_DELETE_BATCH;
+    if upload_ids.is_empty() || upload_ids.len() > max {
+        return Err(ApiError::Invalid(crate::error::Invalid::FileBatchSize {
+            asked: upload_ids.len(),
+            max,
+        }));
+    }
+    let (uploads, owner) = ssr::caller_charged(upload_ids.len())?;
+    let mut refused = Vec::new();
+    for upload_id in upload_ids {
+        if let Err(e) = uploads.delete(&owner, &upload_id).await {
+            let error = ssr::failed(e);
+            refused.push(NotDeleted {
+                upload_id,
+                reason: error.to_string(),
+            });
+        }
+    }
+    Ok(refused)
+}
+
+/// A page of the caller's library; `cursor` is the `next` of the page before, in the same
+/// `sort` and `search` (both optional: newest first, every name).
 #[server(endpoint = "list_uploads")]
-pub async fn list_uploads(cursor: Option<String>) -> Result<LibraryPage, ApiError> {
+pub async fn list_uploads(
+    cursor: Option<String>,
+    #[server(default)] search: Option<String>,
+    #[server(default)] sort: Option<LibrarySort>,
+) -> Result<LibraryPage, ApiError> {
     let (state, caller) = ssr::context()?;
     let owner = caller.owner();
     // Read before the page: an event written while it is read is sent again, never missed.
@@ -147,7 +178,12 @@ pub async fn list_uploads(cursor: Option<String>) -> Result<LibraryPage, ApiErro
     };
     let mut page = state
         .uploads
-        .list(&owner, cursor.as_deref())
+        .list_in(
+            &owner,
+            sort.unwrap_or_default(),
+            search.as_deref().unwrap_or_default(),
+            cursor.as_deref(),
+        )
         .await
         .map_err(ssr::failed)?;
     page.events_after = events_after;
@@ -203,13 +239,15 @@ pub mod ssr {
         Ok((state.uploads.clone(), caller.owner()))
     }
 
-    /// As [`caller`], for starting `files` uploads: guests must be allowed to upload, and each
-    /// file counts as a call against the IP's rate limit (one request may start fifty).
-    pub fn starter(files: usize) -> Result<(Arc<Uploads>, String, Allowance), ApiError> {
+    /// As [`caller`], for a call about `files` files: each counts as a call against the
+    /// network's rate limit.
+    pub fn caller_charged(files: usize) -> Result<(Arc<Uploads>, String), ApiError> {
         let (state, caller) = context()?;
-        if caller.account().is_none() && !state.accounts.settings.guest_uploads {
-            return Err(ApiError::SignInRequired);
-        }
+        charge_extra(&state, files)?;
+        Ok((state.uploads.clone(), caller.owner()))
+    }
+
+    fn charge_extra(state: &AppState, files: usize) -> Result<(), ApiError> {
         let ip = client_ip().ok_or_else(ApiError::internal)?;
         // The call itself was charged already.
         let extra = u32::try_from(files.saturating_sub(1)).unwrap_or(u32::MAX);
@@ -218,6 +256,18 @@ pub mod ssr {
                 return Err(rate_limited(wait));
             }
         }
+        Ok(())
+    }
+
+    /// As [`caller`], for starting `files` uploads: guests must be allowed to upload, and each
+    /// file counts as a call against the IP's rate limit (one request may start fifty).
+    pub fn starter(files: usize) -> Result<(Arc<Uploads>, String, Allowance), ApiError> {
+        let (state, caller) = context()?;
+        if caller.account().is_none() && !state.accounts.settings.guest_uploads {
+            return Err(ApiError::SignInRequired);
+        }
+        charge_extra(&state, files)?;
+        let ip = client_ip().ok_or_else(ApiError::internal)?;
         let allowance = caller.allowance(&state.accounts.settings, ip);
         Ok((state.uploads.clone(), caller.owner(), allowance))
     }

@@ -23,7 +23,16 @@ pub async fn list(remote: &Remote, json: bool) -> Result<ExitCode, ClientError> 
         .map_err(write)?;
     }
     loop {
-        let page: LibraryPage = api.call("list_uploads", &ListUploads { cursor }).await?;
+        let page: LibraryPage = api
+            .call(
+                "list_uploads",
+                &ListUploads {
+                    cursor,
+                    search: None,
+                    sort: None,
+                },
+            )
+            .await?;
         for upload in &page.uploads {
             if json {
                 let line = serde_json::to_string(upload)

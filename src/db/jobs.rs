@@ -84,11 +84,17 @@ pub const MAX_DEATHS: i64 = 2;
 /// or a running one whose worker stopped renewing its lease (a death). A job that has killed
 /// its runner twice, or was claimed more often than it may be tried, is failed here instead
 /// of handed out again.
+///
+/// A job queued after `patient_since` waits while its file's owner still has uploads on
+/// their way: their parts and completions come first (a thumbnail can wait a few seconds, a
+/// person watching 200 files go cannot). Once queued before it, a job runs whatever the owner
+/// does, so an upload left open for a day holds nobody's thumbnails back for longer.
 pub async fn claim(
     pool: &Pool,
     worker: &str,
     now: i64,
     lease_until: i64,
+    patient_since: i64,
 ) -> DbResult<Option<JobRow>> {
     loop {
         let due: Option<(i64,)> = sqlx::query_as(
@@ -105,6 +111,7 @@ pub async fn claim(
             .bind(worker)
             .bind(lease_until)
             .bind(now)
+            .bind(patient_since)
             .fetch_optional(pool.writer())
             .await?;
         let Some(job) = job else {
@@ -158,7 +165,8 @@ pub async fn claim(
 
 /// One statement takes the oldest due job. SQLite runs it under its write lock; on
 /// PostgreSQL `SKIP LOCKED` passes over a row another worker is taking, and the outer
-/// condition is checked again on the row actually locked.
+/// condition is checked again on the row actually locked (all but the owner's uploads in
+/// flight: yielding is a courtesy, not a rule a race must keep).
 fn claim_sql(backend: Backend) -> &'static str {
     macro_rules! claim {
         ($lock:literal) => {
@@ -168,7 +176,10 @@ fn claim_sql(backend: Backend) -> &'static str {
                      THEN 'its worker stopped answering' ELSE error END, \
                    deaths = deaths + CASE WHEN state = 'running' THEN 1 ELSE 0 END \
                  WHERE id = (SELECT id FROM jobs \
-                   WHERE (state = 'queued' AND run_at <= $3) \
+                   WHERE (state = 'queued' AND run_at <= $3 AND (created_at <= $4 \
+                       OR NOT EXISTS (SELECT 1 FROM uploads done JOIN uploads other \
+                         ON other.owner = done.owner AND other.status = 'uploading' \
+                         WHERE done.id = jobs.upload_id))) \
                      OR (state = 'running' AND lease_until < $3) \
                    ORDER BY run_at, id LIMIT 1",
                 $lock,

@@ -2,7 +2,7 @@
 
 use super::DbResult;
 use super::{Backend, Conn, Pool, Writer};
-use crate::model::{ClosedBecause, UploadStatus, UploadView};
+use crate::model::{ClosedBecause, LibrarySort, UploadStatus, UploadView};
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct UploadRow {
@@ -176,28 +176,71 @@ pub async fn find_owned(pool: &Pool, id: &str, owner: &str) -> DbResult<Option<U
         .await?)
 }
 
-/// The owner's uploads, newest first, starting after `after` (the `(created_at, id)` of the
-/// last row of the previous page): a keyset page, as cheap on page 1,000 as on page 1.
+/// Where a page of the library starts: after the row with this sort key and id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum After {
+    Number(i64, String),
+    Text(String, String),
+}
+
+/// The owner's uploads in `sort`'s order, those whose name holds `search` (ASCII letters in
+/// either case), starting after `after`: a keyset page, as cheap on page 1,000 as on page 1.
+/// Ties are broken by id, so no row is skipped or repeated.
 pub async fn list_owned(
     pool: &Pool,
     owner: &str,
-    after: Option<(i64, &str)>,
+    sort: LibrarySort,
+    search: &str,
+    after: Option<&After>,
     limit: i64,
 ) -> DbResult<Vec<UploadRow>> {
-    let (created_at, id) = after.unwrap_or((i64::MAX, ""));
-    let sql = concat!(
-        "SELECT ",
-        row_columns!(),
-        " FROM uploads WHERE owner = $1 AND (created_at < $2 OR (created_at = $2 AND id > $3)) \
-         ORDER BY created_at DESC, id LIMIT $4"
+    // Fixed fragments only: what the caller sends is bound, never written into the text.
+    let (key, cmp, dir) = match sort {
+        LibrarySort::Newest => ("created_at", "<", "DESC"),
+        LibrarySort::Oldest => ("created_at", ">", "ASC"),
+        LibrarySort::Name => ("lower(name)", ">", "ASC"),
+        LibrarySort::Largest => ("size", "<", "DESC"),
+    };
+    let filter = if search.is_empty() {
+        ""
+    } else {
+        " AND lower(name) LIKE $5 ESCAPE '\\'"
+    };
+    let page = if after.is_some() {
+        format!(" AND ({key} {cmp} $2 OR ({key} = $2 AND id > $3))")
+    } else {
+        // $2 and $3 stay in the text, unused, so that every statement binds the same values.
+        " AND ($2 IS NULL OR $3 IS NULL OR TRUE)".to_owned()
+    };
+    let sql = format!(
+        "SELECT {} FROM uploads WHERE owner = $1{page}{filter} ORDER BY {key} {dir}, id LIMIT $4",
+        row_columns!()
     );
-    Ok(sqlx::query_as(sql)
-        .bind(owner)
-        .bind(created_at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(owner);
+    let query = match after {
+        Some(After::Number(n, id)) => query.bind(*n).bind(id.as_str()),
+        Some(After::Text(t, id)) => query.bind(t.as_str()).bind(id.as_str()),
+        None => query.bind(None::<i64>).bind(None::<String>),
+    };
+    let query = query.bind(limit);
+    let query = if search.is_empty() {
+        query
+    } else {
+        query.bind(format!("%{}%", like_escaped(&search.to_lowercase())))
+    };
+    Ok(query.fetch_all(pool).await?)
+}
+
+/// `text` matched literally by `LIKE … ESCAPE '\'`.
+fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The store's ids for uploads it has started, `(id, s3_upload_id)`, in one transaction.

@@ -62,6 +62,17 @@ impl EngineHandle {
             super::picking::from_drop(engine, event);
         }
     }
+
+    /// A page-local address of file `key`'s bytes, for its row's picture; give it back with
+    /// [`Self::forget_preview`] when the row goes, or the file stays referenced.
+    pub fn preview(self, key: u64) -> Option<String> {
+        let file = self.engine.get_value()?.file(key)?;
+        web_sys::Url::create_object_url_with_blob(&file).ok()
+    }
+
+    pub fn forget_preview(self, url: &str) {
+        let _ = web_sys::Url::revoke_object_url(url);
+    }
 }
 
 /// On the server nothing uploads: the page is only rendered.
@@ -74,4 +85,10 @@ impl EngineHandle {
     pub fn pick(self, _event: &ev::Event, _for_upload: Option<String>) {}
 
     pub fn drop_files(self, _event: &ev::DragEvent) {}
+
+    pub fn preview(self, _key: u64) -> Option<String> {
+        None
+    }
+
+    pub fn forget_preview(self, _url: &str) {}
 }

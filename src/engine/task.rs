@@ -64,6 +64,8 @@ pub struct UploadTask {
     pub key: u64,
     /// The name as picked; the library shows the name as stored (sanitised).
     pub name: StoredValue<String>,
+    /// The type the browser gives the file (may be empty): the row's picture or badge.
+    pub content_type: StoredValue<String>,
     pub size: u64,
     pub sent: RwSignal<u64>,
     pub percent: RwSignal<u8>,
@@ -84,6 +86,7 @@ impl UploadTask {
             frame,
             key,
             name: StoredValue::new(name),
+            content_type: StoredValue::new(String::new()),
             size,
             sent: RwSignal::new(0),
             percent: RwSignal::new(0),

@@ -55,4 +55,6 @@ pub enum Invalid {
     },
     #[error("This page of the library does not exist.")]
     NoSuchPage,
+    #[error("Search for at most {max} characters (this is {chars}).")]
+    SearchTooLong { chars: usize, max: usize },
 }

@@ -15,6 +15,10 @@ pub struct ProcessingSettings {
     /// that dies lets it lapse and another takes the job over.
     #[arg(long = "job-lease", env = "HOIST_JOB_LEASE", default_value = "30s", value_parser = parse::duration)]
     pub lease: Duration,
+    /// A newly queued job waits at most this long while its owner still has uploads on their
+    /// way, so that processing does not slow the files still being sent; 0 runs it at once.
+    #[arg(long = "job-yield", env = "HOIST_JOB_YIELD", default_value = "30s", value_parser = parse::duration)]
+    pub yield_to_uploads: Duration,
     /// The wait before a failed job's first retry; it doubles with each further one.
     #[arg(long = "job-backoff", env = "HOIST_JOB_BACKOFF", default_value = "5s", value_parser = parse::duration)]
     pub backoff: Duration,

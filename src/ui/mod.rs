@@ -8,4 +8,5 @@ pub mod live;
 pub mod progress_bar;
 pub mod public_page;
 pub mod tokens;
+pub mod type_icon;
 pub mod uploader;

@@ -1,12 +1,12 @@
 //! Picking or dropping files, the total progress, uploads left unfinished by an earlier page,
 //! and one row per file with its own controls.
 
-use super::progress_bar::ProgressBar;
+use super::{progress_bar::ProgressBar, type_icon::TypeIcon};
 use crate::{
     engine::{
         handle::EngineHandle,
         resume::Unfinished,
-        task::{Command, EngineView, Summary, UploadTask},
+        task::{Command, EngineView, Phase, Summary, UploadTask},
     },
     format,
 };
@@ -19,6 +19,7 @@ use leptos::prelude::*;
 pub fn Uploader(heard: RwSignal<Vec<crate::model::UploadView>>) -> impl IntoView {
     let view = EngineView::new(heard);
     let engine = EngineHandle::provide();
+    let folded = RwSignal::new(true);
     let dragging = RwSignal::new(false);
     let folder_input = NodeRef::<leptos::html::Input>::new();
     // Effects run only in the browser: that is where the engine lives.
@@ -62,7 +63,7 @@ pub fn Uploader(heard: RwSignal<Vec<crate::model::UploadView>>) -> impl IntoView
         </Show>
         <UnfinishedList view/>
         <Show when=move || view.summary.with(|s| s.files > 0)>
-            <TotalRow view/>
+            <TotalRow view folded/>
         </Show>
         <Show
             when=move || windowed(view)
@@ -72,7 +73,19 @@ pub fn Uploader(heard: RwSignal<Vec<crate::model::UploadView>>) -> impl IntoView
                         // Nothing here once the queue is windowed, whichever of the two
                         // notices the change first.
                         <For
-                            each=move || if windowed(view) { Vec::new() } else { view.tasks.get() }
+                            each=move || {
+                                if windowed(view) {
+                                    return Vec::new();
+                                }
+                                let hide_uploaded = folds(view) && folded.get();
+                                view.tasks.with(|tasks| {
+                                    tasks
+                                        .iter()
+                                        .filter(|t| !(hide_uploaded && t.phase.get() == Phase::Uploaded))
+                                        .copied()
+                                        .collect::<Vec<_>>()
+                                })
+                            }
                             key=|task| task.key
                             let:task
                         >
@@ -97,6 +110,17 @@ const WINDOW_FROM: usize = 100;
 fn windowed(view: EngineView) -> bool {
     view.tasks.with(|t| t.len() > WINDOW_FROM)
 }
+
+/// From this many uploaded files on, a short queue folds them into its summary line (with a
+/// button to show them): 33 files are the few still on their way, not 33 rows to read past.
+const FOLD_FROM: usize = 25;
+fn folds(view: EngineView) -> bool {
+    !windowed(view) && view.summary.with(|s| s.uploaded) >= FOLD_FROM
+}
+
+/// Pictures of picked images are made only up to this size: decoding a 50 MB photo for a
+/// 40-pixel square costs more than it shows.
+const PREVIEW_MAX_BYTES: u64 = 20 << 20;
 
 /// A row's height in the windowed list, in pixels (`.tasks.windowed > .task` in the style).
 const ROW_PX: f64 = 64.0;
@@ -159,7 +183,7 @@ fn TaskWindow(view: EngineView) -> impl IntoView {
 }
 
 #[component]
-fn TotalRow(view: EngineView) -> impl IntoView {
+fn TotalRow(view: EngineView, folded: RwSignal<bool>) -> impl IntoView {
     let engine = EngineHandle::get();
     let summary = view.summary;
     let percent = Signal::derive(move || summary.with(Summary::percent));
@@ -200,7 +224,23 @@ fn TotalRow(view: EngineView) -> impl IntoView {
             <div class="task-bytes total-bytes">
                 {move || summary.with(|s| format!("{} / {}", format::bytes(s.sent), format::bytes(s.size)))}
             </div>
-            <p class="queue-summary">{move || summary.with(Summary::line)}</p>
+            <p class="queue-summary">
+                {move || summary.with(Summary::line)}
+                <Show when=move || folds(view)>
+                    <button
+                        type="button"
+                        class="link"
+                        aria-expanded=move || (!folded.get()).to_string()
+                        on:click=move |_| folded.update(|f| *f = !*f)
+                    >
+                        {move || if folded.get() {
+                            format!("Show the {} uploaded files", summary.with(|s| s.uploaded))
+                        } else {
+                            "Hide the uploaded files".to_string()
+                        }}
+                    </button>
+                </Show>
+            </p>
             <Show when=move || windowed(view) && !failures.with(Vec::is_empty)>
                 <ul class="queue-failures">
                     {move || {
@@ -296,8 +336,22 @@ fn TaskRow(task: UploadTask) -> impl IntoView {
     let name = move || task.name.get_value();
     let phase = move || task.phase.get();
     let key = task.key;
+    let content_type = task.content_type.get_value();
+    let preview = (content_type.starts_with("image/") && task.size <= PREVIEW_MAX_BYTES)
+        .then(|| engine.preview(key))
+        .flatten();
+    if let Some(url) = preview.clone() {
+        on_cleanup(move || engine.forget_preview(&url));
+    }
+    let picture = match preview {
+        Some(url) => {
+            view! { <img src=url alt="" decoding="async" width="40" height="40"/> }.into_any()
+        }
+        None => view! { <TypeIcon name=name() content_type/> }.into_any(),
+    };
     view! {
         <li class="task" data-phase=move || phase().word()>
+            <span class="task-picture">{picture}</span>
             <div class="task-head">
                 <span class="task-name">{name}</span>
                 <span class="task-status">{move || phase().word()}</span>

@@ -3,17 +3,34 @@ use crate::db::{self, uploads::UploadRow};
 
 const T0: i64 = 1_000_000;
 
+/// A claim that never waits for uploads in flight: the tests here are about leases and tries.
+async fn claim(pool: &Pool, worker: &str, now: i64, lease_until: i64) -> DbResult<Option<JobRow>> {
+    super::claim(pool, worker, now, lease_until, i64::MAX).await
+}
+
 /// A database with one upload that has arrived, with a `hash` and a `thumbnail` job tried
 /// at most `attempts` times.
 async fn arrived(attempts: u32) -> (tempfile::TempDir, Pool) {
     let dir = tempfile::tempdir().unwrap();
     let url = db::testing::fresh_url(dir.path()).await;
     let pool = db::connect(&url).await.unwrap();
-    let row = UploadRow {
-        id: "u1".into(),
-        owner: "guest:g".into(),
-        name: "cat.png".into(),
-        object_key: "k/cat.png".into(),
+    db::uploads::insert(pool.writer(), &uploading("u1", "guest:g"))
+        .await
+        .unwrap();
+    assert!(
+        db::files::arrive(&pool, "u1", T0, &["hash", "thumbnail"], attempts, None)
+            .await
+            .unwrap()
+    );
+    (dir, pool)
+}
+
+fn uploading(id: &str, owner: &str) -> UploadRow {
+    UploadRow {
+        id: id.into(),
+        owner: owner.into(),
+        name: format!("{id}.png"),
+        object_key: format!("k/{id}.png"),
         content_type: "image/png".into(),
         size: 10,
         part_size: 10,
@@ -26,14 +43,7 @@ async fn arrived(attempts: u32) -> (tempfile::TempDir, Pool) {
         checksum: None,
         reap_claim: None,
         reap_attempts: 0,
-    };
-    db::uploads::insert(pool.writer(), &row).await.unwrap();
-    assert!(
-        db::files::arrive(&pool, "u1", T0, &["hash", "thumbnail"], attempts, None)
-            .await
-            .unwrap()
-    );
-    (dir, pool)
+    }
 }
 
 async fn processing(pool: &Pool) -> (String, Option<String>) {
@@ -255,4 +265,41 @@ async fn queueing_a_files_jobs_twice_queues_them_once() {
         .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(of_upload(&pool, "u1").await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_new_job_waits_while_its_owner_is_still_sending() {
+    let (_dir, pool) = arrived(3).await;
+    db::uploads::insert(pool.writer(), &uploading("u2", "guest:g"))
+        .await
+        .unwrap();
+    let now = T0 + 1_000;
+    // Queued at T0, patient past T0 - 1: the owner's u2 still sending holds it back.
+    let held = super::claim(&pool, "w1", now, now + 1000, T0 - 1)
+        .await
+        .unwrap();
+    assert_eq!(held, None);
+    // Another owner's upload holds nothing back.
+    sqlx::query("UPDATE uploads SET owner = 'guest:other' WHERE id = 'u2'")
+        .execute(pool.writer())
+        .await
+        .unwrap();
+    let job = super::claim(&pool, "w1", now, now + 1000, T0 - 1)
+        .await
+        .unwrap();
+    assert_eq!(job.map(|j| j.upload_id).as_deref(), Some("u1"));
+}
+
+#[tokio::test]
+async fn a_job_waits_no_longer_than_its_patience() {
+    let (_dir, pool) = arrived(3).await;
+    db::uploads::insert(pool.writer(), &uploading("left-open", "guest:g"))
+        .await
+        .unwrap();
+    // Queued at T0, patient until T0: it runs though "left-open" never finishes.
+    let now = T0 + 30_000;
+    let job = super::claim(&pool, "w1", now, now + 1000, T0)
+        .await
+        .unwrap();
+    assert_eq!(job.map(|j| j.upload_id).as_deref(), Some("u1"));
 }

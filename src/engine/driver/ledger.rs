@@ -31,7 +31,7 @@ impl Engine {
         let mut open = Vec::new();
         let mut cursor = None;
         for _ in 0..MAX_PAGES {
-            let Ok(page) = list_uploads(cursor).await else {
+            let Ok(page) = list_uploads(cursor, None, None).await else {
                 return;
             };
             for upload in page.uploads {

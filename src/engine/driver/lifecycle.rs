@@ -84,6 +84,8 @@ impl Engine {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         let task = UploadTask::new(id, file.name(), fingerprint.size, self.view.frame);
+        task.content_type
+            .set_value(fingerprint.content_type.clone());
         if let Some(upload_id) = &resume {
             self.view
                 .unfinished

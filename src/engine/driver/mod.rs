@@ -200,6 +200,11 @@ impl Engine {
         }
     }
 
+    /// The picked file behind task `id`, for its row's picture.
+    pub fn file(&self, id: FileId) -> Option<File> {
+        self.with_job(id, |j| j.file.clone())
+    }
+
     fn phase(&self, id: FileId) -> Option<Phase> {
         self.with_job(id, |j| j.task.phase.get_untracked())
     }

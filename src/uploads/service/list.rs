@@ -1,24 +1,47 @@
 //! The owner's library, a page at a time, and download links.
 
 use super::*;
+use crate::{
+    db::uploads::After,
+    model::{LibrarySort, MAX_SEARCH},
+};
 
 impl<S: ObjectStore> UploadService<S> {
-    /// A page of the owner's library. `cursor` is the `next` of the page before (a client
-    /// may send anything there: a malformed one is refused, a forged one finds nothing).
+    /// A page of the owner's library, newest first. `cursor` is the `next` of the page
+    /// before (a client may send anything there: a malformed one is refused, a forged one
+    /// finds nothing).
     pub async fn list(&self, owner: &str, cursor: Option<&str>) -> UploadResult<LibraryPage> {
-        let after = cursor.map(parse_cursor).transpose()?;
+        self.list_in(owner, LibrarySort::Newest, "", cursor).await
+    }
+
+    /// A page of the owner's uploads whose names hold `search`, in `sort`'s order. The
+    /// cursor belongs to the order it was made in: with another, it finds the wrong rows,
+    /// never another owner's.
+    pub async fn list_in(
+        &self,
+        owner: &str,
+        sort: LibrarySort,
+        search: &str,
+        cursor: Option<&str>,
+    ) -> UploadResult<LibraryPage> {
+        let search = search.trim();
+        let chars = search.chars().count();
+        if chars > MAX_SEARCH {
+            return Err(Invalid::SearchTooLong {
+                chars,
+                max: MAX_SEARCH,
+            }
+            .into());
+        }
+        let after = cursor.map(|c| parse_cursor(sort, c)).transpose()?;
         let page = LIBRARY_PAGE as i64;
-        let mut rows = db::uploads::list_owned(
-            &self.db,
-            owner,
-            after.as_ref().map(|(t, id)| (*t, id.as_str())),
-            page + 1,
-        )
-        .await?;
+        let mut rows =
+            db::uploads::list_owned(&self.db, owner, sort, search, after.as_ref(), page + 1)
+                .await?;
         let more = rows.len() > LIBRARY_PAGE;
         rows.truncate(LIBRARY_PAGE);
         let next = more
-            .then(|| rows.last().map(|r| format!("{}.{}", r.created_at, r.id)))
+            .then(|| rows.last().map(|r| make_cursor(sort, r)))
             .flatten();
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         let mut files: std::collections::HashMap<String, db::files::FileRow> =
@@ -55,11 +78,25 @@ impl<S: ObjectStore> UploadService<S> {
     }
 }
 
-/// `<created_at>.<id>`, as [`UploadService::list`] makes it.
-fn parse_cursor(cursor: &str) -> UploadResult<(i64, String)> {
+/// `<key>.<id>`: the last row's sort key (its time, size, or name in lower case) and id.
+fn make_cursor(sort: LibrarySort, row: &UploadRow) -> String {
+    match sort {
+        LibrarySort::Newest | LibrarySort::Oldest => format!("{}.{}", row.created_at, row.id),
+        LibrarySort::Largest => format!("{}.{}", row.size, row.id),
+        LibrarySort::Name => format!("{}.{}", row.name.to_lowercase(), row.id),
+    }
+}
+
+/// The longest cursor [`make_cursor`] makes: a name's bytes, a dot and an id.
+const MAX_CURSOR: usize = 4 * MAX_SEARCH + 1 + 64;
+
+fn parse_cursor(sort: LibrarySort, cursor: &str) -> UploadResult<After> {
     cursor
-        .split_once('.')
-        .filter(|(_, id)| id.len() <= 64)
-        .and_then(|(time, id)| Some((time.parse().ok()?, id.to_string())))
+        .rsplit_once('.')
+        .filter(|(_, id)| id.len() <= 64 && cursor.len() <= MAX_CURSOR)
+        .and_then(|(key, id)| match sort {
+            LibrarySort::Name => Some(After::Text(key.to_string(), id.to_string())),
+            _ => Some(After::Number(key.parse().ok()?, id.to_string())),
+        })
         .ok_or_else(|| Invalid::NoSuchPage.into())
 }

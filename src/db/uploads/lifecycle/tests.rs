@@ -116,7 +116,10 @@ async fn every_transition_writes_its_event_in_its_order() {
     assert!(db::files::arrive(&pool, "arrived", T0, &["hash"], 3, None)
         .await
         .unwrap());
-    let job = jobs::claim(&pool, "w1", T0, later).await.unwrap().unwrap();
+    let job = jobs::claim(&pool, "w1", T0, later, T0)
+        .await
+        .unwrap()
+        .unwrap();
     let done = jobs::Outcome::Done;
     let findings = jobs::Findings::default();
     assert!(jobs::finish(&pool, &job, "w1", &done, &findings, T0)

@@ -72,3 +72,50 @@ async fn only_a_file_that_has_arrived_can_be_downloaded_and_only_by_its_owner() 
     let stranger = h.service.download_url(STRANGER, &view.id).await;
     assert!(matches!(stranger, Err(UploadError::NotFound)));
 }
+
+#[tokio::test]
+async fn every_order_pages_through_ties_without_skipping_or_repeating() {
+    use crate::model::LibrarySort;
+    let h = harness().await;
+    let total = LIBRARY_PAGE + 3;
+    // Few distinct sizes and names in both cases: most rows tie with another on the key.
+    let batch = (0..total)
+        .map(|i| {
+            let name = if i % 2 == 0 { "Same.bin" } else { "same.bin" };
+            request(name, 1 + (i % 3) as u64)
+        })
+        .collect::<Vec<_>>();
+    for chunk in batch.chunks(MAX_START_BATCH) {
+        let answers = h
+            .service
+            .start_many(OWNER, allowance(), chunk.to_vec())
+            .await
+            .unwrap();
+        assert!(answers.iter().all(Result::is_ok));
+    }
+    for sort in LibrarySort::ALL {
+        let first = h.service.list_in(OWNER, sort, "", None).await.unwrap();
+        let next = first.next.as_deref();
+        let second = h.service.list_in(OWNER, sort, "", next).await.unwrap();
+        assert_eq!(second.next, None, "{sort:?}");
+        let mut ids: Vec<&str> = first
+            .uploads
+            .iter()
+            .chain(&second.uploads)
+            .map(|u| u.id.as_str())
+            .collect();
+        let all: Vec<_> = first.uploads.iter().chain(&second.uploads).collect();
+        assert!(
+            all.windows(2).all(|w| !sort.before(w[1], w[0])),
+            "{sort:?} out of order"
+        );
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), total, "{sort:?}");
+    }
+    let found = h
+        .service
+        .list_in(OWNER, LibrarySort::Name, "SAME", None)
+        .await;
+    assert_eq!(found.unwrap().uploads.len(), LIBRARY_PAGE);
+}
