@@ -220,6 +220,7 @@ async fn run(config: Config) -> Result<(), String> {
     let files = Arc::new(Files::new(pool.clone(), store.clone(), clock::system()));
     let arrival = Arrival {
         job_attempts: config.processing.attempts,
+        job_yield: config.processing.yield_to_uploads,
         queued: workers.queued.clone(),
         bell,
         outbox: outbox_wake,

@@ -180,13 +180,6 @@ pub const MAX_COMPLETE_BATCH: usize = 100;
 /// At most this many uploads per `delete_uploads` call.
 pub const MAX_DELETE_BATCH: usize = 100;
 
-/// An upload `delete_uploads` left, and why (in words for people).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotDeleted {
-    pub upload_id: String,
-    pub reason: String,
-}
-
 /// At most this many part URLs per `sign_parts` call: URLs are signed shortly before use.
 pub const MAX_SIGN_BATCH: usize = 100;
 
@@ -277,8 +270,9 @@ impl LibrarySort {
     }
 }
 
-/// The longest search of the library, in characters: longer than any name it could match.
-pub const MAX_SEARCH: usize = 255;
+/// The longest search of the library, in characters: enough to pick out any name, short
+/// enough that matching it against every name of a large library stays cheap.
+pub const MAX_SEARCH: usize = 100;
 
 /// Whether `name` holds `search` (ASCII letters in either case), as the server's search does.
 pub fn name_matches(name: &str, search: &str) -> bool {

@@ -9,8 +9,8 @@ pub mod files;
 use crate::{
     error::ApiError,
     model::{
-        EngineSettings, FileToStart, LibraryPage, LibrarySort, NotDeleted, PartToSign, ResumeState,
-        SignedPart, StartedUpload, UploadView,
+        EngineSettings, FileToStart, LibraryPage, LibrarySort, PartToSign, ResumeState, SignedPart,
+        StartedUpload, UploadView,
     },
 };
 use leptos::prelude::*;
@@ -146,16 +146,36 @@ pub async fn delete_uploads(upload_ids: Vec<String>) -> Result<Vec<NotDeleted>, 
     }
     let (uploads, owner) = ssr::caller_charged(upload_ids.len())?;
     let mut refused = Vec::new();
-    for upload_id in upload_ids {
-        if let Err(e) = uploads.delete(&owner, &upload_id).await {
-            let error = ssr::failed(e);
-            refused.push(NotDeleted {
+    let mut ids = upload_ids.into_iter();
+    while let Some(upload_id) = ids.next() {
+        let Err(e) = uploads.delete(&owner, &upload_id).await else {
+            continue;
+        };
+        let error = ssr::failed(e);
+        // The store or the database is failing: the rest would fail alike, and each try
+        // would wait on it. They are answered untried.
+        let stop = matches!(
+            error,
+            ApiError::StorageUnavailable { .. } | ApiError::Internal { .. }
+        );
+        refused.push(NotDeleted { upload_id, error });
+        if stop {
+            let error = refused[refused.len() - 1].error.clone();
+            refused.extend(ids.map(|upload_id| NotDeleted {
                 upload_id,
-                reason: error.to_string(),
-            });
+                error: error.clone(),
+            }));
+            break;
         }
     }
     Ok(refused)
+}
+
+/// An upload `delete_uploads` left, and why.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NotDeleted {
+    pub upload_id: String,
+    pub error: ApiError,
 }
 
 /// A page of the caller's library; `cursor` is the `next` of the page before, in the same

@@ -9,14 +9,15 @@ use crate::model::Visibility;
 /// The pardon and what follows it, in one transaction: the upload is marked uploaded (off
 /// death row), its file row is made, its jobs are queued and its event is written. A crash
 /// can leave all of it or none of it, never an uploaded file without its jobs. `sha256`: the
-/// file's hash when the store checked it on arrival. `false` if the upload had already left
-/// the `uploading` state.
+/// file's hash when the store checked it on arrival; `hold_ms`: how long its jobs may wait
+/// for the owner's other uploads (see [`jobs::first_run_at`]). `false` if the upload had
+/// already left the `uploading` state.
 pub async fn arrive(
     pool: &Pool,
     upload_id: &str,
     now: i64,
     kinds: &[&str],
-    max_attempts: u32,
+    (max_attempts, hold_ms): (u32, i64),
     sha256: Option<&str>,
 ) -> DbResult<bool> {
     let mut tx = pool.begin_for_upload(upload_id).await?;
@@ -38,7 +39,8 @@ pub async fn arrive(
     .bind(sha256)
     .execute(&mut *tx)
     .await?;
-    jobs::enqueue(&mut tx, upload_id, kinds, max_attempts, now).await?;
+    let run_at = jobs::first_run_at(&mut tx, upload_id, now, hold_ms).await?;
+    jobs::enqueue(&mut tx, upload_id, kinds, max_attempts, now, run_at).await?;
     changed(&mut tx, upload_id, now).await?;
     tx.commit().await?;
     Ok(true)

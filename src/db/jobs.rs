@@ -54,27 +54,72 @@ impl Outcome {
     }
 }
 
-/// Queues one job of each kind for the upload; a kind already queued is left as it is.
+/// Queues one job of each kind for the upload, to run from `run_at`; a kind already queued
+/// is left as it is.
 pub async fn enqueue(
     conn: &mut Conn,
     upload_id: &str,
     kinds: &[&str],
     max_attempts: u32,
     now: i64,
+    run_at: i64,
 ) -> DbResult<()> {
     for kind in kinds {
         sqlx::query(
             "INSERT INTO jobs (upload_id, kind, state, max_attempts, run_at, created_at) \
-             VALUES ($1, $2, 'queued', $3, $4, $4) ON CONFLICT (upload_id, kind) DO NOTHING",
+             VALUES ($1, $2, 'queued', $3, $4, $5) ON CONFLICT (upload_id, kind) DO NOTHING",
         )
         .bind(upload_id)
         .bind(kind)
         .bind(i64::from(max_attempts.max(1)))
+        .bind(run_at)
         .bind(now)
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
+}
+
+/// When the jobs of a file that has just arrived may first run. While its owner still has
+/// uploads on their way, `hold_ms` from now: their parts and completions come first (a
+/// thumbnail can wait a few seconds; a person watching 200 files go cannot), and an upload
+/// left open for a day holds nothing back longer than that. Once nothing of theirs is on its
+/// way, now, and the owner's jobs held so far are released with it.
+///
+/// Decided here, once per file, so that claiming a job stays one indexed lookup however many
+/// are held.
+pub async fn first_run_at(
+    conn: &mut Conn,
+    upload_id: &str,
+    now: i64,
+    hold_ms: i64,
+) -> DbResult<i64> {
+    if hold_ms <= 0 {
+        return Ok(now);
+    }
+    let sending: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM uploads mine JOIN uploads other \
+           ON other.owner = mine.owner AND other.status = 'uploading' \
+         WHERE mine.id = $1 LIMIT 1) AS any_left",
+    )
+    .bind(upload_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if sending > 0 {
+        return Ok(now + hold_ms);
+    }
+    // Only jobs never tried: a retry keeps its backoff. The partial index on queued jobs'
+    // run_at finds the held ones; each is checked against the owner by its upload's key.
+    sqlx::query(
+        "UPDATE jobs SET run_at = $1 WHERE state = 'queued' AND run_at > $1 AND attempts = 0 \
+           AND EXISTS (SELECT 1 FROM uploads u WHERE u.id = jobs.upload_id \
+             AND u.owner = (SELECT owner FROM uploads WHERE id = $2))",
+    )
+    .bind(now)
+    .bind(upload_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(now)
 }
 
 /// A job whose runs killed this many processes is not run again.
@@ -84,17 +129,11 @@ pub const MAX_DEATHS: i64 = 2;
 /// or a running one whose worker stopped renewing its lease (a death). A job that has killed
 /// its runner twice, or was claimed more often than it may be tried, is failed here instead
 /// of handed out again.
-///
-/// A job queued after `patient_since` waits while its file's owner still has uploads on
-/// their way: their parts and completions come first (a thumbnail can wait a few seconds, a
-/// person watching 200 files go cannot). Once queued before it, a job runs whatever the owner
-/// does, so an upload left open for a day holds nobody's thumbnails back for longer.
 pub async fn claim(
     pool: &Pool,
     worker: &str,
     now: i64,
     lease_until: i64,
-    patient_since: i64,
 ) -> DbResult<Option<JobRow>> {
     loop {
         let due: Option<(i64,)> = sqlx::query_as(
@@ -111,7 +150,6 @@ pub async fn claim(
             .bind(worker)
             .bind(lease_until)
             .bind(now)
-            .bind(patient_since)
             .fetch_optional(pool.writer())
             .await?;
         let Some(job) = job else {
@@ -165,8 +203,7 @@ pub async fn claim(
 
 /// One statement takes the oldest due job. SQLite runs it under its write lock; on
 /// PostgreSQL `SKIP LOCKED` passes over a row another worker is taking, and the outer
-/// condition is checked again on the row actually locked (all but the owner's uploads in
-/// flight: yielding is a courtesy, not a rule a race must keep).
+/// condition is checked again on the row actually locked.
 fn claim_sql(backend: Backend) -> &'static str {
     macro_rules! claim {
         ($lock:literal) => {
@@ -176,10 +213,7 @@ fn claim_sql(backend: Backend) -> &'static str {
                      THEN 'its worker stopped answering' ELSE error END, \
                    deaths = deaths + CASE WHEN state = 'running' THEN 1 ELSE 0 END \
                  WHERE id = (SELECT id FROM jobs \
-                   WHERE (state = 'queued' AND run_at <= $3 AND (created_at <= $4 \
-                       OR NOT EXISTS (SELECT 1 FROM uploads done JOIN uploads other \
-                         ON other.owner = done.owner AND other.status = 'uploading' \
-                         WHERE done.id = jobs.upload_id))) \
+                   WHERE (state = 'queued' AND run_at <= $3) \
                      OR (state = 'running' AND lease_until < $3) \
                    ORDER BY run_at, id LIMIT 1",
                 $lock,

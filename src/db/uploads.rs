@@ -183,9 +183,11 @@ pub enum After {
     Text(String, String),
 }
 
-/// The owner's uploads in `sort`'s order, those whose name holds `search` (ASCII letters in
-/// either case), starting after `after`: a keyset page, as cheap on page 1,000 as on page 1.
-/// Ties are broken by id, so no row is skipped or repeated.
+/// The owner's uploads in `sort`'s order, those whose name holds `search` (in either case, as
+/// the database's `lower` sees letters), starting after `after`: a keyset page, which starts
+/// where the index says instead of counting past the pages before. Ties are broken by id, so
+/// no row is skipped or repeated. Names are lowered by the database alone, on both sides of
+/// every comparison: Rust and SQLite disagree about letters beyond ASCII.
 pub async fn list_owned(
     pool: &Pool,
     owner: &str,
@@ -195,19 +197,20 @@ pub async fn list_owned(
     limit: i64,
 ) -> DbResult<Vec<UploadRow>> {
     // Fixed fragments only: what the caller sends is bound, never written into the text.
-    let (key, cmp, dir) = match sort {
-        LibrarySort::Newest => ("created_at", "<", "DESC"),
-        LibrarySort::Oldest => ("created_at", ">", "ASC"),
-        LibrarySort::Name => ("lower(name)", ">", "ASC"),
-        LibrarySort::Largest => ("size", "<", "DESC"),
+    let (key, cmp, dir, at) = match sort {
+        LibrarySort::Newest => ("created_at", "<", "DESC", "$2"),
+        LibrarySort::Oldest => ("created_at", ">", "ASC", "$2"),
+        LibrarySort::Name => ("lower(name)", ">", "ASC", "lower($2)"),
+        LibrarySort::Largest => ("size", "<", "DESC", "$2"),
     };
     let filter = if search.is_empty() {
         ""
     } else {
-        " AND lower(name) LIKE $5 ESCAPE '\\'"
+        " AND lower(name) LIKE lower($5) ESCAPE '\\'"
     };
     let page = if after.is_some() {
-        format!(" AND ({key} {cmp} $2 OR ({key} = $2 AND id > $3))")
+        // The first term is the index's range; the second drops the ties already shown.
+        format!(" AND {key} {cmp}= {at} AND ({key} {cmp} {at} OR id > $3)")
     } else {
         // $2 and $3 stay in the text, unused, so that every statement binds the same values.
         " AND ($2 IS NULL OR $3 IS NULL OR TRUE)".to_owned()
@@ -226,7 +229,7 @@ pub async fn list_owned(
     let query = if search.is_empty() {
         query
     } else {
-        query.bind(format!("%{}%", like_escaped(&search.to_lowercase())))
+        query.bind(format!("%{}%", like_escaped(search)))
     };
     Ok(query.fetch_all(pool).await?)
 }

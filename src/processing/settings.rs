@@ -17,7 +17,7 @@ pub struct ProcessingSettings {
     pub lease: Duration,
     /// A newly queued job waits at most this long while its owner still has uploads on their
     /// way, so that processing does not slow the files still being sent; 0 runs it at once.
-    #[arg(long = "job-yield", env = "HOIST_JOB_YIELD", default_value = "30s", value_parser = parse::duration)]
+    #[arg(long = "job-yield", env = "HOIST_JOB_YIELD", default_value = "30s", value_parser = job_yield)]
     pub yield_to_uploads: Duration,
     /// The wait before a failed job's first retry; it doubles with each further one.
     #[arg(long = "job-backoff", env = "HOIST_JOB_BACKOFF", default_value = "5s", value_parser = parse::duration)]
@@ -58,6 +58,18 @@ pub struct ProcessingSettings {
     /// for good (a file that makes a decoder hang would hang it again).
     #[arg(long = "job-deadline", env = "HOIST_JOB_DEADLINE", default_value = "5m", value_parser = parse::duration)]
     pub deadline: Duration,
+}
+
+/// 0 (no waiting) up to ten minutes: a thumbnail held longer looks lost.
+fn job_yield(text: &str) -> Result<Duration, String> {
+    if text.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let wait = parse::duration(text)?;
+    if wait > Duration::from_secs(600) {
+        return Err("must be at most 10m".into());
+    }
+    Ok(wait)
 }
 
 /// A size, at least what the decoding child needs to start at all.

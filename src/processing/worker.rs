@@ -124,9 +124,7 @@ impl Workers {
         }
         let now = self.clock.now_ms();
         let lease = millis(self.settings.lease);
-        let patient_since = now - millis(self.settings.yield_to_uploads);
-        let Some(job) = db::jobs::claim(&self.db, me, now, now + lease, patient_since).await?
-        else {
+        let Some(job) = db::jobs::claim(&self.db, me, now, now + lease).await? else {
             return Ok(false);
         };
         self.bell.ring();

@@ -118,9 +118,10 @@ fn folds(view: EngineView) -> bool {
     !windowed(view) && view.summary.with(|s| s.uploaded) >= FOLD_FROM
 }
 
-/// Pictures of picked images are made only up to this size: decoding a 50 MB photo for a
-/// 40-pixel square costs more than it shows.
-const PREVIEW_MAX_BYTES: u64 = 20 << 20;
+/// Pictures of picked images are made only up to this size (a phone's photo): the browser
+/// decodes the whole image for a 40-pixel square, and a 50-megapixel one costs more memory
+/// than it shows.
+const PREVIEW_MAX_BYTES: u64 = 8 << 20;
 
 /// A row's height in the windowed list, in pixels (`.tasks.windowed > .task` in the style).
 const ROW_PX: f64 = 64.0;

@@ -64,6 +64,8 @@ pub struct UploadService<S> {
 #[derive(Clone, Debug)]
 pub struct Arrival {
     pub job_attempts: u32,
+    /// How long a file's jobs may wait while its owner's other uploads are on their way.
+    pub job_yield: Duration,
     pub queued: Arc<Notify>,
     pub bell: crate::live::Bell,
     /// Rung when a delete doomed objects, so the outbox deletes them at once.
@@ -74,6 +76,7 @@ impl Default for Arrival {
     fn default() -> Self {
         Self {
             job_attempts: 5,
+            job_yield: Duration::ZERO,
             queued: Arc::default(),
             bell: crate::live::Bell::default(),
             outbox: db::outbox::Wake::default(),

@@ -3,11 +3,6 @@ use crate::db::{self, uploads::UploadRow};
 
 const T0: i64 = 1_000_000;
 
-/// A claim that never waits for uploads in flight: the tests here are about leases and tries.
-async fn claim(pool: &Pool, worker: &str, now: i64, lease_until: i64) -> DbResult<Option<JobRow>> {
-    super::claim(pool, worker, now, lease_until, i64::MAX).await
-}
-
 /// A database with one upload that has arrived, with a `hash` and a `thumbnail` job tried
 /// at most `attempts` times.
 async fn arrived(attempts: u32) -> (tempfile::TempDir, Pool) {
@@ -18,7 +13,7 @@ async fn arrived(attempts: u32) -> (tempfile::TempDir, Pool) {
         .await
         .unwrap();
     assert!(
-        db::files::arrive(&pool, "u1", T0, &["hash", "thumbnail"], attempts, None)
+        db::files::arrive(&pool, "u1", T0, &["hash", "thumbnail"], (attempts, 0), None)
             .await
             .unwrap()
     );
@@ -260,46 +255,71 @@ async fn a_killed_decoder_counts_as_a_death_and_a_clean_shutdown_does_not() {
 async fn queueing_a_files_jobs_twice_queues_them_once() {
     let (_dir, pool) = arrived(3).await;
     let mut tx = pool.writer().begin().await.unwrap();
-    enqueue(&mut tx, "u1", &["hash", "thumbnail"], 3, T0)
+    enqueue(&mut tx, "u1", &["hash", "thumbnail"], 3, T0, T0)
         .await
         .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(of_upload(&pool, "u1").await.unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn a_new_job_waits_while_its_owner_is_still_sending() {
-    let (_dir, pool) = arrived(3).await;
-    db::uploads::insert(pool.writer(), &uploading("u2", "guest:g"))
-        .await
-        .unwrap();
-    let now = T0 + 1_000;
-    // Queued at T0, patient past T0 - 1: the owner's u2 still sending holds it back.
-    let held = super::claim(&pool, "w1", now, now + 1000, T0 - 1)
-        .await
-        .unwrap();
-    assert_eq!(held, None);
-    // Another owner's upload holds nothing back.
-    sqlx::query("UPDATE uploads SET owner = 'guest:other' WHERE id = 'u2'")
-        .execute(pool.writer())
-        .await
-        .unwrap();
-    let job = super::claim(&pool, "w1", now, now + 1000, T0 - 1)
-        .await
-        .unwrap();
-    assert_eq!(job.map(|j| j.upload_id).as_deref(), Some("u1"));
+/// A database where `ids` are uploading, each its owner's (`owner/id`).
+async fn sending(ids: &[(&str, &str)]) -> (tempfile::TempDir, Pool) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db::testing::fresh_url(dir.path()).await;
+    let pool = db::connect(&url).await.unwrap();
+    for (owner, id) in ids {
+        db::uploads::insert(pool.writer(), &uploading(id, owner))
+            .await
+            .unwrap();
+    }
+    (dir, pool)
+}
+
+const HOLD: i64 = 30_000;
+
+async fn arrives(pool: &Pool, id: &str, now: i64) {
+    let queue = (3, HOLD);
+    assert!(
+        db::files::arrive(pool, id, now, &["thumbnail"], queue, None)
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
-async fn a_job_waits_no_longer_than_its_patience() {
-    let (_dir, pool) = arrived(3).await;
-    db::uploads::insert(pool.writer(), &uploading("left-open", "guest:g"))
+async fn a_new_job_waits_while_its_owner_is_still_sending_and_runs_when_the_last_arrives() {
+    let (_dir, pool) = sending(&[("guest:g", "first"), ("guest:g", "last")]).await;
+    arrives(&pool, "first", T0).await;
+    let now = T0 + 1_000;
+    assert_eq!(claim(&pool, "w1", now, now + 1000).await.unwrap(), None);
+    // The owner's last upload arrives: both files' jobs may run.
+    arrives(&pool, "last", now).await;
+    let a = claim(&pool, "w1", now, now + 1000).await.unwrap().unwrap();
+    let b = claim(&pool, "w1", now, now + 1000).await.unwrap().unwrap();
+    let mut ran = [a.upload_id, b.upload_id];
+    ran.sort();
+    assert_eq!(ran, ["first", "last"]);
+}
+
+#[tokio::test]
+async fn another_owners_uploads_hold_nothing_back() {
+    let (_dir, pool) = sending(&[("guest:g", "mine"), ("guest:other", "theirs")]).await;
+    arrives(&pool, "mine", T0).await;
+    let job = claim(&pool, "w1", T0, T0 + 1000).await.unwrap();
+    assert_eq!(job.map(|j| j.upload_id).as_deref(), Some("mine"));
+}
+
+#[tokio::test]
+async fn a_job_waits_no_longer_than_its_hold() {
+    let (_dir, pool) = sending(&[("guest:g", "sent"), ("guest:g", "left-open")]).await;
+    arrives(&pool, "sent", T0).await;
+    assert_eq!(
+        claim(&pool, "w1", T0 + HOLD - 1, T0 + HOLD).await.unwrap(),
+        None
+    );
+    // "left-open" never finishes; the thumbnail runs anyway.
+    let job = claim(&pool, "w1", T0 + HOLD, T0 + HOLD + 1000)
         .await
         .unwrap();
-    // Queued at T0, patient until T0: it runs though "left-open" never finishes.
-    let now = T0 + 30_000;
-    let job = super::claim(&pool, "w1", now, now + 1000, T0)
-        .await
-        .unwrap();
-    assert_eq!(job.map(|j| j.upload_id).as_deref(), Some("u1"));
+    assert_eq!(job.map(|j| j.upload_id).as_deref(), Some("sent"));
 }

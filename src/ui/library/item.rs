@@ -181,7 +181,7 @@ fn cells(upload: &UploadView) -> impl IntoView {
 /// file's address carries its key, which only its owner may read: it is asked for on click.
 #[component]
 fn CopyLink(id: String, name: String, audience: Visibility) -> impl IntoView {
-    let said = RwSignal::new(None::<Result<String, String>>);
+    let said = RwSignal::new(None::<Copied>);
     let copy = move |_| {
         let id = id.clone();
         leptos::task::spawn_local(async move {
@@ -195,45 +195,60 @@ fn CopyLink(id: String, name: String, audience: Visibility) -> impl IntoView {
         </button>
         <span role="status" class="copied">
             {move || match said.get() {
-                Some(Ok(_)) => view! { "Link copied" }.into_any(),
+                Some(Copied::Yes) => view! { "Link copied" }.into_any(),
                 // No clipboard here (an address that is not https): the link, to copy by hand.
-                Some(Err(link)) => view! {
+                Some(Copied::ByHand(link)) => view! {
                     <input type="text" readonly value=link aria-label="Link to share"/>
                 }
                 .into_any(),
+                Some(Copied::Failed(why)) => view! { <span class="error">{why}</span> }.into_any(),
                 None => ().into_any(),
             }}
         </span>
     }
 }
 
-/// `Ok(link)` once copied; `Err(link or why)` when it could not be put on the clipboard.
-async fn copy_link(id: String, audience: Visibility) -> Result<String, String> {
+/// What became of a "Copy link".
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Copied {
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    Yes,
+    /// The clipboard refused (a page not served over https): the link, to copy by hand.
+    ByHand(String),
+    /// No link to copy, and why.
+    Failed(String),
+}
+
+async fn copy_link(id: String, audience: Visibility) -> Copied {
     let path = match audience {
         Visibility::Public => format!("/files/{id}"),
-        _ => crate::api::files::get_file(id, None)
-            .await
-            .map_err(|e| e.to_string())?
-            .share_path
-            .ok_or_else(|| "This file has no link: it is private.".to_string())?,
+        _ => match crate::api::files::get_file(id, None).await {
+            Ok(page) => match page.share_path {
+                Some(path) => path,
+                None => return Copied::Failed("This file is private now: it has no link.".into()),
+            },
+            Err(e) => return Copied::Failed(e.to_string()),
+        },
     };
     clipboard(path).await
 }
 
 #[cfg(feature = "hydrate")]
-async fn clipboard(path: String) -> Result<String, String> {
-    let window = web_sys::window().ok_or_else(|| path.clone())?;
+async fn clipboard(path: String) -> Copied {
+    let Some(window) = web_sys::window() else {
+        return Copied::ByHand(path);
+    };
     let link = format!("{}{path}", window.location().origin().unwrap_or_default());
     let written = window.navigator().clipboard().write_text(&link);
     match wasm_bindgen_futures::JsFuture::from(written).await {
-        Ok(_) => Ok(link),
-        Err(_) => Err(link),
+        Ok(_) => Copied::Yes,
+        Err(_) => Copied::ByHand(link),
     }
 }
 
 #[cfg(not(feature = "hydrate"))]
-async fn clipboard(path: String) -> Result<String, String> {
-    Err(path)
+async fn clipboard(path: String) -> Copied {
+    Copied::ByHand(path)
 }
 
 /// "Delete", then a second, explicit "Delete for good" or "Keep": a file is not lost to one

@@ -154,11 +154,12 @@ fn UploadTable(
     layout: RwSignal<Layout>,
 ) -> impl IntoView {
     let shown_at_first = first.uploads.len().max(LIBRARY_ROWS);
+    let events_after = first.events_after;
     let searched = !order.1.is_empty();
     let (sort, search) = (order.0, StoredValue::new(order.1.clone()));
-    let rows = Rows::new(first.uploads, shown_at_first, order);
+    let rows = Rows::new(first, shown_at_first, order);
     let selection = Selection::new();
-    let next = RwSignal::new(first.next);
+    let next = rows.next;
     let meter = Meter::new(used);
     // What this page settled shows at once, stream or no stream; the feed's event for it
     // (the same view, or a later one) follows.
@@ -176,7 +177,7 @@ fn UploadTable(
             );
         }
     });
-    if let Some(after) = first.events_after {
+    if let Some(after) = events_after {
         let (stop, stopped) = futures::channel::oneshot::channel::<()>();
         live::follow(after, move |event| rows.push(event, meter), stopped);
         // A new first page (another owner signed in) follows from its own cursor.

@@ -3,7 +3,7 @@
 
 use crate::{
     api::account::whoami,
-    model::{name_matches, LibrarySort, UploadEvent, UploadView},
+    model::{name_matches, LibraryPage, LibrarySort, UploadEvent, UploadView},
     ui::live,
 };
 use leptos::prelude::*;
@@ -29,14 +29,16 @@ impl Row {
     }
 }
 
-/// The library's rows, newest first, and the feed's events waiting for the next animation
-/// frame: however many arrive in one frame, the list changes once.
+/// The library's rows in the order asked for, and the feed's events waiting for the next
+/// animation frame: however many arrive in one frame, the list changes once.
 #[derive(Clone, Copy)]
 pub struct Rows {
     pub list: RwSignal<Vec<Row>>,
     by_id: StoredValue<HashMap<String, ArcRwSignal<UploadView>>>,
     /// How many rows are drawn.
     pub shown: RwSignal<usize>,
+    /// Where the server's next page starts, if it has more.
+    pub next: RwSignal<Option<String>>,
     /// The order and search the table was asked for: an upload the feed brings in is drawn
     /// only if its name matches, and in its place.
     order: StoredValue<(LibrarySort, String)>,
@@ -50,8 +52,9 @@ pub struct Rows {
 const FLUSH_EVERY_MS: f64 = 200.0;
 
 impl Rows {
-    pub fn new(first: Vec<UploadView>, shown: usize, order: (LibrarySort, String)) -> Self {
+    pub fn new(first: LibraryPage, shown: usize, order: (LibrarySort, String)) -> Self {
         let rows = Self {
+            next: RwSignal::new(first.next),
             order: StoredValue::new(order),
             list: RwSignal::new(Vec::new()),
             by_id: StoredValue::new(HashMap::new()),
@@ -59,7 +62,7 @@ impl Rows {
             waiting: StoredValue::new(Vec::new()),
             flushed_at: StoredValue::new(0.0),
         };
-        rows.append(first);
+        rows.append(first.uploads);
         rows
     }
 
@@ -178,9 +181,10 @@ impl Rows {
         if !fresh.is_empty() || !gone.is_empty() {
             fresh.retain(|r| !gone.contains(&r.id));
             let sort = self.order.with_value(|(sort, _)| *sort);
+            let more = self.next.with_untracked(Option::is_some);
             self.list.update(|l| {
                 l.retain(|r| !gone.contains(&r.id));
-                place(l, fresh, sort);
+                place(l, fresh, sort, more);
             });
         }
         moved
@@ -243,18 +247,37 @@ impl Meter {
     }
 }
 
-/// Puts uploads new to the table where `sort` has them: the newest (the usual case: they
-/// have just started) at the top in one splice, others each in its place.
-fn place(list: &mut Vec<Row>, mut fresh: Vec<Row>, sort: LibrarySort) {
-    if sort == LibrarySort::Newest {
-        fresh.reverse();
-        list.splice(0..0, fresh);
+/// Puts uploads new to the table where `sort` has them, in one pass over the list. One that
+/// sorts past the last row loaded while the server has more (an old file changed: its
+/// thumbnail made, its audience edited in another tab) is left to the page that holds it.
+fn place(list: &mut Vec<Row>, mut fresh: Vec<Row>, sort: LibrarySort, more: bool) {
+    let before = |a: &Row, b: &Row| {
+        a.view
+            .with_untracked(|x| b.view.with_untracked(|y| sort.before(x, y)))
+    };
+    if more {
+        if let Some(last) = list.last() {
+            fresh.retain(|r| before(r, last));
+        }
+    }
+    if fresh.is_empty() {
         return;
     }
-    for row in fresh {
-        let at = row.view.with_untracked(|new| {
-            list.partition_point(|r| r.view.with_untracked(|old| sort.before(old, new)))
-        });
-        list.insert(at, row);
+    fresh.sort_by(|a, b| {
+        if before(a, b) {
+            std::cmp::Ordering::Less
+        } else {
+            std::cmp::Ordering::Greater
+        }
+    });
+    let mut fresh = fresh.into_iter().peekable();
+    let mut merged = Vec::with_capacity(list.len() + fresh.len());
+    for row in list.drain(..) {
+        while let Some(new) = fresh.next_if(|new| before(new, &row)) {
+            merged.push(new);
+        }
+        merged.push(row);
     }
+    merged.extend(fresh);
+    *list = merged;
 }

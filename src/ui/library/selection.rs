@@ -157,7 +157,7 @@ async fn delete_all(ids: Vec<String>) -> (Vec<String>, Vec<String>) {
                         .filter(|id| !left.contains(id.as_str()))
                         .cloned(),
                 );
-                failures.extend(refused.into_iter().map(|r| r.reason));
+                failures.extend(refused.into_iter().map(|r| r.error.to_string()));
             }
             Err(e) => failures.extend(batch.iter().map(|_| e.to_string())),
         }

@@ -142,7 +142,7 @@ impl<S: ObjectStore> UploadService<S> {
             &row.id,
             now,
             &kinds,
-            self.after.job_attempts,
+            (self.after.job_attempts, clock::millis(self.after.job_yield)),
             store_sha256.as_deref(),
         )
         .await?;

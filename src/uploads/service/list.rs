@@ -78,17 +78,17 @@ impl<S: ObjectStore> UploadService<S> {
     }
 }
 
-/// `<key>.<id>`: the last row's sort key (its time, size, or name in lower case) and id.
+/// `<key>.<id>`: the last row's sort key (its time, size, or name) and id.
 fn make_cursor(sort: LibrarySort, row: &UploadRow) -> String {
     match sort {
         LibrarySort::Newest | LibrarySort::Oldest => format!("{}.{}", row.created_at, row.id),
         LibrarySort::Largest => format!("{}.{}", row.size, row.id),
-        LibrarySort::Name => format!("{}.{}", row.name.to_lowercase(), row.id),
+        LibrarySort::Name => format!("{}.{}", row.name, row.id),
     }
 }
 
 /// The longest cursor [`make_cursor`] makes: a name's bytes, a dot and an id.
-const MAX_CURSOR: usize = 4 * MAX_SEARCH + 1 + 64;
+const MAX_CURSOR: usize = crate::uploads::naming::MAX_NAME_BYTES + 1 + 64;
 
 fn parse_cursor(sort: LibrarySort, cursor: &str) -> UploadResult<After> {
     cursor

@@ -113,13 +113,12 @@ async fn every_transition_writes_its_event_in_its_order() {
             .unwrap(),
         1
     );
-    assert!(db::files::arrive(&pool, "arrived", T0, &["hash"], 3, None)
-        .await
-        .unwrap());
-    let job = jobs::claim(&pool, "w1", T0, later, T0)
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(
+        db::files::arrive(&pool, "arrived", T0, &["hash"], (3, 0), None)
+            .await
+            .unwrap()
+    );
+    let job = jobs::claim(&pool, "w1", T0, later).await.unwrap().unwrap();
     let done = jobs::Outcome::Done;
     let findings = jobs::Findings::default();
     assert!(jobs::finish(&pool, &job, "w1", &done, &findings, T0)
@@ -156,7 +155,7 @@ async fn a_move_the_row_is_not_in_a_state_for_is_refused_and_writes_nothing() {
     let later = T0 + 60_000;
     start(&pool, "a", later).await;
     start(&pool, "b", later).await;
-    assert!(db::files::arrive(&pool, "a", T0, &[], 3, None)
+    assert!(db::files::arrive(&pool, "a", T0, &[], (3, 0), None)
         .await
         .unwrap());
     let before = events(&pool).await.len();
