@@ -201,7 +201,8 @@ pub async fn list_owned(
         LibrarySort::Newest => ("created_at", "<", "DESC", "$2"),
         LibrarySort::Oldest => ("created_at", ">", "ASC", "$2"),
         LibrarySort::Name => ("lower(name)", ">", "ASC", "lower($2)"),
-        LibrarySort::Largest => ("size", "<", "DESC", "$2"),
+        // As its index has it (migration 0016): ascending minus the size.
+        LibrarySort::Largest => ("(-size)", ">", "ASC", "(-$2)"),
     };
     let filter = if search.is_empty() {
         ""
