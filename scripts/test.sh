@@ -133,11 +133,14 @@ short_life_url=$STARTED_URL
 # A fourth whose accounts may keep 30 MiB, under a prefix of its own: quotas.
 start_app small-quota HOIST_DEFAULT_QUOTA=30MiB HOIST_S3_PREFIX=small-quota/ HOIST_PART_SIZE=5MiB
 small_quota_url=$STARTED_URL
+# A fifth for the 10,000-file test, under a prefix of its own.
+start_app many-files HOIST_S3_PREFIX=many-files/
+many_url=$STARTED_URL
 
 step "End-to-end tests (Playwright, Chromium)"
 # The fault tests kill and restart the local Garage (HOIST_S3_DIR) and an app of their own.
 (cd end2end && HOIST_BASE_URL="$base_url" HOIST_SERVER_PID="$APP_PID" HOIST_SHORT_TTL_BASE_URL="$short_ttl_url" \
-  HOIST_SHORT_LIFE_BASE_URL="$short_life_url" HOIST_SMALL_QUOTA_BASE_URL="$small_quota_url" HOIST_S3_DIR="$WORK/s3" HOIST_APP_BIN="$ROOT/target/debug/hoist" \
+  HOIST_SHORT_LIFE_BASE_URL="$short_life_url" HOIST_SMALL_QUOTA_BASE_URL="$small_quota_url" HOIST_MANY_BASE_URL="$many_url" HOIST_S3_DIR="$WORK/s3" HOIST_APP_BIN="$ROOT/target/debug/hoist" \
   HOIST_SITE_ROOT="$ROOT/target/site" npx playwright test 2>&1) |
   tee "$WORK/e2e.log" || die "the end-to-end tests failed"
 

@@ -104,7 +104,7 @@ test('a shared file has "Copy link", and the link copied opens it for a stranger
   await stranger.close();
 });
 
-test('a queue of many small files folds the uploaded ones into its summary', async ({ page }, testInfo) => {
+test('a queue of many small files folds into a short box under its summary, every row kept', async ({ page }, testInfo) => {
   const paths = Array.from({ length: 30 }, (_, i) => {
     const path = testInfo.outputPath(`small-${String(i).padStart(2, '0')}.txt`);
     writeFileSync(path, `file ${i}\n`);
@@ -115,12 +115,17 @@ test('a queue of many small files folds the uploaded ones into its summary', asy
   const total = page.getByRole('progressbar', { name: 'Total upload progress' });
   await expect(total).toHaveAttribute('aria-valuenow', '100', { timeout: 120_000 });
   await expect(page.locator('.queue-summary')).toContainText('30 uploaded');
-  const show = page.getByRole('button', { name: 'Show the 30 uploaded files' });
+  const list = page.locator('ul.tasks');
+  const show = page.getByRole('button', { name: 'Show all 30 files' });
   await expect(show).toHaveAttribute('aria-expanded', 'false');
-  await expect(page.locator('.task')).toHaveCount(0);
-  await show.click();
-  await expect(page.locator('.task')).toHaveCount(30);
+  await expect(list).toHaveClass(/folded/);
+  // Every file keeps its row and its bar, in a box a few rows high.
   await expect(page.locator('.task[data-phase="uploaded"]')).toHaveCount(30);
-  await page.getByRole('button', { name: 'Hide the uploaded files' }).click();
-  await expect(page.locator('.task')).toHaveCount(0);
+  await expect(page.getByRole('progressbar', { name: 'Upload progress for small-29.txt' })).toHaveAttribute('aria-valuenow', '100');
+  expect((await list.boundingBox())!.height).toBeLessThan(300);
+  await show.click();
+  await expect(list).not.toHaveClass(/folded/);
+  expect((await list.boundingBox())!.height).toBeGreaterThan(1000);
+  await page.getByRole('button', { name: 'Show fewer' }).click();
+  await expect(list).toHaveClass(/folded/);
 });

@@ -6,7 +6,7 @@ use crate::{
     engine::{
         handle::EngineHandle,
         resume::Unfinished,
-        task::{Command, EngineView, Phase, Summary, UploadTask},
+        task::{Command, EngineView, Summary, UploadTask},
     },
     format,
 };
@@ -69,23 +69,15 @@ pub fn Uploader(heard: RwSignal<Vec<crate::model::UploadView>>) -> impl IntoView
             when=move || windowed(view)
             fallback=move || {
                 view! {
-                    <ul class="tasks">
+                    <ul
+                        class="tasks"
+                        id="queue-rows"
+                        class:folded=move || folds(view) && folded.get()
+                    >
                         // Nothing here once the queue is windowed, whichever of the two
                         // notices the change first.
                         <For
-                            each=move || {
-                                if windowed(view) {
-                                    return Vec::new();
-                                }
-                                let hide_uploaded = folds(view) && folded.get();
-                                view.tasks.with(|tasks| {
-                                    tasks
-                                        .iter()
-                                        .filter(|t| !(hide_uploaded && t.phase.get() == Phase::Uploaded))
-                                        .copied()
-                                        .collect::<Vec<_>>()
-                                })
-                            }
+                            each=move || if windowed(view) { Vec::new() } else { view.tasks.get() }
                             key=|task| task.key
                             let:task
                         >
@@ -111,8 +103,9 @@ fn windowed(view: EngineView) -> bool {
     view.tasks.with(|t| t.len() > WINDOW_FROM)
 }
 
-/// From this many uploaded files on, a short queue folds them into its summary line (with a
-/// button to show them): 33 files are the few still on their way, not 33 rows to read past.
+/// From this many uploaded files on, a short queue folds into a box a few rows high under its
+/// summary line (with a button to show it whole): 33 files are a line of counts and a short
+/// list, not 33 rows to scroll past. Every row stays in the page, each with its bar.
 const FOLD_FROM: usize = 25;
 fn folds(view: EngineView) -> bool {
     !windowed(view) && view.summary.with(|s| s.uploaded) >= FOLD_FROM
@@ -231,13 +224,14 @@ fn TotalRow(view: EngineView, folded: RwSignal<bool>) -> impl IntoView {
                     <button
                         type="button"
                         class="link"
+                        aria-controls="queue-rows"
                         aria-expanded=move || (!folded.get()).to_string()
                         on:click=move |_| folded.update(|f| *f = !*f)
                     >
                         {move || if folded.get() {
-                            format!("Show the {} uploaded files", summary.with(|s| s.uploaded))
+                            format!("Show all {} files", summary.with(|s| s.files))
                         } else {
-                            "Hide the uploaded files".to_string()
+                            "Show fewer".to_string()
                         }}
                     </button>
                 </Show>
