@@ -61,6 +61,17 @@ await page
   .locator(`section.total[data-uploaded="${files.length}"]`)
   .waitFor({ state: 'attached', timeout: 900_000 });
 clearInterval(sampler);
+// The page's WebAssembly memory (the engine's own state), which the JS heap does not count: a
+// linear memory only grows, so its size now is its peak.
+const cdp = await page.context().newCDPSession(page);
+const proto = await cdp.send('Runtime.evaluate', { expression: 'WebAssembly.Memory.prototype' });
+const found = await cdp.send('Runtime.queryObjects', { prototypeObjectId: proto.result.objectId });
+const sizes = await cdp.send('Runtime.callFunctionOn', {
+  objectId: found.objects.objectId,
+  functionDeclaration: 'function () { return this.map((m) => m.buffer.byteLength); }',
+  returnByValue: true,
+});
+const wasmBytes = sizes.result.value.reduce((a, b) => a + b, 0);
 const idleTotal = Object.values(idle).reduce((a, b) => a + b, 0);
 const kinds = Object.keys(peak).sort();
 console.log(
@@ -74,6 +85,7 @@ console.log(
     total_peak_mib: mib(peakTotal),
     total_growth_mib: mib(peakTotal - idleTotal),
     js_heap_peak_mib: mib(heapPeak),
+    wasm_memory_mib: mib(wasmBytes),
   }),
 );
 await browser.close();
