@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::app::{form, row, start, App};
+use common::app::{form, row, start, Answer, App};
 use hoist::{
     api::NotDeleted,
     error::ApiError,
@@ -21,6 +21,17 @@ async fn names(app: &App, client: &reqwest::Client, fields: &[(&str, &str)]) -> 
     assert_eq!(answer.status, 200, "{answer:?}");
     let page: LibraryPage = answer.json();
     page.uploads.into_iter().map(|u| u.name).collect()
+}
+
+/// `delete_uploads` of `ids`, as a form.
+async fn delete(app: &App, client: &reqwest::Client, ids: &[String]) -> Answer {
+    let keys: Vec<String> = (0..ids.len()).map(|i| format!("upload_ids[{i}]")).collect();
+    let pairs: Vec<(&str, &str)> = keys
+        .iter()
+        .zip(ids)
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    app.call(client, "delete_uploads", &form(&pairs)).await
 }
 
 #[tokio::test]
@@ -93,15 +104,8 @@ async fn many_files_are_deleted_at_once_and_nobody_elses() {
     let stranger = app.browser();
     let theirs = start(&app, &stranger, "theirs.bin", 10, "").await.upload_id;
 
-    let mut fields = vec![];
-    for (i, id) in mine.iter().chain([&theirs]).enumerate() {
-        fields.push((format!("upload_ids[{i}]"), id.clone()));
-    }
-    let pairs: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let answer = app.call(&me, "delete_uploads", &form(&pairs)).await;
+    let ids: Vec<String> = mine.iter().chain([&theirs]).cloned().collect();
+    let answer = delete(&app, &me, &ids).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     let left: Vec<NotDeleted> = answer.json();
     assert_eq!(left.len(), 1, "{left:?}");
@@ -115,14 +119,8 @@ async fn many_files_are_deleted_at_once_and_nobody_elses() {
 
     let none = app.call(&me, "delete_uploads", "").await;
     assert_eq!(none.status, 400, "{none:?}");
-    let too_many: Vec<(String, String)> = (0..101)
-        .map(|i| (format!("upload_ids[{i}]"), format!("id-{i}")))
-        .collect();
-    let pairs: Vec<(&str, &str)> = too_many
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let refused = app.call(&me, "delete_uploads", &form(&pairs)).await;
+    let too_many: Vec<String> = (0..101).map(|i| format!("id-{i}")).collect();
+    let refused = delete(&app, &me, &too_many).await;
     assert_eq!(refused.status, 400, "{refused:?}");
     assert!(refused.error().to_string().contains("100"), "{refused:?}");
 }
@@ -131,10 +129,7 @@ async fn many_files_are_deleted_at_once_and_nobody_elses() {
 async fn each_file_of_a_deletion_counts_against_the_networks_rate() {
     let app = App::start(&[("HOIST_IP_RATE_LIMIT", "1"), ("HOIST_IP_RATE_BURST", "20")]).await;
     let me = app.browser();
-    let ids: Vec<(String, String)> = (0..50)
-        .map(|i| (format!("upload_ids[{i}]"), format!("no-such-{i}")))
-        .collect();
-    let pairs: Vec<(&str, &str)> = ids.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let answer = app.call(&me, "delete_uploads", &form(&pairs)).await;
+    let ids: Vec<String> = (0..50).map(|i| format!("no-such-{i}")).collect();
+    let answer = delete(&app, &me, &ids).await;
     assert_eq!(answer.status, 429, "{answer:?}");
 }

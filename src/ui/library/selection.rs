@@ -19,20 +19,14 @@ impl Selection {
     }
 
     pub fn set(self, id: String, on: bool) {
-        self.0.update(|s| {
-            if on {
-                s.insert(id);
-            } else {
-                s.remove(&id);
-            }
-        });
+        self.all(vec![id], on);
     }
 
     pub fn count(self) -> usize {
         self.0.with(HashSet::len)
     }
 
-    /// Ticks or unticks every row drawn.
+    /// Ticks or unticks these rows (every row drawn, for "Select all shown").
     pub fn all(self, ids: Vec<String>, on: bool) {
         self.0.update(|s| {
             for id in ids {
@@ -80,13 +74,6 @@ pub fn SelectionBar(selection: Selection, rows: Rows) -> impl IntoView {
                 rows.remove(id);
             }
             selection.all(gone.clone(), false);
-            let files = |n: usize| {
-                if n == 1 {
-                    "1 file".to_string()
-                } else {
-                    format!("{n} files")
-                }
-            };
             said.set(Some(match failures.first() {
                 None => (true, format!("Deleted {}.", files(gone.len()))),
                 Some(first) => (
@@ -107,10 +94,7 @@ pub fn SelectionBar(selection: Selection, rows: Rows) -> impl IntoView {
         <Show when=move || { count() > 0 }>
             <div class="selection-bar" role="group" aria-label="Selected files">
                 <span class="selection-count">
-                    {move || match count() {
-                        1 => "1 file selected".to_string(),
-                        n => format!("{n} files selected"),
-                    }}
+                    {move || format!("{} selected", files(count()))}
                 </span>
                 <Show
                     when=move || asking.get()
@@ -124,7 +108,7 @@ pub fn SelectionBar(selection: Selection, rows: Rows) -> impl IntoView {
                     }
                 >
                     <span class="confirm">
-                        {move || format!("Delete {} for good? ", match count() { 1 => "1 file".to_string(), n => format!("{n} files") })}
+                        {move || format!("Delete {} for good? ", files(count()))}
                         <button type="button" class="danger" on:click=delete disabled=move || busy.get()>
                             "Delete them for good"
                         </button>
@@ -140,6 +124,15 @@ pub fn SelectionBar(selection: Selection, rows: Rows) -> impl IntoView {
         } else {
             view! { <p class="error" role="alert">{text}</p> }.into_any()
         })}
+    }
+}
+
+/// "1 file", "2 files".
+fn files(n: usize) -> String {
+    if n == 1 {
+        "1 file".to_string()
+    } else {
+        format!("{n} files")
     }
 }
 

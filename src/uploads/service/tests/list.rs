@@ -1,5 +1,18 @@
 use super::*;
 
+/// Starts every upload of `batch` as the owner's, a start call at a time, `between` after each.
+async fn start_all(h: &Harness, batch: Vec<NewUpload>, mut between: impl FnMut()) {
+    for chunk in batch.chunks(MAX_START_BATCH) {
+        let answers = h
+            .service
+            .start_many(OWNER, allowance(), chunk.to_vec())
+            .await
+            .unwrap();
+        assert!(answers.iter().all(Result::is_ok));
+        between();
+    }
+}
+
 #[tokio::test]
 async fn the_library_comes_newest_first_in_pages_that_neither_skip_nor_repeat() {
     let clock = crate::clock::ManualClock::new();
@@ -9,15 +22,7 @@ async fn the_library_comes_newest_first_in_pages_that_neither_skip_nor_repeat() 
     let batch = (0..total)
         .map(|i| request(&format!("{i}.bin"), 1))
         .collect::<Vec<_>>();
-    for chunk in batch.chunks(MAX_START_BATCH) {
-        let answers = h
-            .service
-            .start_many(OWNER, allowance(), chunk.to_vec())
-            .await
-            .unwrap();
-        assert!(answers.iter().all(Result::is_ok));
-        clock.advance(Duration::from_secs(1));
-    }
+    start_all(&h, batch, || clock.advance(Duration::from_secs(1))).await;
     let first = h.service.list(OWNER, None).await.unwrap();
     assert_eq!(first.uploads.len(), LIBRARY_PAGE);
     assert_eq!(first.uploads[0].name, format!("{}.bin", total - 1));
@@ -91,14 +96,7 @@ async fn every_order_pages_through_ties_without_skipping_or_repeating() {
     let batch = (0..total)
         .map(|i| request(names[i % names.len()], 1 + (i % 3) as u64))
         .collect::<Vec<_>>();
-    for chunk in batch.chunks(MAX_START_BATCH) {
-        let answers = h
-            .service
-            .start_many(OWNER, allowance(), chunk.to_vec())
-            .await
-            .unwrap();
-        assert!(answers.iter().all(Result::is_ok));
-    }
+    start_all(&h, batch, || {}).await;
     for sort in LibrarySort::ALL {
         let first = h.service.list_in(OWNER, sort, "", None).await.unwrap();
         let next = first.next.as_deref();
