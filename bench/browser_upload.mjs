@@ -132,10 +132,16 @@ if (responsiveFlag) {
   await page.evaluate(() => {
     window.__waits = [];
     window.__long = [];
+    window.__slow = [];
+    window.__from = performance.now();
     // Capture phase on the window: before anything of the page's own can stop it.
     window.addEventListener('click', (e) => window.__waits.push(performance.now() - e.timeStamp), true);
-    new PerformanceObserver((list) => window.__long.push(...list.getEntries().map((e) => e.duration)))
-      .observe({ type: 'longtask' });
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        window.__long.push(e.duration);
+        if (e.duration > 100) window.__slow.push([+((e.startTime - window.__from) / 1000).toFixed(2), Math.round(e.duration)]);
+      }
+    }).observe({ type: 'longtask' });
   });
 }
 let clicking = responsiveFlag;
@@ -176,6 +182,8 @@ const responsiveness = responsiveFlag
         long_tasks: window.__long.length,
         longest_task_ms: +Math.max(0, ...window.__long).toFixed(1),
         tasks_over_100ms: window.__long.filter((d) => d > 100).length,
+        // Each of them: [seconds after the picking began, milliseconds].
+        over_100ms_at: window.__slow,
       };
     })
   : null;
