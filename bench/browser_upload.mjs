@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { rssTotal } from './chromium_memory.mjs';
 
 const require = createRequire(new URL('../end2end/package.json', import.meta.url));
 const { chromium } = require('@playwright/test');
@@ -31,22 +32,6 @@ const traceOut = option('--trace');
 const memoryFlag = args.includes('--memory');
 const responsiveFlag = args.includes('--responsiveness');
 const files = args.filter((a) => a !== '--memory' && a !== '--responsiveness');
-
-/** Resident memory of every Chromium process, in bytes (from /proc). */
-function chromiumRss() {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-      if (!comm.startsWith('chrom')) continue;
-      const rss = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
-      if (rss) total += Number(rss[1]) * 1024;
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return total;
-}
 
 /** CPU seconds used so far by every process whose name starts with `prefix` (/proc, 100 Hz). */
 function cpuSeconds(prefix) {
@@ -108,12 +93,12 @@ if (latency || mbps) {
   });
 }
 await cdp.send('Performance.enable');
-const rssBefore = chromiumRss();
+const rssBefore = rssTotal();
 let rssPeak = rssBefore;
 let heapPeak = 0;
 const sampler = memoryFlag
   ? setInterval(async () => {
-      rssPeak = Math.max(rssPeak, chromiumRss());
+      rssPeak = Math.max(rssPeak, rssTotal());
       const { metrics } = await cdp.send('Performance.getMetrics').catch(() => ({ metrics: [] }));
       const heap = metrics.find((m) => m.name === 'JSHeapUsedSize');
       if (heap) heapPeak = Math.max(heapPeak, heap.value);
@@ -182,7 +167,7 @@ const responsiveness = responsiveFlag
         long_tasks: window.__long.length,
         longest_task_ms: +Math.max(0, ...window.__long).toFixed(1),
         tasks_over_100ms: window.__long.filter((d) => d > 100).length,
-        // Each of them: [seconds after the picking began, milliseconds].
+        // Each of them: [seconds after the measuring began (just before the picking), milliseconds].
         over_100ms_at: window.__slow,
       };
     })

@@ -15,7 +15,7 @@
 // idle and every 10 s while the files go, the one with the largest renderer kept.
 // Prints one JSON line (MiB).
 import { createRequire } from 'node:module';
-import { readdirSync, readFileSync } from 'node:fs';
+import { rssByKind as byKind, sum } from './chromium_memory.mjs';
 // Playwright as the end-to-end tests install it.
 const require = createRequire(new URL('../end2end/package.json', import.meta.url));
 const { chromium } = require('@playwright/test');
@@ -23,25 +23,6 @@ const { chromium } = require('@playwright/test');
 const args = process.argv.slice(2);
 const allocatorsFlag = args.includes('--allocators');
 const [url, ...files] = args.filter((a) => a !== '--allocators');
-
-/** Resident memory by kind of Chromium process, in bytes (from /proc). */
-function byKind() {
-  const kinds = {};
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (!readFileSync(`/proc/${pid}/comm`, 'utf8').trim().startsWith('chrom')) continue;
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const type = /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser';
-      const sub = /--utility-sub-type=([\w.]+)/.exec(cmd)?.[1];
-      const kind = sub ? `${type}:${sub.split('.').pop()}` : type;
-      const rss = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
-      if (rss) kinds[kind] = (kinds[kind] ?? 0) + Number(rss[1]) * 1024;
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return kinds;
-}
 
 const mib = (b) => Math.round((b / 2 ** 20) * 10) / 10;
 const browser = await chromium.launch({
@@ -79,15 +60,20 @@ if (pageKind === 'floor') {
         while (next < files.length) {
           const file = files[next++];
           const type = file.type || 'application/octet-stream';
-          const params = await (await fetch(`/s3/params?filename=${encodeURIComponent(file.name)}&type=${encodeURIComponent(type)}`)).json();
-          const put = viaXhr
-            ? await xhrPut(params.url, file, params.headers)
-            : await fetch(params.url, { method: 'PUT', body: file, headers: params.headers });
-          if (put.ok) done++;
+          try {
+            const params = await (await fetch(`/s3/params?filename=${encodeURIComponent(file.name)}&type=${encodeURIComponent(type)}`)).json();
+            const put = viaXhr
+              ? await xhrPut(params.url, file, params.headers)
+              : await fetch(params.url, { method: 'PUT', body: file, headers: params.headers });
+            if (put.ok) done++;
+          } catch {
+            // Counted as not done below.
+          }
         }
       };
       await Promise.all(Array.from({ length: 6 }, send));
       document.body.dataset.done = String(done);
+      document.body.dataset.failed = String(files.length - done);
     });
   }, how === 'bare-xhr');
 } else {
@@ -100,12 +86,12 @@ const dumps = allocatorsFlag ? await memoryDumps(browser) : null;
 await dumps?.take();
 const idle = byKind();
 const peak = { ...idle };
-let peakTotal = Object.values(idle).reduce((a, b) => a + b, 0);
+let peakTotal = sum(idle);
 let heapPeak = 0;
 const sampler = setInterval(async () => {
   const now = byKind();
   for (const [k, v] of Object.entries(now)) peak[k] = Math.max(peak[k] ?? 0, v);
-  peakTotal = Math.max(peakTotal, Object.values(now).reduce((a, b) => a + b, 0));
+  peakTotal = Math.max(peakTotal, sum(now));
   try {
     heapPeak = Math.max(heapPeak, await page.evaluate(() => performance.memory?.usedJSHeapSize ?? 0));
   } catch {
@@ -118,9 +104,17 @@ await page.getByLabel('Choose files').setInputFiles(files);
 if (pageKind === 'floor') {
   await page.waitForFunction((n) => document.querySelector('input').files.length === n, files.length);
   await page.waitForTimeout(5000);
+} else if (pageKind === 'hoist') {
+  await page.locator(`section.total[data-uploaded="${files.length}"]`).waitFor({ state: 'attached', timeout: 900_000 });
 } else {
-  const done = pageKind !== 'hoist' ? `body[data-done="${files.length}"]` : `section.total[data-uploaded="${files.length}"]`;
-  await page.locator(done).waitFor({ state: 'attached', timeout: 900_000 });
+  // Uppy's pages and the bare ones mark `done` once every file has ended, uploaded or not.
+  await page.locator('body[data-done]').waitFor({ state: 'attached', timeout: 900_000 });
+  const done = Number(await page.locator('body').getAttribute('data-done'));
+  if (done !== files.length) {
+    const error = await page.locator('body').getAttribute('data-error');
+    console.error(`only ${done} of ${files.length} files were uploaded${error ? `: ${error}` : ''}`);
+    process.exit(1);
+  }
 }
 clearInterval(sampler);
 clearInterval(dumper);
@@ -137,7 +131,7 @@ const sizes = await cdp.send('Runtime.callFunctionOn', {
   returnByValue: true,
 });
 const wasmBytes = sizes.result.value.reduce((a, b) => a + b, 0);
-const idleTotal = Object.values(idle).reduce((a, b) => a + b, 0);
+const idleTotal = sum(idle);
 const kinds = Object.keys(peak).sort();
 console.log(
   JSON.stringify({
@@ -193,7 +187,7 @@ async function memoryDumps(browser) {
           return { pid: e.pid, ts: e.ts, top };
         });
       if (sized.length === 0) return null;
-      const total = (d) => Object.values(d.top).reduce((a, b) => a + b, 0);
+      const total = (d) => sum(d.top);
       // The page's renderer: the one that grew to the most.
       const largest = sized.reduce((a, b) => (total(b) > total(a) ? b : a));
       const first = sized.filter((d) => d.pid === largest.pid).reduce((a, b) => (b.ts < a.ts ? b : a));

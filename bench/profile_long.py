@@ -13,6 +13,8 @@ import json
 import sys
 
 args = sys.argv[1:]
+if not args or args[0].startswith("-"):
+    sys.exit("usage: python3 bench/profile_long.py PROFILE [--after SECONDS]")
 after = float(args[args.index("--after") + 1]) if "--after" in args else 0.0
 profile = json.load(open(args[0]))
 nodes = {n["id"]: n for n in profile["nodes"]}
