@@ -4,6 +4,7 @@
 #   2. cargo test: unit tests and integration tests against a real Garage (started here on free
 #      ports, stopped afterwards), twice: on SQLite files, then on a throwaway PostgreSQL
 #      cluster (also started here),
+#      with a real clamd for the malware scans (started here too),
 #   3. Playwright end-to-end tests in Debian's Chromium against the running app.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -12,6 +13,7 @@ cd "$ROOT"
 ensure_build_tools
 ensure_browser_tools
 ensure_database_tools
+ensure_scan_tools
 
 # A test run builds everything once: incremental compilation would only add gigabytes of
 # caches and time to it.
@@ -30,6 +32,7 @@ cleanup() {
   done
   "$ROOT/scripts/local-s3.sh" stop "$WORK/s3" >/dev/null 2>&1 || true
   "$ROOT/scripts/local-pg.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
+  "$ROOT/scripts/local-clamd.sh" stop "$WORK/clamd" >/dev/null 2>&1 || true
   if [ "$status" != 0 ]; then
     local log
     # The apps' logs first, the tests' own last: what a reader of the end needs is which test
@@ -70,6 +73,11 @@ step "Starting a throwaway PostgreSQL on a free port"
 scripts/local-pg.sh start "$WORK/pg" "$(free_port)"
 # shellcheck disable=SC1091
 source "$WORK/pg/pg.env"
+
+step "Starting a malware scanner (clamd) with the tests' own signatures on a free port"
+scripts/local-clamd.sh start "$WORK/clamd" "$(free_port)"
+# shellcheck disable=SC1091
+source "$WORK/clamd/clamd.env"
 
 step "Unit and integration tests on SQLite (cargo test)"
 # cargo-leptos builds debug servers with this flag; passing it here too lets both builds share
@@ -136,11 +144,14 @@ small_quota_url=$STARTED_URL
 # A fifth for the 10,000-file test, under a prefix of its own.
 start_app many-files HOIST_S3_PREFIX=many-files/
 many_url=$STARTED_URL
+# A sixth that requires every file to be scanned clean by the tests' clamd: malware scanning.
+start_app scanning HOIST_SCAN=required HOIST_CLAMD="$HOIST_TEST_CLAMD" HOIST_S3_PREFIX=scanning/ HOIST_JOB_YIELD=0
+scan_url=$STARTED_URL
 
 step "End-to-end tests (Playwright, Chromium)"
 # The fault tests kill and restart the local Garage (HOIST_S3_DIR) and an app of their own.
 (cd end2end && HOIST_BASE_URL="$base_url" HOIST_SERVER_PID="$APP_PID" HOIST_SHORT_TTL_BASE_URL="$short_ttl_url" \
-  HOIST_SHORT_LIFE_BASE_URL="$short_life_url" HOIST_SMALL_QUOTA_BASE_URL="$small_quota_url" HOIST_MANY_BASE_URL="$many_url" HOIST_S3_DIR="$WORK/s3" HOIST_APP_BIN="$ROOT/target/debug/hoist" \
+  HOIST_SHORT_LIFE_BASE_URL="$short_life_url" HOIST_SMALL_QUOTA_BASE_URL="$small_quota_url" HOIST_MANY_BASE_URL="$many_url" HOIST_SCAN_BASE_URL="$scan_url" HOIST_S3_DIR="$WORK/s3" HOIST_APP_BIN="$ROOT/target/debug/hoist" \
   HOIST_SITE_ROOT="$ROOT/target/site" npx playwright test 2>&1) |
   tee "$WORK/e2e.log" || die "the end-to-end tests failed"
 

@@ -217,10 +217,12 @@ async fn run(config: Config) -> Result<(), String> {
         },
         config.background.interval,
     ));
-    let files = Arc::new(Files::new(pool.clone(), store.clone(), clock::system()));
+    let scan = config.processing.scanning.mode;
+    let files = Arc::new(Files::new(pool.clone(), store.clone(), clock::system()).scanning(scan));
     let arrival = Arrival {
         job_attempts: config.processing.attempts,
         job_yield: config.processing.yield_to_uploads,
+        scan,
         queued: workers.queued.clone(),
         bell,
         outbox: outbox_wake,

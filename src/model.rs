@@ -3,12 +3,14 @@
 
 mod closed;
 mod files;
+mod scan;
 
 pub use closed::{ClosedBecause, Detected, Rejection};
 pub use files::{
     EventCursor, FileInfo, FilePage, Processing, UploadEvent, Visibility, MAX_DESCRIPTION,
     MAX_TITLE,
 };
+pub use scan::{Scan, ScanMode};
 
 use crate::checksum::ChecksumAlgorithm;
 use serde::{Deserialize, Serialize};
@@ -327,13 +329,17 @@ impl UploadView {
         if let Some(file) = &mut self.file {
             file.sha256 = None;
             file.error = None;
+            // Why a scan did not run is the server's business, not a visitor's.
+            file.scan_detail = None;
         }
         self
     }
 
-    /// The word the library shows: an arrived file's processing state once it has started.
+    /// The word the library shows: an arrived file's processing state once it has started,
+    /// or "infected" once the scanner found malware in it.
     pub fn status_word(&self) -> &'static str {
         match (&self.status, &self.file) {
+            (UploadStatus::Uploaded, Some(file)) if file.scan == Scan::Infected => "infected",
             (UploadStatus::Uploaded, Some(file)) if file.processing != Processing::Queued => {
                 file.processing.as_str()
             }

@@ -108,6 +108,16 @@ ensure_media_tools() {
   fi
 }
 
+# ClamAV's scanner for the malware-scanning tests (clamd) and the scanning benchmark
+# (clamdscan). Its signature database is not downloaded: the tests bring their own.
+ensure_scan_tools() {
+  if ! command -v clamd >/dev/null || ! command -v clamdscan >/dev/null; then
+    step "Installing ClamAV (clamd, clamdscan) from Debian"
+    as_root apt-get update -qq && as_root apt-get install -y -qq --no-install-recommends clamav-daemon clamdscan >/dev/null ||
+      die "apt-get could not install clamav-daemon"
+  fi
+}
+
 # PostgreSQL for the second pass of the integration tests and the load figures: Debian's server
 # package, run as a throwaway cluster by scripts/local-pg.sh (never the system's own cluster).
 postgres_bin() {

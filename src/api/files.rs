@@ -68,6 +68,8 @@ pub mod ssr {
             FileError::NotFound | FileError::NoThumbnail => ApiError::NotFound,
             FileError::BadTitle { max } => ApiError::BadTitle { max },
             FileError::BadDescription { max } => ApiError::BadDescription { max },
+            FileError::Infected { signature } => ApiError::Infected { signature },
+            FileError::NotClean { scan, detail } => ApiError::NotScannedClean { scan, detail },
             FileError::Storage(StorageError::Unreachable(ref why)) => {
                 tracing::warn!(error = %why, "object store unreachable");
                 ApiError::storage_unavailable()

@@ -2,9 +2,9 @@
 //! its owner says of it. Every change here writes its event in the same transaction.
 
 pub use super::views::{changed, find, for_uploads, full_view, FileRow};
-use super::Pool;
+use super::{Conn, Pool};
 use super::{jobs, uploads, DbResult};
-use crate::model::Visibility;
+use crate::model::{Scan, Visibility};
 
 /// The pardon and what follows it, in one transaction: the upload is marked uploaded (off
 /// death row), its file row is made, its jobs are queued and its event is written. A crash
@@ -28,19 +28,23 @@ pub async fn arrive(
         return Ok(false);
     }
     let share_key = uuid::Uuid::new_v4().simple().to_string();
+    // The scan is not processing (see `jobs::SCAN`): it has a state of its own.
+    let (scan, processing): (Vec<&str>, Vec<&str>) = kinds.iter().partition(|k| **k == jobs::SCAN);
     sqlx::query(
-        "INSERT INTO files (upload_id, processing, title, share_key, updated_at, sha256) \
-         SELECT id, $1, name, $2, $3, $5 FROM uploads WHERE id = $4",
+        "INSERT INTO files (upload_id, processing, title, share_key, updated_at, sha256, scan) \
+         SELECT id, $1, name, $2, $3, $5, $6 FROM uploads WHERE id = $4",
     )
-    .bind(if kinds.is_empty() { "ready" } else { "queued" })
+    .bind(if processing.is_empty() { "ready" } else { "queued" })
     .bind(share_key)
     .bind(now)
     .bind(upload_id)
     .bind(sha256)
+    .bind(if scan.is_empty() { Scan::Off } else { Scan::Pending })
     .execute(&mut *tx)
     .await?;
     let run_at = jobs::first_run_at(&mut tx, upload_id, now, hold_ms).await?;
-    jobs::enqueue(&mut tx, upload_id, kinds, max_attempts, now, run_at).await?;
+    jobs::enqueue(&mut tx, upload_id, &processing, max_attempts, now, run_at).await?;
+    jobs::enqueue(&mut tx, upload_id, &scan, jobs::SCAN_ATTEMPTS, now, run_at).await?;
     changed(&mut tx, upload_id, now).await?;
     tx.commit().await?;
     Ok(true)
@@ -147,6 +151,7 @@ pub async fn share_stored(
          FROM files f JOIN uploads u ON u.id = f.upload_id
          WHERE f.sha256 = $1 AND u.owner = $2 AND u.size = $3 AND u.status = 'uploaded'
            AND u.reap_claim IS NULL AND f.processing IN ('ready', 'failed')
+           AND f.scan IN ('off', 'clean', 'unscanned')
          LIMIT 1";
     type Source = (String, String, String, Option<String>);
     let find = || {
@@ -214,9 +219,9 @@ pub async fn share_stored(
     }
     sqlx::query(
         "INSERT INTO files (upload_id, processing, error, sha256, width, height, duration_ms,
-             codecs, thumbnail_key, title, share_key, updated_at)
+             codecs, thumbnail_key, title, share_key, updated_at, scan, scan_detail)
          SELECT $1, processing, error, sha256, width, height, duration_ms, codecs, thumbnail_key,
-             $2, $3, $4 FROM files WHERE upload_id = $5",
+             $2, $3, $4, scan, scan_detail FROM files WHERE upload_id = $5",
     )
     .bind(&row.id)
     .bind(&row.name)
@@ -241,8 +246,14 @@ pub struct Unused {
 /// processing has ended and its SHA-256 is known, it and every upload sharing its object move
 /// to the owner's earlier object of the same content, if there is one, and its own object is
 /// doomed in the same transaction (the outbox deletes it from the store). Holding the owner,
-/// with both uploads unclaimed (see [`super::outbox::delete_upload`]).
-pub async fn fold_into_twin(pool: &Pool, upload_id: &str, now: i64) -> DbResult<Option<Unused>> {
+/// with both uploads unclaimed (see [`super::outbox::delete_upload`]). Never for an infected
+/// file; with `require_clean` (`HOIST_SCAN=required`) only once both were scanned clean.
+pub async fn fold_into_twin(
+    pool: &Pool,
+    upload_id: &str,
+    now: i64,
+    require_clean: bool,
+) -> DbResult<Option<Unused>> {
     const TWIN: &str = "SELECT u.object_key, t.object_key, tf.thumbnail_key, uf.thumbnail_key
          FROM uploads u JOIN files uf ON uf.upload_id = u.id
          JOIN files tf ON tf.sha256 = uf.sha256
@@ -253,9 +264,15 @@ pub async fn fold_into_twin(pool: &Pool, upload_id: &str, now: i64) -> DbResult<
            AND t.status = 'uploaded' AND t.reap_claim IS NULL
            AND tf.processing IN ('ready', 'failed')
            AND (t.created_at, t.id) < (u.created_at, u.id)
+           AND uf.scan <> 'infected' AND tf.scan <> 'infected'
+           AND ($2 = 0 OR (uf.scan = 'clean' AND tf.scan = 'clean'))
          ORDER BY t.created_at, t.id LIMIT 1";
     type Twin = (String, String, Option<String>, Option<String>);
-    let find = || sqlx::query_as::<_, Twin>(TWIN).bind(upload_id);
+    let find = || {
+        sqlx::query_as::<_, Twin>(TWIN)
+            .bind(upload_id)
+            .bind(i64::from(require_clean))
+    };
     if find().fetch_optional(pool).await?.is_none() {
         return Ok(None);
     }
@@ -292,4 +309,49 @@ pub async fn fold_into_twin(pool: &Pool, upload_id: &str, now: i64) -> DbResult<
         key: own_key,
         thumbnail_key: own_thumbnail,
     }))
+}
+
+/// A file the scanner found infected. Every file whose upload names the same object (content
+/// stored once) is the same bytes: each is marked infected with the signature, made private
+/// and loses its thumbnail, and its jobs not yet run are skipped; the object and the
+/// thumbnails are doomed in the same transaction. The rows stay, so their owners read why.
+pub async fn quarantine(tx: &mut Conn, upload_id: &str, signature: &str, now: i64) -> DbResult<()> {
+    let Some(key): Option<String> =
+        sqlx::query_scalar("SELECT object_key FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .fetch_optional(&mut *tx)
+            .await?
+    else {
+        return Ok(());
+    };
+    let files: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT f.upload_id, f.thumbnail_key FROM files f JOIN uploads u ON u.id = f.upload_id \
+         WHERE u.object_key = $1",
+    )
+    .bind(&key)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut doomed = vec![key.as_str()];
+    for (id, thumbnail) in &files {
+        doomed.extend(thumbnail.as_deref());
+        sqlx::query(
+            "UPDATE files SET scan = 'infected', scan_detail = $1, visibility = 'private', \
+               thumbnail_key = NULL, updated_at = $2 WHERE upload_id = $3",
+        )
+        .bind(signature)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE jobs SET state = 'skipped', error = 'the file is infected', finished_at = $1 \
+             WHERE upload_id = $2 AND state = 'queued'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        changed(tx, id, now).await?;
+    }
+    super::outbox::doom(tx, &doomed, now).await
 }

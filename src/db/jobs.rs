@@ -5,7 +5,14 @@
 
 use super::{views, DbResult};
 use super::{Backend, Conn, Pool};
-use crate::model::Processing;
+use crate::model::{Processing, Scan};
+
+/// The malware scan's kind. Its state is the file's `scan`, apart from processing: a file
+/// waiting for a scanner that is down is not "processing".
+pub const SCAN: &str = "scan";
+/// A scan is tried this often (its backoff tops out at ten minutes: about a day) before its
+/// file shows "not scanned" for good.
+pub const SCAN_ATTEMPTS: u32 = 150;
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct JobRow {
@@ -268,6 +275,8 @@ pub struct Findings {
     pub duration_ms: Option<u64>,
     pub codecs: Option<String>,
     pub thumbnail_key: Option<String>,
+    /// The scan's verdict and its detail (the signature, or why it could not scan).
+    pub scan: Option<(Scan, Option<String>)>,
 }
 
 /// Ends a run: the outcome, what it found, the file's processing state and its event, in one
@@ -296,11 +305,12 @@ pub async fn finish(
         return Ok(false);
     }
     let number = |n: Option<u32>| n.map(i64::from);
-    sqlx::query(
+    // An infected file takes no new thumbnail: its object and pictures are being deleted.
+    let written = sqlx::query(
         "UPDATE files SET sha256 = COALESCE($1, sha256), width = COALESCE($2, width), \
            height = COALESCE($3, height), duration_ms = COALESCE($4, duration_ms), \
            codecs = COALESCE($5, codecs), thumbnail_key = COALESCE($6, thumbnail_key) \
-         WHERE upload_id = $7",
+         WHERE upload_id = $7 AND scan <> 'infected'",
     )
     .bind(&findings.sha256)
     .bind(number(findings.width))
@@ -311,6 +321,30 @@ pub async fn finish(
     .bind(&job.upload_id)
     .execute(&mut *tx)
     .await?;
+    if written.rows_affected() == 0 {
+        // Doomed here, it is deleted unless a row names it after all (the outbox checks).
+        if let Some(key) = &findings.thumbnail_key {
+            super::outbox::doom(&mut tx, &[key], now).await?;
+        }
+    }
+    match &findings.scan {
+        Some((Scan::Infected, signature)) => {
+            let signature = signature.as_deref().unwrap_or("unnamed");
+            super::files::quarantine(&mut tx, &job.upload_id, signature, now).await?;
+        }
+        Some((scan, detail)) => {
+            sqlx::query(
+                "UPDATE files SET scan = $1, scan_detail = $2 \
+                 WHERE upload_id = $3 AND scan <> 'infected'",
+            )
+            .bind(*scan)
+            .bind(detail)
+            .bind(&job.upload_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        None => {}
+    }
     settle(&mut tx, job, outcome, now).await?;
     tx.commit().await?;
     Ok(true)
@@ -345,7 +379,7 @@ async fn settle(tx: &mut Conn, job: &JobRow, outcome: &Outcome, now: i64) -> DbR
         "SELECT CAST(COALESCE(SUM(CASE WHEN state IN ('queued', 'running') THEN 1 ELSE 0 END), 0) \
                   AS BIGINT), \
                 CAST(COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT) \
-         FROM jobs WHERE upload_id = $1",
+         FROM jobs WHERE upload_id = $1 AND kind <> 'scan'",
     )
     .bind(&job.upload_id)
     .fetch_one(&mut *tx)
@@ -359,7 +393,7 @@ async fn settle(tx: &mut Conn, job: &JobRow, outcome: &Outcome, now: i64) -> DbR
     sqlx::query(
         "UPDATE files SET processing = $1, updated_at = $2, error = CASE WHEN $3 > 0 THEN \
            (SELECT error FROM jobs WHERE upload_id = $4 AND state = 'failed' \
-            ORDER BY finished_at, id LIMIT 1) ELSE NULL END \
+              AND kind <> 'scan' ORDER BY finished_at, id LIMIT 1) ELSE NULL END \
          WHERE upload_id = $4",
     )
     .bind(processing.as_str())

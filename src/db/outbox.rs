@@ -154,10 +154,13 @@ pub async fn claim_due(
 }
 
 /// Whether any upload or file still names `key`: then it must stay (a safety net; a key is
-/// doomed only once nothing names it, and nothing names a key anew once nothing does).
+/// doomed only once nothing names it, and nothing names a key anew once nothing does). An
+/// infected file's upload keeps naming its object, which must go all the same.
 pub async fn still_named(pool: &Pool, key: &str) -> DbResult<bool> {
     let named: i64 = sqlx::query_scalar(
-        "SELECT CASE WHEN EXISTS (SELECT 1 FROM uploads WHERE object_key = $1) \
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM uploads u WHERE u.object_key = $1 \
+             AND NOT EXISTS (SELECT 1 FROM files f \
+               WHERE f.upload_id = u.id AND f.scan = 'infected')) \
            OR EXISTS (SELECT 1 FROM files WHERE thumbnail_key = $1) THEN 1 ELSE 0 END",
     )
     .bind(key)

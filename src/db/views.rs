@@ -3,7 +3,7 @@
 //! transaction (`files`, `jobs`). Beneath them, so that they need not import each other.
 
 use super::{events, uploads, Conn, DbResult, Pool};
-use crate::model::{FileInfo, Processing, UploadView, Visibility};
+use crate::model::{FileInfo, Processing, Scan, UploadView, Visibility};
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct FileRow {
@@ -20,6 +20,8 @@ pub struct FileRow {
     pub description: String,
     pub visibility: Visibility,
     pub share_key: String,
+    pub scan: Scan,
+    pub scan_detail: Option<String>,
     pub jobs_done: i64,
     pub jobs_total: i64,
 }
@@ -28,6 +30,7 @@ macro_rules! file_columns {
     () => {
         "f.upload_id, f.processing, f.error, f.sha256, f.width, f.height, f.duration_ms, \
          f.codecs, f.thumbnail_key, f.title, f.description, f.visibility, f.share_key, \
+         f.scan, f.scan_detail, \
          (SELECT COUNT(*) FROM jobs j WHERE j.upload_id = f.upload_id \
             AND j.state IN ('done', 'skipped')) AS jobs_done, \
          (SELECT COUNT(*) FROM jobs j WHERE j.upload_id = f.upload_id) AS jobs_total"
@@ -51,6 +54,8 @@ impl FileRow {
             title: self.title.clone(),
             description: self.description.clone(),
             visibility: self.visibility,
+            scan: self.scan,
+            scan_detail: self.scan_detail.clone(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! visibility), read and bound as the enums themselves: a row's word is decoded once, as the
 //! row is read, and nothing above the database compares strings.
 
-use crate::model::{Processing, UploadStatus, Visibility};
+use crate::model::{Processing, Scan, UploadStatus, Visibility};
 use sqlx::{
     any::AnyTypeInfo, encode::IsNull, error::BoxDynError, Any, Database, Decode, Encode, Type,
 };
@@ -53,4 +53,5 @@ stored_words! {
     UploadStatus => "upload status",
     Processing => "processing state",
     Visibility => "visibility",
+    Scan => "scan state",
 }

@@ -130,6 +130,15 @@ pub enum ApiError {
     BadTitle { max: usize },
     #[error("Keep the description under {max} characters.")]
     BadDescription { max: usize },
+    /// The malware scanner named a signature in the file; its bytes are deleted.
+    #[error("This file was found to be infected ({signature}) and has been deleted; it cannot be opened or shared.")]
+    Infected { signature: String },
+    /// `HOIST_SCAN=required`: only a file scanned clean may be shared.
+    #[error("This file can be shared once it has been scanned clean; {}.", scan_state(*.scan, .detail))]
+    NotScannedClean {
+        scan: crate::model::Scan,
+        detail: Option<String>,
+    },
     /// Ours or the store's fault, not the caller's: the sentence names the request (its id,
     /// set where the answer leaves the server), so a person can quote it and we can find it.
     #[error("The storage service cannot be reached right now. Please try again in a moment.{}", quote(.reference))]
@@ -183,7 +192,9 @@ impl ApiError {
             | Self::EmailTaken
             | Self::TooManyActive { .. }
             | Self::TooManyFiles
-            | Self::TooManyTokens { .. } => 409,
+            | Self::TooManyTokens { .. }
+            | Self::NotScannedClean { .. } => 409,
+            Self::Infected { .. } => 410,
             Self::OverQuota { .. } | Self::GuestNetworkFull { .. } => 413,
             Self::RateLimited { .. }
             | Self::TooManyLiveConnections { .. }
@@ -292,6 +303,16 @@ fn shorten(detail: &str) -> String {
     match detail.char_indices().nth(MAX_CHARS) {
         Some((cut, _)) => format!("{}…", &detail[..cut]),
         None => detail.to_string(),
+    }
+}
+
+fn scan_state(scan: crate::model::Scan, detail: &Option<String>) -> String {
+    use crate::model::Scan;
+    match (scan, detail.as_deref()) {
+        (Scan::Pending, _) => "it is being scanned now".into(),
+        (Scan::Off, _) => "it arrived while scanning was off".into(),
+        (Scan::Unscanned, Some(why)) => format!("it could not be scanned: {}", shorten(why)),
+        (_, _) => "it could not be scanned".into(),
     }
 }
 

@@ -5,7 +5,10 @@
 use crate::{
     clock::SharedClock,
     db::{self, files::FileRow, uploads::UploadRow, DbError, Pool},
-    model::{FilePage, UploadStatus, UploadView, Visibility, MAX_DESCRIPTION, MAX_TITLE},
+    model::{
+        FilePage, Scan, ScanMode, UploadStatus, UploadView, Visibility, MAX_DESCRIPTION,
+        MAX_TITLE,
+    },
     storage::{s3::S3Store, ObjectStore, StorageError},
 };
 use std::time::Duration;
@@ -27,6 +30,12 @@ pub enum FileError {
     BadTitle { max: usize },
     #[error("the description must be at most {max} characters")]
     BadDescription { max: usize },
+    /// The scanner found malware; the file's bytes are deleted.
+    #[error("the file is infected ({signature})")]
+    Infected { signature: String },
+    /// `HOIST_SCAN=required` and the file has not been scanned clean (yet).
+    #[error("the file is not scanned clean: {scan:?}")]
+    NotClean { scan: Scan, detail: Option<String> },
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
@@ -69,6 +78,7 @@ pub struct Files {
     db: Pool,
     store: S3Store,
     clock: SharedClock,
+    scan: ScanMode,
 }
 
 /// A file someone may see, and whether it is theirs.
@@ -80,7 +90,28 @@ struct Visible {
 
 impl Files {
     pub fn new(db: Pool, store: S3Store, clock: SharedClock) -> Self {
-        Self { db, store, clock }
+        Self {
+            db,
+            store,
+            clock,
+            scan: ScanMode::Off,
+        }
+    }
+
+    /// How files are scanned (`HOIST_SCAN`): with `required`, only a clean file is shared.
+    pub fn scanning(mut self, scan: ScanMode) -> Self {
+        self.scan = scan;
+        self
+    }
+
+    /// Whether others may see a file whose scan stands at `scan`: never an infected one, and
+    /// with `required` only a clean one.
+    fn may_share(&self, scan: Scan) -> bool {
+        match (self.scan, scan) {
+            (_, Scan::Infected) => false,
+            (ScanMode::Required, scan) => scan == Scan::Clean,
+            _ => true,
+        }
     }
 
     /// The file if `owner` owns it, or it is public, or it is shared by link and `key` is its
@@ -96,6 +127,7 @@ impl Files {
         let file = db::files::find(&self.db, id).await?;
         let mine = upload.owner == owner;
         let shared = match &file {
+            Some(file) if !self.may_share(file.scan) => false,
             Some(file) => match file.visibility {
                 Visibility::Private => false,
                 Visibility::Public => true,
@@ -173,6 +205,19 @@ impl Files {
         if !seen.mine {
             return Err(FileError::NotFound);
         }
+        if let Some(file) = seen.file.as_ref() {
+            if visibility != Visibility::Private && !self.may_share(file.scan) {
+                return Err(match file.scan {
+                    Scan::Infected => FileError::Infected {
+                        signature: file.scan_detail.clone().unwrap_or_default(),
+                    },
+                    scan => FileError::NotClean {
+                        scan,
+                        detail: file.scan_detail.clone(),
+                    },
+                });
+            }
+        }
         let now = self.clock.now_ms();
         if !db::files::describe(&self.db, id, owner, title, description, visibility, now).await? {
             return Err(FileError::NotFound);
@@ -190,6 +235,11 @@ impl Files {
         door: Door,
     ) -> FileResult<String> {
         let seen = self.visible(owner, id, key).await?;
+        if let Some(file) = seen.file.as_ref().filter(|f| f.scan == Scan::Infected) {
+            return Err(FileError::Infected {
+                signature: file.scan_detail.clone().unwrap_or_default(),
+            });
+        }
         let u = &seen.upload;
         let url = match door {
             Door::Content => {
@@ -223,7 +273,9 @@ impl Files {
         let mut conn = self.db.readers().acquire().await.map_err(DbError::from)?;
         for id in ids {
             if let Some((_, view)) = db::files::full_view(&mut conn, &id).await? {
-                views.push(view.for_viewer());
+                if view.file.as_ref().is_some_and(|f| self.may_share(f.scan)) {
+                    views.push(view.for_viewer());
+                }
             }
         }
         Ok(views)

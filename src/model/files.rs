@@ -87,6 +87,11 @@ pub struct FileInfo {
     pub title: String,
     pub description: String,
     pub visibility: Visibility,
+    /// Where its malware scan stands, and the signature found or why it was not scanned.
+    #[serde(default)]
+    pub scan: super::Scan,
+    #[serde(default)]
+    pub scan_detail: Option<String>,
 }
 
 /// One event on `/events`. Its `id:` is the database's, so a client that reconnects with

@@ -13,14 +13,16 @@ pub mod isolation;
 mod media;
 mod poster;
 pub mod reader;
+pub mod scan;
 mod settings;
 mod thumbnail;
 pub mod worker;
 
+pub use scan::{Clamd, ScanSettings};
 pub use settings::{Isolation, ProcessingSettings};
 pub use worker::Workers;
 
-use crate::{db::DbError, storage::StorageError};
+use crate::{db::DbError, model::ScanMode, storage::StorageError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum JobKind {
@@ -32,10 +34,18 @@ pub enum JobKind {
     Media,
     /// A frame of a video as its thumbnail, made by ffmpeg.
     Poster,
+    /// A malware scan by ClamAV (`HOIST_SCAN`).
+    Scan,
 }
 
 impl JobKind {
-    pub const ALL: [Self; 4] = [Self::Hash, Self::Thumbnail, Self::Media, Self::Poster];
+    pub const ALL: [Self; 5] = [
+        Self::Hash,
+        Self::Thumbnail,
+        Self::Media,
+        Self::Poster,
+        Self::Scan,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -43,6 +53,7 @@ impl JobKind {
             Self::Thumbnail => "thumbnail",
             Self::Media => "media",
             Self::Poster => "poster",
+            Self::Scan => crate::db::jobs::SCAN,
         }
     }
 
@@ -52,7 +63,7 @@ impl JobKind {
 }
 
 /// The jobs a file of this (verified) type gets, in the order they are queued.
-pub fn jobs_for(content_type: &str) -> Vec<JobKind> {
+pub fn jobs_for(content_type: &str, scan: ScanMode) -> Vec<JobKind> {
     let t = content_type.to_ascii_lowercase();
     let mut jobs = vec![JobKind::Hash];
     if thumbnail::can_read(&t) {
@@ -63,6 +74,9 @@ pub fn jobs_for(content_type: &str) -> Vec<JobKind> {
     }
     if t.starts_with("video/") {
         jobs.push(JobKind::Poster);
+    }
+    if scan.scans() {
+        jobs.push(JobKind::Scan);
     }
     jobs
 }
@@ -86,6 +100,9 @@ pub enum JobError {
     TooLarge { why: String },
     #[error("ffmpeg failed: {0}")]
     Tool(String),
+    /// clamd could not be reached, or failed: trying again later may help.
+    #[error("the scanner is not answering ({0})")]
+    Scanner(String),
     /// The job passed its deadline: the same file would take as long again.
     #[error("{what} took longer than {}", humantime::format_duration(*.limit))]
     TooSlow {
@@ -117,7 +134,11 @@ impl JobError {
             | Self::Deadline(_) => true,
             Self::Decoded { permanent, .. } => *permanent,
             Self::Died(death) => death.is_permanent(),
-            Self::Storage(_) | Self::Db(_) | Self::Tool(_) | Self::Thread(_) => false,
+            Self::Storage(_)
+            | Self::Db(_)
+            | Self::Tool(_)
+            | Self::Scanner(_)
+            | Self::Thread(_) => false,
         }
     }
 
@@ -150,12 +171,15 @@ mod tests {
     #[test]
     fn each_type_gets_its_jobs() {
         use JobKind::*;
-        assert_eq!(jobs_for("image/png"), [Hash, Thumbnail]);
-        assert_eq!(jobs_for("image/svg+xml"), [Hash]);
-        assert_eq!(jobs_for("video/mp4"), [Hash, Media, Poster]);
-        assert_eq!(jobs_for("video/webm"), [Hash, Poster]);
-        assert_eq!(jobs_for("audio/mp4"), [Hash, Media]);
-        assert_eq!(jobs_for("application/octet-stream"), [Hash]);
+        let off = ScanMode::Off;
+        assert_eq!(jobs_for("image/png", off), [Hash, Thumbnail]);
+        assert_eq!(jobs_for("image/svg+xml", off), [Hash]);
+        assert_eq!(jobs_for("video/mp4", off), [Hash, Media, Poster]);
+        assert_eq!(jobs_for("video/webm", off), [Hash, Poster]);
+        assert_eq!(jobs_for("audio/mp4", off), [Hash, Media]);
+        assert_eq!(jobs_for("application/octet-stream", off), [Hash]);
+        assert_eq!(jobs_for("image/svg+xml", ScanMode::BestEffort), [Hash, Scan]);
+        assert_eq!(jobs_for("text/plain", ScanMode::Required), [Hash, Scan]);
         for kind in JobKind::ALL {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
         }

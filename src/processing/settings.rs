@@ -58,6 +58,8 @@ pub struct ProcessingSettings {
     /// for good (a file that makes a decoder hang would hang it again).
     #[arg(long = "job-deadline", env = "HOIST_JOB_DEADLINE", default_value = "5m", value_parser = parse::duration)]
     pub deadline: Duration,
+    #[command(flatten)]
+    pub scanning: super::ScanSettings,
 }
 
 /// 0 (no waiting) up to ten minutes: a thumbnail held longer looks lost.

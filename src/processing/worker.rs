@@ -3,8 +3,8 @@
 //! itself (a damaged file) fails at once.
 
 use super::{
-    hash, isolation::Isolated, media, poster, thumbnail, Finished, Isolation, JobError, JobKind,
-    ProcessingSettings,
+    hash, isolation::Isolated, media, poster, scan, thumbnail, Finished, Isolation, JobError,
+    JobKind, ProcessingSettings,
 };
 use crate::{
     clock::{millis, SharedClock},
@@ -14,6 +14,7 @@ use crate::{
         Pool,
     },
     live::Bell,
+    model::{Scan, ScanMode},
     storage::s3::S3Store,
 };
 use std::{sync::Arc, time::Duration};
@@ -182,8 +183,9 @@ impl Workers {
     /// it moves to the earlier object, and its own object goes to the outbox, which deletes
     /// it from the store (retrying until the store confirms).
     async fn fold(&self, upload_id: &str) -> Result<(), db::DbError> {
-        let Some(unused) =
-            db::files::fold_into_twin(&self.db, upload_id, self.clock.now_ms()).await?
+        let require_clean = self.settings.scanning.mode == ScanMode::Required;
+        let now = self.clock.now_ms();
+        let Some(unused) = db::files::fold_into_twin(&self.db, upload_id, now, require_clean).await?
         else {
             return Ok(());
         };
@@ -222,8 +224,10 @@ impl Workers {
         };
         let (key, size) = (upload.object_key.as_str(), upload.size());
         match (kind, &self.isolated) {
-            // Hashing parses nothing a file could subvert: it stays in this process.
+            // Hashing parses nothing a file could subvert: it stays in this process. Scanning
+            // only passes the bytes to clamd, which parses them in its own.
             (JobKind::Hash, _) => hash::run(&self.store, key, size).await,
+            (JobKind::Scan, _) => scan::run(&self.store, key, size, &self.settings.scanning).await,
             (_, Some(isolated)) => {
                 isolated
                     .run(&self.store, kind, key, size, &upload.content_type)
@@ -240,6 +244,29 @@ impl Workers {
     }
 
     fn outcome(&self, job: &JobRow, result: Result<Finished, JobError>) -> (Outcome, Findings) {
+        let scanner_failed = match (&result, JobKind::parse(&job.kind)) {
+            (Err(e), Some(JobKind::Scan)) => Some(e.to_string()),
+            _ => None,
+        };
+        let (outcome, mut findings) = self.judge(job, result);
+        // A scan that could not run: with `best-effort` the file shows "not scanned" while
+        // it is tried again (and stays shared as any other); with `required` it stays
+        // pending until the last try.
+        if let Some(why) = scanner_failed {
+            let last = !matches!(outcome, Outcome::Retry { .. });
+            if last || self.settings.scanning.mode == ScanMode::BestEffort {
+                let why = if last {
+                    format!("{why}; not tried again")
+                } else {
+                    format!("{why}; trying again")
+                };
+                findings.scan = Some((Scan::Unscanned, Some(why)));
+            }
+        }
+        (outcome, findings)
+    }
+
+    fn judge(&self, job: &JobRow, result: Result<Finished, JobError>) -> (Outcome, Findings) {
         let label = job.kind.as_str();
         match result {
             Ok(Finished::Found(findings)) => (Outcome::Done, findings),

@@ -6,7 +6,7 @@
 use crate::{
     api::files::{get_file, DescribeFile, NewShareLink},
     format,
-    model::{FilePage, UploadView, Visibility, MAX_DESCRIPTION, MAX_TITLE},
+    model::{FilePage, Scan, UploadView, Visibility, MAX_DESCRIPTION, MAX_TITLE},
 };
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -61,16 +61,22 @@ fn FileView(file: FilePage, describe: ServerAction<DescribeFile>) -> impl IntoVi
         .as_ref()
         .map(|f| f.description.clone())
         .unwrap_or_default();
-    let shown = media(&upload, content);
+    let infected = upload.file.as_ref().is_some_and(|f| f.scan == Scan::Infected);
+    // An infected file's bytes are deleted: nothing to show, play or download.
+    let shown = (!infected).then(|| media(&upload, content));
+    let download = (!infected).then(|| {
+        view! { <p><a class="button" href=download download=upload.name.clone()>"Download"</a></p> }
+    });
     let processing = upload.file.as_ref().map(|f| f.processing.as_str());
+    let scan = upload.file.as_ref().map(|f| f.scan.as_str());
     let id = upload.id.clone();
     view! {
-        <article data-upload-id=id data-processing=processing>
+        <article data-upload-id=id data-processing=processing data-scan=scan>
             <h1>{title}</h1>
             {(!description.is_empty()).then(|| view! { <p class="description">{description}</p> })}
-            <div class="media">{shown}</div>
+            {shown.map(|shown| view! { <div class="media">{shown}</div> })}
             <Facts upload=upload.clone()/>
-            <p><a class="button" href=download download=upload.name.clone()>"Download"</a></p>
+            {download}
             {file.mine.then(|| view! { <OwnerControls upload file=file.clone() describe/> })}
         </article>
     }
@@ -103,6 +109,14 @@ fn Facts(upload: UploadView) -> impl IntoView {
     let details = file.as_ref().map(format::media_details).unwrap_or_default();
     let error = file.as_ref().and_then(|f| f.error.clone());
     let sha = file.as_ref().and_then(|f| f.sha256.clone());
+    let scan = file.as_ref().and_then(|f| {
+        let label = f.scan.label(f.scan_detail.as_deref())?;
+        Some(match f.scan {
+            Scan::Infected => format!("{label}. The file has been deleted."),
+            _ => label,
+        })
+    });
+    let scan_class = file.as_ref().map(|f| format!("scan scan-{}", f.scan.as_str()));
     view! {
         <dl class="facts">
             <dt>"Name"</dt><dd>{upload.name.clone()}</dd>
@@ -111,6 +125,7 @@ fn Facts(upload: UploadView) -> impl IntoView {
             <dt>"Status"</dt><dd class="status">{upload.status_word()}</dd>
             {(!details.is_empty()).then(|| view! { <dt>"Media"</dt><dd class="details">{details}</dd> })}
             {error.map(|e| view! { <dt>"Problem"</dt><dd class="reason">{e}</dd> })}
+            {scan.map(|s| view! { <dt>"Malware scan"</dt><dd class=scan_class>{s}</dd> })}
             {sha.map(|s| view! { <dt>"SHA-256"</dt><dd><code>{s}</code></dd> })}
         </dl>
     }

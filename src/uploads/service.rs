@@ -66,6 +66,8 @@ pub struct Arrival {
     pub job_attempts: u32,
     /// How long a file's jobs may wait while its owner's other uploads are on their way.
     pub job_yield: Duration,
+    /// Whether each file is also scanned for malware.
+    pub scan: crate::model::ScanMode,
     pub queued: Arc<Notify>,
     pub bell: crate::live::Bell,
     /// Rung when a delete doomed objects, so the outbox deletes them at once.
@@ -77,6 +79,7 @@ impl Default for Arrival {
         Self {
             job_attempts: 5,
             job_yield: Duration::ZERO,
+            scan: crate::model::ScanMode::Off,
             queued: Arc::default(),
             bell: crate::live::Bell::default(),
             outbox: db::outbox::Wake::default(),

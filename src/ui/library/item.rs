@@ -8,7 +8,7 @@ use super::{
 use crate::{
     api::delete_upload,
     format,
-    model::{Processing, UploadStatus, UploadView, Visibility},
+    model::{Processing, Scan, UploadStatus, UploadView, Visibility},
     ui::type_icon::TypeIcon,
 };
 use leptos::prelude::*;
@@ -93,13 +93,15 @@ fn Actions(row: Row, rows: Rows) -> impl IntoView {
     let state = Memo::new(move |_| {
         view.with(|u| {
             let audience = u.file.as_ref().map(|f| f.visibility).unwrap_or_default();
-            (u.status, u.name.clone(), audience)
+            let infected = u.file.as_ref().is_some_and(|f| f.scan == Scan::Infected);
+            (u.status, u.name.clone(), audience, infected)
         })
     });
     let id = row.id;
     move || {
-        let (status, name, audience) = state.get();
-        let arrived = status == UploadStatus::Uploaded;
+        let (status, name, audience, infected) = state.get();
+        // An infected file's bytes are gone: nothing to download or share.
+        let arrived = status == UploadStatus::Uploaded && !infected;
         let download = arrived.then(|| {
             let href = format!("/files/{id}/download");
             view! { <a href=href download=name.clone()>"Download"</a> }
@@ -146,6 +148,14 @@ fn steps(upload: &UploadView) -> Option<String> {
     })
 }
 
+/// Where the malware scan stands, when files are scanned.
+fn scan(upload: &UploadView) -> Option<impl IntoView> {
+    let file = upload.file.as_ref()?;
+    let label = file.scan.label(file.scan_detail.as_deref())?;
+    let class = format!("scan scan-{}", file.scan.as_str());
+    Some(view! { <small class=class>{label}</small> })
+}
+
 /// Every cell of a row but its box and actions, drawn from the upload as it is now.
 fn cells(upload: &UploadView) -> impl IntoView {
     let time = format::utc_time(upload.completed_at_ms.unwrap_or(upload.created_at_ms));
@@ -165,6 +175,7 @@ fn cells(upload: &UploadView) -> impl IntoView {
             {name_link(upload)}
             {details.map(|d| view! { <small class="details">{d}</small> })}
             {steps(upload).map(|s| view! { <small class="steps">{s}</small> })}
+            {scan(upload)}
             // Why it was rejected, expired or failed, where the person looks for their file.
             {reason.clone().map(|why| view! { <small class="reason">{why}</small> })}
         </td>
