@@ -26,8 +26,11 @@ pub fn FilePageView() -> impl IntoView {
         },
         |(id, key, _)| get_file(id, key),
     );
+    // As on the home page: tells scripts and tests that the page is interactive.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     view! {
-        <main class="file-page">
+        <main class="file-page" data-hydrated=move || hydrated.get().then_some("true")>
             <header class="page-head">
                 <a href="/">"Back to uploads"</a>
             </header>
