@@ -223,6 +223,7 @@ async fn run(config: Config) -> Result<(), String> {
         job_attempts: config.processing.attempts,
         job_yield: config.processing.yield_to_uploads,
         scan,
+        hls: config.processing.transcoding.enabled,
         queued: workers.queued.clone(),
         bell,
         outbox: outbox_wake,

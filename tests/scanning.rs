@@ -17,7 +17,9 @@ use std::time::Duration;
 
 fn clamd() -> String {
     std::env::var("HOIST_TEST_CLAMD").unwrap_or_else(|_| {
-        panic!("HOIST_TEST_CLAMD is not set: run the tests with scripts/test.sh, which starts clamd")
+        panic!(
+            "HOIST_TEST_CLAMD is not set: run the tests with scripts/test.sh, which starts clamd"
+        )
     })
 }
 
@@ -55,7 +57,12 @@ async fn scanned(app: &App, client: &reqwest::Client, id: &str) -> UploadView {
     }
 }
 
-async fn share(app: &App, client: &reqwest::Client, id: &str, visibility: &str) -> common::app::Answer {
+async fn share(
+    app: &App,
+    client: &reqwest::Client,
+    id: &str,
+    visibility: &str,
+) -> common::app::Answer {
     app.call(
         client,
         "describe_file",
@@ -102,7 +109,10 @@ async fn an_infected_file_is_named_deleted_from_the_store_and_can_neither_be_sha
     let view = scanned(&app, &owner, &id).await;
     let file = view.file.clone().expect("a file");
     assert_eq!(file.scan, Scan::Infected, "{file:?}");
-    assert_eq!(file.scan_detail.as_deref(), Some("Hoist.Test.EICAR.UNOFFICIAL"));
+    assert_eq!(
+        file.scan_detail.as_deref(),
+        Some("Hoist.Test.EICAR.UNOFFICIAL")
+    );
     assert_eq!(view.status_word(), "infected");
 
     // Its bytes leave the store; the row stays so that its owner reads why.
@@ -113,7 +123,13 @@ async fn an_infected_file_is_named_deleted_from_the_store_and_can_neither_be_sha
     let refused = share(&app, &owner, &id, "link").await;
     assert_eq!(refused.status, 410, "{refused:?}");
     assert!(matches!(refused.error(), ApiError::Infected { .. }));
-    assert!(refused.body.contains("infected (Hoist.Test.EICAR.UNOFFICIAL)"), "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("infected (Hoist.Test.EICAR.UNOFFICIAL)"),
+        "{}",
+        refused.body
+    );
     for door in ["download", "content", "thumbnail"] {
         let answer = owner
             .get(format!("{}/files/{id}/{door}", app.base))
@@ -124,8 +140,22 @@ async fn an_infected_file_is_named_deleted_from_the_store_and_can_neither_be_sha
     }
 
     // A clean file beside it is scanned clean and shared as usual.
-    let clean = upload(&app, &owner, "notes.txt", "text/plain", b"nothing to see here").await;
-    assert_eq!(scanned(&app, &owner, &clean).await.file.expect("a file").scan, Scan::Clean);
+    let clean = upload(
+        &app,
+        &owner,
+        "notes.txt",
+        "text/plain",
+        b"nothing to see here",
+    )
+    .await;
+    assert_eq!(
+        scanned(&app, &owner, &clean)
+            .await
+            .file
+            .expect("a file")
+            .scan,
+        Scan::Clean
+    );
     let shared = share(&app, &owner, &clean, "public").await;
     assert_eq!(shared.status, 200, "{shared:?}");
     let stranger = no_redirects();
@@ -144,8 +174,22 @@ async fn a_signature_deep_in_a_large_file_is_found_and_a_clean_large_file_is_cle
     const MIB: usize = 1 << 20;
     let app = App::start(&[("HOIST_SCAN", "best-effort"), ("HOIST_CLAMD", &clamd())]).await;
     let owner = app.browser();
-    let bad = upload(&app, &owner, "deep.bin", "application/octet-stream", &marked(24 * MIB, 20 * MIB)).await;
-    let good = upload(&app, &owner, "fine.bin", "application/octet-stream", &bytes(24 * MIB as u64, 3)).await;
+    let bad = upload(
+        &app,
+        &owner,
+        "deep.bin",
+        "application/octet-stream",
+        &marked(24 * MIB, 20 * MIB),
+    )
+    .await;
+    let good = upload(
+        &app,
+        &owner,
+        "fine.bin",
+        "application/octet-stream",
+        &bytes(24 * MIB as u64, 3),
+    )
+    .await;
     let bad = scanned(&app, &owner, &bad).await.file.expect("a file");
     assert_eq!(
         (bad.scan, bad.scan_detail.as_deref()),
@@ -164,7 +208,14 @@ async fn a_file_over_the_scan_limit_is_not_scanned_and_with_required_stays_unsha
     ])
     .await;
     let owner = app.browser();
-    let id = upload(&app, &owner, "big.bin", "application/octet-stream", &bytes(2 << 20, 5)).await;
+    let id = upload(
+        &app,
+        &owner,
+        "big.bin",
+        "application/octet-stream",
+        &bytes(2 << 20, 5),
+    )
+    .await;
     let file = scanned(&app, &owner, &id).await.file.expect("a file");
     assert_eq!(file.scan, Scan::Unscanned);
     assert_eq!(
@@ -174,7 +225,9 @@ async fn a_file_over_the_scan_limit_is_not_scanned_and_with_required_stays_unsha
     let refused = share(&app, &owner, &id, "link").await;
     assert_eq!(refused.status, 409, "{refused:?}");
     assert!(
-        refused.body.contains("could not be scanned: larger than the scanner's limit"),
+        refused
+            .body
+            .contains("could not be scanned: larger than the scanner's limit"),
         "{}",
         refused.body
     );
@@ -187,7 +240,10 @@ async fn a_file_over_the_scan_limit_is_not_scanned_and_with_required_stays_unsha
 async fn while_the_scanner_is_down_files_wait_or_go_unscanned_and_are_scanned_once_it_is_back() {
     let port = free_port();
     let address = format!("tcp://127.0.0.1:{port}");
-    let quick = [("HOIST_CLAMD", address.as_str()), ("HOIST_JOB_BACKOFF", "1s")];
+    let quick = [
+        ("HOIST_CLAMD", address.as_str()),
+        ("HOIST_JOB_BACKOFF", "1s"),
+    ];
     let required = App::start(&[quick.as_slice(), &[("HOIST_SCAN", "required")]].concat()).await;
     let best = App::start(&[quick.as_slice(), &[("HOIST_SCAN", "best-effort")]].concat()).await;
     let (a, b) = (required.browser(), best.browser());
@@ -198,7 +254,10 @@ async fn while_the_scanner_is_down_files_wait_or_go_unscanned_and_are_scanned_on
     let file = scanned(&best, &b, &unscanned).await.file.expect("a file");
     assert_eq!(file.scan, Scan::Unscanned, "{file:?}");
     let why = file.scan_detail.unwrap_or_default();
-    assert!(why.contains("the scanner is not answering") && why.ends_with("trying again"), "{why}");
+    assert!(
+        why.contains("the scanner is not answering") && why.ends_with("trying again"),
+        "{why}"
+    );
     assert_eq!(share(&best, &b, &unscanned, "public").await.status, 200);
 
     // Required: pending, and neither shareable nor visible to others.
@@ -206,21 +265,36 @@ async fn while_the_scanner_is_down_files_wait_or_go_unscanned_and_are_scanned_on
     assert_eq!(file.scan, Scan::Pending);
     let refused = share(&required, &a, &waiting, "link").await;
     assert_eq!(refused.status, 409, "{refused:?}");
-    assert!(refused.body.contains("it is being scanned now"), "{}", refused.body);
+    assert!(
+        refused.body.contains("it is being scanned now"),
+        "{}",
+        refused.body
+    );
 
     // The scanner comes back on that port: both files are scanned at their next try.
     let dir = tempfile::tempdir().expect("temp dir");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/local-clamd.sh");
     let started = std::process::Command::new(script)
-        .args(["start", &dir.path().display().to_string(), &port.to_string()])
+        .args([
+            "start",
+            &dir.path().display().to_string(),
+            &port.to_string(),
+        ])
         .status()
         .expect("the script runs");
     assert!(started.success());
     let _stop = Stop(dir.path().to_path_buf());
     for (app, client, id) in [(&required, &a, &waiting), (&best, &b, &unscanned)] {
-        eventually(Duration::from_secs(60), "the file is scanned clean", || async move {
-            row(app, client, id).await.file.is_some_and(|f| f.scan == Scan::Clean)
-        })
+        eventually(
+            Duration::from_secs(60),
+            "the file is scanned clean",
+            || async move {
+                row(app, client, id)
+                    .await
+                    .file
+                    .is_some_and(|f| f.scan == Scan::Clean)
+            },
+        )
         .await;
     }
     assert_eq!(share(&required, &a, &waiting, "link").await.status, 200);

@@ -95,7 +95,23 @@ ensure_build_tools() {
   done
   [ "$failed" = 0 ] || die "a tool failed to install (logs in $TOOLS_DIR/logs)"
   ensure_media_tools
+  ensure_player
   say "cargo-leptos, wasm-bindgen $bindgen, wasm-opt and Garage $GARAGE_VERSION are ready"
+}
+
+# The video player's one dependency, hls.js, from npm (player/package-lock.json pins it), copied
+# into the site's assets (public/vendor, not in git) before any build.
+ensure_player() {
+  local lock="$ROOT/player/package-lock.json" stamp="$ROOT/player/node_modules/.package-lock.json"
+  local vendored="$ROOT/public/vendor/hls.light.min.js"
+  if [ ! -d "$ROOT/player/node_modules/hls.js" ] || [ "$lock" -nt "$stamp" ]; then
+    step "Installing the video player's package (hls.js)"
+    (cd "$ROOT/player" && npm ci --silent --no-fund --no-audit) || die "npm ci failed in player/"
+  fi
+  if [ ! -f "$vendored" ] || [ "$ROOT/player/node_modules/hls.js/package.json" -nt "$vendored" ]; then
+    mkdir -p "$ROOT/public/vendor"
+    cp "$ROOT/player/node_modules/hls.js/dist/hls.light.min.js" "$vendored"
+  fi
 }
 
 # ffmpeg makes video posters; without it that job is skipped, so the app runs either way, but the

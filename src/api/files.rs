@@ -65,7 +65,9 @@ pub mod ssr {
 
     pub fn failed(e: FileError) -> ApiError {
         match e {
-            FileError::NotFound | FileError::NoThumbnail => ApiError::NotFound,
+            FileError::NotFound | FileError::NoThumbnail | FileError::NoLadder => {
+                ApiError::NotFound
+            }
             FileError::BadTitle { max } => ApiError::BadTitle { max },
             FileError::BadDescription { max } => ApiError::BadDescription { max },
             FileError::Infected { signature } => ApiError::Infected { signature },

@@ -2,8 +2,8 @@
 //! its owner says of it. Every change here writes its event in the same transaction.
 
 pub use super::views::{changed, find, for_uploads, full_view, FileRow};
-use super::{Conn, Pool};
 use super::{jobs, uploads, DbResult};
+use super::{Conn, Pool};
 use crate::model::{Scan, Visibility};
 
 /// The pardon and what follows it, in one transaction: the upload is marked uploaded (off
@@ -34,12 +34,20 @@ pub async fn arrive(
         "INSERT INTO files (upload_id, processing, title, share_key, updated_at, sha256, scan) \
          SELECT id, $1, name, $2, $3, $5, $6 FROM uploads WHERE id = $4",
     )
-    .bind(if processing.is_empty() { "ready" } else { "queued" })
+    .bind(if processing.is_empty() {
+        "ready"
+    } else {
+        "queued"
+    })
     .bind(share_key)
     .bind(now)
     .bind(upload_id)
     .bind(sha256)
-    .bind(if scan.is_empty() { Scan::Off } else { Scan::Pending })
+    .bind(if scan.is_empty() {
+        Scan::Off
+    } else {
+        Scan::Pending
+    })
     .execute(&mut *tx)
     .await?;
     let run_at = jobs::first_run_at(&mut tx, upload_id, now, hold_ms).await?;
@@ -227,9 +235,10 @@ pub async fn share_stored(
     .bind(&row.name)
     .bind(uuid::Uuid::new_v4().simple().to_string())
     .bind(now)
-    .bind(source)
+    .bind(&source)
     .execute(&mut *tx)
     .await?;
+    super::renditions::copy(&mut tx, &source, &row.id, now).await?;
     changed(&mut tx, &row.id, now).await?;
     tx.commit().await?;
     Ok(true)
@@ -353,5 +362,14 @@ pub async fn quarantine(tx: &mut Conn, upload_id: &str, signature: &str, now: i6
         .await?;
         changed(tx, id, now).await?;
     }
+    let mut renditions = Vec::new();
+    for (id, _) in &files {
+        renditions.extend(super::renditions::keys_of(tx, id).await?);
+        sqlx::query("DELETE FROM renditions WHERE upload_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    doomed.extend(renditions.iter().map(String::as_str));
     super::outbox::doom(tx, &doomed, now).await
 }

@@ -277,6 +277,8 @@ pub struct Findings {
     pub thumbnail_key: Option<String>,
     /// The scan's verdict and its detail (the signature, or why it could not scan).
     pub scan: Option<(Scan, Option<String>)>,
+    /// Jobs of these kinds to queue for the file now (a ladder's lower rungs).
+    pub follow_up: Vec<&'static str>,
 }
 
 /// Ends a run: the outcome, what it found, the file's processing state and its event, in one
@@ -345,6 +347,18 @@ pub async fn finish(
         }
         None => {}
     }
+    if !findings.follow_up.is_empty() {
+        let attempts = u32::try_from(job.max_attempts).unwrap_or(1);
+        enqueue(
+            &mut tx,
+            &job.upload_id,
+            &findings.follow_up,
+            attempts,
+            now,
+            now,
+        )
+        .await?;
+    }
     settle(&mut tx, job, outcome, now).await?;
     tx.commit().await?;
     Ok(true)
@@ -363,7 +377,8 @@ async fn settle(tx: &mut Conn, job: &JobRow, outcome: &Outcome, now: i64) -> DbR
     let finished = (state != "queued").then_some(now);
     sqlx::query(
         "UPDATE jobs SET state = $1, error = $2, run_at = COALESCE($3, run_at), \
-           finished_at = $4, worker = NULL, lease_until = NULL, deaths = deaths + $5 \
+           finished_at = $4, worker = NULL, lease_until = NULL, deaths = deaths + $5, \
+           progress = NULL \
          WHERE id = $6",
     )
     .bind(state)
@@ -403,6 +418,31 @@ async fn settle(tx: &mut Conn, job: &JobRow, outcome: &Outcome, now: i64) -> DbR
     .execute(&mut *tx)
     .await?;
     views::changed(tx, &job.upload_id, now).await
+}
+
+/// How far a running job has got (0–100), and the file's event that says so. Nothing if the
+/// job is no longer this worker's.
+pub async fn progress(
+    pool: &Pool,
+    job: &JobRow,
+    worker: &str,
+    percent: u8,
+    now: i64,
+) -> DbResult<()> {
+    let mut tx = pool.begin_for_upload(&job.upload_id).await?;
+    let done = sqlx::query(
+        "UPDATE jobs SET progress = $1 WHERE id = $2 AND worker = $3 AND state = 'running'",
+    )
+    .bind(i64::from(percent))
+    .bind(job.id)
+    .bind(worker)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() > 0 {
+        views::changed(&mut tx, &job.upload_id, now).await?;
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 /// How many jobs are in `state` (`queued` or `running`), by kind: the queue's depth, as

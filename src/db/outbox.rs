@@ -87,10 +87,14 @@ pub async fn delete_upload(pool: &Pool, id: &str, owner: &str, now: i64) -> DbRe
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
+    let renditions = super::renditions::keys_of(&mut tx, id).await?;
     sqlx::query("DELETE FROM uploads WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    // Its renditions' rows went with it; a copy of the file may still name their objects.
+    let named: Vec<&str> = renditions.iter().map(String::as_str).collect();
+    super::renditions::doom_unnamed(&mut tx, &named, now).await?;
     let mut doomed = Vec::new();
     // A closed upload's object was purged when it closed; only an arrived one has bytes.
     if row.status == UploadStatus::Uploaded {
@@ -161,7 +165,10 @@ pub async fn still_named(pool: &Pool, key: &str) -> DbResult<bool> {
         "SELECT CASE WHEN EXISTS (SELECT 1 FROM uploads u WHERE u.object_key = $1 \
              AND NOT EXISTS (SELECT 1 FROM files f \
                WHERE f.upload_id = u.id AND f.scan = 'infected')) \
-           OR EXISTS (SELECT 1 FROM files WHERE thumbnail_key = $1) THEN 1 ELSE 0 END",
+           OR EXISTS (SELECT 1 FROM files WHERE thumbnail_key = $1) \
+           OR EXISTS (SELECT 1 FROM renditions r WHERE r.object_key = $1 \
+             AND NOT EXISTS (SELECT 1 FROM files f \
+               WHERE f.upload_id = r.upload_id AND f.scan = 'infected')) THEN 1 ELSE 0 END",
     )
     .bind(key)
     .fetch_one(pool)

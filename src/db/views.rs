@@ -22,6 +22,10 @@ pub struct FileRow {
     pub share_key: String,
     pub scan: Scan,
     pub scan_detail: Option<String>,
+    /// The furthest a running job of the file has got (transcodes report it).
+    pub progress: Option<i64>,
+    /// Renditions of its HLS ladder ready to play.
+    pub rungs: i64,
     pub jobs_done: i64,
     pub jobs_total: i64,
 }
@@ -31,6 +35,10 @@ macro_rules! file_columns {
         "f.upload_id, f.processing, f.error, f.sha256, f.width, f.height, f.duration_ms, \
          f.codecs, f.thumbnail_key, f.title, f.description, f.visibility, f.share_key, \
          f.scan, f.scan_detail, \
+         (SELECT MAX(j.progress) FROM jobs j WHERE j.upload_id = f.upload_id \
+            AND j.state = 'running') AS progress, \
+         (SELECT COUNT(*) FROM renditions r WHERE r.upload_id = f.upload_id \
+            AND r.playlist IS NOT NULL) AS rungs, \
          (SELECT COUNT(*) FROM jobs j WHERE j.upload_id = f.upload_id \
             AND j.state IN ('done', 'skipped')) AS jobs_done, \
          (SELECT COUNT(*) FROM jobs j WHERE j.upload_id = f.upload_id) AS jobs_total"
@@ -56,6 +64,10 @@ impl FileRow {
             visibility: self.visibility,
             scan: self.scan,
             scan_detail: self.scan_detail.clone(),
+            progress: self
+                .progress
+                .and_then(|p| u8::try_from(p.clamp(0, 100)).ok()),
+            rungs: u32::try_from(self.rungs).unwrap_or(0),
         }
     }
 }

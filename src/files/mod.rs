@@ -6,12 +6,14 @@ use crate::{
     clock::SharedClock,
     db::{self, files::FileRow, uploads::UploadRow, DbError, Pool},
     model::{
-        FilePage, Scan, ScanMode, UploadStatus, UploadView, Visibility, MAX_DESCRIPTION,
-        MAX_TITLE,
+        FilePage, Scan, ScanMode, UploadStatus, UploadView, Visibility, MAX_DESCRIPTION, MAX_TITLE,
     },
     storage::{s3::S3Store, ObjectStore, StorageError},
 };
 use std::time::Duration;
+
+mod hls;
+pub use hls::{HlsAnswer, HlsPart};
 
 /// How long a URL for viewing, playing or downloading lasts. A player whose URL lapsed
 /// mid-film asks `/files/{id}/content` again and is sent a fresh one.
@@ -26,6 +28,9 @@ pub enum FileError {
     NotFound,
     #[error("no thumbnail yet")]
     NoThumbnail,
+    /// No HLS ladder (or not this rung of it) yet.
+    #[error("no ladder yet")]
+    NoLadder,
     #[error("the title must be 1 to {max} characters")]
     BadTitle { max: usize },
     #[error("the description must be at most {max} characters")]

@@ -92,6 +92,12 @@ pub struct FileInfo {
     pub scan: super::Scan,
     #[serde(default)]
     pub scan_detail: Option<String>,
+    /// How far its running transcode has got, in percent.
+    #[serde(default)]
+    pub progress: Option<u8>,
+    /// Renditions of its HLS ladder ready to play (0: it plays as uploaded).
+    #[serde(default)]
+    pub rungs: u32,
 }
 
 /// One event on `/events`. Its `id:` is the database's, so a client that reconnects with

@@ -149,7 +149,8 @@ async fn decode(request: &Request) -> Result<(Answer, Vec<u8>), JobError> {
                 poster::Poster::Skipped(why) => Ok((Answer::Skipped { why }, Vec::new())),
             }
         }
-        Some(JobKind::Hash | JobKind::Scan) | None => Err(JobError::Unreadable {
+        Some(JobKind::Hash | JobKind::Scan | JobKind::Hls | JobKind::Hls720 | JobKind::Hls360)
+        | None => Err(JobError::Unreadable {
             what: "the job",
             why: format!("the decoder runs no job {:?}", request.kind),
         }),

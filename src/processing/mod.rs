@@ -8,7 +8,9 @@
 
 mod boxes;
 pub mod decode;
+mod ffmpeg;
 mod hash;
+pub mod hls;
 pub mod isolation;
 mod media;
 mod poster;
@@ -18,6 +20,7 @@ mod settings;
 mod thumbnail;
 pub mod worker;
 
+pub use hls::TranscodeSettings;
 pub use scan::{Clamd, ScanSettings};
 pub use settings::{Isolation, ProcessingSettings};
 pub use worker::Workers;
@@ -36,15 +39,23 @@ pub enum JobKind {
     Poster,
     /// A malware scan by ClamAV (`HOIST_SCAN`).
     Scan,
+    /// A video's HLS ladder: its top rung, then the lower rungs queued.
+    Hls,
+    /// The ladder's 720p and 360p rungs, cut where its top is.
+    Hls720,
+    Hls360,
 }
 
 impl JobKind {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 8] = [
         Self::Hash,
         Self::Thumbnail,
         Self::Media,
         Self::Poster,
         Self::Scan,
+        Self::Hls,
+        Self::Hls720,
+        Self::Hls360,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -54,6 +65,18 @@ impl JobKind {
             Self::Media => "media",
             Self::Poster => "poster",
             Self::Scan => crate::db::jobs::SCAN,
+            Self::Hls => hls::TOP,
+            Self::Hls720 => "hls-720",
+            Self::Hls360 => "hls-360",
+        }
+    }
+
+    /// The ladder's rung a lower-rung job makes.
+    pub const fn rung(self) -> Option<u32> {
+        match self {
+            Self::Hls720 => Some(720),
+            Self::Hls360 => Some(360),
+            _ => None,
         }
     }
 
@@ -63,7 +86,7 @@ impl JobKind {
 }
 
 /// The jobs a file of this (verified) type gets, in the order they are queued.
-pub fn jobs_for(content_type: &str, scan: ScanMode) -> Vec<JobKind> {
+pub fn jobs_for(content_type: &str, scan: ScanMode, hls: bool) -> Vec<JobKind> {
     let t = content_type.to_ascii_lowercase();
     let mut jobs = vec![JobKind::Hash];
     if thumbnail::can_read(&t) {
@@ -74,6 +97,9 @@ pub fn jobs_for(content_type: &str, scan: ScanMode) -> Vec<JobKind> {
     }
     if t.starts_with("video/") {
         jobs.push(JobKind::Poster);
+        if hls {
+            jobs.push(JobKind::Hls);
+        }
     }
     if scan.scans() {
         jobs.push(JobKind::Scan);
@@ -134,11 +160,9 @@ impl JobError {
             | Self::Deadline(_) => true,
             Self::Decoded { permanent, .. } => *permanent,
             Self::Died(death) => death.is_permanent(),
-            Self::Storage(_)
-            | Self::Db(_)
-            | Self::Tool(_)
-            | Self::Scanner(_)
-            | Self::Thread(_) => false,
+            Self::Storage(_) | Self::Db(_) | Self::Tool(_) | Self::Scanner(_) | Self::Thread(_) => {
+                false
+            }
         }
     }
 
@@ -172,14 +196,21 @@ mod tests {
     fn each_type_gets_its_jobs() {
         use JobKind::*;
         let off = ScanMode::Off;
-        assert_eq!(jobs_for("image/png", off), [Hash, Thumbnail]);
-        assert_eq!(jobs_for("image/svg+xml", off), [Hash]);
-        assert_eq!(jobs_for("video/mp4", off), [Hash, Media, Poster]);
-        assert_eq!(jobs_for("video/webm", off), [Hash, Poster]);
-        assert_eq!(jobs_for("audio/mp4", off), [Hash, Media]);
-        assert_eq!(jobs_for("application/octet-stream", off), [Hash]);
-        assert_eq!(jobs_for("image/svg+xml", ScanMode::BestEffort), [Hash, Scan]);
-        assert_eq!(jobs_for("text/plain", ScanMode::Required), [Hash, Scan]);
+        assert_eq!(jobs_for("image/png", off, true), [Hash, Thumbnail]);
+        assert_eq!(jobs_for("image/svg+xml", off, false), [Hash]);
+        assert_eq!(jobs_for("video/mp4", off, false), [Hash, Media, Poster]);
+        assert_eq!(jobs_for("video/mp4", off, true), [Hash, Media, Poster, Hls]);
+        assert_eq!(jobs_for("video/webm", off, false), [Hash, Poster]);
+        assert_eq!(jobs_for("audio/mp4", off, false), [Hash, Media]);
+        assert_eq!(jobs_for("application/octet-stream", off, false), [Hash]);
+        assert_eq!(
+            jobs_for("image/svg+xml", ScanMode::BestEffort, false),
+            [Hash, Scan]
+        );
+        assert_eq!(
+            jobs_for("text/plain", ScanMode::Required, false),
+            [Hash, Scan]
+        );
         for kind in JobKind::ALL {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
         }

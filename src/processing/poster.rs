@@ -8,7 +8,11 @@
 //! environment, and rlimits on memory, CPU time and file writes. Past the job's deadline it is
 //! killed and the job fails for good.
 
-use super::{thumbnail::SIDE, thumbnail_key, Finished, JobError, ProcessingSettings};
+use super::{
+    ffmpeg::{demuxer, judge, protocols, tail},
+    thumbnail::SIDE,
+    thumbnail_key, Finished, JobError, ProcessingSettings,
+};
 use crate::{db::jobs::Findings, storage::s3::S3Store};
 use std::{process::Stdio, time::Duration};
 use tokio::{
@@ -18,38 +22,10 @@ use tokio::{
 
 /// A poster is a ≤ 320 px JPEG of a few KiB; ffmpeg writing more is not making one.
 const MAX_JPEG: usize = 4 << 20;
-/// The end of ffmpeg's error output kept for the reason (its last line says why).
-const STDERR_TAIL: usize = 4 << 10;
 /// Enough for the mov and matroska demuxers to find a video stream's parameters in any sane
 /// file; the default (5 MB, 5 s) lets a crafted one make ffmpeg read and decode much more.
 const PROBE_BYTES: &str = "1048576";
 const ANALYZE_MICROSECONDS: &str = "2000000";
-
-/// The demuxer for a verified media type: ffmpeg is never left to guess from the bytes.
-fn demuxer(content_type: &str) -> Option<&'static str> {
-    Some(match content_type {
-        "video/mp4" | "video/quicktime" | "video/x-m4v" | "video/3gpp" | "video/3gpp2" => "mov",
-        "video/webm" | "video/x-matroska" | "video/matroska" => "matroska",
-        "video/x-msvideo" | "video/avi" => "avi",
-        "video/mpeg" => "mpeg",
-        "video/mp2t" => "mpegts",
-        "video/ogg" => "ogg",
-        "video/x-flv" => "flv",
-        "video/x-ms-wmv" | "video/x-ms-asf" => "asf",
-        _ => return None,
-    })
-}
-
-/// The protocols ffmpeg may open for `url`: exactly its scheme's stack.
-fn protocols(url: &str) -> Option<&'static str> {
-    if url.starts_with("https://") {
-        Some("https,tls,tcp")
-    } else if url.starts_with("http://") {
-        Some("http,tcp")
-    } else {
-        None
-    }
-}
 
 /// How an ffmpeg is fenced in, as the settings say; handed to the decoding child as it is.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -149,26 +125,6 @@ pub(super) async fn poster_of(
     }
 }
 
-/// ffmpeg says why it failed only in words: trouble reaching the store is worth another try,
-/// anything else (a damaged or unsupported video) would fail the same way again.
-fn judge(why: String) -> JobError {
-    const TRANSIENT: [&str; 5] = [
-        "Connection refused",
-        "Connection reset",
-        "timed out",
-        "Server returned 5",
-        "I/O error",
-    ];
-    if TRANSIENT.iter().any(|t| why.contains(t)) {
-        JobError::Tool(why)
-    } else {
-        JobError::Unreadable {
-            what: "the video",
-            why: format!("ffmpeg: {why}"),
-        }
-    }
-}
-
 /// The rlimits an ffmpeg runs under.
 #[derive(Clone, Copy)]
 struct Limits {
@@ -237,50 +193,10 @@ impl Run<'_> {
             .args(["-f", self.format, "-ss", at, "-i", self.url])
             .args(["-frames:v", "1", "-vf", &scale, "-threads", &self.threads])
             .args(["-f", "image2", "-c:v", "mjpeg", "pipe:1"])
-            // The server's environment holds the store's and the database's credentials.
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let Limits {
-            memory,
-            cpu_seconds,
-        } = self.limits;
-        let limits = [
-            (libc::RLIMIT_AS, memory, memory),
-            (libc::RLIMIT_CPU, cpu_seconds, cpu_seconds.saturating_add(1)),
-            (libc::RLIMIT_FSIZE, 0, 0),
-            (libc::RLIMIT_CORE, 0, 0),
-        ];
-        // SAFETY: the closure runs in the forked child before exec, where only
-        // async-signal-safe calls are sound: it calls getrlimit and setrlimit (both are) on
-        // numbers computed before the fork, allocating nothing.
-        unsafe {
-            command.pre_exec(move || {
-                for (resource, soft, hard) in limits {
-                    // Never above what this process may have (the decoding child runs under
-                    // limits of its own): asking for more would fail the spawn.
-                    let mut current = libc::rlimit {
-                        rlim_cur: 0,
-                        rlim_max: 0,
-                    };
-                    if libc::getrlimit(resource, &mut current) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    let hard = (hard as libc::rlim_t).min(current.rlim_max);
-                    let limit = libc::rlimit {
-                        rlim_cur: (soft as libc::rlim_t).min(hard),
-                        rlim_max: hard,
-                    };
-                    if libc::setrlimit(resource, &limit) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
+            .stderr(Stdio::piped());
+        super::ffmpeg::limit(&mut command, self.limits.memory, self.limits.cpu_seconds, 0);
         command
     }
 
@@ -324,42 +240,4 @@ async fn bounded(from: impl AsyncRead + Unpin) -> Result<Vec<u8>, FrameError> {
         )));
     }
     Ok(out)
-}
-
-/// The last [`STDERR_TAIL`] bytes of `from`, read to its end.
-async fn tail(mut from: impl AsyncRead + Unpin) -> Vec<u8> {
-    let mut kept = Vec::with_capacity(2 * STDERR_TAIL);
-    let mut chunk = [0u8; 4096];
-    while let Ok(n) = from.read(&mut chunk).await {
-        if n == 0 {
-            break;
-        }
-        kept.extend_from_slice(&chunk[..n]);
-        if kept.len() > 2 * STDERR_TAIL {
-            kept.drain(..kept.len() - STDERR_TAIL);
-        }
-    }
-    if kept.len() > STDERR_TAIL {
-        kept.drain(..kept.len() - STDERR_TAIL);
-    }
-    kept
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_demuxer_and_protocols_come_from_what_was_verified() {
-        assert_eq!(demuxer("video/mp4"), Some("mov"));
-        assert_eq!(demuxer("video/quicktime"), Some("mov"));
-        assert_eq!(demuxer("video/webm"), Some("matroska"));
-        assert_eq!(demuxer("application/vnd.apple.mpegurl"), None);
-        assert_eq!(
-            protocols("https://s3.example/k?X-Amz-Signature=1"),
-            Some("https,tls,tcp")
-        );
-        assert_eq!(protocols("http://127.0.0.1:3900/k"), Some("http,tcp"));
-        assert_eq!(protocols("file:///etc/passwd"), None);
-    }
 }

@@ -31,20 +31,26 @@ pub struct ScanSettings {
     /// Whether verified files are scanned for malware by ClamAV: `off`, `best-effort` (a file
     /// the scanner could not scan is treated as any other) or `required` (only a clean file
     /// may be shared, downloaded by others or stored once with its twin).
-    #[arg(long = "scan", env = "HOIST_SCAN", default_value = "off", value_enum)]
+    #[arg(
+        id = "scan",
+        long = "scan",
+        env = "HOIST_SCAN",
+        default_value = "off",
+        value_enum
+    )]
     pub mode: ScanMode,
     /// The scanner's address: `tcp://host:port`, or the path of its socket (Debian's
     /// `clamav-daemon` listens on the default).
-    #[arg(long = "clamd", env = "HOIST_CLAMD", default_value = "/var/run/clamav/clamd.ctl", value_parser = Clamd::parse)]
+    #[arg(id = "clamd", long = "clamd", env = "HOIST_CLAMD", default_value = "/var/run/clamav/clamd.ctl", value_parser = Clamd::parse)]
     pub clamd: Clamd,
     /// Files larger than this are not sent to the scanner and show "not scanned". clamd's own
     /// `StreamMaxLength` and `MaxFileSize` must be at least this (with `AlertExceedsMax yes`,
     /// clamd reports what it skipped instead of calling it clean).
-    #[arg(long = "scan-max-size", env = "HOIST_SCAN_MAX_SIZE", default_value = "100MiB", value_parser = parse::size)]
+    #[arg(id = "scan-max-size", long = "scan-max-size", env = "HOIST_SCAN_MAX_SIZE", default_value = "100MiB", value_parser = parse::size)]
     pub max_size: u64,
     /// One scan's time, the transfer from the store included; past it the file shows "not
     /// scanned".
-    #[arg(long = "scan-time-limit", env = "HOIST_SCAN_TIME_LIMIT", default_value = "10m", value_parser = parse::duration)]
+    #[arg(id = "scan-time-limit", long = "scan-time-limit", env = "HOIST_SCAN_TIME_LIMIT", default_value = "10m", value_parser = parse::duration)]
     pub time_limit: Duration,
 }
 
@@ -121,7 +127,8 @@ pub async fn run(
             ),
         );
     }
-    let scanned = tokio::time::timeout(settings.time_limit, scan(store, key, size, &settings.clamd));
+    let scanned =
+        tokio::time::timeout(settings.time_limit, scan(store, key, size, &settings.clamd));
     let verdict = match scanned.await {
         Ok(answer) => answer?,
         Err(_) => {
@@ -186,10 +193,7 @@ async fn send<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Answer, JobError> {
     let sent = stream_object(&mut clamd, store, key, size).await;
     let mut said = Vec::new();
-    let read = (&mut clamd)
-        .take(MAX_ANSWER)
-        .read_to_end(&mut said)
-        .await;
+    let read = (&mut clamd).take(MAX_ANSWER).read_to_end(&mut said).await;
     match (sent, read) {
         // The store failed: what clamd said of half a file means nothing.
         (Err(Sent::Store(e)), _) => Err(e),
@@ -219,7 +223,9 @@ async fn stream_object<S: AsyncWrite + Unpin>(
             .read_range(key, at, len)
             .await
             .map_err(|e| Sent::Store(e.into()))?
-            .ok_or_else(|| Sent::Store(StorageError::Refused(format!("no object at {key}")).into()))?;
+            .ok_or_else(|| {
+                Sent::Store(StorageError::Refused(format!("no object at {key}")).into())
+            })?;
         let mut got = 0;
         while let Some(chunk) = body
             .try_next()
@@ -241,7 +247,10 @@ async fn stream_object<S: AsyncWrite + Unpin>(
         }
         at += len;
     }
-    clamd.write_all(&0u32.to_be_bytes()).await.map_err(Sent::Clamd)?;
+    clamd
+        .write_all(&0u32.to_be_bytes())
+        .await
+        .map_err(Sent::Clamd)?;
     clamd.flush().await.map_err(Sent::Clamd)
 }
 
@@ -273,7 +282,13 @@ mod tests {
             Clamd::parse("/run/clamav/clamd.ctl"),
             Ok(Clamd::Socket("/run/clamav/clamd.ctl".into()))
         );
-        for bad in ["tcp://host", "tcp://:3310", "clamd:3310", "relative/path", ""] {
+        for bad in [
+            "tcp://host",
+            "tcp://:3310",
+            "clamd:3310",
+            "relative/path",
+            "",
+        ] {
             assert!(Clamd::parse(bad).is_err(), "{bad}");
         }
     }

@@ -60,6 +60,8 @@ pub struct ProcessingSettings {
     pub deadline: Duration,
     #[command(flatten)]
     pub scanning: super::ScanSettings,
+    #[command(flatten)]
+    pub transcoding: super::TranscodeSettings,
 }
 
 /// 0 (no waiting) up to ten minutes: a thumbnail held longer looks lost.

@@ -3,7 +3,7 @@
 //! itself (a damaged file) fails at once.
 
 use super::{
-    hash, isolation::Isolated, media, poster, scan, thumbnail, Finished, Isolation, JobError,
+    hash, hls, isolation::Isolated, media, poster, scan, thumbnail, Finished, Isolation, JobError,
     JobKind, ProcessingSettings,
 };
 use crate::{
@@ -131,7 +131,7 @@ impl Workers {
         self.bell.ring();
         let started = std::time::Instant::now();
         let result = tokio::select! {
-            result = self.perform(&job) => Some(result),
+            result = self.perform(&job, me) => Some(result),
             () = self.keep_lease(&job, me) => None,
         };
         let Some(result) = result else {
@@ -185,7 +185,8 @@ impl Workers {
     async fn fold(&self, upload_id: &str) -> Result<(), db::DbError> {
         let require_clean = self.settings.scanning.mode == ScanMode::Required;
         let now = self.clock.now_ms();
-        let Some(unused) = db::files::fold_into_twin(&self.db, upload_id, now, require_clean).await?
+        let Some(unused) =
+            db::files::fold_into_twin(&self.db, upload_id, now, require_clean).await?
         else {
             return Ok(());
         };
@@ -195,6 +196,36 @@ impl Workers {
             "worker: content stored once; its second object goes"
         );
         Ok(())
+    }
+
+    /// What a job that knows how far it has got calls with its percentage: at most one write
+    /// (and one event) a second, each in a task of its own so that ffmpeg's pipe is never
+    /// held up by the database.
+    fn reporter(&self, job: &JobRow, me: &str) -> impl FnMut(u8) {
+        let (db, clock, bell) = (self.db.clone(), self.clock.clone(), self.bell.clone());
+        let (job, me) = (job.clone(), me.to_string());
+        let mut last: Option<(std::time::Instant, u8)> = None;
+        move |percent| {
+            let due = last
+                .is_none_or(|(at, was)| percent > was && at.elapsed() >= Duration::from_secs(1));
+            if !due {
+                return;
+            }
+            last = Some((std::time::Instant::now(), percent));
+            let (db, clock, bell, job, me) = (
+                db.clone(),
+                clock.clone(),
+                bell.clone(),
+                job.clone(),
+                me.clone(),
+            );
+            tokio::spawn(async move {
+                match db::jobs::progress(&db, &job, &me, percent, clock.now_ms()).await {
+                    Ok(()) => bell.ring(),
+                    Err(error) => tracing::debug!(%error, "worker: progress not recorded"),
+                }
+            });
+        }
     }
 
     /// Renews the lease every third of its length; returns only if it was lost.
@@ -212,7 +243,7 @@ impl Workers {
         }
     }
 
-    async fn perform(&self, job: &JobRow) -> Result<Finished, JobError> {
+    async fn perform(&self, job: &JobRow, me: &str) -> Result<Finished, JobError> {
         let Some(kind) = JobKind::parse(&job.kind) else {
             return Err(JobError::Unreadable {
                 what: "the job",
@@ -228,6 +259,25 @@ impl Workers {
             // only passes the bytes to clamd, which parses them in its own.
             (JobKind::Hash, _) => hash::run(&self.store, key, size).await,
             (JobKind::Scan, _) => scan::run(&self.store, key, size, &self.settings.scanning).await,
+            // ffmpeg is the parser here, in processes of its own under limits (`hls`); the
+            // worker only streams the renditions it wrote to the store.
+            (JobKind::Hls | JobKind::Hls720 | JobKind::Hls360, _) => {
+                let ladder = hls::Ladder {
+                    store: &self.store,
+                    db: &self.db,
+                    clock: &self.clock,
+                    settings: &self.settings.transcoding,
+                    ffmpeg: &self.settings.ffmpeg,
+                    upload_id: &job.upload_id,
+                    object_key: key,
+                    content_type: &upload.content_type,
+                };
+                let report = self.reporter(job, me);
+                match kind.rung() {
+                    Some(height) => ladder.rung(height, report).await,
+                    None => ladder.top(report).await,
+                }
+            }
             (_, Some(isolated)) => {
                 isolated
                     .run(&self.store, kind, key, size, &upload.content_type)

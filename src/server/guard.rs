@@ -168,7 +168,8 @@ pub async fn server_fn_status(request: Request, next: Next) -> Response {
 /// Sets the page's Content-Security-Policy: scripts only from this site plus the one inline
 /// hydration script Leptos marks with this response's nonce; WebAssembly allowed to compile;
 /// requests only to this site and the bucket; never inside a frame. Images may also be
-/// `blob:` addresses: the queue's pictures of picked files, made by the page's own script.
+/// `blob:` addresses: the queue's pictures of picked files, made by the page's own script; and
+/// media too: the video player feeds its `<video>` through a Media Source (`blob:`).
 pub fn content_security_policy() {
     use leptos::prelude::use_context;
     let (Some(response), Some(state)) = (
@@ -192,7 +193,7 @@ pub fn content_security_policy() {
     };
     let policy = format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{nonce}; \
-         style-src 'self'; img-src 'self' data: blob: {store}; media-src 'self' {store}; \
+         style-src 'self'; img-src 'self' data: blob: {store}; media-src 'self' blob: {store}; \
          connect-src 'self' {store}{reload}; object-src 'none'; base-uri 'self'; \
          form-action 'self'; frame-ancestors 'none'"
     );

@@ -7,7 +7,7 @@ use crate::{
     app::{shell, App},
     db::{self, Pool},
     error::ApiError,
-    files::Door,
+    files::{Door, HlsAnswer, HlsPart},
     model::EventCursor,
     observe::metrics::{
         DB_POOL_CONNECTIONS, DB_POOL_IDLE, DB_POOL_MAX, JOBS_QUEUED, JOBS_RUNNING, LIVE_CLIENTS,
@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     Router::new()
         .route("/files/{id}/{door}", get(file_door))
+        .route("/files/{id}/hls/{name}", get(file_ladder))
         .route("/events", get(events))
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes(&state, routes, move || shell(options.clone()))
@@ -105,6 +106,41 @@ async fn file_door(
         );
     }
     Ok(answer)
+}
+
+/// A video's HLS ladder (`index.m3u8`, `{height}.m3u8`, `{height}.mp4`), for whoever may see
+/// the file: playlists are made here (a few KiB), a rendition's bytes are a 303 to a fresh
+/// presigned GET, so a player may seek for hours. Anything else is not found.
+async fn file_ladder(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, name)): Path<(String, String)>,
+    Query(share): Query<ShareKey>,
+) -> Result<Response, ApiError> {
+    let part = HlsPart::parse(&name).ok_or(ApiError::NotFound)?;
+    let answer = state
+        .files
+        .hls(&caller.owner(), &id, share.key.as_deref(), part)
+        .await
+        .map_err(api::files::ssr::failed)?;
+    Ok(match answer {
+        HlsAnswer::Redirect(url) => Redirect::to(&url).into_response(),
+        HlsAnswer::Playlist(text) => (
+            [
+                (
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/vnd.apple.mpegurl"),
+                ),
+                // A playlist names the viewer's key; the ladder grows as rungs are made.
+                (
+                    http::header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, no-cache"),
+                ),
+            ],
+            text,
+        )
+            .into_response(),
+    })
 }
 
 /// `?after=`: the event cursor a page got with its library.

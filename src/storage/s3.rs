@@ -23,6 +23,7 @@ use aws_sdk_s3::{
 use std::time::Duration;
 
 mod bucket;
+mod files;
 mod objects;
 pub use objects::is_active_content;
 

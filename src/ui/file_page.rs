@@ -64,9 +64,12 @@ fn FileView(file: FilePage, describe: ServerAction<DescribeFile>) -> impl IntoVi
         .as_ref()
         .map(|f| f.description.clone())
         .unwrap_or_default();
-    let infected = upload.file.as_ref().is_some_and(|f| f.scan == Scan::Infected);
+    let infected = upload
+        .file
+        .as_ref()
+        .is_some_and(|f| f.scan == Scan::Infected);
     // An infected file's bytes are deleted: nothing to show, play or download.
-    let shown = (!infected).then(|| media(&upload, content));
+    let shown = (!infected).then(|| media(&upload, content, &suffix));
     let download = (!infected).then(|| {
         view! { <p><a class="button" href=download download=upload.name.clone()>"Download"</a></p> }
     });
@@ -86,7 +89,7 @@ fn FileView(file: FilePage, describe: ServerAction<DescribeFile>) -> impl IntoVi
 }
 
 /// The element that shows the file, by its type.
-fn media(upload: &UploadView, src: String) -> AnyView {
+fn media(upload: &UploadView, src: String, suffix: &str) -> AnyView {
     let t = upload.content_type.as_str();
     let label = upload.name.clone();
     if t.starts_with("video/") {
@@ -94,7 +97,27 @@ fn media(upload: &UploadView, src: String) -> AnyView {
             .file
             .as_ref()
             .filter(|f| f.thumbnail)
-            .map(|_| format!("/files/{}/thumbnail", upload.id));
+            .map(|_| format!("/files/{}/thumbnail{suffix}", upload.id));
+        if upload.file.as_ref().is_some_and(|f| f.rungs > 0) {
+            // Its ladder: played by /player.js (hls.js, loaded on this page only), with the
+            // file as uploaded to fall back on.
+            let master = format!("/files/{}/hls/index.m3u8{suffix}", upload.id);
+            return view! {
+                <video
+                    id="player"
+                    controls
+                    preload="metadata"
+                    poster=poster
+                    aria-label=label
+                    data-hls=master
+                    data-original=src
+                    data-quality="quality"
+                ></video>
+                <select id="quality" class="quality" aria-label="Quality" disabled hidden></select>
+                <script type="module" src="/player.js"></script>
+            }
+            .into_any();
+        }
         view! { <video controls preload="metadata" src=src poster=poster aria-label=label></video> }
             .into_any()
     } else if t.starts_with("audio/") {
@@ -119,7 +142,9 @@ fn Facts(upload: UploadView) -> impl IntoView {
             _ => label,
         })
     });
-    let scan_class = file.as_ref().map(|f| format!("scan scan-{}", f.scan.as_str()));
+    let scan_class = file
+        .as_ref()
+        .map(|f| format!("scan scan-{}", f.scan.as_str()));
     view! {
         <dl class="facts">
             <dt>"Name"</dt><dd>{upload.name.clone()}</dd>

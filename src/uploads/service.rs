@@ -68,6 +68,8 @@ pub struct Arrival {
     pub job_yield: Duration,
     /// Whether each file is also scanned for malware.
     pub scan: crate::model::ScanMode,
+    /// Whether a verified video gets an HLS ladder.
+    pub hls: bool,
     pub queued: Arc<Notify>,
     pub bell: crate::live::Bell,
     /// Rung when a delete doomed objects, so the outbox deletes them at once.
@@ -80,6 +82,7 @@ impl Default for Arrival {
             job_attempts: 5,
             job_yield: Duration::ZERO,
             scan: crate::model::ScanMode::Off,
+            hls: false,
             queued: Arc::default(),
             bell: crate::live::Bell::default(),
             outbox: db::outbox::Wake::default(),

@@ -105,6 +105,8 @@ impl App {
             .env("HOIST_S3_LIFECYCLE_RULE", "false")
             .env("HOIST_ORPHAN_SWEEP_INTERVAL", "off")
             .env("HOIST_PART_SIZE", "5MiB")
+            // Ladders take the CPU of seconds of encoding per video: tests/hls.rs turns them on.
+            .env("HOIST_HLS", "off")
             // Tests fire requests faster than any person; the rate limits have tests of their own.
             .env("HOIST_RATE_LIMIT", "0")
             .env("HOIST_IP_RATE_LIMIT", "0");

@@ -9,7 +9,7 @@ use crate::{
     api::delete_upload,
     format,
     model::{Processing, Scan, UploadStatus, UploadView, Visibility},
-    ui::type_icon::TypeIcon,
+    ui::{progress_bar::ProgressBar, type_icon::TypeIcon},
 };
 use leptos::prelude::*;
 
@@ -136,16 +136,26 @@ fn name_link(upload: &UploadView) -> AnyView {
     }
 }
 
-/// How far processing has got, for a file that is not ready yet.
-fn steps(upload: &UploadView) -> Option<String> {
+/// How far processing has got, for a file that is not ready yet: the steps done and, while a
+/// transcode runs, its percentage with a bar.
+fn steps(upload: &UploadView) -> Option<impl IntoView> {
     let file = upload.file.as_ref()?;
     let running = matches!(file.processing, Processing::Queued | Processing::Processing);
-    (upload.status == UploadStatus::Uploaded && running && file.jobs_total > 0).then(|| {
-        format!(
-            "Processing: {} of {} steps done",
-            file.jobs_done, file.jobs_total
-        )
-    })
+    if upload.status != UploadStatus::Uploaded || !running || file.jobs_total == 0 {
+        return None;
+    }
+    let steps = format!(
+        "Processing: {} of {} steps done",
+        file.jobs_done, file.jobs_total
+    );
+    let bar = file.progress.map(|percent| {
+        let label = format!("Processing progress for {}", upload.name);
+        view! {
+            <span class="processing-percent">{format!("processing {percent} %")}</span>
+            <ProgressBar label=Signal::derive(move || label.clone()) percent=Signal::derive(move || percent)/>
+        }
+    });
+    Some(view! { <small class="steps">{steps}</small> {bar} })
 }
 
 /// Where the malware scan stands, when files are scanned.
@@ -174,7 +184,7 @@ fn cells(upload: &UploadView) -> impl IntoView {
         <td class="name">
             {name_link(upload)}
             {details.map(|d| view! { <small class="details">{d}</small> })}
-            {steps(upload).map(|s| view! { <small class="steps">{s}</small> })}
+            {steps(upload)}
             {scan(upload)}
             // Why it was rejected, expired or failed, where the person looks for their file.
             {reason.clone().map(|why| view! { <small class="reason">{why}</small> })}

@@ -130,7 +130,7 @@ impl<S: ObjectStore> UploadService<S> {
         if let Err(reason) = sniff::check(&row.content_type, &start.bytes) {
             return Err(self.reject(row, reason).await);
         }
-        let jobs = crate::processing::jobs_for(&row.content_type, self.after.scan);
+        let jobs = crate::processing::jobs_for(&row.content_type, self.after.scan, self.after.hls);
         let kinds: Vec<&str> = jobs
             .iter()
             .filter(|k| store_sha256.is_none() || **k != crate::processing::JobKind::Hash)

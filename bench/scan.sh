@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Malware-scanning throughput (issue 31): a file of BENCH_SIZE MiB (100) of fresh random bytes,
+# scanned by one clamd three ways, rounds interleaved:
+#   - Hoist: uploaded with `hoist upload`, then its scan job streams the object from Garage to
+#     clamd (INSTREAM, ranged GETs); timed by the job's own duration (hoist_job_duration_seconds);
+#   - `clamdscan --stream` of the same local file (the same INSTREAM, from a local disk: the
+#     limit for a client that streams);
+#   - `clamdscan` of the local file (clamd opens it itself: no streaming at all).
+# The clamd is scripts/local-clamd.sh's, with the tests' two signatures: its absolute speed is
+# far above a clamd loaded with ClamAV's real database, so compare the ratios. Not a test.
+#
+#   bench/scan.sh
+# Settings (environment): BENCH_RUNS (3), BENCH_SIZE (100, MiB), BENCH_PROFILE (release).
+set -euo pipefail
+
+PROFILE=${BENCH_PROFILE:-release}
+RUNS=${BENCH_RUNS:-3}
+SIZE=${BENCH_SIZE:-100}
+source "$(dirname "$0")/lib.sh"
+ensure_scan_tools
+
+step "Starting clamd"
+scripts/local-clamd.sh start "$WORK/clamd" "$(free_port)"
+# shellcheck disable=SC1091
+source "$WORK/clamd/clamd.env"
+trap 'scripts/local-clamd.sh stop "$WORK/clamd"; cleanup' EXIT
+
+start_app scan HOIST_SCAN=best-effort HOIST_CLAMD="$HOIST_TEST_CLAMD" HOIST_SCAN_MAX_SIZE=1GiB HOIST_JOB_YIELD=0
+
+# The sum of the scan jobs' durations so far, from the app's own histogram.
+scan_seconds() {
+  curl -sf "$APP_URL/metrics" | python3 -c '
+import sys
+total = 0.0
+for line in sys.stdin:
+    if line.startswith("hoist_job_duration_seconds_sum{") and "kind=\"scan\"" in line:
+        total += float(line.rsplit(" ", 1)[1])
+print(total)'
+}
+
+# Waits until every file in the app's database has left `pending`.
+until_scanned() {
+  python3 - "$WORK/scan/hoist.db" <<'PY'
+import sqlite3, sys, time
+start = time.monotonic()
+while time.monotonic() - start < 600:
+    con = sqlite3.connect(f'file:{sys.argv[1]}?mode=ro', uri=True)
+    left = con.execute("SELECT COUNT(*) FROM files WHERE scan = 'pending'").fetchone()[0]
+    verdicts = con.execute("SELECT scan, COUNT(*) FROM files GROUP BY scan").fetchall()
+    con.close()
+    if left == 0:
+        print(dict(verdicts), file=sys.stderr)
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit("the scan did not end within 10 minutes")
+PY
+}
+
+seconds_of() {
+  local start end
+  start=$(date +%s.%N)
+  "$@" >/dev/null
+  end=$(date +%s.%N)
+  python3 -c "print(round($end - $start, 3))"
+}
+
+for round in $(seq "$RUNS"); do
+  step "round $round"
+  file=$(fresh_file "$SIZE")
+  settle
+  before=$(scan_seconds)
+  "$SERVER" upload --server "$APP_URL" "$file" >/dev/null
+  until_scanned
+  after=$(scan_seconds)
+  hoist=$(python3 -c "print(round($after - $before, 3))")
+  stream=$(seconds_of clamdscan --no-summary --config-file="$WORK/clamd/clamd.conf" --stream "$file")
+  local_file=$(seconds_of clamdscan --no-summary --config-file="$WORK/clamd/clamd.conf" "$file")
+  printf '{"hoist": %s, "stream": %s, "local": %s}\n' "$hoist" "$stream" "$local_file" >>"$RESULTS"
+done
+
+python3 - "$RESULTS" "$(git rev-parse --short HEAD)" "$PROFILE" "$SIZE" <<'PY'
+import json, statistics, sys
+path, commit, profile, size = sys.argv[1:]
+rows = [json.loads(l) for l in open(path)]
+size = int(size)
+def med(k):
+    return statistics.median(r[k] for r in rows)
+print(f"Commit {commit}, {profile} build, Garage and clamd on loopback (clamd with the tests' two "
+      f"signatures), a {size} MiB file of random bytes, medians of {len(rows)} interleaved rounds.\n")
+print("| scanned by | seconds | MiB/s | ÷ clamdscan --stream |")
+print("|---|---|---|---|")
+base = med('stream')
+for key, label in [('hoist', 'Hoist: store → scan job → clamd (INSTREAM)'),
+                   ('stream', '`clamdscan --stream` of the local file'),
+                   ('local', '`clamdscan` of the local file (clamd reads it)')]:
+    s = med(key)
+    print(f"| {label} | {s:.2f} | {size / s:.0f} | {s / base:.2f}× |")
+PY

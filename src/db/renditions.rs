@@ -1,0 +1,170 @@
+//! Queries on the `renditions` table: a video's HLS ladder. A rendition's row is written before
+//! its object and names it all along (see migration 0018), so every object a transcode may
+//! have written is named by a row until the outbox is told to delete it.
+
+use super::{outbox, views, Conn, DbResult, Pool};
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct RenditionRow {
+    pub upload_id: String,
+    pub height: i64,
+    pub width: i64,
+    pub object_key: String,
+    pub playlist: Option<String>,
+    pub bandwidth: i64,
+    pub codecs: String,
+    #[sqlx(try_from = "super::Flag")]
+    pub remuxed: bool,
+}
+
+macro_rules! rendition_columns {
+    () => {
+        "upload_id, height, width, object_key, playlist, bandwidth, codecs, remuxed"
+    };
+}
+
+/// What a finished rendition is, written with its playlist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Made {
+    pub height: u32,
+    pub width: u32,
+    pub object_key: String,
+    pub playlist: String,
+    pub bandwidth: u64,
+    pub codecs: String,
+    pub remuxed: bool,
+}
+
+/// Names `key` as the rendition of `upload_id` at `height` before anything is written there.
+/// `false`: the upload is gone (deleted meanwhile), and nothing may be written.
+pub async fn reserve(
+    pool: &Pool,
+    upload_id: &str,
+    height: u32,
+    key: &str,
+    now: i64,
+) -> DbResult<bool> {
+    let mut tx = pool.begin_for_upload(upload_id).await?;
+    let made = sqlx::query(
+        "INSERT INTO renditions (upload_id, height, width, object_key, created_at) \
+         SELECT id, $2, 0, $3, $4 FROM uploads WHERE id = $1 AND status = 'uploaded' \
+         ON CONFLICT (upload_id, height) DO UPDATE SET playlist = NULL",
+    )
+    .bind(upload_id)
+    .bind(i64::from(height))
+    .bind(key)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(made.rows_affected() > 0)
+}
+
+/// Publishes a rendition: from now on the file's ladder lists it. `false`: the upload or its
+/// reservation went meanwhile; the caller dooms what it wrote.
+pub async fn publish(pool: &Pool, upload_id: &str, made: &Made, now: i64) -> DbResult<bool> {
+    let mut tx = pool.begin_for_upload(upload_id).await?;
+    let done = sqlx::query(
+        "UPDATE renditions SET width = $1, playlist = $2, bandwidth = $3, codecs = $4, \
+           remuxed = $5 WHERE upload_id = $6 AND height = $7 AND object_key = $8",
+    )
+    .bind(i64::from(made.width))
+    .bind(&made.playlist)
+    .bind(i64::try_from(made.bandwidth).unwrap_or(i64::MAX))
+    .bind(&made.codecs)
+    .bind(i64::from(made.remuxed))
+    .bind(upload_id)
+    .bind(i64::from(made.height))
+    .bind(&made.object_key)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    views::changed(&mut tx, upload_id, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Gives up a rendition that will not be made (its job failed for good): its row goes and its
+/// object, if any was written, is doomed in the same transaction.
+pub async fn abandon(pool: &Pool, upload_id: &str, height: u32, now: i64) -> DbResult<()> {
+    let mut tx = pool.begin_for_upload(upload_id).await?;
+    let gone: Vec<(String,)> = sqlx::query_as(
+        "DELETE FROM renditions WHERE upload_id = $1 AND height = $2 RETURNING object_key",
+    )
+    .bind(upload_id)
+    .bind(i64::from(height))
+    .fetch_all(&mut *tx)
+    .await?;
+    let keys: Vec<&str> = gone.iter().map(|(k,)| k.as_str()).collect();
+    doom_unnamed(&mut tx, &keys, now).await?;
+    tx.commit().await
+}
+
+/// The renditions of an upload, published or not, tallest first.
+pub async fn of_upload<'e, E>(db: E, upload_id: &str) -> DbResult<Vec<RenditionRow>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = concat!(
+        "SELECT ",
+        rendition_columns!(),
+        " FROM renditions WHERE upload_id = $1 ORDER BY height DESC"
+    );
+    Ok(sqlx::query_as(sql).bind(upload_id).fetch_all(db).await?)
+}
+
+/// The published heights of an upload's ladder, tallest first (for its view).
+pub async fn heights(conn: &mut Conn, upload_id: &str) -> DbResult<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT height FROM renditions WHERE upload_id = $1 AND playlist IS NOT NULL \
+         ORDER BY height DESC",
+    )
+    .bind(upload_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// The rendition keys of `upload_id`, read before its row is deleted (its renditions go with
+/// it): the caller dooms them with [`doom_unnamed`] once the rows are gone.
+pub async fn keys_of(conn: &mut Conn, upload_id: &str) -> DbResult<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT object_key FROM renditions WHERE upload_id = $1")
+            .bind(upload_id)
+            .fetch_all(&mut *conn)
+            .await?,
+    )
+}
+
+/// Dooms those of `keys` that no rendition row names any more (a copy of a file shares its
+/// source's renditions).
+pub async fn doom_unnamed(conn: &mut Conn, keys: &[&str], now: i64) -> DbResult<()> {
+    for key in keys {
+        let named: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM renditions WHERE object_key = $1")
+                .bind(*key)
+                .fetch_one(&mut *conn)
+                .await?;
+        if named == 0 {
+            outbox::doom(conn, &[key], now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A copy of a file (content stored once) shares its source's published renditions.
+pub async fn copy(conn: &mut Conn, from: &str, to: &str, now: i64) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO renditions (upload_id, height, width, object_key, playlist, bandwidth, \
+           codecs, remuxed, created_at) \
+         SELECT $1, height, width, object_key, playlist, bandwidth, codecs, remuxed, $2 \
+         FROM renditions WHERE upload_id = $3 AND playlist IS NOT NULL",
+    )
+    .bind(to)
+    .bind(now)
+    .bind(from)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,294 @@
+//! A video's HLS ladder through the real binary, Garage and Debian's ffmpeg: the fast path that
+//! copies an H.264 source, the lower rungs cut at the same instants, a HEVC source encoded,
+//! playlists and ranged bytes for whoever may see the file, renditions deleted with it, and
+//! hostile sources that end with a reason.
+
+mod common;
+
+use common::{
+    app::{form, processed, row, upload, App},
+    eventually, s3_settings,
+};
+use hoist::{
+    model::Processing,
+    processing::hls::playlist,
+    storage::{s3::S3Store, ObjectStore},
+};
+use std::{process::Command, time::Duration};
+
+/// A video made by ffmpeg from noise (not a flat pattern: encoders treat those as free), with
+/// a keyframe every 1.5 s: the top rung, copied, is cut at keyframes that fall off the 4 s grid
+/// (4.5 s, 9 s), which the encoded rungs must follow.
+fn video(dir: &std::path::Path, name: &str, seconds: u32, size: &str, codec: &[&str]) -> Vec<u8> {
+    let path = dir.join(name);
+    let made = Command::new("ffmpeg")
+        .args(["-y", "-hide_banner", "-loglevel", "error"])
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!(
+            "testsrc2=duration={seconds}:size={size}:rate=30,noise=alls=8:allf=t"
+        ))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={seconds}"))
+        .args(codec)
+        .args([
+            "-g",
+            "45",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg runs (scripts/test.sh installs it)");
+    assert!(made.success(), "ffmpeg made no video");
+    std::fs::read(path).expect("the video")
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
+    let answer = client.get(url).send().await.expect("an answer");
+    (
+        answer.status().as_u16(),
+        answer.text().await.unwrap_or_default(),
+    )
+}
+
+/// Waits until `id` has `rungs` renditions ready and its processing has ended.
+async fn laddered(app: &App, client: &reqwest::Client, id: &str, rungs: u32) {
+    eventually(Duration::from_secs(240), "the ladder is made", || async {
+        row(app, client, id).await.file.is_some_and(|f| {
+            f.rungs == rungs && matches!(f.processing, Processing::Ready | Processing::Failed)
+        })
+    })
+    .await;
+}
+
+/// The renditions' rows as the database has them: (height, remuxed, object key, playlist).
+async fn renditions(app: &App, id: &str) -> Vec<(i64, bool, String, String)> {
+    hoist::db::renditions::of_upload(&app.database().await, id)
+        .await
+        .expect("the database answers")
+        .into_iter()
+        .map(|r| {
+            (
+                r.height,
+                r.remuxed,
+                r.object_key,
+                r.playlist.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+async fn stored(key: &str) -> bool {
+    S3Store::new(&s3_settings())
+        .head(key)
+        .await
+        .expect("the store answers")
+        .is_some()
+}
+
+#[tokio::test]
+async fn an_h264_video_is_copied_into_its_top_rung_and_every_rung_cuts_at_the_same_instants() {
+    let app = App::start(&[("HOIST_HLS", "on")]).await;
+    let owner = no_redirects();
+    let clip = video(
+        app.dir.path(),
+        "phone.mp4",
+        12,
+        "1920x1080",
+        &["-c:v", "libx264", "-preset", "ultrafast"],
+    );
+    let id = upload(&app, &owner, "phone.mp4", "video/mp4", &clip).await;
+    laddered(&app, &owner, &id, 3).await;
+    let file = processed(&app, &owner, &id, Duration::from_secs(10)).await;
+    assert_eq!(file.processing, Processing::Ready, "{file:?}");
+
+    let rows = renditions(&app, &id).await;
+    let heights: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(heights, [1080, 720, 360]);
+    // The fast path: the top rung is the source's own streams, copied.
+    assert_eq!(
+        rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        [true, false, false]
+    );
+    // Every rung is cut at the same instants (± a frame), in segments of about 4 s.
+    let cuts: Vec<Vec<f64>> = rows.iter().map(|r| playlist::boundaries(&r.3)).collect();
+    assert!(cuts[0].len() >= 2, "{:?}", cuts[0]);
+    assert!(
+        (cuts[0][0] - 4.5).abs() < 0.04,
+        "the source's keyframes: {:?}",
+        cuts[0]
+    );
+    for other in &cuts[1..] {
+        assert_eq!(other.len(), cuts[0].len(), "{cuts:?}");
+        for (a, b) in cuts[0].iter().zip(other) {
+            assert!((a - b).abs() < 0.04, "{cuts:?}");
+        }
+    }
+    for r in &rows {
+        let longest = playlist::longest(&r.3);
+        assert!((3.0..=5.0).contains(&longest), "{}p: {longest}", r.0);
+    }
+
+    // The master playlist lists the rungs with their sizes; each media playlist names the
+    // rendition's stable address; its bytes come by Range from the store.
+    let base = format!("{}/files/{id}/hls", app.base);
+    let (status, master) = get(&owner, &format!("{base}/index.m3u8")).await;
+    assert_eq!(status, 200, "{master}");
+    for line in [
+        "RESOLUTION=1920x1080",
+        "RESOLUTION=1280x720",
+        "RESOLUTION=640x360",
+        "1080.m3u8",
+        "360.m3u8",
+    ] {
+        assert!(master.contains(line), "{line}: {master}");
+    }
+    let (status, media) = get(&owner, &format!("{base}/720.m3u8")).await;
+    assert_eq!(status, 200);
+    assert!(media.contains("#EXT-X-MAP:URI=\"720.mp4\""), "{media}");
+    assert!(media.contains("#EXT-X-BYTERANGE:"), "{media}");
+    let answer = owner
+        .get(format!("{base}/720.mp4"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 303);
+    let to = answer.headers()["location"]
+        .to_str()
+        .expect("a URL")
+        .to_string();
+    let part = common::store_client()
+        .get(&to)
+        .header("Range", "bytes=0-1023")
+        .send()
+        .await
+        .expect("the store answers");
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await.expect("bytes").len(), 1024);
+
+    // A stranger learns nothing; the rungs go with the file.
+    let stranger = no_redirects();
+    for name in ["index.m3u8", "720.m3u8", "720.mp4", "../720.mp4", "720.ts"] {
+        let (status, _) = get(&stranger, &format!("{base}/{name}")).await;
+        assert_eq!(status, 404, "{name}");
+    }
+    let deleted = app
+        .call(&owner, "delete_upload", &form(&[("upload_id", &id)]))
+        .await;
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    for (height, _, key, _) in &rows {
+        let key = key.clone();
+        eventually(Duration::from_secs(30), "the rendition is deleted", || {
+            let key = key.clone();
+            async move { !stored(&key).await }
+        })
+        .await;
+        let _ = height;
+    }
+}
+
+#[tokio::test]
+async fn a_hevc_video_is_encoded_and_plays_through_its_ladder() {
+    let app = App::start(&[("HOIST_HLS", "on")]).await;
+    let owner = app.browser();
+    let clip = video(
+        app.dir.path(),
+        "screen.mov",
+        6,
+        "854x480",
+        &["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1"],
+    );
+    let id = upload(&app, &owner, "screen.mov", "video/quicktime", &clip).await;
+    laddered(&app, &owner, &id, 2).await;
+    let rows = renditions(&app, &id).await;
+    assert_eq!(
+        rows.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+        [(480, false), (360, false)]
+    );
+    let (status, master) = get(&owner, &format!("{}/files/{id}/hls/index.m3u8", app.base)).await;
+    assert_eq!(status, 200);
+    assert!(
+        master.contains("RESOLUTION=854x480") && master.contains("avc1."),
+        "{master}"
+    );
+}
+
+/// Sources that cannot be transcoded end with a reason, and a good video uploaded beside
+/// them still gets its ladder.
+#[tokio::test]
+async fn a_source_that_is_not_a_video_or_is_too_large_ends_with_a_reason_and_others_carry_on() {
+    let app = App::start(&[("HOIST_HLS", "on"), ("HOIST_TRANSCODE_MAX_SIDE", "1000")]).await;
+    let owner = app.browser();
+    let wide = video(
+        app.dir.path(),
+        "wide.mp4",
+        2,
+        "1280x720",
+        &["-c:v", "libx264", "-preset", "ultrafast"],
+    );
+    let small = video(
+        app.dir.path(),
+        "small.mp4",
+        2,
+        "640x360",
+        &["-c:v", "libx264", "-preset", "ultrafast"],
+    );
+    // The start of an MP4 (its type checks out) and then nothing a demuxer can read.
+    let mut junk = small[..64].to_vec();
+    junk.extend(std::iter::repeat_n(0x5a, 200_000));
+    let too_wide = upload(&app, &owner, "wide.mp4", "video/mp4", &wide).await;
+    let broken = upload(&app, &owner, "junk.mp4", "video/mp4", &junk).await;
+    let fine = upload(&app, &owner, "small.mp4", "video/mp4", &small).await;
+
+    laddered(&app, &owner, &fine, 1).await;
+    let file = processed(&app, &owner, &too_wide, Duration::from_secs(120)).await;
+    assert_eq!(
+        (file.processing, file.rungs),
+        (Processing::Ready, 0),
+        "{file:?}"
+    );
+    let jobs = hoist::db::jobs::of_upload(&app.database().await, &too_wide)
+        .await
+        .expect("jobs");
+    let hls = jobs
+        .iter()
+        .find(|j| j.kind == "hls")
+        .expect("the ladder's job");
+    assert_eq!(hls.state, "skipped");
+    assert_eq!(
+        hls.error.as_deref(),
+        Some("1280 × 720 is larger than the 1000 pixels a side this server transcodes; it plays as uploaded")
+    );
+    let file = processed(&app, &owner, &broken, Duration::from_secs(120)).await;
+    assert_eq!(
+        (file.processing, file.rungs),
+        (Processing::Failed, 0),
+        "{file:?}"
+    );
+    let jobs = hoist::db::jobs::of_upload(&app.database().await, &broken)
+        .await
+        .expect("jobs");
+    let hls = jobs
+        .iter()
+        .find(|j| j.kind == "hls")
+        .expect("the ladder's job");
+    assert_eq!(hls.state, "failed", "{hls:?}");
+    assert!(
+        hls.error
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("hls: the video could not be read"),
+        "{hls:?}"
+    );
+}
