@@ -60,8 +60,11 @@ function hydrated() {
 
 async function attach(video) {
   const source = video.dataset.hls;
-  if (!source || video.dataset.attached === source || !hydrated()) return;
-  video.dataset.attached = source;
+  // A new rung (data-rungs) loads the ladder again from where the video is.
+  const ladder = `${source} ${video.dataset.rungs ?? ''}`;
+  if (!source || video.dataset.attached === ladder || !hydrated()) return;
+  video.dataset.attached = ladder;
+  const resume = { at: video.currentTime, playing: !video.paused };
   const menu = video.dataset.quality ? document.getElementById(video.dataset.quality) : null;
   let Hls = null;
   try {
@@ -72,7 +75,7 @@ async function attach(video) {
   if (Hls && Hls.isSupported()) {
     video._hoistHls?.destroy();
     // fMP4 needs no transmuxing: no worker (and no blob: worker for the page's policy).
-    const hls = new Hls({ enableWorker: false, capLevelToPlayerSize: false });
+    const hls = new Hls({ enableWorker: false, capLevelToPlayerSize: false, startPosition: resume.at > 0 ? resume.at : -1 });
     video._hoistHls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, () => fillMenu(menu, hls));
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => {
@@ -91,6 +94,7 @@ async function attach(video) {
     });
     hls.loadSource(source);
     hls.attachMedia(video);
+    if (resume.playing) hls.once(Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
     if (menu) menu.hidden = true;
     video.src = source;
@@ -116,5 +120,5 @@ new MutationObserver((changes) => {
       });
     }
   }
-}).observe(document.documentElement, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-hls', 'data-hydrated'] });
+}).observe(document.documentElement, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-hls', 'data-rungs', 'data-hydrated'] });
 scan(document);

@@ -7,7 +7,7 @@ mod scan;
 
 pub use closed::{ClosedBecause, Detected, Rejection};
 pub use files::{
-    EventCursor, FileInfo, FilePage, Processing, UploadEvent, Visibility, MAX_DESCRIPTION,
+    EventCursor, FileInfo, FilePage, JobView, Processing, UploadEvent, Visibility, MAX_DESCRIPTION,
     MAX_TITLE,
 };
 pub use scan::{Scan, ScanMode};

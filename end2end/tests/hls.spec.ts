@@ -55,11 +55,18 @@ test('an H.264 video plays from its ladder, switches quality from the menu, and 
   ffmpeg(path, 16, '1920x1080', ['-c:v', 'libx264', '-preset', 'ultrafast']);
   await openApp(page);
   await page.getByLabel('Choose files').setInputFiles(path);
-  await openLadder(page, name, 3);
-
+  // Its page, opened as soon as it has arrived: the ladder appears there as its rungs are
+  // made, without a reload.
+  const row = libraryRow(page, name);
+  await expect(row).toHaveAttribute('data-status', 'uploaded', { timeout: 60_000 });
+  await row.getByRole('link', { name }).click();
+  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await page.evaluate(() => ((window as any).__hoistMark = 'still here'));
   const ranges = renditionRanges(page);
   const menu = page.getByLabel('Quality');
-  await expect(menu.locator('option')).toHaveText(['Auto', '1080p', '720p', '360p']);
+  await expect(menu.locator('option')).toHaveText(['Auto', '1080p', '720p', '360p'], { timeout: 240_000 });
+  expect(await page.evaluate(() => (window as any).__hoistMark)).toBe('still here');
+  await expect(page.locator('.jobs li[data-kind="hls-360"]')).toHaveAttribute('data-state', 'done');
   await expect(menu).toHaveValue('-1');
   const video = await playing(page);
   // The menu holds a rung: the player switches to it and stays there.
@@ -98,4 +105,25 @@ test('a HEVC .mov plays after transcoding, and the library shows the transcode m
   await openLadder(page, name, 2);
   await expect(page.getByLabel('Quality').locator('option')).toHaveText(['Auto', '720p', '360p']);
   await playing(page);
+});
+
+test('a video too large to transcode plays as uploaded, and its page says why', async ({ page }, testInfo) => {
+  const name = 'banner.mp4';
+  const path = testInfo.outputPath(name);
+  // 8000 pixels wide (and 64 high): past the 4,096 a side the server transcodes by default.
+  execFileSync('ffmpeg', [
+    '-y', '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=duration=2:size=8000x64:rate=10',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path,
+  ]);
+  await openApp(page);
+  await page.getByLabel('Choose files').setInputFiles(path);
+  const row = libraryRow(page, name);
+  await expect(row.locator('.status')).toHaveText('ready', { timeout: 120_000 });
+  await row.getByRole('link', { name }).click();
+  const job = page.locator('.jobs li[data-kind="hls"]');
+  await expect(job).toHaveAttribute('data-state', 'skipped');
+  await expect(job.locator('.reason')).toHaveText('8000 × 64 is larger than the 4096 pixels a side this server transcodes; it plays as uploaded');
+  // The file as uploaded, in a plain <video>: no ladder, no menu.
+  await expect(page.locator('video')).toHaveAttribute('src', /\/content$/);
+  await expect(page.getByLabel('Quality')).toHaveCount(0);
 });

@@ -4,17 +4,37 @@
 
 use crate::{
     error::ApiError,
-    model::{FilePage, UploadView, Visibility},
+    model::{FilePage, JobView, UploadView, Visibility},
 };
 use leptos::prelude::*;
 
-/// `key` is the share key from the page's address, for a file shared by link.
+/// `key` is the share key from the page's address, for a file shared by link. Its owner also
+/// gets its jobs and the live feed's cursor to follow it from.
 #[server(endpoint = "get_file")]
 pub async fn get_file(upload_id: String, key: Option<String>) -> Result<FilePage, ApiError> {
     let (state, caller) = super::ssr::context()?;
-    state
+    // Read before the page: an event written while it is read is sent again, never missed.
+    let after = state.feed.newest().await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read the newest event");
+        ApiError::internal()
+    })?;
+    let mut page = state
         .files
         .page(&caller.owner(), &upload_id, key.as_deref())
+        .await
+        .map_err(ssr::failed)?;
+    page.events_after = page.mine.then_some(after);
+    Ok(page)
+}
+
+/// The owner's file's processing jobs and where each stands (its page refreshes them as the
+/// file's events arrive). Only the owner may call it (anyone else: not found); one read.
+#[server(endpoint = "file_jobs")]
+pub async fn file_jobs(upload_id: String) -> Result<Vec<JobView>, ApiError> {
+    let (state, caller) = super::ssr::context()?;
+    state
+        .files
+        .jobs(&caller.owner(), &upload_id)
         .await
         .map_err(ssr::failed)
 }

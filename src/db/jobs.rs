@@ -25,11 +25,13 @@ pub struct JobRow {
     pub error: Option<String>,
     /// Runs that ended with their runner dead (see migration 0013).
     pub deaths: i64,
+    /// How far it has got while it runs, for the jobs that say (0–100).
+    pub progress: Option<i64>,
 }
 
 macro_rules! job_columns {
     () => {
-        "id, upload_id, kind, state, attempts, max_attempts, error, deaths"
+        "id, upload_id, kind, state, attempts, max_attempts, error, deaths, progress"
     };
 }
 

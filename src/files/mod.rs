@@ -6,7 +6,8 @@ use crate::{
     clock::SharedClock,
     db::{self, files::FileRow, uploads::UploadRow, DbError, Pool},
     model::{
-        FilePage, Scan, ScanMode, UploadStatus, UploadView, Visibility, MAX_DESCRIPTION, MAX_TITLE,
+        FilePage, JobView, Scan, ScanMode, UploadStatus, UploadView, Visibility, MAX_DESCRIPTION,
+        MAX_TITLE,
     },
     storage::{s3::S3Store, ObjectStore, StorageError},
 };
@@ -157,6 +158,10 @@ impl Files {
             })
             .flatten();
         let upload = view(&seen.upload, seen.file.as_ref());
+        let jobs = match seen.mine {
+            true => self.jobs(owner, id).await?,
+            false => Vec::new(),
+        };
         Ok(FilePage {
             upload: if seen.mine {
                 upload
@@ -165,7 +170,27 @@ impl Files {
             },
             mine: seen.mine,
             share_path,
+            jobs,
+            events_after: None,
         })
+    }
+
+    /// The owner's file's jobs and where each stands; anyone else: not found.
+    pub async fn jobs(&self, owner: &str, id: &str) -> FileResult<Vec<JobView>> {
+        let seen = self.visible(owner, id, None).await?;
+        if !seen.mine {
+            return Err(FileError::NotFound);
+        }
+        let jobs = db::jobs::of_upload(&self.db, id).await?;
+        Ok(jobs
+            .into_iter()
+            .map(|j| JobView {
+                progress: j.progress.and_then(|p| u8::try_from(p.clamp(0, 100)).ok()),
+                reason: (j.state != "done").then_some(j.error).flatten(),
+                kind: j.kind,
+                state: j.state,
+            })
+            .collect())
     }
 
     /// A new link for the owner's file: the old link, wherever it was passed on, opens

@@ -122,6 +122,43 @@ pub struct FilePage {
     pub mine: bool,
     /// The path that opens the file for others (`/files/{id}?key=…`), for its owner only.
     pub share_path: Option<String>,
+    /// Its processing jobs and where each stands, for its owner only.
+    #[serde(default)]
+    pub jobs: Vec<JobView>,
+    /// For its owner: the live feed's cursor when the page was read, to follow from.
+    #[serde(default)]
+    pub events_after: Option<EventCursor>,
+}
+
+/// One processing job of a file, as its owner's page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    /// The job's kind (`hash`, `thumbnail`, `hls-720`…).
+    pub kind: String,
+    /// `queued`, `running`, `done`, `skipped` or `failed`.
+    pub state: String,
+    /// How far a running job has got, in percent, when it says.
+    pub progress: Option<u8>,
+    /// Why it failed or was skipped.
+    pub reason: Option<String>,
+}
+
+impl JobView {
+    /// What the job does, in words.
+    pub fn label(&self) -> String {
+        match self.kind.as_str() {
+            "hash" => "Checksum (SHA-256)".into(),
+            "thumbnail" => "Thumbnail".into(),
+            "media" => "Duration, size and codecs".into(),
+            "poster" => "Poster".into(),
+            "scan" => "Malware scan".into(),
+            "hls" => "Playback ladder: top quality".into(),
+            other => match other.strip_prefix("hls-") {
+                Some(height) => format!("Playback ladder: {height}p"),
+                None => other.to_string(),
+            },
+        }
+    }
 }
 
 /// The longest title and description an owner may write, in characters.

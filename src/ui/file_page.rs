@@ -3,6 +3,7 @@
 //! processing found. Its owner edits the title, description and audience here and copies the
 //! link to share it; anyone else sees it only if it is public or they hold that link.
 
+use super::file_jobs::{follow_file, Jobs};
 use crate::{
     api::files::{get_file, DescribeFile, NewShareLink},
     format,
@@ -64,24 +65,43 @@ fn FileView(file: FilePage, describe: ServerAction<DescribeFile>) -> impl IntoVi
         .as_ref()
         .map(|f| f.description.clone())
         .unwrap_or_default();
-    let infected = upload
-        .file
-        .as_ref()
-        .is_some_and(|f| f.scan == Scan::Infected);
-    // An infected file's bytes are deleted: nothing to show, play or download.
-    let shown = (!infected).then(|| media(&upload, content, &suffix));
-    let download = (!infected).then(|| {
-        view! { <p><a class="button" href=download download=upload.name.clone()>"Download"</a></p> }
+    // The file as it is now: its owner's page follows its events (processing, the ladder's
+    // rungs, the scan) without a reload.
+    let current = RwSignal::new(upload.clone());
+    let jobs = RwSignal::new(file.jobs.clone());
+    if let Some(after) = file.events_after.filter(|_| file.mine) {
+        follow_file(after, current, jobs);
+    }
+    let infected = Memo::new(move |_| {
+        current.with(|u| u.file.as_ref().is_some_and(|f| f.scan == Scan::Infected))
     });
-    let processing = upload.file.as_ref().map(|f| f.processing.as_str());
-    let scan = upload.file.as_ref().map(|f| f.scan.as_str());
+    let rungs = Memo::new(move |_| current.with(|u| u.file.as_ref().map_or(0, |f| f.rungs)));
+    let laddered = Memo::new(move |_| rungs.get() > 0);
+    // An infected file's bytes are deleted: nothing to show, play or download. The player is
+    // drawn again only when the ladder first appears (a new rung is the player's business).
+    let shown = move || {
+        laddered.track();
+        (!infected.get()).then(|| {
+            let upload = current.get_untracked();
+            view! { <div class="media">{media(&upload, content.clone(), &suffix, rungs)}</div> }
+        })
+    };
+    let name = upload.name.clone();
+    let download = move || {
+        (!infected.get()).then(|| {
+            view! { <p><a class="button" href=download.clone() download=name.clone()>"Download"</a></p> }
+        })
+    };
+    let processing = move || current.with(|u| u.file.as_ref().map(|f| f.processing.as_str()));
+    let scan = move || current.with(|u| u.file.as_ref().map(|f| f.scan.as_str()));
     let id = upload.id.clone();
     view! {
         <article data-upload-id=id data-processing=processing data-scan=scan>
             <h1>{title}</h1>
             {(!description.is_empty()).then(|| view! { <p class="description">{description}</p> })}
-            {shown.map(|shown| view! { <div class="media">{shown}</div> })}
-            <Facts upload=upload.clone()/>
+            {shown}
+            {move || view! { <Facts upload=current.get()/> }}
+            {file.mine.then(|| view! { <Jobs jobs name=upload.name.clone()/> })}
             {download}
             {file.mine.then(|| view! { <OwnerControls upload file=file.clone() describe/> })}
         </article>
@@ -89,7 +109,7 @@ fn FileView(file: FilePage, describe: ServerAction<DescribeFile>) -> impl IntoVi
 }
 
 /// The element that shows the file, by its type.
-fn media(upload: &UploadView, src: String, suffix: &str) -> AnyView {
+fn media(upload: &UploadView, src: String, suffix: &str, rungs: Memo<u32>) -> AnyView {
     let t = upload.content_type.as_str();
     let label = upload.name.clone();
     if t.starts_with("video/") {
@@ -112,6 +132,7 @@ fn media(upload: &UploadView, src: String, suffix: &str) -> AnyView {
                     data-hls=master
                     data-original=src
                     data-quality="quality"
+                    data-rungs=move || rungs.get().to_string()
                 ></video>
                 <select id="quality" class="quality" aria-label="Quality" disabled hidden></select>
                 <script type="module" src="/player.js"></script>

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod account_settings;
+pub mod file_jobs;
 pub mod file_page;
 pub mod library;
 pub mod live;
