@@ -7,7 +7,9 @@ mod common;
 
 use common::{
     app::{form, processed, row, upload, App},
-    eventually, s3_settings,
+    eventually,
+    proxy::{path_of, HoldingProxy},
+    s3_settings,
 };
 use hoist::{
     model::Processing,
@@ -158,6 +160,12 @@ async fn an_h264_video_is_copied_into_its_top_rung_and_every_rung_cuts_at_the_sa
     assert_eq!(status, 200);
     assert!(media.contains("#EXT-X-MAP:URI=\"720.mp4\""), "{media}");
     assert!(media.contains("#EXT-X-BYTERANGE:"), "{media}");
+    // Nothing a player holds can expire: the playlists name only our stable addresses, each
+    // signed afresh when fetched.
+    assert!(
+        !master.contains("X-Amz") && !media.contains("X-Amz") && !media.contains("://"),
+        "{media}"
+    );
     let answer = owner
         .get(format!("{base}/720.mp4"))
         .send()
@@ -183,6 +191,44 @@ async fn an_h264_video_is_copied_into_its_top_rung_and_every_rung_cuts_at_the_sa
         let (status, _) = get(&stranger, &format!("{base}/{name}")).await;
         assert_eq!(status, 404, "{name}");
     }
+    // Shared by link, the same ladder plays for whoever holds the link, whose key every
+    // address in the playlists carries on.
+    let shared = app
+        .call(
+            &owner,
+            "describe_file",
+            &form(&[
+                ("upload_id", &id),
+                ("title", "t"),
+                ("description", ""),
+                ("visibility", "link"),
+            ]),
+        )
+        .await;
+    assert_eq!(shared.status, 200, "{shared:?}");
+    let page: hoist::model::FilePage = app
+        .call(&owner, "get_file", &form(&[("upload_id", &id)]))
+        .await
+        .json();
+    let key = page
+        .share_path
+        .expect("a link")
+        .rsplit_once("key=")
+        .expect("a key")
+        .1
+        .to_string();
+    let (status, master) = get(&stranger, &format!("{base}/index.m3u8?key={key}")).await;
+    assert_eq!(status, 200);
+    assert!(master.contains(&format!("720.m3u8?key={key}")), "{master}");
+    let (status, media) = get(&stranger, &format!("{base}/720.m3u8?key={key}")).await;
+    assert_eq!(status, 200);
+    assert!(media.contains(&format!("720.mp4?key={key}")), "{media}");
+    let answer = stranger
+        .get(format!("{base}/720.mp4?key={key}"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 303);
     let deleted = app
         .call(&owner, "delete_upload", &form(&[("upload_id", &id)]))
         .await;
@@ -291,4 +337,73 @@ async fn a_source_that_is_not_a_video_or_is_too_large_ends_with_a_reason_and_oth
             .starts_with("hls: the video could not be read"),
         "{hls:?}"
     );
+}
+
+/// A source whose reading hangs (here the store stops answering for it, as a crafted file can
+/// make ffmpeg wait forever) ends within the stall limit with the reason, while a video
+/// uploaded beside it gets its ladder.
+#[tokio::test]
+async fn a_transcode_that_hangs_is_stopped_with_the_reason_and_other_videos_go_on() {
+    let stalled = std::sync::Mutex::new(None::<String>);
+    // Holds every presigned GET of the first object ffmpeg or ffprobe opens.
+    let proxy = HoldingProxy::start(Box::new(move |line| {
+        line.starts_with("GET ") && line.contains("X-Amz-Signature=") && {
+            let mut stalled = stalled.lock().unwrap_or_else(|e| e.into_inner());
+            stalled.get_or_insert_with(|| path_of(line).to_owned()) == path_of(line)
+        }
+    }))
+    .await;
+    let app = App::start(&[
+        ("HOIST_HLS", "on"),
+        ("HOIST_S3_ENDPOINT", proxy.url.as_str()),
+        ("HOIST_TRANSCODE_STALL", "3s"),
+        // The poster and media jobs read the object too, in decoding children: theirs end at
+        // this deadline, so that the held reads do not take every worker.
+        ("HOIST_JOB_DEADLINE", "5s"),
+        ("HOIST_WORKERS", "3"),
+    ])
+    .await;
+    let owner = app.browser();
+    let hanging = video(
+        app.dir.path(),
+        "hangs.mp4",
+        2,
+        "320x240",
+        &["-c:v", "libx264", "-preset", "ultrafast"],
+    );
+    let fine = video(
+        app.dir.path(),
+        "fine.mp4",
+        3,
+        "320x240",
+        &["-c:v", "libx264", "-preset", "ultrafast"],
+    );
+    let id = upload(&app, &owner, "hangs.mp4", "video/mp4", &hanging).await;
+    eventually(
+        Duration::from_secs(30),
+        "the store holds the transcode's read",
+        || async { proxy.held() > 0 },
+    )
+    .await;
+    let other = upload(&app, &owner, "fine.mp4", "video/mp4", &fine).await;
+    let started = std::time::Instant::now();
+    let db = app.database().await;
+    let mut failed = None;
+    while started.elapsed() < Duration::from_secs(60) {
+        let jobs = hoist::db::jobs::of_upload(&db, &id).await.expect("jobs");
+        if let Some(job) = jobs
+            .into_iter()
+            .find(|j| j.kind == "hls" && j.state == "failed")
+        {
+            failed = Some(job);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let job = failed.expect("the hanging transcode failed within a minute");
+    assert_eq!(
+        job.error.as_deref(),
+        Some("hls: ffprobe got no further for 3s; it was stopped and the file is not tried again")
+    );
+    laddered(&app, &owner, &other, 1).await;
 }

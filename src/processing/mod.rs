@@ -144,6 +144,13 @@ pub enum JobError {
     /// crashed).
     #[error("the decoder died: {0}")]
     Died(isolation::Death),
+    /// An ffmpeg or ffprobe got no further for this long (a file, or a store, that makes it
+    /// hang) and was killed.
+    #[error("{what} got no further for {}; it was stopped and the file is not tried again", humantime::format_duration(*.limit))]
+    Stalled {
+        what: &'static str,
+        limit: std::time::Duration,
+    },
     /// The decoding child did not answer in time and was killed.
     #[error("the decoder did not finish within {}; the file is not tried again", humantime::format_duration(*.0))]
     Deadline(std::time::Duration),
@@ -157,6 +164,7 @@ impl JobError {
             Self::Unreadable { .. }
             | Self::TooLarge { .. }
             | Self::TooSlow { .. }
+            | Self::Stalled { .. }
             | Self::Deadline(_) => true,
             Self::Decoded { permanent, .. } => *permanent,
             Self::Died(death) => death.is_permanent(),

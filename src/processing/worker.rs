@@ -70,6 +70,18 @@ impl Workers {
 
     /// Runs `count` workers until [`Workers::stop`] or the process ends.
     pub fn spawn(self: &Arc<Self>, count: usize) {
+        if count > 0 {
+            let settings = self.settings.transcoding.clone();
+            tokio::task::spawn_blocking(move || {
+                let swept = hls::sweep_scratch(&settings);
+                if swept > 0 {
+                    tracing::info!(
+                        swept,
+                        "worker: folders of transcodes that died were removed"
+                    );
+                }
+            });
+        }
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         for index in 0..count {
             let workers = self.clone();

@@ -218,8 +218,8 @@ impl Encoding<'_> {
                     })
                 }
                 Err(_) => {
-                    return Err(JobError::TooSlow {
-                        what: "ffmpeg without progress",
+                    return Err(JobError::Stalled {
+                        what: "ffmpeg",
                         limit: self.fence.stall,
                     })
                 }

@@ -141,10 +141,35 @@ pub fn rendition_key(object_key: &str, height: u32) -> String {
 /// A folder of the job's own, removed with everything in it when dropped.
 struct Scratch(PathBuf);
 
+const SCRATCH_PREFIX: &str = "hoist-transcode-";
+
+/// Removes the folders of transcodes whose process died without removing its own (killed):
+/// those older than a transcode may last, so that no running job's folder goes. Run once
+/// when workers start; returns how many went.
+pub fn sweep_scratch(settings: &TranscodeSettings) -> usize {
+    let root = settings.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return 0;
+    };
+    let old = settings.time_limit + Duration::from_secs(3600);
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(SCRATCH_PREFIX))
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|at| at.elapsed().ok())
+                .is_some_and(|age| age > old)
+        })
+        .filter(|e| std::fs::remove_dir_all(e.path()).is_ok())
+        .count()
+}
+
 impl Scratch {
     fn new(root: Option<&PathBuf>) -> Result<Self, JobError> {
         let root = root.cloned().unwrap_or_else(std::env::temp_dir);
-        let dir = root.join(format!("hoist-transcode-{}", uuid::Uuid::new_v4().simple()));
+        let dir = root.join(format!("{SCRATCH_PREFIX}{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)
             .map_err(|e| JobError::Tool(format!("{}: {e}", dir.display())))?;
         Ok(Self(dir))
@@ -191,7 +216,8 @@ impl Ladder<'_> {
             url: &url,
             format,
             memory: self.settings.memory,
-            limit: Duration::from_secs(60),
+            // Probing reads a few MiB at most: all of it is the wait for getting further.
+            limit: self.settings.stall,
         };
         let source = match probe.run().await {
             Err(JobError::Tool(why)) if why.ends_with("is not installed") => {

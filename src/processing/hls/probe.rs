@@ -168,7 +168,7 @@ impl Probe<'_> {
         };
         match tokio::time::timeout(self.limit, run).await {
             Ok(result) => result,
-            Err(_) => Err(JobError::TooSlow {
+            Err(_) => Err(JobError::Stalled {
                 what: "ffprobe",
                 limit: self.limit,
             }),
