@@ -72,7 +72,8 @@ pub async fn describe(
     let mut tx = pool.writer().begin_holding(&[owner]).await?;
     let done = sqlx::query(
         "UPDATE files SET title = $1, description = $2, visibility = $3, updated_at = $4 \
-         WHERE upload_id = $5 AND upload_id IN (SELECT id FROM uploads WHERE owner = $6)",
+         WHERE upload_id = $5 AND upload_id IN (SELECT id FROM uploads WHERE owner = $6) \
+           AND ($3 = 'private' OR scan <> 'infected')",
     )
     .bind(title)
     .bind(description)
@@ -154,12 +155,13 @@ pub async fn share_stored(
     row: &uploads::UploadRow,
     sha256: &str,
     allowance: &uploads::Allowance,
+    require_clean: bool,
 ) -> DbResult<bool> {
     const SOURCE: &str = "SELECT u.id, u.object_key, u.content_type, u.guest_net
          FROM files f JOIN uploads u ON u.id = f.upload_id
          WHERE f.sha256 = $1 AND u.owner = $2 AND u.size = $3 AND u.status = 'uploaded'
            AND u.reap_claim IS NULL AND f.processing IN ('ready', 'failed')
-           AND f.scan IN ('off', 'clean', 'unscanned')
+           AND f.scan IN ('off', 'clean', 'unscanned') AND ($4 = 0 OR f.scan = 'clean')
          LIMIT 1";
     type Source = (String, String, String, Option<String>);
     let find = || {
@@ -167,6 +169,7 @@ pub async fn share_stored(
             .bind(sha256)
             .bind(&row.owner)
             .bind(row.size)
+            .bind(i64::from(require_clean))
     };
     // A plain read first: a file the owner does not hold costs no write lock.
     let Some((_, _, _, seen_net)) = find().fetch_optional(pool).await? else {

@@ -350,16 +350,25 @@ pub async fn finish(
         None => {}
     }
     if !findings.follow_up.is_empty() {
-        let attempts = u32::try_from(job.max_attempts).unwrap_or(1);
-        enqueue(
-            &mut tx,
-            &job.upload_id,
-            &findings.follow_up,
-            attempts,
-            now,
-            now,
+        // An infected file's bytes are going: nothing more is made from them.
+        let infected: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM files WHERE upload_id = $1 AND scan = 'infected'",
         )
+        .bind(&job.upload_id)
+        .fetch_one(&mut *tx)
         .await?;
+        if infected == 0 {
+            let attempts = u32::try_from(job.max_attempts).unwrap_or(1);
+            enqueue(
+                &mut tx,
+                &job.upload_id,
+                &findings.follow_up,
+                attempts,
+                now,
+                now,
+            )
+            .await?;
+        }
     }
     settle(&mut tx, job, outcome, now).await?;
     tx.commit().await?;

@@ -35,8 +35,9 @@ pub struct Made {
     pub remuxed: bool,
 }
 
-/// Names `key` as the rendition of `upload_id` at `height` before anything is written there.
-/// `false`: the upload is gone (deleted meanwhile), and nothing may be written.
+/// Names `key` as the rendition of `upload_id` at `height` before anything is written there
+/// (a retry finds its own reservation in place). `false`: the upload is gone (deleted
+/// meanwhile) or was found infected, and nothing may be written.
 pub async fn reserve(
     pool: &Pool,
     upload_id: &str,
@@ -47,8 +48,9 @@ pub async fn reserve(
     let mut tx = pool.begin_for_upload(upload_id).await?;
     let made = sqlx::query(
         "INSERT INTO renditions (upload_id, height, width, object_key, created_at) \
-         SELECT id, $2, 0, $3, $4 FROM uploads WHERE id = $1 AND status = 'uploaded' \
-         ON CONFLICT (upload_id, height) DO UPDATE SET playlist = NULL",
+         SELECT u.id, $2, 0, $3, $4 FROM uploads u JOIN files f ON f.upload_id = u.id \
+         WHERE u.id = $1 AND u.status = 'uploaded' AND f.scan <> 'infected' \
+         ON CONFLICT (upload_id, height) DO NOTHING",
     )
     .bind(upload_id)
     .bind(i64::from(height))
@@ -56,8 +58,17 @@ pub async fn reserve(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    let mine: Option<(String,)> = sqlx::query_as(
+        "SELECT r.object_key FROM renditions r JOIN files f ON f.upload_id = r.upload_id \
+         WHERE r.upload_id = $1 AND r.height = $2 AND r.object_key = $3 AND f.scan <> 'infected'",
+    )
+    .bind(upload_id)
+    .bind(i64::from(height))
+    .bind(key)
+    .fetch_optional(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(made.rows_affected() > 0)
+    Ok(made.rows_affected() > 0 || mine.is_some())
 }
 
 /// Publishes a rendition: from now on the file's ladder lists it. `false`: the upload or its
@@ -66,7 +77,8 @@ pub async fn publish(pool: &Pool, upload_id: &str, made: &Made, now: i64) -> DbR
     let mut tx = pool.begin_for_upload(upload_id).await?;
     let done = sqlx::query(
         "UPDATE renditions SET width = $1, playlist = $2, bandwidth = $3, codecs = $4, \
-           remuxed = $5 WHERE upload_id = $6 AND height = $7 AND object_key = $8",
+           remuxed = $5 WHERE upload_id = $6 AND height = $7 AND object_key = $8 \
+           AND NOT EXISTS (SELECT 1 FROM files f WHERE f.upload_id = $6 AND f.scan = 'infected')",
     )
     .bind(i64::from(made.width))
     .bind(&made.playlist)
@@ -86,15 +98,17 @@ pub async fn publish(pool: &Pool, upload_id: &str, made: &Made, now: i64) -> DbR
     Ok(true)
 }
 
-/// Gives up a rendition that will not be made (its job failed for good): its row goes and its
-/// object, if any was written, is doomed in the same transaction.
-pub async fn abandon(pool: &Pool, upload_id: &str, height: u32, now: i64) -> DbResult<()> {
+/// Gives up the renditions of `upload_id` that a job which failed for good was making (at
+/// `height`, or any not yet published): their rows go and their objects, if any were written,
+/// are doomed in the same transaction.
+pub async fn abandon(pool: &Pool, upload_id: &str, height: Option<u32>, now: i64) -> DbResult<()> {
     let mut tx = pool.begin_for_upload(upload_id).await?;
     let gone: Vec<(String,)> = sqlx::query_as(
-        "DELETE FROM renditions WHERE upload_id = $1 AND height = $2 RETURNING object_key",
+        "DELETE FROM renditions WHERE upload_id = $1 AND playlist IS NULL \
+           AND ($2 < 0 OR height = $2) RETURNING object_key",
     )
     .bind(upload_id)
-    .bind(i64::from(height))
+    .bind(height.map_or(-1, i64::from))
     .fetch_all(&mut *tx)
     .await?;
     let keys: Vec<&str> = gone.iter().map(|(k,)| k.as_str()).collect();

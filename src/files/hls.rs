@@ -61,8 +61,18 @@ impl Files {
         }
         let rows = db::renditions::of_upload(&self.db, id).await?;
         let published = rows.iter().filter(|r| r.playlist.is_some());
-        // The viewer's key travels on every address the playlists name.
-        let suffix = key.map(|k| format!("?key={k}")).unwrap_or_default();
+        // A link's viewer needs its key on every address the playlists name: the stored key,
+        // never the caller's text (which `visible` checked only for a link file's visitors).
+        let shared_by_link = !seen.mine
+            && seen
+                .file
+                .as_ref()
+                .is_some_and(|f| f.visibility == crate::model::Visibility::Link);
+        let suffix = match seen.file.as_ref().filter(|_| shared_by_link) {
+            Some(file) => format!("?key={}", file.share_key),
+            None => String::new(),
+        };
+        let _ = key;
         let height_of = |r: &db::renditions::RenditionRow| u32::try_from(r.height).unwrap_or(0);
         match part {
             HlsPart::Master => {

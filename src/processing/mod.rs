@@ -71,6 +71,11 @@ impl JobKind {
         }
     }
 
+    /// Whether the job writes a rendition of the ladder.
+    pub const fn makes_rendition(self) -> bool {
+        matches!(self, Self::Hls | Self::Hls720 | Self::Hls360)
+    }
+
     /// The ladder's rung a lower-rung job makes.
     pub const fn rung(self) -> Option<u32> {
         match self {
@@ -89,6 +94,10 @@ impl JobKind {
 pub fn jobs_for(content_type: &str, scan: ScanMode, hls: bool) -> Vec<JobKind> {
     let t = content_type.to_ascii_lowercase();
     let mut jobs = vec![JobKind::Hash];
+    // First after the hash: a file found infected early has nothing made from it.
+    if scan.scans() {
+        jobs.push(JobKind::Scan);
+    }
     if thumbnail::can_read(&t) {
         jobs.push(JobKind::Thumbnail);
     }
@@ -100,9 +109,6 @@ pub fn jobs_for(content_type: &str, scan: ScanMode, hls: bool) -> Vec<JobKind> {
         if hls {
             jobs.push(JobKind::Hls);
         }
-    }
-    if scan.scans() {
-        jobs.push(JobKind::Scan);
     }
     jobs
 }

@@ -175,6 +175,16 @@ impl Workers {
         );
         let mine =
             db::jobs::finish(&self.db, &job, me, &outcome, &findings, self.clock.now_ms()).await?;
+        // A rung that will not be made leaves no object behind: its reservation goes, and
+        // whatever it wrote is doomed.
+        let kind = JobKind::parse(&job.kind);
+        if mine
+            && matches!(outcome, Outcome::Failed(_))
+            && kind.is_some_and(JobKind::makes_rendition)
+        {
+            let height = kind.and_then(JobKind::rung);
+            db::renditions::abandon(&self.db, &job.upload_id, height, self.clock.now_ms()).await?;
+        }
         if mine {
             self.fold(&job.upload_id).await?;
         } else {

@@ -53,7 +53,11 @@ fn FileView(file: FilePage, describe: ServerAction<DescribeFile>) -> impl IntoVi
     let upload = file.upload.clone();
     // A visitor came with the link's key; the file's own links carry it on.
     let key = use_query_map().read_untracked().get("key");
-    let suffix = key.map(|k| format!("?key={k}")).unwrap_or_default();
+    // Only a key as the server makes them (32 hex digits) goes into the file's own links.
+    let suffix = key
+        .filter(|k| k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|k| format!("?key={k}"))
+        .unwrap_or_default();
     let content = format!("/files/{}/content{suffix}", upload.id);
     let download = format!("/files/{}/download{suffix}", upload.id);
     let title = upload

@@ -91,6 +91,8 @@ impl Encoding<'_> {
             .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"])
             .args(["-progress", "pipe:1"])
             .args(["-protocol_whitelist", protocols])
+            // Before the input: the decoder's threads too, not only the encoder's.
+            .args(["-threads", &threads])
             .args(["-f", self.format, "-i", self.url])
             .args(["-map", "0:v:0", "-map", "0:a:0?", "-sn", "-dn"])
             .args(["-threads", &threads, "-filter_threads", &threads]);

@@ -210,6 +210,16 @@ impl Ladder<'_> {
                 self.content_type
             )));
         };
+        // A run after one that published the top rung (and died before it was recorded) does
+        // not make it again under players already fetching it.
+        let rows = db::renditions::of_upload(self.db, self.upload_id).await?;
+        if let Some(top) = rows.iter().find(|r| r.playlist.is_some()) {
+            let (_, lower) = ladder(u32::try_from(top.height).unwrap_or(0));
+            return Ok(Finished::Found(Findings {
+                follow_up: lower.into_iter().filter_map(rung_kind).collect(),
+                ..Findings::default()
+            }));
+        }
         let url = self.source_url().await?;
         let probe = probe::Probe {
             ffprobe: &ffprobe_beside(self.ffmpeg),
@@ -304,6 +314,12 @@ impl Ladder<'_> {
             )));
         };
         let rows = db::renditions::of_upload(self.db, self.upload_id).await?;
+        if rows
+            .iter()
+            .any(|r| r.height == i64::from(height) && r.playlist.is_some())
+        {
+            return Ok(Finished::Found(Findings::default()));
+        }
         let Some(top) = rows.iter().find(|r| r.playlist.is_some()) else {
             return Ok(Finished::Skipped("the ladder has no top rung".into()));
         };
@@ -365,7 +381,7 @@ impl Ladder<'_> {
         if !db::renditions::reserve(self.db, self.upload_id, height, &key, now).await? {
             return Err(JobError::Unreadable {
                 what: "the file",
-                why: "it was deleted while its ladder was made".into(),
+                why: "it was deleted, or found infected, while its ladder was made".into(),
             });
         }
         let path = scratch.0.join(playlist::FILE_NAME);

@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(cuts.len(), 2);
         assert!((cuts[1] - 16.666666).abs() < 1e-6);
         assert!((longest(WRITTEN) - 8.333333).abs() < 1e-6);
-        assert_eq!(peak_bandwidth(WRITTEN), 185_512);
+        assert_eq!(peak_bandwidth(WRITTEN), 185_492);
     }
 
     #[test]

@@ -87,7 +87,10 @@ impl<S: ObjectStore> UploadService<S> {
         let Some(sha256) = p.sha256.as_deref() else {
             return Ok(false);
         };
-        let shared = db::files::share_stored(&self.db, &p.row, sha256, allowance).await?;
+        // With HOIST_SCAN=required only content scanned clean is stored once.
+        let require_clean = self.after.scan == crate::model::ScanMode::Required;
+        let shared =
+            db::files::share_stored(&self.db, &p.row, sha256, allowance, require_clean).await?;
         if shared {
             self.after.bell.ring();
         }
