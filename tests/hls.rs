@@ -229,6 +229,20 @@ async fn an_h264_video_is_copied_into_its_top_rung_and_every_rung_cuts_at_the_sa
         .await
         .expect("an answer");
     assert_eq!(answer.status(), 303);
+    // The caller's own text never reaches a playlist: a key that smuggles in a line of its own
+    // (here from the owner, whose key is not checked) leaves the playlist as it was.
+    let smuggled = "x%0A%23EXT-X-STREAM-INF:BANDWIDTH=1%0Ahttps://evil.example/a.m3u8";
+    let (status, master) = get(&owner, &format!("{base}/index.m3u8?key={smuggled}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        !master.contains("evil") && !master.contains("key="),
+        "{master}"
+    );
+    let (_, media) = get(&owner, &format!("{base}/720.m3u8?key=%22,x=%22")).await;
+    assert!(
+        !media.contains("x=") && media.contains("URI=\"720.mp4\""),
+        "{media}"
+    );
     let deleted = app
         .call(&owner, "delete_upload", &form(&[("upload_id", &id)]))
         .await;

@@ -311,3 +311,67 @@ impl Drop for Stop {
             .status();
     }
 }
+
+/// A video found infected gets no ladder: whatever rung was made before the verdict goes with
+/// its object, and none is made after.
+#[tokio::test]
+async fn an_infected_video_keeps_no_rendition() {
+    let app = App::start(&[
+        ("HOIST_SCAN", "best-effort"),
+        ("HOIST_CLAMD", &clamd()),
+        ("HOIST_HLS", "on"),
+    ])
+    .await;
+    let owner = app.browser();
+    let path = app.dir.path().join("clip.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi"])
+        .args(["-i", "testsrc2=duration=3:size=320x240:rate=25"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg runs (scripts/test.sh installs it)");
+    assert!(made.success());
+    // The signature after the movie's boxes: the video still plays, and the scanner finds it.
+    let mut video = std::fs::read(&path).expect("the video");
+    video.extend(marked(4096, 1000));
+    let id = upload(&app, &owner, "clip.mp4", "video/mp4", &video).await;
+    let key = object_key(&app, &id).await;
+    let file = scanned(&app, &owner, &id).await.file.expect("a file");
+    assert_eq!(file.scan, Scan::Infected, "{file:?}");
+    let db = app.database().await;
+    eventually(Duration::from_secs(60), "no rendition is left", || {
+        let (db, id) = (db.clone(), id.clone());
+        async move {
+            let jobs = hoist::db::jobs::of_upload(&db, &id).await.expect("jobs");
+            let settled = jobs
+                .iter()
+                .all(|j| !matches!(j.state.as_str(), "queued" | "running"));
+            let rows = hoist::db::renditions::of_upload(&db, &id)
+                .await
+                .expect("rows");
+            settled && rows.is_empty()
+        }
+    })
+    .await;
+    for height in [240, 360, 720, 1080] {
+        let rendition = format!("{key}.hls/{height}.mp4");
+        eventually(
+            Duration::from_secs(30),
+            "the rendition is not in the store",
+            || {
+                let rendition = rendition.clone();
+                async move { !stored(&rendition).await }
+            },
+        )
+        .await;
+    }
+    assert_eq!(row(&app, &owner, &id).await.file.expect("a file").rungs, 0);
+}

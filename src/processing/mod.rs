@@ -157,6 +157,9 @@ pub enum JobError {
         what: &'static str,
         limit: std::time::Duration,
     },
+    /// The file was deleted, or found infected, while the job ran: nothing more is made.
+    #[error("the file was deleted, or found infected, while it was processed")]
+    Gone,
     /// The decoding child did not answer in time and was killed.
     #[error("the decoder did not finish within {}; the file is not tried again", humantime::format_duration(*.0))]
     Deadline(std::time::Duration),
@@ -171,6 +174,7 @@ impl JobError {
             | Self::TooLarge { .. }
             | Self::TooSlow { .. }
             | Self::Stalled { .. }
+            | Self::Gone
             | Self::Deadline(_) => true,
             Self::Decoded { permanent, .. } => *permanent,
             Self::Died(death) => death.is_permanent(),

@@ -342,6 +342,7 @@ impl Workers {
         let label = job.kind.as_str();
         match result {
             Ok(Finished::Found(findings)) => (Outcome::Done, findings),
+            Err(e @ JobError::Gone) => (Outcome::Skipped(e.to_string()), Findings::default()),
             Ok(Finished::Skipped(why)) => (Outcome::Skipped(why), Findings::default()),
             // This death is the job's second (a decoder before, or a worker process).
             Err(e) if e.died() && job.deaths + 1 >= db::jobs::MAX_DEATHS => (

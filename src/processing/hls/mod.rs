@@ -379,10 +379,7 @@ impl Ladder<'_> {
         let key = rendition_key(self.object_key, height);
         let now = self.clock.now_ms();
         if !db::renditions::reserve(self.db, self.upload_id, height, &key, now).await? {
-            return Err(JobError::Unreadable {
-                what: "the file",
-                why: "it was deleted, or found infected, while its ladder was made".into(),
-            });
+            return Err(JobError::Gone);
         }
         let path = scratch.0.join(playlist::FILE_NAME);
         self.store.put_file(&key, &path, "video/mp4").await?;
