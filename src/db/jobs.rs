@@ -334,7 +334,7 @@ pub async fn finish(
     match &findings.scan {
         Some((Scan::Infected, signature)) => {
             let signature = signature.as_deref().unwrap_or("unnamed");
-            super::files::quarantine(&mut tx, &job.upload_id, signature, now).await?;
+            super::quarantine::quarantine(&mut tx, &job.upload_id, signature, now).await?;
         }
         Some((scan, detail)) => {
             sqlx::query(

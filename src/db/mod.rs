@@ -15,6 +15,7 @@ pub mod events;
 pub mod files;
 pub mod jobs;
 pub mod outbox;
+pub mod quarantine;
 pub mod renditions;
 pub mod uploads;
 pub mod views;

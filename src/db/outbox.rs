@@ -46,6 +46,22 @@ pub async fn doom_alone(pool: &Pool, key: &str, now: i64) -> DbResult<()> {
     tx.commit().await
 }
 
+/// Dooms those of `keys` that no rendition row names any more (a copy of a file shares its
+/// source's renditions).
+pub async fn doom_unnamed_renditions(conn: &mut Conn, keys: &[&str], now: i64) -> DbResult<()> {
+    for key in keys {
+        let named: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM renditions WHERE object_key = $1")
+                .bind(*key)
+                .fetch_one(&mut *conn)
+                .await?;
+        if named == 0 {
+            doom(conn, &[key], now).await?;
+        }
+    }
+    Ok(())
+}
+
 /// What deleting an upload found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Deletion {
@@ -87,14 +103,18 @@ pub async fn delete_upload(pool: &Pool, id: &str, owner: &str, now: i64) -> DbRe
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-    let renditions = super::renditions::keys_of(&mut tx, id).await?;
+    let renditions: Vec<String> =
+        sqlx::query_scalar("SELECT object_key FROM renditions WHERE upload_id = $1")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
     sqlx::query("DELETE FROM uploads WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
     // Its renditions' rows went with it; a copy of the file may still name their objects.
     let named: Vec<&str> = renditions.iter().map(String::as_str).collect();
-    super::renditions::doom_unnamed(&mut tx, &named, now).await?;
+    doom_unnamed_renditions(&mut tx, &named, now).await?;
     let mut doomed = Vec::new();
     // A closed upload's object was purged when it closed; only an arrived one has bytes.
     if row.status == UploadStatus::Uploaded {

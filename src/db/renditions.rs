@@ -112,7 +112,7 @@ pub async fn abandon(pool: &Pool, upload_id: &str, height: Option<u32>, now: i64
     .fetch_all(&mut *tx)
     .await?;
     let keys: Vec<&str> = gone.iter().map(|(k,)| k.as_str()).collect();
-    doom_unnamed(&mut tx, &keys, now).await?;
+    outbox::doom_unnamed_renditions(&mut tx, &keys, now).await?;
     tx.commit().await
 }
 
@@ -140,8 +140,7 @@ pub async fn heights(conn: &mut Conn, upload_id: &str) -> DbResult<Vec<i64>> {
     .await?)
 }
 
-/// The rendition keys of `upload_id`, read before its row is deleted (its renditions go with
-/// it): the caller dooms them with [`doom_unnamed`] once the rows are gone.
+/// The rendition keys of `upload_id`.
 pub async fn keys_of(conn: &mut Conn, upload_id: &str) -> DbResult<Vec<String>> {
     Ok(
         sqlx::query_scalar("SELECT object_key FROM renditions WHERE upload_id = $1")
@@ -149,22 +148,6 @@ pub async fn keys_of(conn: &mut Conn, upload_id: &str) -> DbResult<Vec<String>> 
             .fetch_all(&mut *conn)
             .await?,
     )
-}
-
-/// Dooms those of `keys` that no rendition row names any more (a copy of a file shares its
-/// source's renditions).
-pub async fn doom_unnamed(conn: &mut Conn, keys: &[&str], now: i64) -> DbResult<()> {
-    for key in keys {
-        let named: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM renditions WHERE object_key = $1")
-                .bind(*key)
-                .fetch_one(&mut *conn)
-                .await?;
-        if named == 0 {
-            outbox::doom(conn, &[key], now).await?;
-        }
-    }
-    Ok(())
 }
 
 /// A copy of a file (content stored once) shares its source's published renditions.
