@@ -26,7 +26,7 @@ make_clip() {
 }
 step "Making the clips (${SECONDS_LONG} s, 1080p30)"
 make_clip "$WORK/h264.mp4" "-c:v libx264 -preset veryfast -crf 20"
-make_clip "$WORK/hevc.mov" "-c:v libx265 -preset fast -crf 24 -tag:v hvc1"
+make_clip "$WORK/hevc.mov" "-c:v libx265 -preset ultrafast -crf 24 -tag:v hvc1"
 
 # The commands of src/processing/hls/encode.rs, on a local file (kept in step with it by hand:
 # the same codec settings, segment rules and keyframe placement).
