@@ -26,6 +26,11 @@ source "$WORK/clamd/clamd.env"
 trap 'scripts/local-clamd.sh stop "$WORK/clamd"; cleanup' EXIT
 
 start_app scan HOIST_SCAN=best-effort HOIST_CLAMD="$HOIST_TEST_CLAMD" HOIST_SCAN_MAX_SIZE=1GiB HOIST_JOB_YIELD=0
+# `hoist upload` speaks as an account, with a token.
+HOIST_DATA_DIR="$WORK/scan" "$SERVER" users create bench@example.com <<<"benchmark password" >/dev/null
+HOIST_DATA_DIR="$WORK/scan" "$SERVER" users set-quota bench@example.com 64TiB >/dev/null
+HOIST_TOKEN=$(HOIST_DATA_DIR="$WORK/scan" "$SERVER" tokens create bench@example.com bench)
+export HOIST_TOKEN XDG_CACHE_HOME="$WORK/cache"
 
 # The sum of the scan jobs' durations so far, from the app's own histogram.
 scan_seconds() {

@@ -68,6 +68,11 @@ alone() { # SOURCE KIND -> seconds to playable and to the full ladder
 # the server's peak resident memory meanwhile (and before).
 through_hoist() { # FILE ROUNDNAME
   start_app "$2" HOIST_JOB_YIELD=0
+  # `hoist upload` speaks as an account, with a token.
+  HOIST_DATA_DIR="$WORK/$2" "$SERVER" users create bench@example.com <<<"benchmark password" >/dev/null
+  HOIST_DATA_DIR="$WORK/$2" "$SERVER" users set-quota bench@example.com 64TiB >/dev/null
+  HOIST_TOKEN=$(HOIST_DATA_DIR="$WORK/$2" "$SERVER" tokens create bench@example.com bench)
+  export HOIST_TOKEN XDG_CACHE_HOME="$WORK/cache"
   "$SERVER" upload --server "$APP_URL" "$1" >/dev/null
   python3 - "$WORK/$2/hoist.db" "$APP_PID" <<'PY'
 import json, sqlite3, sys, time
