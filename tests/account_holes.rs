@@ -6,12 +6,11 @@ mod common;
 
 use common::{
     app::{by_id, form, start, url_for, Answer, App, PASSWORD},
-    media, s3_settings, send, store_client, MIB,
+    media, object_exists, send, store_client, MIB,
 };
 use hoist::{
     error::{ApiError, PasswordChanged},
     model::{LibraryPage, Me, NewToken, TokenView, UploadStatus},
-    storage::{s3::S3Store, ObjectStore},
 };
 
 const KIB: u64 = 1 << 10;
@@ -59,14 +58,6 @@ async fn new_token(app: &App, client: &reqwest::Client, name: &str) -> NewToken 
         .await;
     assert_eq!(made.status, 200, "{made:?}");
     made.json()
-}
-
-async fn object_exists(key: &str) -> bool {
-    S3Store::new(&s3_settings())
-        .head(key)
-        .await
-        .expect("the store answers")
-        .is_some()
 }
 
 /// Quota 10 MiB and at most 3 unfinished uploads. The account holds 8 MiB + 1 KiB on their

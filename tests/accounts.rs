@@ -8,7 +8,7 @@ use common::{
     app::{
         assert_not_found_through_every_door, by_id, form, start, url_for, Answer, App, PASSWORD,
     },
-    eventually, media, s3_settings, send, store_client, MIB,
+    eventually, media, object_exists, s3_settings, send, store_client, MIB,
 };
 use futures::future::join_all;
 use hoist::{
@@ -392,14 +392,6 @@ async fn abort_rejection_expiry_and_delete_give_the_room_back() {
     let gone = by_id(&app, &client, "delete_upload", &started.upload_id).await;
     assert_eq!(gone.status, 200, "{gone:?}");
     assert!(!library(app.call(&client, "list_uploads", "").await).contains(&started.upload_id));
-}
-
-async fn object_exists(key: &str) -> bool {
-    S3Store::new(&s3_settings())
-        .head(key)
-        .await
-        .expect("the store answers")
-        .is_some()
 }
 
 fn uuid_ish() -> String {

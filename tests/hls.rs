@@ -6,21 +6,19 @@
 mod common;
 
 use common::{
-    app::{form, processed, row, upload, App},
-    eventually,
+    app::{form, no_redirects, processed, row, upload, App},
+    eventually, object_exists,
     proxy::{path_of, HoldingProxy},
-    s3_settings,
 };
-use hoist::{
-    model::Processing,
-    processing::hls::playlist,
-    storage::{s3::S3Store, ObjectStore},
-};
+use hoist::{model::Processing, processing::hls::playlist};
 use std::{process::Command, time::Duration};
 
 /// A video made by ffmpeg from noise (not a flat pattern: encoders treat those as free), with
 /// a keyframe every 1.5 s: the top rung, copied, is cut at keyframes that fall off the 4 s grid
 /// (4.5 s, 9 s), which the encoded rungs must follow.
+/// Quick H.264, as a phone's clip is.
+const H264: &[&str] = &["-c:v", "libx264", "-preset", "ultrafast"];
+
 fn video(dir: &std::path::Path, name: &str, seconds: u32, size: &str, codec: &[&str]) -> Vec<u8> {
     let path = dir.join(name);
     let made = Command::new("ffmpeg")
@@ -46,14 +44,6 @@ fn video(dir: &std::path::Path, name: &str, seconds: u32, size: &str, codec: &[&
         .expect("ffmpeg runs (scripts/test.sh installs it)");
     assert!(made.success(), "ffmpeg made no video");
     std::fs::read(path).expect("the video")
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
 }
 
 async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
@@ -91,25 +81,11 @@ async fn renditions(app: &App, id: &str) -> Vec<(i64, bool, String, String)> {
         .collect()
 }
 
-async fn stored(key: &str) -> bool {
-    S3Store::new(&s3_settings())
-        .head(key)
-        .await
-        .expect("the store answers")
-        .is_some()
-}
-
 #[tokio::test]
 async fn an_h264_video_is_copied_into_its_top_rung_and_every_rung_cuts_at_the_same_instants() {
     let app = App::start(&[("HOIST_HLS", "on")]).await;
     let owner = no_redirects();
-    let clip = video(
-        app.dir.path(),
-        "phone.mp4",
-        12,
-        "1920x1080",
-        &["-c:v", "libx264", "-preset", "ultrafast"],
-    );
+    let clip = video(app.dir.path(), "phone.mp4", 12, "1920x1080", H264);
     let id = upload(&app, &owner, "phone.mp4", "video/mp4", &clip).await;
     laddered(&app, &owner, &id, 3).await;
     let file = processed(&app, &owner, &id, Duration::from_secs(10)).await;
@@ -251,7 +227,7 @@ async fn an_h264_video_is_copied_into_its_top_rung_and_every_rung_cuts_at_the_sa
         let key = key.clone();
         eventually(Duration::from_secs(30), "the rendition is deleted", || {
             let key = key.clone();
-            async move { !stored(&key).await }
+            async move { !object_exists(&key).await }
         })
         .await;
         let _ = height;
@@ -290,20 +266,8 @@ async fn a_hevc_video_is_encoded_and_plays_through_its_ladder() {
 async fn a_source_that_is_not_a_video_or_is_too_large_ends_with_a_reason_and_others_carry_on() {
     let app = App::start(&[("HOIST_HLS", "on"), ("HOIST_TRANSCODE_MAX_SIDE", "1000")]).await;
     let owner = app.browser();
-    let wide = video(
-        app.dir.path(),
-        "wide.mp4",
-        2,
-        "1280x720",
-        &["-c:v", "libx264", "-preset", "ultrafast"],
-    );
-    let small = video(
-        app.dir.path(),
-        "small.mp4",
-        2,
-        "640x360",
-        &["-c:v", "libx264", "-preset", "ultrafast"],
-    );
+    let wide = video(app.dir.path(), "wide.mp4", 2, "1280x720", H264);
+    let small = video(app.dir.path(), "small.mp4", 2, "640x360", H264);
     // The start of an MP4 (its type checks out) and then nothing a demuxer can read.
     let mut junk = small[..64].to_vec();
     junk.extend(std::iter::repeat_n(0x5a, 200_000));
@@ -378,20 +342,8 @@ async fn a_transcode_that_hangs_is_stopped_with_the_reason_and_other_videos_go_o
     ])
     .await;
     let owner = app.browser();
-    let hanging = video(
-        app.dir.path(),
-        "hangs.mp4",
-        2,
-        "320x240",
-        &["-c:v", "libx264", "-preset", "ultrafast"],
-    );
-    let fine = video(
-        app.dir.path(),
-        "fine.mp4",
-        3,
-        "320x240",
-        &["-c:v", "libx264", "-preset", "ultrafast"],
-    );
+    let hanging = video(app.dir.path(), "hangs.mp4", 2, "320x240", H264);
+    let fine = video(app.dir.path(), "fine.mp4", 3, "320x240", H264);
     let id = upload(&app, &owner, "hangs.mp4", "video/mp4", &hanging).await;
     eventually(
         Duration::from_secs(30),
@@ -400,21 +352,19 @@ async fn a_transcode_that_hangs_is_stopped_with_the_reason_and_other_videos_go_o
     )
     .await;
     let other = upload(&app, &owner, "fine.mp4", "video/mp4", &fine).await;
-    let started = std::time::Instant::now();
     let db = app.database().await;
-    let mut failed = None;
-    while started.elapsed() < Duration::from_secs(60) {
+    let failed = || async {
         let jobs = hoist::db::jobs::of_upload(&db, &id).await.expect("jobs");
-        if let Some(job) = jobs
-            .into_iter()
+        jobs.into_iter()
             .find(|j| j.kind == "hls" && j.state == "failed")
-        {
-            failed = Some(job);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let job = failed.expect("the hanging transcode failed within a minute");
+    };
+    eventually(
+        Duration::from_secs(60),
+        "the hanging transcode fails",
+        || async { failed().await.is_some() },
+    )
+    .await;
+    let job = failed().await.expect("the failed job");
     assert_eq!(
         job.error.as_deref(),
         Some("hls: ffprobe got no further for 3s; it was stopped and the file is not tried again")

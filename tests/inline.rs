@@ -4,17 +4,9 @@
 mod common;
 
 use common::{
-    app::{upload, App},
+    app::{no_redirects, upload, App},
     store_client,
 };
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
 
 fn png() -> Vec<u8> {
     let image = image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([x as u8, y as u8, 0]));

@@ -5,13 +5,12 @@
 mod common;
 
 use common::{
-    app::{form, free_port, row, upload, App},
-    bytes, eventually, s3_settings,
+    app::{form, free_port, no_redirects, row, upload, App},
+    bytes, eventually, object_exists,
 };
 use hoist::{
     error::ApiError,
     model::{Scan, UploadView},
-    storage::{s3::S3Store, ObjectStore},
 };
 use std::time::Duration;
 
@@ -84,22 +83,6 @@ async fn object_key(app: &App, id: &str) -> String {
         .object_key
 }
 
-async fn stored(key: &str) -> bool {
-    S3Store::new(&s3_settings())
-        .head(key)
-        .await
-        .expect("the store answers")
-        .is_some()
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
 #[tokio::test]
 async fn an_infected_file_is_named_deleted_from_the_store_and_can_neither_be_shared_nor_opened() {
     let app = App::start(&[("HOIST_SCAN", "required"), ("HOIST_CLAMD", &clamd())]).await;
@@ -117,7 +100,7 @@ async fn an_infected_file_is_named_deleted_from_the_store_and_can_neither_be_sha
 
     // Its bytes leave the store; the row stays so that its owner reads why.
     eventually(Duration::from_secs(30), "the object is deleted", || async {
-        !stored(&key).await
+        !object_exists(&key).await
     })
     .await;
     let refused = share(&app, &owner, &id, "link").await;
@@ -368,7 +351,7 @@ async fn an_infected_video_keeps_no_rendition() {
             "the rendition is not in the store",
             || {
                 let rendition = rendition.clone();
-                async move { !stored(&rendition).await }
+                async move { !object_exists(&rendition).await }
             },
         )
         .await;

@@ -2,8 +2,8 @@
 //! its owner says of it. Every change here writes its event in the same transaction.
 
 pub use super::views::{changed, find, for_uploads, full_view, FileRow};
-use super::{jobs, uploads, DbResult};
 use super::Pool;
+use super::{jobs, uploads, DbResult};
 use crate::model::{Scan, Visibility};
 
 /// The pardon and what follows it, in one transaction: the upload is marked uploaded (off

@@ -159,7 +159,7 @@ impl Files {
             .flatten();
         let upload = view(&seen.upload, seen.file.as_ref());
         let jobs = match seen.mine {
-            true => self.jobs(owner, id).await?,
+            true => self.job_views(id).await?,
             false => Vec::new(),
         };
         Ok(FilePage {
@@ -181,6 +181,11 @@ impl Files {
         if !seen.mine {
             return Err(FileError::NotFound);
         }
+        self.job_views(id).await
+    }
+
+    /// The jobs of a file already known to be the caller's.
+    async fn job_views(&self, id: &str) -> FileResult<Vec<JobView>> {
         let jobs = db::jobs::of_upload(&self.db, id).await?;
         Ok(jobs
             .into_iter()

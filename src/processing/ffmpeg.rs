@@ -58,6 +58,14 @@ pub fn judge(why: String) -> JobError {
     }
 }
 
+/// The failure of an ffmpeg or ffprobe that ended with `status`, from the last line of what it
+/// said on stderr (`said`), with the presigned `url` (its signature) taken out.
+pub fn failed(said: &[u8], status: std::process::ExitStatus, url: &str) -> JobError {
+    let said = String::from_utf8_lossy(said);
+    let last = said.lines().last().unwrap_or("").replace(url, "<object>");
+    judge(format!("{} ({status})", last.trim()))
+}
+
 /// Runs `command` (an ffmpeg or ffprobe) with an empty environment but `PATH`, and under
 /// rlimits: its address space (`memory`), CPU seconds, the size of any file it writes
 /// (`file_bytes`; 0: none) and no core dumps.

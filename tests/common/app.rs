@@ -16,6 +16,16 @@ use std::{
     time::Duration,
 };
 
+/// A browser that keeps its cookies and does not follow redirects: it sees where a door sends
+/// it.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
 /// Every account the tests make has this password.
 pub const PASSWORD: &str = "correct horse battery";
 

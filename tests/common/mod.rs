@@ -443,6 +443,16 @@ impl<S: hoist::storage::ObjectStore> hoist::storage::ObjectStore for CountingSto
     }
 }
 
+/// Whether the test store holds an object at `key`.
+pub async fn object_exists(key: &str) -> bool {
+    use hoist::storage::ObjectStore;
+    S3Store::new(&s3_settings())
+        .head(key)
+        .await
+        .expect("the store answers")
+        .is_some()
+}
+
 /// Polls `check` every 100 ms until it holds, failing the test after `deadline`.
 pub async fn eventually<F, Fut>(deadline: Duration, what: &str, mut check: F)
 where

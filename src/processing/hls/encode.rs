@@ -256,13 +256,7 @@ impl Encoding<'_> {
             });
         }
         if !status.success() {
-            let said = String::from_utf8_lossy(&said);
-            let last = said
-                .lines()
-                .last()
-                .unwrap_or("")
-                .replace(self.url, "<object>");
-            return Err(ffmpeg::judge(format!("{} ({status})", last.trim())));
+            return Err(ffmpeg::failed(&said, status, self.url));
         }
         let playlist = tokio::fs::read_to_string(dir.join(PLAYLIST_NAME))
             .await

@@ -156,13 +156,7 @@ impl Probe<'_> {
             let status = status.map_err(|e| JobError::Tool(e.to_string()))?;
             read.map_err(|e| JobError::Tool(e.to_string()))?;
             if !status.success() {
-                let said = String::from_utf8_lossy(&said);
-                let last = said
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-                    .replace(self.url, "<object>");
-                return Err(ffmpeg::judge(format!("{} ({status})", last.trim())));
+                return Err(ffmpeg::failed(&said, status, self.url));
             }
             parse(&json)
         };
