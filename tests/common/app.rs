@@ -330,8 +330,18 @@ pub async fn upload(
     kind: &str,
     data: &[u8],
 ) -> String {
-    use futures::StreamExt;
     let started = start(app, client, name, data.len() as u64, kind).await;
+    send_all(app, client, started, data).await
+}
+
+/// Sends every part of an upload `start` began and completes it; returns the upload's id.
+pub async fn send_all(
+    app: &App,
+    client: &reqwest::Client,
+    started: StartedUpload,
+    data: &[u8],
+) -> String {
+    use futures::StreamExt;
     let id = started.upload_id.clone();
     let parts: Vec<u32> = (1..=started.plan.part_count()).collect();
     let store = super::store_client();
