@@ -23,8 +23,13 @@ function loadHls() {
   return hlsLoading;
 }
 
+// A rung is named by its shorter side: a portrait phone video's 1080 × 1920 is 1080p.
+function lines(level) {
+  return Math.min(level.width || level.height, level.height);
+}
+
 function label(level) {
-  return `${level.height}p`;
+  return `${lines(level)}p`;
 }
 
 function fillMenu(menu, hls) {
@@ -32,7 +37,7 @@ function fillMenu(menu, hls) {
   const auto = new Option('Auto', '-1');
   const rungs = hls.levels
     .map((level, index) => ({ level, index }))
-    .sort((a, b) => b.level.height - a.level.height)
+    .sort((a, b) => lines(b.level) - lines(a.level))
     .map(({ level, index }) => new Option(label(level), String(index)));
   menu.replaceChildren(auto, ...rungs);
   menu.value = String(hls.autoLevelEnabled ? -1 : hls.currentLevel);
@@ -79,7 +84,8 @@ async function attach(video) {
     video._hoistHls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, () => fillMenu(menu, hls));
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => {
-      video.dataset.level = String(hls.levels[data.level]?.height ?? '');
+      const level = hls.levels[data.level];
+      video.dataset.level = level ? String(lines(level)) : '';
     });
     hls.on(Hls.Events.ERROR, (_, data) => {
       if (!data.fatal) return;

@@ -260,6 +260,66 @@ async fn a_hevc_video_is_encoded_and_plays_through_its_ladder() {
     );
 }
 
+/// A phone held upright records a landscape picture and a display matrix that turns it. The
+/// ladder is made upright (WebKit's HLS ignores the matrix) and named by the shorter side, as
+/// people name rungs: 720p is 720 × 1280 here, never a sideways 1280 × 720 nor a 406-wide one.
+#[tokio::test]
+async fn a_portrait_phone_video_turned_by_its_display_matrix_is_laddered_upright() {
+    let app = App::start(&[("HOIST_HLS", "on")]).await;
+    let owner = app.browser();
+    video(app.dir.path(), "landscape.mp4", 4, "1280x720", H264);
+    let turned = app.dir.path().join("portrait.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-y", "-hide_banner", "-loglevel", "error", "-i"])
+        .arg(app.dir.path().join("landscape.mp4"))
+        .args(["-c", "copy", "-metadata:s:v:0", "rotate=90"])
+        .arg(&turned)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(made.success());
+    let clip = std::fs::read(&turned).expect("the video");
+    let id = upload(&app, &owner, "portrait.mp4", "video/mp4", &clip).await;
+    laddered(&app, &owner, &id, 2).await;
+    let rows = renditions(&app, &id).await;
+    // H.264 as it is, but turned: encoded, not copied.
+    assert_eq!(
+        rows.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+        [(720, false), (360, false)]
+    );
+    let base = format!("{}/files/{id}/hls", app.base);
+    let (status, master) = get(&owner, &format!("{base}/index.m3u8")).await;
+    assert_eq!(status, 200);
+    for line in ["RESOLUTION=720x1280", "RESOLUTION=360x640"] {
+        assert!(master.contains(line), "{line}: {master}");
+    }
+    // The rendition's own picture is upright, with no matrix left to turn it again.
+    for rung in ["720", "360"] {
+        let bytes = owner
+            .get(format!("{base}/{rung}.mp4"))
+            .send()
+            .await
+            .expect("an answer")
+            .bytes()
+            .await
+            .expect("the rendition");
+        let path = app.dir.path().join(format!("{rung}.mp4"));
+        std::fs::write(&path, &bytes).expect("written");
+        let probed = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+            .args([
+                "stream=width,height:stream_side_data=rotation",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&path)
+            .output()
+            .expect("ffprobe runs");
+        let said = String::from_utf8_lossy(&probed.stdout).trim().to_string();
+        let want = if rung == "720" { "720,1280" } else { "360,640" };
+        assert_eq!(said, want, "{rung}p");
+    }
+}
+
 /// Sources that cannot be transcoded end with a reason, and a good video uploaded beside
 /// them still gets its ladder.
 #[tokio::test]

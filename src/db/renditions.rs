@@ -7,8 +7,11 @@ use super::{outbox, views, Conn, DbResult, Pool};
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct RenditionRow {
     pub upload_id: String,
+    /// The rung: the picture's shorter side.
     pub height: i64,
     pub width: i64,
+    /// The picture's height (0 in rows older than migration 0019: `height`).
+    pub picture_height: i64,
     pub object_key: String,
     pub playlist: Option<String>,
     pub bandwidth: i64,
@@ -19,15 +22,29 @@ pub struct RenditionRow {
 
 macro_rules! rendition_columns {
     () => {
-        "upload_id, height, width, object_key, playlist, bandwidth, codecs, remuxed"
+        "upload_id, height, width, picture_height, object_key, playlist, bandwidth, codecs, \
+         remuxed"
     };
+}
+
+impl RenditionRow {
+    /// The picture's height in pixels.
+    pub fn picture_height(&self) -> i64 {
+        if self.picture_height > 0 {
+            self.picture_height
+        } else {
+            self.height
+        }
+    }
 }
 
 /// What a finished rendition is, written with its playlist.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Made {
+    /// The rung: the picture's shorter side.
     pub height: u32,
     pub width: u32,
+    pub picture_height: u32,
     pub object_key: String,
     pub playlist: String,
     pub bandwidth: u64,
@@ -77,7 +94,8 @@ pub async fn publish(pool: &Pool, upload_id: &str, made: &Made, now: i64) -> DbR
     let mut tx = pool.begin_for_upload(upload_id).await?;
     let done = sqlx::query(
         "UPDATE renditions SET width = $1, playlist = $2, bandwidth = $3, codecs = $4, \
-           remuxed = $5 WHERE upload_id = $6 AND height = $7 AND object_key = $8 \
+           remuxed = $5, picture_height = $9 \
+         WHERE upload_id = $6 AND height = $7 AND object_key = $8 \
            AND NOT EXISTS (SELECT 1 FROM files f WHERE f.upload_id = $6 AND f.scan = 'infected')",
     )
     .bind(i64::from(made.width))
@@ -88,6 +106,7 @@ pub async fn publish(pool: &Pool, upload_id: &str, made: &Made, now: i64) -> DbR
     .bind(upload_id)
     .bind(i64::from(made.height))
     .bind(&made.object_key)
+    .bind(i64::from(made.picture_height))
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
@@ -153,9 +172,10 @@ pub async fn keys_of(conn: &mut Conn, upload_id: &str) -> DbResult<Vec<String>> 
 /// A copy of a file (content stored once) shares its source's published renditions.
 pub async fn copy(conn: &mut Conn, from: &str, to: &str, now: i64) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO renditions (upload_id, height, width, object_key, playlist, bandwidth, \
-           codecs, remuxed, created_at) \
-         SELECT $1, height, width, object_key, playlist, bandwidth, codecs, remuxed, $2 \
+        "INSERT INTO renditions (upload_id, height, width, picture_height, object_key, \
+           playlist, bandwidth, codecs, remuxed, created_at) \
+         SELECT $1, height, width, picture_height, object_key, playlist, bandwidth, codecs, \
+           remuxed, $2 \
          FROM renditions WHERE upload_id = $3 AND playlist IS NOT NULL",
     )
     .bind(to)

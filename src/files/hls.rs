@@ -72,13 +72,12 @@ impl Files {
             Some(file) => format!("?key={}", file.share_key),
             None => String::new(),
         };
-        let _ = key;
         let height_of = |r: &db::renditions::RenditionRow| u32::try_from(r.height).unwrap_or(0);
         match part {
             HlsPart::Master => {
                 let variants: Vec<playlist::Variant<'_>> = published
                     .map(|r| playlist::Variant {
-                        height: height_of(r),
+                        height: u32::try_from(r.picture_height()).unwrap_or(0),
                         width: u32::try_from(r.width).unwrap_or(0),
                         bandwidth: u64::try_from(r.bandwidth).unwrap_or(0),
                         codecs: &r.codecs,

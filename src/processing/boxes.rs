@@ -205,9 +205,14 @@ fn track(trak: &[u8]) -> Result<Track, Bad> {
         let shift = if tkhd.first() == Some(&1) { 12 } else { 0 };
         found.id = u32_at(tkhd, 12 + shift).unwrap_or(u32::MAX);
         // Width and height are 16.16 fixed point; the library shows whole pixels.
+        // A matrix whose first entry is 0 (and second not) turns the picture a quarter, as a
+        // phone held upright records: the library shows it as people see it.
+        let turned =
+            u32_at(tkhd, 40 + shift) == Some(0) && u32_at(tkhd, 44 + shift).is_some_and(|b| b != 0);
         found.size = u32_at(tkhd, 76 + shift)
             .zip(u32_at(tkhd, 80 + shift))
-            .map(|(w, h)| (w >> 16, h >> 16));
+            .map(|(w, h)| (w >> 16, h >> 16))
+            .map(|(w, h)| if turned { (h, w) } else { (w, h) });
     }
     let Some(mdia) = child(trak, b"mdia")? else {
         return Ok(found);
@@ -282,6 +287,17 @@ mod tests {
                 codecs: vec!["avc1".into(), "mp4a".into()],
             })
         );
+    }
+
+    #[test]
+    fn a_picture_its_matrix_turns_a_quarter_is_shown_turned() {
+        // ffmpeg's matrix for a phone held upright: a = 0, b = 1.0, c = -1.0, d = 0.
+        let mut trak = trak(1, b"vide", 1280, 720, b"avc1");
+        let tkhd = trak.windows(4).position(|w| w == b"tkhd").expect("tkhd") + 4;
+        trak[tkhd + 44..tkhd + 48].copy_from_slice(&0x0001_0000u32.to_be_bytes());
+        trak[tkhd + 48..tkhd + 52].copy_from_slice(&0xFFFF_0000u32.to_be_bytes());
+        let facts = facts(&[mvhd(1000, 1000), trak].concat()).expect("facts");
+        assert_eq!((facts.width, facts.height), (Some(720), Some(1280)));
     }
 
     #[test]

@@ -117,7 +117,15 @@ impl Encoding<'_> {
                         .join(","),
                 };
                 command
-                    .args(["-vf", &format!("scale=-2:{height}:flags=bicubic")])
+                    // `height` lines on the picture's shorter side, as it is shown: ffmpeg
+                    // turns a picture its display matrix turns before the filter sees it.
+                    .args([
+                        "-vf",
+                        &format!(
+                            "scale=w='if(gte(iw,ih),-2,{height})':h='if(gte(iw,ih),{height},-2)'\
+                             :flags=bicubic"
+                        ),
+                    ])
                     .args([
                         "-c:v",
                         "libx264",

@@ -82,10 +82,12 @@ pub fn rung_kind(height: u32) -> Option<&'static str> {
         .map(super::JobKind::as_str)
 }
 
-/// The top rung for a source this tall, and the rungs below it.
-pub fn ladder(source_height: u32) -> (u32, Vec<u32>) {
-    // An even height: H.264 in 4:2:0 needs one.
-    let top = source_height.min(RUNGS[0]) & !1;
+/// The top rung for a source whose shorter side (as shown) is `source_lines`, and the rungs
+/// below it. A rung is named by the shorter side, as people name them: a phone's portrait
+/// 1080 × 1920 is 1080p.
+pub fn ladder(source_lines: u32) -> (u32, Vec<u32>) {
+    // An even size: H.264 in 4:2:0 needs one.
+    let top = source_lines.min(RUNGS[0]) & !1;
     let lower = RUNGS.into_iter().filter(|r| *r < top).collect();
     (top, lower)
 }
@@ -95,6 +97,9 @@ fn plays_as_is(source: &probe::Source) -> bool {
     let Some(video) = &source.video else {
         return false;
     };
+    // A picture the display matrix turns is encoded upright: WebKit's HLS ignores the matrix
+    // (the video would play on its side), and every rung must agree on one orientation.
+    let (short, long) = (video.width.min(video.height), video.width.max(video.height));
     let profile_ok = matches!(
         video.profile.as_str(),
         "High" | "Main" | "Baseline" | "Constrained Baseline"
@@ -106,7 +111,9 @@ fn plays_as_is(source: &probe::Source) -> bool {
     video.codec == "h264"
         && profile_ok
         && matches!(video.pix_fmt.as_str(), "yuv420p" | "yuvj420p")
-        && video.height <= RUNGS[0]
+        && video.rotation == 0
+        && short <= RUNGS[0]
+        && long <= 1920
         && audio_ok
 }
 
@@ -260,7 +267,8 @@ impl Ladder<'_> {
                 humantime::format_duration(self.settings.max_duration)
             )));
         }
-        let (top, lower) = ladder(video.height);
+        let (shown_width, shown_height) = video.shown();
+        let (top, lower) = ladder(shown_width.min(shown_height));
         let encoding = Encoding {
             fence: &self.fence(),
             url: &url,
@@ -277,8 +285,15 @@ impl Ladder<'_> {
             if playlist::longest(&written) <= LONGEST_COPIED_SEGMENT {
                 let codecs = self.codecs(avc1(&video.profile, video.level), &source);
                 Some(
-                    self.store_rendition(&scratch, top, video.width, written, codecs, true)
-                        .await?,
+                    self.store_rendition(
+                        &scratch,
+                        top,
+                        (video.width, video.height),
+                        written,
+                        codecs,
+                        true,
+                    )
+                    .await?,
                 )
             } else {
                 None
@@ -295,8 +310,8 @@ impl Ladder<'_> {
             };
             let written = encoding.make(&make, &scratch.0, &mut progress).await?;
             let codecs = self.codecs(avc1("High", 40), &source);
-            let width = scaled_width(video.width, video.height, top);
-            self.store_rendition(&scratch, top, width, written, codecs, false)
+            let size = picture(shown_width, shown_height, top);
+            self.store_rendition(&scratch, top, size, written, codecs, false)
                 .await?;
         }
         Ok(Finished::Found(Findings {
@@ -344,9 +359,9 @@ impl Ladder<'_> {
         };
         let scratch = Scratch::new(self.settings.dir.as_ref())?;
         let written = encoding.make(&make, &scratch.0, progress).await?;
-        let width = scaled_width(
+        let size = picture(
             u32::try_from(top.width).unwrap_or(0),
-            u32::try_from(top.height).unwrap_or(1),
+            u32::try_from(top.picture_height()).unwrap_or(0),
             height,
         );
         let codecs = if top.codecs.contains("mp4a") {
@@ -354,7 +369,7 @@ impl Ladder<'_> {
         } else {
             avc1("High", 31)
         };
-        self.store_rendition(&scratch, height, width, written, codecs, false)
+        self.store_rendition(&scratch, height, size, written, codecs, false)
             .await?;
         Ok(Finished::Found(Findings::default()))
     }
@@ -371,7 +386,7 @@ impl Ladder<'_> {
         &self,
         scratch: &Scratch,
         height: u32,
-        width: u32,
+        (width, picture_height): (u32, u32),
         written: String,
         codecs: String,
         remuxed: bool,
@@ -386,6 +401,7 @@ impl Ladder<'_> {
         let made = Made {
             height,
             width,
+            picture_height,
             object_key: key.clone(),
             bandwidth: playlist::peak_bandwidth(&written),
             playlist: written,
@@ -399,10 +415,20 @@ impl Ladder<'_> {
     }
 }
 
-/// The width of a picture `width` × `height` scaled to `to` lines, even.
-fn scaled_width(width: u32, height: u32, to: u32) -> u32 {
-    let exact = u64::from(width) * u64::from(to) / u64::from(height.max(1));
-    (u32::try_from(exact).unwrap_or(u32::MAX).max(2) + 1) & !1
+/// The size of the `rung` rendition of a picture shown `width` × `height`: its shorter side
+/// `rung` lines, the other what ffmpeg's `scale` makes of `-2` (rounded to the nearest even).
+fn picture(width: u32, height: u32, rung: u32) -> (u32, u32) {
+    let other = |long: u32, short: u32| {
+        let (long, short, rung) = (u64::from(long), u64::from(short.max(1)), u64::from(rung));
+        u32::try_from((rung * long + short) / (2 * short) * 2)
+            .unwrap_or(u32::MAX)
+            .max(2)
+    };
+    if width >= height {
+        (other(width, height), rung)
+    } else {
+        (rung, other(height, width))
+    }
 }
 
 /// The ffprobe installed beside `ffmpeg` (the same folder, or `PATH`).
@@ -425,8 +451,11 @@ mod tests {
         assert_eq!(ladder(241), (240, vec![]));
         assert_eq!(rung_kind(720), Some("hls-720"));
         assert_eq!(rung_kind(1080), None);
-        assert_eq!(scaled_width(1920, 1080, 360), 640);
-        assert_eq!(scaled_width(1080, 1920, 720), 406);
+        assert_eq!(picture(1920, 1080, 360), (640, 360));
+        assert_eq!(picture(854, 480, 360), (640, 360));
+        assert_eq!(picture(1080, 1920, 720), (720, 1280));
+        assert_eq!(picture(720, 1280, 360), (360, 640));
+        assert_eq!(picture(500, 500, 360), (360, 360));
         assert_eq!(avc1("High", 40), "avc1.640028");
         assert_eq!(avc1("Constrained Baseline", 30), "avc1.42C01E");
     }

@@ -26,9 +26,25 @@ pub struct Video {
     pub profile: String,
     /// `level` as ffprobe gives it for H.264 (40 for 4.0).
     pub level: i64,
+    /// The stored picture's size, before the display matrix turns it.
     pub width: u32,
     pub height: u32,
     pub pix_fmt: String,
+    /// Degrees the display matrix turns the picture by (a phone held upright records a
+    /// landscape picture turned by 90), 0 when it has none.
+    pub rotation: i32,
+}
+
+impl Video {
+    /// The picture as people see it: width and height swapped when it is shown turned a
+    /// quarter.
+    pub fn shown(&self) -> (u32, u32) {
+        if self.rotation.rem_euclid(180) == 90 {
+            (self.height, self.width)
+        } else {
+            (self.width, self.height)
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,6 +69,13 @@ struct Stream {
     width: Option<u32>,
     height: Option<u32>,
     pix_fmt: Option<String>,
+    #[serde(default)]
+    side_data_list: Vec<SideData>,
+}
+
+#[derive(Deserialize)]
+struct SideData {
+    rotation: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +101,12 @@ pub fn parse(json: &[u8]) -> Result<Source, JobError> {
             width: s.width.unwrap_or(0),
             height: s.height.unwrap_or(0),
             pix_fmt: text(&s.pix_fmt),
+            rotation: s
+                .side_data_list
+                .iter()
+                .find_map(|d| d.rotation)
+                .filter(|r| r.is_finite())
+                .map_or(0, |r| (r.round() as i64).rem_euclid(360) as i32),
         });
     let audio = probed
         .streams
@@ -128,7 +157,8 @@ impl Probe<'_> {
             .args(["-f", self.format])
             .args([
                 "-show_entries",
-                "stream=codec_type,codec_name,profile,level,width,height,pix_fmt:format=duration",
+                "stream=codec_type,codec_name,profile,level,width,height,pix_fmt\
+                 :stream_side_data=rotation:format=duration",
             ])
             .args(["-of", "json", self.url])
             .stdin(Stdio::null())
@@ -187,7 +217,16 @@ mod tests {
             (video.codec.as_str(), video.height, video.level),
             ("h264", 1080, 40)
         );
+        assert_eq!((video.rotation, video.shown()), (0, (1920, 1080)));
         assert_eq!(source.audio.unwrap().codec, "aac");
+        let turned = parse(
+            br#"{"streams": [{"codec_type": "video", "width": 1920, "height": 1080,
+                "side_data_list": [{"side_data_type": "Display Matrix", "rotation": -90}]}]}"#,
+        )
+        .unwrap()
+        .video
+        .unwrap();
+        assert_eq!((turned.rotation, turned.shown()), (270, (1080, 1920)));
         assert!((source.seconds - 60.024).abs() < 1e-9);
         let silent = parse(br#"{"streams": [], "format": {"duration": "N/A"}}"#).unwrap();
         assert_eq!((silent.video, silent.seconds), (None, 0.0));
