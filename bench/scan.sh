@@ -10,7 +10,8 @@
 # far above a clamd loaded with ClamAV's real database, so compare the ratios. Not a test.
 #
 #   bench/scan.sh
-# Settings (environment): BENCH_RUNS (3), BENCH_SIZE (100, MiB), BENCH_PROFILE (release).
+# Settings (environment): BENCH_RUNS (3), BENCH_SIZE (100, MiB), BENCH_PROFILE (release),
+# BENCH_PREVIOUS (an earlier build's binary, measured in the same rounds).
 set -euo pipefail
 
 PROFILE=${BENCH_PROFILE:-release}
@@ -25,12 +26,24 @@ scripts/local-clamd.sh start "$WORK/clamd" "$(free_port)"
 source "$WORK/clamd/clamd.env"
 trap 'scripts/local-clamd.sh stop "$WORK/clamd"; cleanup' EXIT
 
-start_app scan HOIST_SCAN=best-effort HOIST_CLAMD="$HOIST_TEST_CLAMD" HOIST_SCAN_MAX_SIZE=1GiB HOIST_JOB_YIELD=0
-# `hoist upload` speaks as an account, with a token.
-HOIST_DATA_DIR="$WORK/scan" "$SERVER" users create bench@example.com <<<"benchmark password" >/dev/null
-HOIST_DATA_DIR="$WORK/scan" "$SERVER" users set-quota bench@example.com 64TiB >/dev/null
-HOIST_TOKEN=$(HOIST_DATA_DIR="$WORK/scan" "$SERVER" tokens create bench@example.com bench)
-export HOIST_TOKEN XDG_CACHE_HOME="$WORK/cache"
+# BENCH_PREVIOUS: an earlier build of Hoist, measured in the same rounds (its own app and data).
+PREVIOUS=${BENCH_PREVIOUS:-}
+SERVERS=("$SERVER")
+[ -n "$PREVIOUS" ] && SERVERS+=("$PREVIOUS")
+export XDG_CACHE_HOME="$WORK/cache"
+
+# serve NAME BINARY: that build of Hoist up with scanning on, and an account with a token
+# (`hoist upload` speaks as one) in $WORK/NAME.token.
+serve() {
+  local name=$1 binary=$2
+  SERVER=$binary start_app "$name" HOIST_SCAN=best-effort HOIST_CLAMD="$HOIST_TEST_CLAMD" \
+    HOIST_SCAN_MAX_SIZE=1GiB HOIST_JOB_YIELD=0
+  if [ ! -f "$WORK/$name.token" ]; then
+    HOIST_DATA_DIR="$WORK/$name" "$binary" users create bench@example.com <<<"benchmark password" >/dev/null
+    HOIST_DATA_DIR="$WORK/$name" "$binary" users set-quota bench@example.com 64TiB >/dev/null
+    HOIST_DATA_DIR="$WORK/$name" "$binary" tokens create bench@example.com bench >"$WORK/$name.token"
+  fi
+}
 
 # The sum of the scan jobs' durations so far, from the app's own histogram.
 scan_seconds() {
@@ -43,9 +56,9 @@ for line in sys.stdin:
 print(total)'
 }
 
-# Waits until every file in the app's database has left `pending`.
+# Waits until every file in NAME's database has left `pending`.
 until_scanned() {
-  python3 - "$WORK/scan/hoist.db" <<'PY'
+  python3 - "$WORK/$1/hoist.db" <<'PY'
 import sqlite3, sys, time
 start = time.monotonic()
 while time.monotonic() - start < 600:
@@ -72,20 +85,26 @@ seconds_of() {
 for round in $(seq "$RUNS"); do
   step "round $round"
   file=$(fresh_file "$SIZE")
-  settle
-  before=$(scan_seconds)
-  "$SERVER" upload --server "$APP_URL" "$file" >/dev/null
-  until_scanned
-  after=$(scan_seconds)
-  hoist=$(python3 -c "print(round($after - $before, 3))")
+  row="{"
+  for i in "${!SERVERS[@]}"; do
+    name=scan$i
+    serve "$name" "${SERVERS[$i]}"
+    settle
+    before=$(scan_seconds)
+    HOIST_TOKEN=$(cat "$WORK/$name.token") "${SERVERS[$i]}" upload --server "$APP_URL" "$file" >/dev/null
+    until_scanned "$name"
+    after=$(scan_seconds)
+    row+="\"hoist$i\": $(python3 -c "print(round($after - $before, 3))"), "
+  done
+  stop_app
   stream=$(seconds_of clamdscan --no-summary --config-file="$WORK/clamd/clamd.conf" --stream "$file")
   local_file=$(seconds_of clamdscan --no-summary --config-file="$WORK/clamd/clamd.conf" "$file")
-  printf '{"hoist": %s, "stream": %s, "local": %s}\n' "$hoist" "$stream" "$local_file" >>"$RESULTS"
+  printf '%s"stream": %s, "local": %s}\n' "$row" "$stream" "$local_file" >>"$RESULTS"
 done
 
-python3 - "$RESULTS" "$(git rev-parse --short HEAD)" "$PROFILE" "$SIZE" <<'PY'
+python3 - "$RESULTS" "$(git rev-parse --short HEAD)" "$PROFILE" "$SIZE" "$PREVIOUS" <<'PY'
 import json, statistics, sys
-path, commit, profile, size = sys.argv[1:]
+path, commit, profile, size, previous = sys.argv[1:]
 rows = [json.loads(l) for l in open(path)]
 size = int(size)
 def med(k):
@@ -95,8 +114,10 @@ print(f"Commit {commit}, {profile} build, Garage and clamd on loopback (clamd wi
 print("| scanned by | seconds | MiB/s | ÷ clamdscan --stream |")
 print("|---|---|---|---|")
 base = med('stream')
-for key, label in [('hoist', 'Hoist: store → scan job → clamd (INSTREAM)'),
-                   ('stream', '`clamdscan --stream` of the local file'),
+hoists = [('hoist0', f'Hoist {commit}: store → scan job → clamd (INSTREAM)')]
+if previous:
+    hoists.append(('hoist1', f'Hoist, previous build ({previous})'))
+for key, label in hoists + [('stream', '`clamdscan --stream` of the local file'),
                    ('local', '`clamdscan` of the local file (clamd reads it)')]:
     s = med(key)
     print(f"| {label} | {s:.2f} | {size / s:.0f} | {s / base:.2f}× |")

@@ -126,16 +126,19 @@ pub async fn owner_may_share(pool: &Pool, owner: &str) -> DbResult<bool> {
 }
 
 /// Public files, most recently changed first, with their uploads. A disabled account's
-/// files are left out.
-pub async fn public(pool: &Pool, limit: i64) -> DbResult<Vec<String>> {
+/// files are left out, and so are infected ones and, with `require_clean`, any not scanned
+/// clean: in the query, so that a page of `limit` is full whenever that many may be listed.
+pub async fn public(pool: &Pool, limit: i64, require_clean: bool) -> DbResult<Vec<String>> {
     let ids: Vec<(String,)> = sqlx::query_as(
         "SELECT f.upload_id FROM files f JOIN uploads u ON u.id = f.upload_id \
          WHERE f.visibility = 'public' AND u.status = 'uploaded' \
+           AND f.scan <> 'infected' AND ($2 = 0 OR f.scan = 'clean') \
            AND NOT EXISTS (SELECT 1 FROM accounts a \
              WHERE 'account:' || a.id = u.owner AND a.disabled = 1) \
          ORDER BY f.updated_at DESC LIMIT $1",
     )
     .bind(limit)
+    .bind(i64::from(require_clean))
     .fetch_all(pool)
     .await?;
     Ok(ids.into_iter().map(|(id,)| id).collect())

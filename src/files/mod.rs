@@ -303,7 +303,8 @@ impl Files {
 
     /// The public page: files their owners made public, most recently changed first.
     pub async fn public(&self) -> FileResult<Vec<UploadView>> {
-        let ids = db::files::public(&self.db, PUBLIC_PAGE).await?;
+        let require_clean = self.scan == ScanMode::Required;
+        let ids = db::files::public(&self.db, PUBLIC_PAGE, require_clean).await?;
         let mut views = Vec::with_capacity(ids.len());
         let mut conn = self.db.readers().acquire().await.map_err(DbError::from)?;
         for id in ids {

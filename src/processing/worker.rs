@@ -228,8 +228,10 @@ impl Workers {
         let (job, me) = (job.clone(), me.to_string());
         let mut last: Option<(std::time::Instant, u8)> = None;
         move |percent| {
+            // Down as well as up: a copy that falls back to encoding starts again from 0, and
+            // a bar held at 99 while the encode runs would say nothing.
             let due = last
-                .is_none_or(|(at, was)| percent > was && at.elapsed() >= Duration::from_secs(1));
+                .is_none_or(|(at, was)| percent != was && at.elapsed() >= Duration::from_secs(1));
             if !due {
                 return;
             }
