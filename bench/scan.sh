@@ -84,10 +84,14 @@ seconds_of() {
 
 for round in $(seq "$RUNS"); do
   step "round $round"
-  file=$(fresh_file "$SIZE")
   row="{"
-  for i in "${!SERVERS[@]}"; do
+  # Each build its own fresh file (Garage keeps a block it holds once: the second upload of
+  # the same bytes would cost it less), and the builds take turns at going first.
+  order=("${!SERVERS[@]}")
+  [ $((round % 2)) -eq 0 ] && order=($(printf '%s\n' "${order[@]}" | sort -rn))
+  for i in "${order[@]}"; do
     name=scan$i
+    file=$(fresh_file "$SIZE")
     serve "$name" "${SERVERS[$i]}"
     settle
     before=$(scan_seconds)

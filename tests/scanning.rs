@@ -216,6 +216,35 @@ async fn a_file_over_the_scan_limit_is_not_scanned_and_with_required_stays_unsha
     );
 }
 
+/// A file past clamd's own `StreamMaxLength` (200 MiB in tests/clamav's clamd) though under
+/// ours: clamd stops reading and says so, and the scan ends at once as "not scanned" with
+/// the reason, rather than waiting with the rest of the file for the job's time limit.
+#[tokio::test]
+async fn a_file_past_the_scanners_own_limit_is_not_scanned_at_once() {
+    const MIB: u64 = 1 << 20;
+    let app = App::start(&[
+        ("HOIST_SCAN", "best-effort"),
+        ("HOIST_CLAMD", &clamd()),
+        ("HOIST_SCAN_MAX_SIZE", "1GiB"),
+        ("HOIST_SCAN_TIME_LIMIT", "5m"),
+        ("HOIST_MAX_FILE_SIZE", "1GiB"),
+        ("HOIST_GUEST_QUOTA", "1GiB"),
+        ("HOIST_GUEST_NETWORK_QUOTA", "1GiB"),
+    ])
+    .await;
+    let owner = app.browser();
+    let data = bytes(216 * MIB, 9);
+    let id = upload(&app, &owner, "huge.bin", "application/octet-stream", &data).await;
+    let file = scanned(&app, &owner, &id).await.file.expect("a file");
+    assert_eq!(
+        (file.scan, file.scan_detail.as_deref()),
+        (
+            Scan::Unscanned,
+            Some("larger than the scanner's StreamMaxLength")
+        )
+    );
+}
+
 /// A scanner that is down: with `required` a file waits (pending, unshareable, invisible to
 /// others); with `best-effort` it shows "not scanned" and is shared as usual. Both are tried
 /// again, and scanned once the scanner is back.

@@ -193,14 +193,18 @@ async fn send<S: AsyncRead + AsyncWrite + Unpin>(
     key: &str,
     size: u64,
 ) -> Result<Answer, JobError> {
-    let sent = stream_object(&mut clamd, store, key, size).await;
+    let sent = match stream_object(&mut clamd, store, key, size).await {
+        // The store failed: what clamd would say of half a file means nothing, and clamd,
+        // waiting for the rest, would answer only at its own read timeout.
+        Err(Sent::Store(e)) => return Err(e),
+        Err(Sent::Clamd(e)) => Err(e),
+        Ok(()) => Ok(()),
+    };
     let mut said = Vec::new();
     let read = (&mut clamd).take(MAX_ANSWER).read_to_end(&mut said).await;
     match (sent, read) {
-        // The store failed: what clamd said of half a file means nothing.
-        (Err(Sent::Store(e)), _) => Err(e),
         (_, Ok(_)) if !said.is_empty() => Ok(answer(&said)),
-        (Err(Sent::Clamd(e)), _) => Err(JobError::Scanner(e.to_string())),
+        (Err(e), _) => Err(JobError::Scanner(e.to_string())),
         (Ok(()), Err(e)) => Err(JobError::Scanner(e.to_string())),
         (Ok(()), Ok(_)) => Err(JobError::Scanner("clamd closed without an answer".into())),
     }
@@ -219,16 +223,18 @@ async fn stream_object<S: AsyncWrite + Unpin>(
 ) -> Result<(), Sent> {
     clamd.write_all(b"zINSTREAM\0").await.map_err(Sent::Clamd)?;
     let (ready, mut chunks) = tokio::sync::mpsc::channel::<Vec<u8>>(AHEAD);
-    let write = async {
+    let sink = &mut *clamd;
+    // `move`: the receiver goes with the writer, so when clamd stops reading (a limit of its
+    // own) the channel closes and the reads stop, instead of waiting on a full channel.
+    let write = async move {
         while let Some(piece) = chunks.recv().await {
             let length = u32::try_from(piece.len()).unwrap_or(u32::MAX).to_be_bytes();
-            clamd.write_all(&length).await?;
-            clamd.write_all(&piece).await?;
+            sink.write_all(&length).await?;
+            sink.write_all(&piece).await?;
         }
         Ok::<(), std::io::Error>(())
     };
-    // The store's next bytes arrive while clamd scans the last ones; when clamd stops reading,
-    // the channel closes and the reads stop.
+    // The store's next bytes arrive while clamd scans the last ones.
     let (read, written) = tokio::join!(read_ahead(store, key, size, ready), write);
     read.map_err(Sent::Store)?;
     written.map_err(Sent::Clamd)?;

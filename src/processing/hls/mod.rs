@@ -269,6 +269,12 @@ impl Ladder<'_> {
         }
         let (shown_width, shown_height) = video.shown();
         let (top, lower) = ladder(shown_width.min(shown_height));
+        if top < 2 {
+            return Ok(Finished::Skipped(format!(
+                "{} × {} is too small a picture for a ladder; it plays as uploaded",
+                video.width, video.height
+            )));
+        }
         let encoding = Encoding {
             fence: &self.fence(),
             url: &url,

@@ -39,7 +39,9 @@ impl Video {
     /// The picture as people see it: width and height swapped when it is shown turned a
     /// quarter.
     pub fn shown(&self) -> (u32, u32) {
-        if self.rotation.rem_euclid(180) == 90 {
+        // ffprobe cuts the matrix's angle to whole degrees where ffmpeg rounds it: a hostile
+        // 89.7 reads as 89 here and turns a quarter there.
+        if (self.rotation.rem_euclid(180) - 90).abs() <= 1 {
             (self.height, self.width)
         } else {
             (self.width, self.height)
@@ -227,6 +229,16 @@ mod tests {
         .video
         .unwrap();
         assert_eq!((turned.rotation, turned.shown()), (270, (1080, 1920)));
+        let nearly = Video {
+            rotation: 271,
+            ..turned.clone()
+        };
+        assert_eq!(nearly.shown(), (1080, 1920));
+        let slanted = Video {
+            rotation: 45,
+            ..turned
+        };
+        assert_eq!(slanted.shown(), (1920, 1080));
         assert!((source.seconds - 60.024).abs() < 1e-9);
         let silent = parse(br#"{"streams": [], "format": {"duration": "N/A"}}"#).unwrap();
         assert_eq!((silent.video, silent.seconds), (None, 0.0));
