@@ -1,5 +1,5 @@
 //! Malware scanning: the object streamed from the store to ClamAV's `clamd` with `INSTREAM`,
-//! one ranged GET at a time, a few MiB read ahead of clamd, never whole in memory. clamd parses the bytes in its own process;
+//! one ranged GET at a time, never whole in memory. clamd parses the bytes in its own process;
 //! this one only passes them on, so the job runs in the worker, like hashing.
 //!
 //! The protocol is a dozen lines and written here rather than taken from `clamav-client`:
@@ -21,8 +21,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 const RANGE: u64 = 16 << 20;
 /// clamd takes chunks of any size up to its limit; small ones keep its buffer small too.
 const CHUNK: usize = 1 << 20;
-/// Chunks read ahead of clamd, at most: what one scan holds is about this many MiB.
-const AHEAD: usize = 4;
 /// clamd's answer is one short line; a longer one is not clamd.
 const MAX_ANSWER: u64 = 4 << 10;
 /// Connecting to a live clamd takes a millisecond; one that does not answer in this is down.
@@ -222,78 +220,42 @@ async fn stream_object<S: AsyncWrite + Unpin>(
     size: u64,
 ) -> Result<(), Sent> {
     clamd.write_all(b"zINSTREAM\0").await.map_err(Sent::Clamd)?;
-    let (ready, mut chunks) = tokio::sync::mpsc::channel::<Vec<u8>>(AHEAD);
-    let sink = &mut *clamd;
-    // `move`: the receiver goes with the writer, so when clamd stops reading (a limit of its
-    // own) the channel closes and the reads stop, instead of waiting on a full channel.
-    let write = async move {
-        while let Some(piece) = chunks.recv().await {
-            let length = u32::try_from(piece.len()).unwrap_or(u32::MAX).to_be_bytes();
-            sink.write_all(&length).await?;
-            sink.write_all(&piece).await?;
-        }
-        Ok::<(), std::io::Error>(())
-    };
-    // The store's next bytes arrive while clamd scans the last ones.
-    let (read, written) = tokio::join!(read_ahead(store, key, size, ready), write);
-    read.map_err(Sent::Store)?;
-    written.map_err(Sent::Clamd)?;
-    clamd
-        .write_all(&0u32.to_be_bytes())
-        .await
-        .map_err(Sent::Clamd)?;
-    clamd.flush().await.map_err(Sent::Clamd)
-}
-
-/// Reads the object by ranges into chunks of [`CHUNK`] bytes (the store's own pieces are a few
-/// KiB: clamd would get thousands of tiny chunks) and hands them on. `Ok` also when the other
-/// end stopped taking them.
-async fn read_ahead(
-    store: &S3Store,
-    key: &str,
-    size: u64,
-    ready: tokio::sync::mpsc::Sender<Vec<u8>>,
-) -> Result<(), JobError> {
-    let mut piece = Vec::with_capacity(CHUNK);
     let mut at = 0;
     while at < size {
         let len = RANGE.min(size - at);
         let mut body = store
             .read_range(key, at, len)
-            .await?
-            .ok_or_else(|| StorageError::Refused(format!("no object at {key}")))?;
+            .await
+            .map_err(|e| Sent::Store(e.into()))?
+            .ok_or_else(|| {
+                Sent::Store(StorageError::Refused(format!("no object at {key}")).into())
+            })?;
         let mut got = 0;
         while let Some(chunk) = body
             .try_next()
             .await
-            .map_err(|e| StorageError::Unreachable(e.to_string()))?
+            .map_err(|e| Sent::Store(StorageError::Unreachable(e.to_string()).into()))?
         {
             got += chunk.len() as u64;
-            let mut rest = &chunk[..];
-            while !rest.is_empty() {
-                let take = (CHUNK - piece.len()).min(rest.len());
-                piece.extend_from_slice(&rest[..take]);
-                rest = &rest[take..];
-                if piece.len() == CHUNK {
-                    let full = std::mem::replace(&mut piece, Vec::with_capacity(CHUNK));
-                    if ready.send(full).await.is_err() {
-                        return Ok(());
-                    }
-                }
+            for piece in chunk.chunks(CHUNK) {
+                let length = u32::try_from(piece.len()).unwrap_or(u32::MAX).to_be_bytes();
+                clamd.write_all(&length).await.map_err(Sent::Clamd)?;
+                clamd.write_all(piece).await.map_err(Sent::Clamd)?;
             }
         }
         if got != len {
-            return Err(StorageError::Unreachable(format!(
+            let short = StorageError::Unreachable(format!(
                 "the store sent {got} of {len} bytes from offset {at}"
-            ))
-            .into());
+            ));
+            return Err(Sent::Store(short.into()));
         }
         at += len;
     }
-    if !piece.is_empty() {
-        let _ = ready.send(piece).await;
-    }
-    Ok(())
+    clamd
+        .write_all(&0u32.to_be_bytes())
+        .await
+        .map_err(Sent::Clamd)?;
+    clamd.flush().await.map_err(Sent::Clamd)
 }
 
 #[cfg(test)]
