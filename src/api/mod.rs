@@ -4,6 +4,8 @@
 
 pub mod account;
 pub mod account_settings;
+#[cfg(feature = "ssr")]
+pub mod companion;
 pub mod files;
 
 use crate::{
@@ -28,6 +30,7 @@ pub async fn start_upload(
         content_type,
         checksum: None,
         sha256: None,
+        layout: Default::default(),
     };
     uploads
         .start(&owner, allowance, request)
@@ -51,6 +54,7 @@ pub async fn start_uploads(
             content_type: f.content_type,
             checksum: f.checksum,
             sha256: f.sha256,
+            layout: Default::default(),
         })
         .collect();
     let answers = uploads.start_many(&owner, allowance, requests).await;

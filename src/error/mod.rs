@@ -81,6 +81,9 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("Sign in to upload: this server does not take uploads from guests.")]
     SignInRequired,
+    /// A Companion client started an upload without the file's size in its metadata.
+    #[error("This server needs each file's size before it is sent: add it to the file's metadata (see \"Using Hoist from your own front-end\").")]
+    SizeNeeded,
     #[error("Sign in first.")]
     NotSignedIn,
     #[error("This API token is not valid: it may have been revoked or have expired, or its account disabled.")]
@@ -174,7 +177,8 @@ impl ApiError {
             | Self::BadTokenName { .. }
             | Self::BadTokenExpiry { .. }
             | Self::BadTitle { .. }
-            | Self::BadDescription { .. } => 400,
+            | Self::BadDescription { .. }
+            | Self::SizeNeeded => 400,
             Self::SignInRequired
             | Self::NotSignedIn
             | Self::BadToken

@@ -36,6 +36,14 @@ pub fn choose_part_size(size: u64, configured: u64, largest: u64) -> Option<u64>
     (part_size <= MAX_PART_SIZE).then_some(part_size)
 }
 
+/// The part size `@uppy/aws-s3` (5 and 6) cuts a file into when the page does not choose one:
+/// `max(ceil(size / 10,000), 5 MiB)`, so that a Companion client's parts are the plan's.
+/// `None` past S3's largest part.
+pub fn companion_part_size(size: u64) -> Option<u64> {
+    let part_size = size.div_ceil(MAX_PARTS).max(MIN_PART_SIZE);
+    (part_size <= MAX_PART_SIZE).then_some(part_size)
+}
+
 /// The plan the server will make for a file of `size` under the settings it published. A file
 /// too big for any plan gets the configured part size: the server refuses it with a sentence.
 pub fn plan_for(size: u64, settings: &EngineSettings) -> PartPlan {

@@ -19,7 +19,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode},
     middleware,
     response::{IntoResponse, Redirect, Response},
-    routing::get,
+    routing::{get, post},
     Extension, Router,
 };
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -43,6 +43,19 @@ pub fn router(state: AppState) -> Router {
         .route("/files/{id}/{door}", get(file_door))
         .route("/files/{id}/hls/{name}", get(file_ladder))
         .route("/events", get(events))
+        .route("/s3/multipart", post(api::companion::create))
+        .route(
+            "/s3/multipart/{upload_id}",
+            get(api::companion::list).delete(api::companion::abort),
+        )
+        .route(
+            "/s3/multipart/{upload_id}/complete",
+            post(api::companion::complete),
+        )
+        .route(
+            "/s3/multipart/{upload_id}/{part}",
+            get(api::companion::sign),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

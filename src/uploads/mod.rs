@@ -9,7 +9,7 @@ pub mod sniff;
 
 pub use crate::db::uploads::Allowance;
 pub use rules::{RulesError, UploadRules, MAX_PARALLEL_PARTS};
-pub use service::{Arrival, NewUpload, UploadService};
+pub use service::{Arrival, Layout, NewUpload, UploadService};
 
 use crate::{
     db::DbError,

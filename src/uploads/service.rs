@@ -49,6 +49,20 @@ pub struct NewUpload {
     /// The whole file's SHA-256 (hex), when the client read it first: content the owner
     /// holds already is not sent again.
     pub sha256: Option<String>,
+    /// Who chooses the parts: Hoist's own plan, or the layout a Companion client uses.
+    pub layout: Layout,
+}
+
+/// How an upload is cut into parts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// Hoist's plan (`HOIST_PART_SIZE`, grown for large files), with a checksum per part when
+    /// the server asks for them.
+    #[default]
+    Planned,
+    /// `@uppy/aws-s3`'s own: parts of `max(ceil(size / 10,000), 5 MiB)`, sent without
+    /// checksums (it has no way to send one). Each part is still signed for its exact length.
+    Companion,
 }
 
 pub struct UploadService<S> {

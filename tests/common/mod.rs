@@ -188,6 +188,7 @@ impl Harness {
                     content_type: content_type.into(),
                     checksum: None,
                     sha256: None,
+                    layout: Default::default(),
                 },
             )
             .await

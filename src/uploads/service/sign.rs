@@ -112,6 +112,25 @@ impl<S: ObjectStore> UploadService<S> {
         Ok(())
     }
 
+    /// The parts the store holds for an unfinished upload, each of the plan's length, in
+    /// order: what a Companion client lists to resume. Listing is activity: it keeps the
+    /// upload alive.
+    pub async fn stored_parts(&self, owner: &str, id: &str) -> UploadResult<Vec<StoredPart>> {
+        let row = self.open_upload(owner, id).await?;
+        let plan = plan_of(&row);
+        self.extend(&row).await?;
+        let Some(s3_id) = row.s3_upload_id.as_deref() else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .store
+            .list_parts(&row.object_key, s3_id)
+            .await?
+            .into_iter()
+            .filter(|p| plan.part_len(p.part_number) == Some(p.size))
+            .collect())
+    }
+
     /// Where an unfinished upload stands, so a browser can send only what is missing (after a
     /// pause, a lost connection or a reload). The file offered must be the one announced.
     pub async fn resume(

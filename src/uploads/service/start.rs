@@ -2,7 +2,7 @@
 //! the rows go in one transaction, the store hears of the files concurrently, and a file that
 //! fits in one part gets its URL in the same answer — one round trip where there were two.
 
-use super::{in_order, plan_of, NewUpload, UploadService};
+use super::{in_order, plan_of, Layout, NewUpload, UploadService};
 use crate::{
     checksum::{self, ChecksumAlgorithm},
     clock::millis,
@@ -199,9 +199,18 @@ impl<S: ObjectStore> UploadService<S> {
             }
             .into());
         }
-        let part_size =
-            plan::choose_part_size(request.size, self.rules.part_size, self.rules.max_part_size)
-                .ok_or_else(|| Invalid::BeyondS3 { name: name.clone() })?;
+        let part_size = match request.layout {
+            Layout::Planned => {
+                plan::choose_part_size(request.size, self.rules.part_size, self.rules.max_part_size)
+            }
+            Layout::Companion => plan::companion_part_size(request.size),
+        }
+        .ok_or_else(|| Invalid::BeyondS3 { name: name.clone() })?;
+        // A Companion client sends no checksum: its parts are signed for their length only.
+        let part_checksum = match request.layout {
+            Layout::Planned => self.rules.part_checksum,
+            Layout::Companion => None,
+        };
         let sha256 = request
             .sha256
             .map(|hex| hex.to_ascii_lowercase())
@@ -213,7 +222,7 @@ impl<S: ObjectStore> UploadService<S> {
             )
             .transpose()?;
         let one_part = request.size <= part_size;
-        let claimed = match (self.rules.part_checksum, request.checksum) {
+        let claimed = match (part_checksum, request.checksum) {
             (Some(algorithm), Some(value)) => {
                 if !algorithm.accepts(&value) {
                     return Err(Invalid::NotAChecksum { algorithm }.into());
@@ -228,7 +237,7 @@ impl<S: ObjectStore> UploadService<S> {
         // the hash from the store, so nobody reads the file again to compute it.
         let hashed = sha256
             .as_deref()
-            .filter(|_| one_part && self.rules.part_checksum.is_some())
+            .filter(|_| one_part && part_checksum.is_some())
             .and_then(checksum::sha256_header)
             .map(|value| Checksum {
                 algorithm: ChecksumAlgorithm::Sha256,
@@ -237,7 +246,7 @@ impl<S: ObjectStore> UploadService<S> {
         let first_part = hashed.or(claimed);
         let algorithm = match &first_part {
             Some(signed) => Some(signed.algorithm),
-            None => self.rules.part_checksum,
+            None => part_checksum,
         };
         // Sizes past `max_file_size` were refused above; this keeps the casts honest.
         let size = i64::try_from(request.size).map_err(|_| too_large(&name))?;

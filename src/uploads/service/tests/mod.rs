@@ -53,6 +53,7 @@ fn request(name: &str, size: u64) -> NewUpload {
         content_type: "application/octet-stream".into(),
         checksum: None,
         sha256: None,
+        layout: Default::default(),
     }
 }
 
