@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
             guard::same_site_only,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
+        .layer(middleware::from_fn(guard::unread_bodies))
         .layer(middleware::from_fn(guard::security_headers))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

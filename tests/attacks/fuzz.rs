@@ -240,8 +240,8 @@ async fn ten_thousand_random_bodies_per_server_function_and_route_never_get_a_5x
 
 /// `count` requests to each of the server's routes (not server functions): a file's doors
 /// with real, forged and hostile ids, doors and keys; the live feed with hostile cursors; the
-/// health check, metrics, the page and made-up paths, with methods and headers of an
-/// attacker's choice.
+/// health check, metrics, Companion's `/s3` routes, the page and made-up paths, with methods
+/// and headers of an attacker's choice.
 fn random_route_requests(
     app: &App,
     real: &str,
@@ -304,9 +304,21 @@ fn random_route_requests(
         ("authorization", "Bearer nope"),
         ("cookie", "hoist_session=forged.00"),
     ];
+    // Companion's routes: real and forged upload ids, part numbers and echoed keys.
+    let companion = [
+        "",
+        "/{id}",
+        "/{id}/1",
+        "/{id}/0",
+        "/{id}/10001",
+        "/{id}/-1",
+        "/{id}/99999999999999999999",
+        "/{id}/complete",
+        "/{id}/batch",
+    ];
     let mut pick = |n: usize| (next() % n as u64) as usize;
     let mut out = Vec::new();
-    for route in 0..5 {
+    for route in 0..6 {
         for _ in 0..count {
             let path = match route {
                 0 => format!(
@@ -318,6 +330,11 @@ fn random_route_requests(
                 1 => format!("/events{}", cursors[pick(cursors.len())]),
                 2 => "/healthz".to_string(),
                 3 => "/metrics".to_string(),
+                4 => format!(
+                    "/s3/multipart{}{}",
+                    companion[pick(companion.len())].replace("{id}", ids[pick(ids.len())]),
+                    keys[pick(keys.len())]
+                ),
                 _ => pages[pick(pages.len())].to_string(),
             };
             let method = methods[pick(methods.len())].clone();
