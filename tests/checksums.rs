@@ -164,6 +164,7 @@ async fn a_one_part_file_sent_with_its_hash_is_checked_for_it_by_the_store() {
                 content_type: "application/octet-stream".into(),
                 checksum: Some(checksum::of(ChecksumAlgorithm::Crc32c, &data)),
                 sha256: Some(hex.clone()),
+                layout: Default::default(),
             },
         )
         .await

@@ -239,3 +239,26 @@ async fn status_line(app: &App, head: &str, body: &[u8]) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// Every call on the `/s3` routes counts against the caller's rate limit, as a server
+/// function's does: signing and listing in a loop meets 429 with `Retry-After`.
+#[tokio::test]
+async fn companion_calls_meet_the_callers_rate_limit() {
+    let app = App::start(&[("HOIST_RATE_LIMIT", "1"), ("HOIST_RATE_BURST", "6")]).await;
+    let owner = app.browser();
+    let (id, key) = create(&app, &owner, 6 * MIB).await;
+    let mut answers = Vec::new();
+    for n in 0..12 {
+        let url = match n % 2 {
+            0 => format!("{}/s3/multipart/{id}/1?key={key}", app.base),
+            _ => format!("{}/s3/multipart/{id}?key={key}", app.base),
+        };
+        let answer = owner.get(url).send().await.expect("an answer");
+        answers.push((
+            answer.status().as_u16(),
+            answer.headers().contains_key("retry-after"),
+        ));
+    }
+    assert_eq!(answers[0], (200, false), "{answers:?}");
+    assert!(answers.contains(&(429, true)), "{answers:?}");
+}

@@ -386,6 +386,7 @@ async fn names_are_sanitised_before_they_reach_the_store() {
                     content_type: "text/plain".into(),
                     checksum: None,
                     sha256: None,
+                    layout: Default::default(),
                 }
             )
             .await,
@@ -432,6 +433,7 @@ async fn bad_requests_get_clear_errors() {
         content_type: content_type.into(),
         checksum: None,
         sha256: None,
+        layout: Default::default(),
     };
 
     let too_big = h
@@ -586,6 +588,7 @@ async fn an_unreachable_store_gets_a_clear_message() {
         content_type: "application/octet-stream".into(),
         checksum: None,
         sha256: None,
+        layout: Default::default(),
     };
     let err = h.service.start(OWNER, ROOMY, request).await.unwrap_err();
     assert_eq!(
@@ -679,6 +682,7 @@ async fn a_batch_of_small_files_starts_in_one_call_and_completes_in_another() {
         content_type: "application/octet-stream".into(),
         checksum: Some(checksum::of(ChecksumAlgorithm::Crc32c, data)),
         sha256: None,
+        layout: Default::default(),
     };
     let mut requests: Vec<NewUpload> = files
         .iter()

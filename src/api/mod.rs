@@ -347,6 +347,7 @@ pub mod ssr {
                     missing: missing.clone(),
                 },
                 UploadError::PartAlreadyStored { part } => Self::PartAlreadyStored { part: *part },
+                UploadError::PartChanged => Self::PartChanged,
                 UploadError::Rejected(reason) => Self::Rejected(reason.clone()),
                 UploadError::Closed(status) => Self::Closed(*status),
                 UploadError::OverQuota { size, used, quota } => Self::OverQuota {

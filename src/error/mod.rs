@@ -41,6 +41,9 @@ pub enum ApiError {
     /// A part the store holds already cannot be signed again for other content.
     #[error("Part {part} has already arrived with other content; it cannot be replaced.")]
     PartAlreadyStored { part: u32 },
+    /// A part was sent again while the upload was being completed.
+    #[error("A part was sent again while this upload was being completed; complete it again.")]
+    PartChanged,
     /// The request came from a page of another site (cross-site request forgery).
     #[error("This request came from another site and was refused.")]
     CrossSite,
@@ -193,6 +196,7 @@ impl ApiError {
             Self::Incomplete { .. }
             | Self::Closed(_)
             | Self::PartAlreadyStored { .. }
+            | Self::PartChanged
             | Self::EmailTaken
             | Self::TooManyActive { .. }
             | Self::TooManyFiles

@@ -260,9 +260,11 @@ pub async fn limit_caller(State(state): State<AppState>, request: Request, next:
     next.run(request).await
 }
 
-/// A server-function call: what the limits count.
+/// A server-function call, or any call on Companion's `/s3` routes (each signs, lists or
+/// starts something): what the limits count.
 fn is_call(request: &Request) -> bool {
-    request.method() == Method::POST && request.uri().path().starts_with("/api/")
+    let path = request.uri().path();
+    (request.method() == Method::POST && path.starts_with("/api/")) || path.starts_with("/s3/")
 }
 
 /// A wait in the whole seconds `Retry-After` speaks, rounded up, at least one.

@@ -29,6 +29,9 @@ pub enum StorageError {
     Refused(String),
     #[error("a URL could not be signed: {0}")]
     Signing(String),
+    /// A part listed for the completion was replaced meanwhile (its ETag no longer matches).
+    #[error("a part changed while the upload was being completed")]
+    PartChanged,
 }
 
 /// A part as the store reports it, never as the browser claims it.

@@ -119,6 +119,8 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
             let status = service.raw().status().as_u16();
             if code == "NoSuchUpload" {
                 StorageError::NoSuchUpload
+            } else if code == "InvalidPart" {
+                StorageError::PartChanged
             } else if status >= 500 {
                 StorageError::Unreachable(format!("{status} {code}"))
             } else {

@@ -35,6 +35,10 @@ pub enum UploadError {
     /// could replace what is there.
     #[error("part {part} is already stored with another checksum")]
     PartAlreadyStored { part: u32 },
+    /// A part was sent again (other bytes, same length) between the store's list and the
+    /// completion: completing again takes the new one.
+    #[error("a part changed while the upload was being completed")]
+    PartChanged,
     /// `size` on top of the `used` bytes (kept and on their way) would pass the quota.
     #[error("{size} bytes do not fit: {used} of {quota} used")]
     OverQuota { size: u64, used: u64, quota: u64 },

@@ -85,6 +85,7 @@ impl<S: ObjectStore> UploadService<S> {
                         // A concurrent call completed (or aborted) it first; the object tells
                         // which.
                         Ok(()) | Err(StorageError::NoSuchUpload) => {}
+                        Err(StorageError::PartChanged) => return Err(UploadError::PartChanged),
                         Err(e) => return Err(e.into()),
                     }
                 }

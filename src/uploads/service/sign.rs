@@ -118,7 +118,7 @@ impl<S: ObjectStore> UploadService<S> {
     pub async fn stored_parts(&self, owner: &str, id: &str) -> UploadResult<Vec<StoredPart>> {
         let row = self.open_upload(owner, id).await?;
         let plan = plan_of(&row);
-        self.extend(&row).await?;
+        self.extend_when_due(&row).await?;
         let Some(s3_id) = row.s3_upload_id.as_deref() else {
             return Ok(Vec::new());
         };
