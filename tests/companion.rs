@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{app::App, bytes, store_client};
+use common::{
+    app::{raw_answer, App},
+    bytes, store_client,
+};
 use hoist::model::SignedRequest;
 use serde_json::{json, Value};
 
@@ -193,12 +196,13 @@ async fn a_forged_key_another_callers_upload_and_a_start_without_a_size_are_refu
     );
 
     // Uppy 6 reads only the status line: the sentence is its reason phrase.
-    let line = status_line(
+    let answer = raw_answer(
         &app,
         "POST /s3/multipart HTTP/1.1\r\nContent-Type: application/json",
         br#"{"filename": "a.bin", "type": "text/plain", "metadata": {"size": "x"}}"#,
     )
     .await;
+    let line = answer.lines().next().unwrap_or_default();
     assert!(
         line.starts_with("HTTP/1.1 400 This server needs each file's size"),
         "{line}"
@@ -215,29 +219,6 @@ async fn a_forged_key_another_callers_upload_and_a_start_without_a_size_are_refu
         .await;
         assert_eq!((status, body), (200, json!({})));
     }
-}
-
-/// The first line of the server's answer to a request written by hand (no client library
-/// between: they hide the reason phrase).
-async fn status_line(app: &App, head: &str, body: &[u8]) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let address = app.base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("connect");
-    let request = format!(
-        "{head}\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("send");
-    stream.write_all(body).await.expect("send");
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.expect("read");
-    String::from_utf8_lossy(&answer)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// Every call on the `/s3` routes counts against the caller's rate limit, as a server

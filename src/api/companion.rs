@@ -16,13 +16,14 @@ use crate::{
     uploads::{Layout, NewUpload},
 };
 use axum::{
-    extract::{Path, Query, State},
-    http::StatusCode,
+    extract::{FromRequestParts, Path, Query, State},
+    http::{request::Parts, StatusCode},
     response::{IntoResponse, Response},
     Extension, Json,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 
 /// What Uppy sends to start a multipart upload.
 #[derive(Deserialize)]
@@ -108,11 +109,39 @@ fn key_of(upload_id: &str) -> String {
     upload_id.to_string()
 }
 
-/// A key echoed back must be the one answered for this upload.
-fn check_key(upload_id: &str, echoed: &EchoedKey) -> Result<(), Refused> {
-    match echoed.key.as_deref() {
-        Some(key) if key == key_of(upload_id) => Ok(()),
-        _ => Err(ApiError::NotFound.into()),
+/// The upload a call names, with the caller who owns it: the path's `{upload_id}` (and
+/// `{part}`), its echoed key checked against the one answered (any other: not found, as for
+/// an unknown upload).
+pub struct Named {
+    owner: String,
+    upload_id: String,
+    part: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Named {
+    type Rejection = Refused;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Refused> {
+        let Path(mut path) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        let Query(echoed) = Query::<EchoedKey>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::Malformed(e.body_text()))?;
+        let upload_id = path.remove("upload_id").ok_or(ApiError::NotFound)?;
+        if echoed.key.as_deref() != Some(key_of(&upload_id).as_str()) {
+            return Err(ApiError::NotFound.into());
+        }
+        let owner = parts
+            .extensions
+            .get::<Caller>()
+            .ok_or_else(ApiError::internal)?
+            .owner();
+        Ok(Self {
+            owner,
+            upload_id,
+            part: path.remove("part"),
+        })
     }
 }
 
@@ -160,21 +189,18 @@ pub async fn create(
 }
 
 /// `GET /s3/multipart/{uploadId}/{partNumber}`: one part's URL.
-pub async fn sign(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path((upload_id, part_number)): Path<(String, String)>,
-    Query(echoed): Query<EchoedKey>,
-) -> Answer<Signed> {
-    check_key(&upload_id, &echoed)?;
-    let part_number: u32 = part_number.parse().map_err(|_| ApiError::NotFound)?;
+pub async fn sign(State(state): State<AppState>, named: Named) -> Answer<Signed> {
+    let part_number: u32 = named
+        .part
+        .and_then(|p| p.parse().ok())
+        .ok_or(ApiError::NotFound)?;
     let part = PartToSign {
         part_number,
         checksum: None,
     };
     let mut signed = state
         .uploads
-        .sign_parts(&caller.owner(), &upload_id, &[part])
+        .sign_parts(&named.owner, &named.upload_id, &[part])
         .await
         .map_err(super::ssr::failed)?;
     let signed = signed.pop().ok_or(ApiError::NotFound)?.request;
@@ -191,16 +217,10 @@ pub async fn sign(
 }
 
 /// `GET /s3/multipart/{uploadId}`: the parts the store holds (every one, in order).
-pub async fn list(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(upload_id): Path<String>,
-    Query(echoed): Query<EchoedKey>,
-) -> Answer<Vec<Part>> {
-    check_key(&upload_id, &echoed)?;
+pub async fn list(State(state): State<AppState>, named: Named) -> Answer<Vec<Part>> {
     let parts = state
         .uploads
-        .stored_parts(&caller.owner(), &upload_id)
+        .stored_parts(&named.owner, &named.upload_id)
         .await
         .map_err(super::ssr::failed)?;
     Ok(Json(
@@ -217,16 +237,10 @@ pub async fn list(
 
 /// `POST /s3/multipart/{uploadId}/complete`: the client's list of parts is not read; the
 /// server asks the store which parts it holds and verifies them, as for the page's uploads.
-pub async fn complete(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(upload_id): Path<String>,
-    Query(echoed): Query<EchoedKey>,
-) -> Answer<Value> {
-    check_key(&upload_id, &echoed)?;
+pub async fn complete(State(state): State<AppState>, named: Named) -> Answer<Value> {
     let view = state
         .uploads
-        .complete(&caller.owner(), &upload_id)
+        .complete(&named.owner, &named.upload_id)
         .await
         .map_err(super::ssr::failed)?;
     Ok(Json(json!({
@@ -237,14 +251,8 @@ pub async fn complete(
 
 /// `DELETE /s3/multipart/{uploadId}`: abandons the upload (Uppy 5 also sends it after any
 /// failure). Answered `{}` again for an upload already gone.
-pub async fn abort(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(upload_id): Path<String>,
-    Query(echoed): Query<EchoedKey>,
-) -> Answer<Value> {
-    check_key(&upload_id, &echoed)?;
-    match state.uploads.abort(&caller.owner(), &upload_id).await {
+pub async fn abort(State(state): State<AppState>, named: Named) -> Answer<Value> {
+    match state.uploads.abort(&named.owner, &named.upload_id).await {
         Ok(_) | Err(crate::uploads::UploadError::Closed(_)) => Ok(Json(json!({}))),
         Err(e) => Err(super::ssr::failed(e).into()),
     }

@@ -494,6 +494,19 @@ pub async fn processed(
 /// normalises the path (`/api/x/../y`, `%2e%2e`) first, as a proxy or `curl --path-as-is`
 /// would not. Returns the status and the body.
 pub async fn raw(app: &App, head: &str, body: &[u8]) -> (u16, String) {
+    let answer = raw_answer(app, head, body).await;
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_string())
+}
+
+/// The whole answer to a request written by hand, as [`raw`] sends it: status line (with its
+/// reason phrase, which client libraries hide), headers and body.
+pub async fn raw_answer(app: &App, head: &str, body: &[u8]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = app.base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address)
@@ -507,14 +520,7 @@ pub async fn raw(app: &App, head: &str, body: &[u8]) -> (u16, String) {
     stream.write_all(body).await.expect("send");
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await.expect("read");
-    let answer = String::from_utf8_lossy(&answer);
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {answer:?}"));
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, body.to_string())
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 /// The name of every server function the `hoist` binary registers (Leptos's own registry, as

@@ -30,6 +30,9 @@ use std::{path::PathBuf, time::Duration};
 
 /// The rungs of the ladder, tallest first.
 pub const RUNGS: [u32; 3] = [1080, 720, 360];
+/// The longer side of the top rung's largest picture (16:9 at 1080 lines): a copied source
+/// may be no larger either way.
+const LONGEST_SIDE: u32 = 1920;
 /// A remuxed top rung whose keyframes are further apart than this is encoded instead: its
 /// segments would make seeking and switching slow.
 const LONGEST_COPIED_SEGMENT: f64 = 10.0;
@@ -113,7 +116,7 @@ fn plays_as_is(source: &probe::Source) -> bool {
         && matches!(video.pix_fmt.as_str(), "yuv420p" | "yuvj420p")
         && video.rotation == 0
         && short <= RUNGS[0]
-        && long <= 1920
+        && long <= LONGEST_SIDE
         && audio_ok
 }
 
